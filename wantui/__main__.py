@@ -1,0 +1,3 @@
+from wantui.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,127 @@
+"""The one vocabulary of wantui: a Finding.
+
+The log matcher, the dataset and argument checks, model inspection and the environment
+probe all produce Findings; the CLI prints them, the TUI shows them, the fix engine
+applies their fixes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from wantui.core.fixactions import FixAction
+
+
+class Severity(str, Enum):
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        return {"error": 2, "warning": 1, "info": 0}[self.value]
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One line of evidence: its original 1-based line number and its normalised text.
+
+    ``ranks`` lists the ``[rankN]:`` prefixes this line was seen with (multi-process
+    runs print one failure once per rank; it stays one piece of evidence).
+    """
+
+    line: int
+    text: str
+    source: str | None = None
+    ranks: tuple[int, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"line": self.line, "text": self.text}
+        if self.source is not None:
+            out["source"] = self.source
+        if self.ranks:
+            out["ranks"] = list(self.ranks)
+        return out
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where in an input file a check found a problem (1-based line and column)."""
+
+    path: str
+    line: int | None = None
+    column: int | None = None
+
+    def __str__(self) -> str:
+        out = self.path
+        if self.line is not None:
+            out += f":{self.line}"
+            if self.column is not None:
+                out += f":{self.column}"
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": self.path, "line": self.line, "column": self.column}
+
+
+@dataclass
+class Finding:
+    rule: str  # rule id (log rules) or check id (preflight checks)
+    catalog: str  # failure-catalog id
+    severity: Severity
+    title: str
+    message: str  # the explanation, with captures and context filled in
+    evidence: list[Evidence] = field(default_factory=list)
+    captures: dict[str, str] = field(default_factory=dict)
+    fixes: list[FixAction] = field(default_factory=list)
+    advice: list[str] = field(default_factory=list)  # human fix steps
+    steps: tuple[str, ...] = ()  # pipeline steps concerned: latents, te, train, any
+    priority: int = 50  # higher = more likely the root cause
+    origin: str = "log"  # log | check | model | probe | run
+    location: Location | None = None
+    references: list[str] = field(default_factory=list)
+    consequence_of: str | None = None  # rule id of the root cause this follows from
+
+    @property
+    def lines(self) -> list[int]:
+        return [e.line for e in self.evidence]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "catalog": self.catalog,
+            "severity": self.severity.value,
+            "title": self.title,
+            "message": self.message,
+            "lines": self.lines,
+            "captures": dict(self.captures),
+            "fixes": [f.to_json() for f in self.fixes],
+            "advice": list(self.advice),
+            "evidence": [e.to_json() for e in self.evidence],
+            "steps": list(self.steps),
+            "priority": self.priority,
+            "origin": self.origin,
+            "location": self.location.to_json() if self.location else None,
+            "references": list(self.references),
+            "consequence_of": self.consequence_of,
+        }
+
+
+def sort_findings(findings: list[Finding]) -> list[Finding]:
+    """Root causes first: consequences last, then severity, then priority, then position."""
+    return sorted(
+        findings,
+        key=lambda f: (
+            f.consequence_of is not None,
+            -f.severity.rank,
+            -f.priority,
+            f.lines[0] if f.lines else 0,
+        ),
+    )
+
+
+def exit_code_for(findings: list[Finding]) -> int:
+    """0 when nothing is at error severity, else 1 (see ExitCode)."""
+    return 1 if any(f.severity is Severity.ERROR for f in findings) else 0

@@ -1,0 +1,88 @@
+"""The closed set of fix actions, declared as data.
+
+Rules and checks can only *name* one of these actions with parameters; they never run
+code. The fix engine (``wantui.core.fixes``) turns a :class:`FixAction` into a plan
+(a diff, an argv change, a download), applies it atomically and can undo it.
+
+Parameters that name files never carry a path taken from log text: a TOML action names
+its file by *role* (``dataset_config`` or ``project``), resolved by the engine against
+the project's known inputs. That is what lets the engine refuse a fix that would write
+outside the project.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+# action name -> (required params, optional params)
+ACTIONS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
+    # Dataset TOML edits. ``table`` is "general", "datasets[N]" or "" (top level).
+    "toml_remove_key": (frozenset({"file", "table", "key"}), frozenset()),
+    "toml_rename_key": (frozenset({"file", "table", "key", "new_key"}), frozenset()),
+    "toml_move_key": (frozenset({"file", "table", "key", "to_table"}), frozenset()),
+    # ``value`` is a TOML/JSON literal as a string ("[17]", "30.0", '"head"') or a plain value.
+    "toml_set_key": (frozenset({"file", "table", "key", "value"}), frozenset()),
+    # Command-line edits of one pipeline step (latents, te, train, or launch for
+    # accelerate's own flags).
+    "flag_add": (frozenset({"step", "flag"}), frozenset({"value"})),
+    "flag_remove": (frozenset({"step", "flag"}), frozenset()),
+    "flag_set": (frozenset({"step", "flag", "value"}), frozenset()),
+    "flag_replace": (frozenset({"step", "flag", "new_flag"}), frozenset({"value"})),
+    # Environment of the child process of a step ("all" for every step).
+    "env_set": (frozenset({"step", "name", "value"}), frozenset()),
+    # Download a catalog file (wantui.core.hub catalog name) and optionally point a
+    # step's flag at it.
+    "download": (frozenset({"name"}), frozenset({"step", "flag"})),
+    # Run a pipeline step again (after another fix, or a missing caching step).
+    "rerun_step": (frozenset({"step"}), frozenset()),
+}
+
+FILE_ROLES = frozenset({"dataset_config", "project"})
+STEPS = frozenset({"latents", "te", "train", "launch", "all"})
+
+
+@dataclass(frozen=True)
+class FixAction:
+    """One typed fix: an action name from :data:`ACTIONS` and its parameters.
+
+    ``label`` is the one-line human description ("Remove the key `num_frames`").
+    ``auto`` is False for a fix that can only be shown, not applied (e.g. when a
+    parameter could not be filled from the evidence).
+    """
+
+    action: str
+    params: dict[str, Any] = field(default_factory=dict)
+    label: str = ""
+    auto: bool = True
+
+    def __post_init__(self) -> None:
+        problem = validate_action(self.action, self.params)
+        if problem:
+            raise ValueError(problem)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"action": self.action, "params": dict(self.params), "label": self.label, "auto": self.auto}
+
+
+def validate_action(action: str, params: dict[str, Any], *, templated: bool = False) -> str | None:
+    """Return a problem description, or None when ``action``/``params`` are well formed.
+
+    With ``templated`` (rule loading), values may still contain ``{capture}`` placeholders
+    and are not checked against the closed vocabularies.
+    """
+    if action not in ACTIONS:
+        return f"unknown fix action '{action}' (known: {', '.join(sorted(ACTIONS))})"
+    required, optional = ACTIONS[action]
+    missing = sorted(required - params.keys())
+    if missing:
+        return f"fix action '{action}' is missing parameter(s): {', '.join(missing)}"
+    unknown = sorted(params.keys() - required - optional)
+    if unknown:
+        return f"fix action '{action}' has unknown parameter(s): {', '.join(unknown)}"
+    if not templated:
+        if "file" in params and params["file"] not in FILE_ROLES:
+            return f"fix action '{action}': file must be one of {sorted(FILE_ROLES)}, not {params['file']!r}"
+        if "step" in params and params["step"] not in STEPS:
+            return f"fix action '{action}': step must be one of {sorted(STEPS)}, not {params['step']!r}"
+    return None

@@ -1,0 +1,239 @@
+"""The project file, ``wantui.toml``: paths and the three pipeline steps as data.
+
+Steps are argv lists, never shell strings. A project looks like::
+
+    [project]
+    name = "my-lora"
+    musubi_dir = "/home/me/musubi-tuner"      # the checkout
+    python = "/home/me/musubi-tuner/.venv/bin/python"   # the pipeline's interpreter
+    dataset_config = "dataset.toml"             # relative to the project folder
+    models_dir = "models"
+    runs_dir = "runs"
+
+    [steps.latents]
+    script = "wan_cache_latents.py"             # relative to musubi_dir, or absolute
+    args = ["--vae", "models/wan_2.1_vae.safetensors"]
+
+    [steps.te]
+    script = "wan_cache_text_encoder_outputs.py"
+    args = ["--t5", "models/models_t5_umt5-xxl-enc-bf16.pth", "--batch_size", "16"]
+
+    [steps.train]
+    script = "wan_train_network.py"
+    launcher = "accelerate"                     # or "python"
+    launch_args = ["--num_cpu_threads_per_process", "1", "--mixed_precision", "bf16"]
+    args = ["--task", "t2v-A14B", "--sdpa", ...]
+    env = { PYTORCH_CUDA_ALLOC_CONF = "expandable_segments:True" }
+
+``--dataset_config`` is kept once, at project level, and added to each step's argv when
+it is rendered. Reading uses tomllib/tomli-free tomlkit so that saving keeps comments.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tomlkit
+import tomlkit.exceptions
+
+from wantui.core.errors import WantuiError
+
+PROJECT_FILE = "wantui.toml"
+STEP_NAMES = ("latents", "te", "train")
+DEFAULT_SCRIPTS = {
+    "latents": "wan_cache_latents.py",
+    "te": "wan_cache_text_encoder_outputs.py",
+    "train": "wan_train_network.py",
+}
+
+
+@dataclass
+class Step:
+    name: str
+    script: str
+    args: list[str] = field(default_factory=list)
+    launcher: str = "python"  # "python" or "accelerate" (train only)
+    launch_args: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    enabled: bool = True
+
+
+@dataclass
+class Project:
+    root: Path  # the folder holding wantui.toml
+    name: str = "wan-lora"
+    musubi_dir: str | None = None
+    python: str | None = None
+    dataset_config: str | None = None
+    models_dir: str = "models"
+    runs_dir: str = "runs"
+    steps: dict[str, Step] = field(default_factory=dict)
+
+    # -- paths -------------------------------------------------------------------------
+    @property
+    def file(self) -> Path:
+        return self.root / PROJECT_FILE
+
+    def resolve(self, p: str | os.PathLike[str]) -> Path:
+        """A path from the project file, resolved against the project folder."""
+        path = Path(os.path.expanduser(str(p)))
+        return path if path.is_absolute() else self.root / path
+
+    def dataset_config_path(self) -> Path | None:
+        return self.resolve(self.dataset_config) if self.dataset_config else None
+
+    def python_path(self) -> str:
+        return str(self.resolve(self.python)) if self.python else sys.executable
+
+    def script_path(self, step: Step) -> Path:
+        script = Path(os.path.expanduser(step.script))
+        if script.is_absolute():
+            return script
+        if self.musubi_dir:
+            return self.resolve(self.musubi_dir) / script
+        return self.root / script
+
+    def runs_path(self) -> Path:
+        return self.resolve(self.runs_dir)
+
+    # -- argv --------------------------------------------------------------------------
+    def argv(self, step_name: str) -> list[str]:
+        """The exact argv of a step (interpreter first). Never a shell string."""
+        step = self.steps[step_name]
+        args = list(step.args)
+        if self.dataset_config and "--dataset_config" not in args:
+            args = ["--dataset_config", str(self.dataset_config_path())] + args
+        script = str(self.script_path(step))
+        if step.launcher == "accelerate":
+            return [self.python_path(), "-m", "accelerate.commands.launch", *step.launch_args, script, *args]
+        return [self.python_path(), script, *args]
+
+    def cwd(self) -> Path:
+        """musubi-tuner resolves relative dataset paths from the working directory; wantui
+        runs every step from the project folder so the TOML's relative paths mean the same
+        thing in checks and in runs."""
+        return self.root
+
+
+def _str_list(value: Any, where: str, path: Path) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, (str, int, float)) for v in value):
+        raise WantuiError(f"{where} must be a list of strings", path=path)
+    return [str(v) for v in value]
+
+
+def load_project(root: str | os.PathLike[str]) -> Project:
+    """Load ``wantui.toml`` from a folder. Errors name the file and line."""
+    given = Path(root)
+    path = given / PROJECT_FILE if given.is_dir() else given
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise WantuiError("no project file here (run `wantui` to set one up)", path=path) from None
+    except IsADirectoryError:
+        raise WantuiError("is a directory, not a project file", path=path) from None
+    except OSError as exc:
+        raise WantuiError(f"cannot read: {exc.strerror}", path=path) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise WantuiError(f"not UTF-8 text (byte {exc.start})", path=path) from None
+    try:
+        doc = tomlkit.parse(text)
+    except tomlkit.exceptions.ParseError as exc:
+        raise WantuiError(f"TOML syntax error: {exc}", path=path, line=exc.line, column=exc.col) from None
+    data = doc.unwrap()
+    proj_tbl = data.get("project", {})
+    if not isinstance(proj_tbl, dict):
+        raise WantuiError("[project] must be a table", path=path)
+    project = Project(root=path.parent.resolve())
+    for key in ("name", "musubi_dir", "python", "dataset_config", "models_dir", "runs_dir"):
+        if key in proj_tbl:
+            if not isinstance(proj_tbl[key], str):
+                raise WantuiError(f"project.{key} must be a string", path=path)
+            setattr(project, key, proj_tbl[key])
+    steps_tbl = data.get("steps", {})
+    if not isinstance(steps_tbl, dict):
+        raise WantuiError("[steps] must be a table", path=path)
+    for name, tbl in steps_tbl.items():
+        if name not in STEP_NAMES:
+            raise WantuiError(f"unknown step [steps.{name}] (steps are {', '.join(STEP_NAMES)})", path=path)
+        if not isinstance(tbl, dict):
+            raise WantuiError(f"[steps.{name}] must be a table", path=path)
+        env = tbl.get("env", {})
+        if not isinstance(env, dict):
+            raise WantuiError(f"steps.{name}.env must be a table", path=path)
+        launcher = tbl.get("launcher", "python")
+        if launcher not in ("python", "accelerate"):
+            raise WantuiError(f"steps.{name}.launcher must be 'python' or 'accelerate'", path=path)
+        project.steps[name] = Step(
+            name=name,
+            script=str(tbl.get("script", DEFAULT_SCRIPTS[name])),
+            args=_str_list(tbl.get("args", []), f"steps.{name}.args", path),
+            launcher=launcher,
+            launch_args=_str_list(tbl.get("launch_args", []), f"steps.{name}.launch_args", path),
+            env={str(k): str(v) for k, v in env.items()},
+            enabled=bool(tbl.get("enabled", True)),
+        )
+    return project
+
+
+def project_to_toml(project: Project, base: str | None = None) -> str:
+    """Render a project as TOML text, merging into ``base`` (existing text) so that
+    comments and order the user wrote survive."""
+    doc = tomlkit.parse(base) if base else tomlkit.document()
+    ptbl = doc.get("project")
+    if ptbl is None:
+        ptbl = tomlkit.table()
+        doc["project"] = ptbl
+    for key in ("name", "musubi_dir", "python", "dataset_config", "models_dir", "runs_dir"):
+        value = getattr(project, key)
+        if value is None:
+            if key in ptbl:
+                del ptbl[key]
+        elif ptbl.get(key) != value:
+            ptbl[key] = value
+    steps = doc.get("steps")
+    if steps is None:
+        steps = tomlkit.table(is_super_table=True)
+        doc["steps"] = steps
+    for name in STEP_NAMES:
+        step = project.steps.get(name)
+        if step is None:
+            if name in steps:
+                del steps[name]
+            continue
+        tbl = steps.get(name)
+        if tbl is None:
+            tbl = tomlkit.table()
+            steps[name] = tbl
+        wanted: dict[str, Any] = {"script": step.script}
+        if step.launcher != "python" or "launcher" in tbl:
+            wanted["launcher"] = step.launcher
+        if step.launch_args or "launch_args" in tbl:
+            wanted["launch_args"] = step.launch_args
+        wanted["args"] = step.args
+        if step.env or "env" in tbl:
+            wanted["env"] = step.env
+        if not step.enabled or "enabled" in tbl:
+            wanted["enabled"] = step.enabled
+        for key, value in wanted.items():
+            current = tbl.get(key)
+            current_plain = current.unwrap() if hasattr(current, "unwrap") else current
+            if current_plain != value:
+                if isinstance(value, list):
+                    arr = tomlkit.array()
+                    arr.extend(value)
+                    if len(value) > 4:
+                        arr.multiline(True)
+                    tbl[key] = arr
+                elif isinstance(value, dict):
+                    it = tomlkit.inline_table()
+                    it.update(value)
+                    tbl[key] = it
+                else:
+                    tbl[key] = value
+    return tomlkit.dumps(doc)
