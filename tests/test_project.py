@@ -40,7 +40,10 @@ def test_load_and_argv(tmp_path: Path) -> None:
     assert p.name == "cat-lora"
     assert set(p.steps) == {"latents", "train"}
     argv = p.argv("latents")
-    assert argv[:2] == ["/opt/musubi-tuner/.venv/bin/python", "/opt/musubi-tuner/wan_cache_latents.py"]
+    assert argv[:2] == [
+        "/opt/musubi-tuner/.venv/bin/python",
+        "/opt/musubi-tuner/wan_cache_latents.py",
+    ]
     assert argv[2:4] == ["--dataset_config", str(tmp_path.resolve() / "dataset.toml")]
     train = p.argv("train")
     assert train[1:4] == ["-m", "accelerate.commands.launch", "--num_processes"]
@@ -64,7 +67,9 @@ def test_save_keeps_comments(tmp_path: Path) -> None:
 
 def test_new_project_round_trip(tmp_path: Path) -> None:
     p = Project(root=tmp_path, name="x", dataset_config="d.toml")
-    p.steps["te"] = Step(name="te", script="wan_cache_text_encoder_outputs.py", args=["--t5", "t5 file.pth"])
+    p.steps["te"] = Step(
+        name="te", script="wan_cache_text_encoder_outputs.py", args=["--t5", "t5 file.pth"]
+    )
     (tmp_path / "wantui.toml").write_text(project_to_toml(p), encoding="utf-8")
     q = load_project(tmp_path)
     assert q.steps["te"].args == ["--t5", "t5 file.pth"]

@@ -45,7 +45,10 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
-    parser = _Parser(prog="wantui", description="Preflight, run, diagnose and fix Wan LoRA training with musubi-tuner.")
+    parser = _Parser(
+        prog="wantui",
+        description="Preflight, run, diagnose and fix Wan LoRA training with musubi-tuner.",
+    )
     parser.add_argument("--version", action="version", version=f"wantui {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name, (module_name, help_text) in COMMANDS.items():
@@ -93,5 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # a bug: one line, never a traceback (WANTUI_DEBUG=1 shows it)
         if os.environ.get("WANTUI_DEBUG"):
             raise
-        print(f"wantui: internal error: {type(exc).__name__}: {exc} (set WANTUI_DEBUG=1 for details)", file=sys.stderr)
+        print(
+            f"wantui: internal error: {type(exc).__name__}: {exc} (set WANTUI_DEBUG=1 for details)",
+            file=sys.stderr,
+        )
         return ExitCode.INTERNAL

@@ -62,7 +62,12 @@ class FixAction:
             raise ValueError(problem)
 
     def to_json(self) -> dict[str, Any]:
-        return {"action": self.action, "params": dict(self.params), "label": self.label, "auto": self.auto}
+        return {
+            "action": self.action,
+            "params": dict(self.params),
+            "label": self.label,
+            "auto": self.auto,
+        }
 
 
 def validate_action(action: str, params: dict[str, Any], *, templated: bool = False) -> str | None:

@@ -109,7 +109,14 @@ class Project:
             args = ["--dataset_config", str(self.dataset_config_path())] + args
         script = str(self.script_path(step))
         if step.launcher == "accelerate":
-            return [self.python_path(), "-m", "accelerate.commands.launch", *step.launch_args, script, *args]
+            return [
+                self.python_path(),
+                "-m",
+                "accelerate.commands.launch",
+                *step.launch_args,
+                script,
+                *args,
+            ]
         return [self.python_path(), script, *args]
 
     def cwd(self) -> Path:
@@ -144,7 +151,9 @@ def load_project(root: str | os.PathLike[str]) -> Project:
     try:
         doc = tomlkit.parse(text)
     except tomlkit.exceptions.ParseError as exc:
-        raise WantuiError(f"TOML syntax error: {exc}", path=path, line=exc.line, column=exc.col) from None
+        raise WantuiError(
+            f"TOML syntax error: {exc}", path=path, line=exc.line, column=exc.col
+        ) from None
     data = doc.unwrap()
     proj_tbl = data.get("project", {})
     if not isinstance(proj_tbl, dict):
@@ -160,7 +169,9 @@ def load_project(root: str | os.PathLike[str]) -> Project:
         raise WantuiError("[steps] must be a table", path=path)
     for name, tbl in steps_tbl.items():
         if name not in STEP_NAMES:
-            raise WantuiError(f"unknown step [steps.{name}] (steps are {', '.join(STEP_NAMES)})", path=path)
+            raise WantuiError(
+                f"unknown step [steps.{name}] (steps are {', '.join(STEP_NAMES)})", path=path
+            )
         if not isinstance(tbl, dict):
             raise WantuiError(f"[steps.{name}] must be a table", path=path)
         env = tbl.get("env", {})
