@@ -1,0 +1,153 @@
+"""Safe writes of user files: atomic replace with a backup.
+
+Every module that writes a file the user owns (the dataset TOML, ``wantui.toml``, an
+exported script) goes through :func:`atomic_write`, so that a crash, a full disk or a
+SIGKILL at any moment leaves either the old bytes or the new ones, never a truncated or
+missing file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import stat
+import tempfile
+import time
+from pathlib import Path
+
+from wantui.core.errors import WantuiError
+
+BACKUP_DIR = Path(".wantui") / "backups"
+PROJECT_FILE = "wantui.toml"
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: str | os.PathLike[str], *, chunk: int = 1 << 20) -> str:
+    """The sha256 of a file, read in chunks (model files are tens of GB)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while True:
+            block = f.read(chunk)
+            if not block:
+                break
+            h.update(block)
+    return h.hexdigest()
+
+
+def find_project_root(path: str | os.PathLike[str]) -> Path:
+    """The nearest folder at or above ``path``'s folder holding ``wantui.toml``; else the
+    file's own folder (a dataset TOML checked alone keeps its backups beside it)."""
+    start = Path(os.path.abspath(path)).parent
+    for folder in (start, *start.parents):
+        if (folder / PROJECT_FILE).is_file():
+            return folder
+    return start
+
+
+def fsync_dir(folder: str | os.PathLike[str]) -> None:
+    """Make a rename in ``folder`` durable. Not possible on Windows; harmless to skip."""
+    if os.name == "nt":
+        return
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _write_new_file(folder: Path, prefix: str, data: bytes, mode: int | None) -> Path:
+    """Write ``data`` into a fresh temporary file in ``folder`` and fsync it."""
+    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        if mode is not None:
+            os.chmod(tmp, mode)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return Path(tmp)
+
+
+def write_backup(path: Path, old: bytes, project_root: Path | None = None) -> Path:
+    """Keep ``old`` (the bytes about to be replaced) under ``<root>/.wantui/backups``."""
+    root = project_root if project_root is not None else find_project_root(path)
+    folder = root / BACKUP_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    name = f"{path.name}.{stamp}.{sha256_bytes(old)[:12]}.bak"
+    target = folder / name
+    if target.exists() and target.read_bytes() == old:
+        return target  # the same bytes at the same second: one backup is enough
+    tmp = _write_new_file(folder, f".{path.name}.", old, None)
+    os.replace(tmp, target)
+    fsync_dir(folder)
+    return target
+
+
+def atomic_write(
+    path: str | os.PathLike[str],
+    data: bytes,
+    *,
+    backup: bool = True,
+    project_root: str | os.PathLike[str] | None = None,
+) -> Path | None:
+    """Replace ``path`` with ``data`` atomically; return the backup path (or None).
+
+    A temporary file in the same folder is written, flushed and fsynced, given the old
+    file's mode, then renamed over the target and the folder fsynced. A symlink is
+    followed (the link stays a link). With ``backup``, the old bytes are first saved in
+    the project's ``.wantui/backups/``. Errors are one-line :class:`WantuiError`s naming
+    the file; on any failure the target is untouched.
+    """
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError("atomic_write takes bytes")
+    given = Path(path)
+    real = Path(os.path.realpath(given))
+    if real.is_dir():
+        raise WantuiError("is a directory, cannot write it", path=given)
+    folder = real.parent
+    if not folder.is_dir():
+        raise WantuiError("the folder does not exist", path=given)
+    mode: int | None = None
+    old: bytes | None = None
+    try:
+        st = real.stat()
+        mode = stat.S_IMODE(st.st_mode)
+        if backup:
+            old = real.read_bytes()
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise WantuiError(f"cannot read before writing: {exc.strerror}", path=given) from None
+    backup_path: Path | None = None
+    try:
+        if old is not None:
+            root = Path(project_root) if project_root is not None else None
+            backup_path = write_backup(real, old, root)
+        tmp = _write_new_file(folder, f".{real.name}.", bytes(data), mode)
+        try:
+            os.replace(tmp, real)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise WantuiError(
+            f"cannot write: {reason} (the file was not changed)", path=given
+        ) from None
+    fsync_dir(folder)
+    return backup_path
