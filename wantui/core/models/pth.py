@@ -1,0 +1,227 @@
+"""Read tensor names, dtypes and shapes from a ``torch.save`` zip without torch.
+
+A ``.pth`` written by ``torch.save`` (PyTorch >= 1.6) is a zip: ``<name>/data.pkl`` holds
+the pickled state dict, and each storage is a separate entry ``<name>/data/<key>``. We
+unpickle ``data.pkl`` with an unpickler whose ``find_class`` never imports anything: it
+returns inert placeholders, and the few torch rebuild functions a state dict uses are
+replaced by functions that record dtype and shape. Tensor data is never read; the storage
+entries' sizes (from the zip's central directory) are checked against what the tensors
+need, which catches truncated or damaged files.
+"""
+
+from __future__ import annotations
+
+import collections
+import pickle
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from wantui.core.models.headers import CorruptFile, Header, NotAModelFile, TensorMeta
+
+# data.pkl of a 1300-tensor state dict is ~200 kB; anything huge is not a state dict.
+MAX_PICKLE_BYTES = 64 * 1024 * 1024
+
+# torch storage class name / torch dtype name -> (safetensors dtype name, bytes per element)
+_STORAGE_DTYPES: dict[str, tuple[str, int]] = {
+    "DoubleStorage": ("F64", 8),
+    "FloatStorage": ("F32", 4),
+    "HalfStorage": ("F16", 2),
+    "BFloat16Storage": ("BF16", 2),
+    "LongStorage": ("I64", 8),
+    "IntStorage": ("I32", 4),
+    "ShortStorage": ("I16", 2),
+    "CharStorage": ("I8", 1),
+    "ByteStorage": ("U8", 1),
+    "BoolStorage": ("BOOL", 1),
+}
+_TORCH_DTYPES: dict[str, tuple[str, int]] = {
+    "float64": ("F64", 8),
+    "float32": ("F32", 4),
+    "float16": ("F16", 2),
+    "bfloat16": ("BF16", 2),
+    "float8_e4m3fn": ("F8_E4M3", 1),
+    "float8_e5m2": ("F8_E5M2", 1),
+    "int64": ("I64", 8),
+    "int32": ("I32", 4),
+    "int16": ("I16", 2),
+    "int8": ("I8", 1),
+    "uint8": ("U8", 1),
+    "bool": ("BOOL", 1),
+}
+
+
+class _Opaque:
+    """Stand-in for any class or function the pickle names: accepts anything, does nothing."""
+
+    _qualname = "?"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def __setstate__(self, state: Any) -> None:
+        pass
+
+    def __repr__(self) -> str:
+        return f"<opaque {self._qualname}>"
+
+
+def _opaque_class(module: str, name: str) -> type:
+    return type(f"Opaque_{name}", (_Opaque,), {"_qualname": f"{module}.{name}"})
+
+
+class _StorageType:
+    def __init__(self, name: str, dtype: tuple[str, int] | None) -> None:
+        self.name = name
+        self.dtype = dtype
+
+
+class _DType:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.dtype = _TORCH_DTYPES.get(name)
+
+
+class _StorageRef:
+    """A storage record from the pickle: zip entry key, element type, size."""
+
+    def __init__(self, key: str, dtype: tuple[str, int] | None, numel: int) -> None:
+        self.key = key
+        self.dtype = dtype
+        self.numel = numel  # elements (typed storage) or bytes (untyped storage)
+
+
+class _Tensor:
+    def __init__(self, storage: Any, offset: Any, size: Any, dtype: tuple[str, int] | None) -> None:
+        self.storage = storage if isinstance(storage, _StorageRef) else None
+        self.offset = offset if isinstance(offset, int) else 0
+        self.shape = tuple(int(d) for d in size) if isinstance(size, (tuple, list)) else ()
+        self.dtype = dtype
+
+
+def _rebuild_tensor_v2(storage: Any, offset: Any, size: Any, *_rest: Any) -> _Tensor:
+    dtype = storage.dtype if isinstance(storage, _StorageRef) else None
+    return _Tensor(storage, offset, size, dtype)
+
+
+def _rebuild_tensor_v3(
+    storage: Any, offset: Any, size: Any, stride: Any, rg: Any, hooks: Any, dtype: Any, *_: Any
+) -> _Tensor:  # noqa: E501
+    dt = dtype.dtype if isinstance(dtype, _DType) else None
+    return _Tensor(storage, offset, size, dt)
+
+
+def _rebuild_parameter(data: Any, *_rest: Any) -> Any:
+    return data
+
+
+class _SafeUnpickler(pickle.Unpickler):
+    """Never imports: every global is a placeholder or one of our record builders."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if module == "collections" and name == "OrderedDict":
+            return collections.OrderedDict
+        if module == "torch._utils":
+            if name == "_rebuild_tensor_v2":
+                return _rebuild_tensor_v2
+            if name == "_rebuild_tensor_v3":
+                return _rebuild_tensor_v3
+            if name in ("_rebuild_parameter", "_rebuild_parameter_with_state"):
+                return _rebuild_parameter
+        if module == "torch" and name.endswith("Storage"):
+            return _StorageType(name, _STORAGE_DTYPES.get(name))
+        if module == "torch.storage" and name in ("UntypedStorage", "_UntypedStorage"):
+            return _StorageType(name, ("U8", 1))
+        if module == "torch" and name in _TORCH_DTYPES:
+            return _DType(name)
+        return _opaque_class(module, name)
+
+    def persistent_load(self, pid: Any) -> Any:
+        if isinstance(pid, tuple) and len(pid) >= 5 and pid[0] == "storage":
+            stype = pid[1]
+            dtype = stype.dtype if isinstance(stype, _StorageType) else None
+            numel = pid[4] if isinstance(pid[4], int) else 0
+            return _StorageRef(str(pid[2]), dtype, numel)
+        raise pickle.UnpicklingError(f"unsupported persistent id {pid!r:.80}")
+
+
+def _find_state_dict(obj: Any) -> dict[str, Any] | None:
+    """The flat name -> tensor dict, looking inside common wrappers ("state_dict", "model")."""
+    if not isinstance(obj, dict):
+        return None
+    if any(isinstance(v, _Tensor) for v in obj.values()):
+        return obj
+    for key in ("state_dict", "model", "module", "params", "ema"):
+        inner = obj.get(key)
+        found = _find_state_dict(inner)
+        if found is not None:
+            return found
+    return None
+
+
+def read_pth_header(path: str | Path) -> Header:
+    """Parse a torch zip checkpoint's pickle into a Header; raise CorruptFile/NotAModelFile."""
+    p = Path(path)
+    size = p.stat().st_size
+    try:
+        zf = zipfile.ZipFile(p)
+    except zipfile.BadZipFile as exc:
+        raise CorruptFile(f"damaged or truncated zip ({exc})") from None
+    with zf:
+        infos = {i.filename: i for i in zf.infolist()}
+        pkl_names = [n for n in infos if n.endswith("/data.pkl") or n == "data.pkl"]
+        if not pkl_names:
+            raise NotAModelFile("a zip file, but not a torch.save checkpoint (no data.pkl)")
+        pkl_name = pkl_names[0]
+        prefix = pkl_name[: -len("data.pkl")]
+        if infos[pkl_name].file_size > MAX_PICKLE_BYTES:
+            raise CorruptFile(f"data.pkl is {infos[pkl_name].file_size} bytes; not a state dict")
+        for info in infos.values():
+            # a local entry past the end of the file means the data was cut off
+            if info.header_offset + info.compress_size > size:
+                raise CorruptFile(
+                    f"truncated: zip entry {info.filename} ends beyond the file's {size} bytes"
+                )
+        try:
+            raw = zf.read(pkl_name)
+        except (zipfile.BadZipFile, OSError, EOFError) as exc:
+            raise CorruptFile(f"cannot read data.pkl ({exc})") from None
+    try:
+        import io
+
+        obj = _SafeUnpickler(io.BytesIO(raw)).load()
+    except RecursionError:
+        raise CorruptFile("data.pkl nests too deeply") from None
+    except Exception as exc:  # any malformed pickle: report, never crash
+        raise CorruptFile(
+            f"data.pkl is not a readable pickle ({type(exc).__name__}: {exc})"
+        ) from None
+    sd = _find_state_dict(obj)
+    if sd is None:
+        raise NotAModelFile("a torch checkpoint without a tensor state dict")
+    tensors: dict[str, TensorMeta] = {}
+    data_bytes = 0
+    seen: set[str] = set()
+    for name, t in sd.items():
+        if not isinstance(t, _Tensor):
+            continue
+        dtype_name = t.dtype[0] if t.dtype else "UNKNOWN"
+        meta = TensorMeta(dtype_name, t.shape)
+        tensors[str(name)] = meta
+        st = t.storage
+        if st is None:
+            continue
+        entry = infos.get(f"{prefix}data/{st.key}")
+        if entry is None:
+            raise CorruptFile(f"tensor {name!r}: storage data/{st.key} is missing from the zip")
+        itemsize = st.dtype[1] if st.dtype else 1
+        need = st.numel * itemsize
+        if entry.file_size < need:
+            raise CorruptFile(
+                f"tensor {name!r}: storage data/{st.key} holds {entry.file_size} bytes,"
+                f" {need} declared"
+            )
+        if st.key not in seen:
+            seen.add(st.key)
+            data_bytes += entry.file_size
+    return Header("pth", tensors, {}, size, data_bytes)
