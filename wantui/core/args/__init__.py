@@ -1,0 +1,1 @@
+"""musubi-tuner's three command lines: argument catalog, parsing and checks."""
