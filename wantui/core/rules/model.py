@@ -1,0 +1,96 @@
+"""The Rule model: what one YAML file in ``rules/`` declares (see rules/FORMAT.md)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from wantui.core.errors import WantuiError
+from wantui.core.finding import Severity
+
+CONTEXT_KEYS = frozenset({"dataset_config", "step", "script", "source", "exit_status"})
+RULE_STEPS = frozenset({"latents", "te", "train", "any"})
+DEFAULT_WINDOW = 30
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """One regex of a rule, with the literals one of which any match must contain."""
+
+    source: str
+    regex: re.Pattern[str]
+    ignore_case: bool = False
+    literals: tuple[str, ...] | None = None  # None: no literal, every line is a candidate
+
+    @property
+    def groups(self) -> set[str]:
+        return set(self.regex.groupindex)
+
+
+@dataclass(frozen=True)
+class FixTemplate:
+    action: str
+    params: dict[str, Any]
+    label: str = ""
+
+
+@dataclass
+class Rule:
+    id: str
+    catalog: str
+    title: str
+    severity: Severity
+    steps: tuple[str, ...]
+    priority: int
+    any: list[Pattern]
+    message: str
+    all: list[Pattern] = field(default_factory=list)
+    followed_by: list[Pattern] = field(default_factory=list)
+    none: list[Pattern] = field(default_factory=list)  # the YAML `not:`
+    window: int = DEFAULT_WINDOW
+    once: bool = True
+    caused_by: tuple[str, ...] = ()
+    advice: list[str] = field(default_factory=list)
+    fixes: list[FixTemplate] = field(default_factory=list)
+    references: list[str] = field(default_factory=list)
+    derive: dict[str, str] = field(default_factory=dict)
+    path: Path | None = None
+    builtin: bool = True
+
+    @property
+    def simple(self) -> bool:
+        """Fires on its trigger line at once (no all/followed_by/not conditions)."""
+        return not (self.all or self.followed_by or self.none)
+
+    @property
+    def capture_names(self) -> set[str]:
+        names: set[str] = set()
+        for p in self.patterns():
+            names |= p.groups
+        return names
+
+    def patterns(self) -> list[Pattern]:
+        return [*self.any, *self.all, *self.followed_by, *self.none]
+
+    def examples(self) -> tuple[list[Path], list[Path]]:
+        """Positive and negative example logs beside the rule (``examples/<id>.pos*.log``)."""
+        if self.path is None:
+            return [], []
+        folder = self.path.parent / "examples"
+        pos = sorted(folder.glob(f"{self.id}.pos*.log"))
+        neg = sorted(folder.glob(f"{self.id}.neg*.log"))
+        return pos, neg
+
+
+@dataclass
+class RuleSet:
+    rules: list[Rule] = field(default_factory=list)
+    problems: list[WantuiError] = field(default_factory=list)  # skipped user rules
+
+    def by_id(self) -> dict[str, Rule]:
+        return {r.id: r for r in self.rules}
+
+    def get(self, rule_id: str) -> Rule | None:
+        return self.by_id().get(rule_id)

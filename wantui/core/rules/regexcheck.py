@@ -1,0 +1,199 @@
+"""Regex analysis for rules: catastrophic backtracking and required literals.
+
+Two jobs, both on Python's own parse tree of the pattern (``re._parser``):
+
+* :func:`backtracking_problem` rejects patterns that can backtrack exponentially or
+  polynomially on a long log line: a static check for nested unbounded quantifiers with
+  nothing required between them (``(a+)+``, ``(.*)*``, ``(\\w+\\s*)+``), then a timed run
+  against adversarial strings of growing length built from the pattern's own characters.
+* :func:`required_literals` finds literal strings one of which every match must contain,
+  so the matcher can skip most lines with one C-level substring search.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+try:  # Python 3.11+
+    import re._parser as _sre  # type: ignore[import-not-found]
+except ImportError:  # pragma: no cover - Python 3.10
+    import sre_parse as _sre  # type: ignore[no-redef]
+
+_REPEATS = {_sre.MAX_REPEAT, _sre.MIN_REPEAT}
+if hasattr(_sre, "POSSESSIVE_REPEAT"):
+    _POSSESSIVE = {_sre.POSSESSIVE_REPEAT}
+else:  # pragma: no cover
+    _POSSESSIVE = set()
+_UNBOUNDED = _sre.MAXREPEAT
+_ZERO_WIDTH = {_sre.AT}
+MATCH_CHARS = 8192  # the matcher searches at most this much of a line
+MIN_LITERAL = 3  # shorter literals filter too little to be worth it
+
+
+def _parse(pattern: str, flags: int = 0):  # noqa: ANN202 - sre's own tree type
+    return _sre.parse(pattern, flags)
+
+
+# -- catastrophic backtracking ----------------------------------------------------
+def _items(sub) -> list:  # noqa: ANN001
+    return list(sub.data if hasattr(sub, "data") else sub)
+
+
+def _has_unbounded(items: list) -> bool:
+    for op, av in items:
+        if op in _REPEATS and av[1] == _UNBOUNDED:
+            return True
+        if op in _REPEATS or op in _POSSESSIVE:
+            if _has_unbounded(_items(av[2])):
+                return True
+        elif op == _sre.SUBPATTERN:
+            if _has_unbounded(_items(av[-1])):
+                return True
+        elif op == _sre.BRANCH:
+            if any(_has_unbounded(_items(b)) for b in av[1]):
+                return True
+    return False
+
+
+def _required_width(items: list) -> int:
+    """Minimum width of the parts of a sequence that are not themselves unbounded
+    repeats (nor groups made only of them)."""
+    total = 0
+    for op, av in items:
+        if op in _REPEATS and av[1] == _UNBOUNDED:
+            continue
+        if op == _sre.SUBPATTERN:
+            total += _required_width(_items(av[-1]))
+            continue
+        total += (
+            _sre.SubPattern(None, [(op, av)]).getwidth()[0] if hasattr(_sre, "SubPattern") else 0
+        )
+    return total
+
+
+def _nested_problem(items: list) -> bool:
+    for op, av in items:
+        if op in _REPEATS and av[1] > 1:
+            body = _items(av[2])
+            if _has_unbounded(body) and _required_width(body) == 0:
+                return True
+            if _nested_problem(body):
+                return True
+        elif op in _POSSESSIVE:
+            continue  # possessive repeats never backtrack into their body
+        elif op == _sre.SUBPATTERN:
+            if _nested_problem(_items(av[-1])):
+                return True
+        elif op == _sre.BRANCH:
+            if any(_nested_problem(_items(b)) for b in av[1]):
+                return True
+    return False
+
+
+def _chars(pattern: str) -> list[str]:
+    """Characters worth repeating in an attack string: the pattern's literal letters,
+    plus the usual suspects (letters, digits, spaces, punctuation)."""
+    seen: dict[str, None] = {}
+    for ch in re.sub(r"\\.", "", pattern):
+        if ch.isprintable() and ch not in "()[]{}*+?|^$.\\":
+            seen.setdefault(ch, None)
+    for ch in "a0 ,:_-/'\"=":
+        seen.setdefault(ch, None)
+    return list(seen)[:24]
+
+
+def _attack_strings(pattern: str, n: int) -> list[str]:
+    lits = [lit for lit in _all_literals(pattern) if lit][:4]
+    out = [ch * n + "\x00" for ch in _chars(pattern)]
+    for lit in lits:
+        out.append((lit * (n // max(1, len(lit)) + 1))[:n] + "\x00")
+        out.append(lit + " " * n + "\x00")
+        out.append(lit + "a" * n + "\x00")
+    out.append(("a " * n)[:n] + "\x00")
+    out.append(("a1" * n)[:n] + "\x00")
+    return out
+
+
+def backtracking_problem(regex: re.Pattern[str], *, budget_s: float = 0.025) -> str | None:
+    """Return why ``regex`` could backtrack catastrophically, or None when it is safe.
+
+    Exponential patterns blow the per-string budget at small sizes (before they can
+    hang); at 1024 characters a quadratic pattern with a small constant passes (the
+    matcher only searches the first :data:`MATCH_CHARS` of a line), a cubic one fails.
+    """
+    try:
+        tree = _parse(regex.pattern, regex.flags & ~re.UNICODE)
+    except Exception:  # noqa: BLE001 - compiled already, so only an exotic construct
+        tree = None
+    if tree is not None and _nested_problem(_items(tree)):
+        return "nested unbounded quantifiers with nothing required between them (e.g. (a+)+)"
+    for n in (8, 12, 16, 20, 24, 28, 1024):
+        for s in _attack_strings(regex.pattern, n):
+            start = time.perf_counter()
+            regex.search(s)
+            took = time.perf_counter() - start
+            if took > budget_s:
+                return f"takes {took * 1000:.0f} ms on a {n}-character adversarial string (backtracking)"
+    return None
+
+
+# -- required literals -------------------------------------------------------------
+def _seq_options(items: list, icase: bool) -> list[str] | None:
+    """Alternatives, one of which every match of the sequence contains; None if unknown."""
+    best: list[str] | None = None
+
+    def consider(opts: list[str] | None) -> None:
+        nonlocal best
+        if not opts or any(len(o) < MIN_LITERAL for o in opts):
+            return
+        if best is None or min(map(len, opts)) > min(map(len, best)):
+            best = opts
+
+    run: list[str] = []
+    for op, av in items:
+        if op == _sre.LITERAL:
+            run.append(chr(av))
+            continue
+        if op in _ZERO_WIDTH:
+            continue  # anchors consume nothing: the run stays contiguous
+        consider(["".join(run)])
+        run = []
+        if op == _sre.SUBPATTERN:
+            add_flags = av[1] if len(av) == 4 else 0
+            if add_flags & re.IGNORECASE and not icase:
+                continue
+            consider(_seq_options(_items(av[-1]), icase))
+        elif op == _sre.BRANCH:
+            opts: list[str] = []
+            for alt in av[1]:
+                sub = _seq_options(_items(alt), icase)
+                if sub is None:
+                    opts = []
+                    break
+                opts.extend(sub)
+            consider(opts or None)
+        elif op in _REPEATS or op in _POSSESSIVE:
+            if av[0] >= 1:
+                consider(_seq_options(_items(av[2]), icase))
+    consider(["".join(run)])
+    return best
+
+
+def required_literals(regex: re.Pattern[str]) -> list[str] | None:
+    """Literal strings, one of which appears in every match (case-folded when the
+    pattern ignores case); None when no useful literal exists."""
+    try:
+        tree = _parse(regex.pattern, regex.flags & ~re.UNICODE)
+    except Exception:  # noqa: BLE001
+        return None
+    icase = bool(regex.flags & re.IGNORECASE)
+    return _seq_options(_items(tree), icase)
+
+
+def _all_literals(pattern: str) -> list[str]:
+    try:
+        lits = required_literals(re.compile(pattern))
+    except re.error:
+        return []
+    return lits or []
