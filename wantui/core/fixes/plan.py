@@ -1,0 +1,510 @@
+"""Turn a :class:`FixAction` into a :class:`FixPlan`: what will change, shown before it does.
+
+Files are resolved by role (``dataset_config`` -> the project's dataset TOML, ``project``
+-> ``wantui.toml``), never from a path in the action, so a rule cannot make wantui write
+anywhere else. Anything unsafe or impossible becomes ``FixPlan.refused`` with a reason.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import os
+import re
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from wantui.core.errors import WantuiError
+from wantui.core.fixactions import ACTIONS, FILE_ROLES, STEPS, FixAction, validate_action
+from wantui.core.fixes import flags as flagops
+from wantui.core.fixes.toml_edit import FixRefused, apply_toml_action
+from wantui.core.fsutil import sha256_bytes
+from wantui.core.project import PROJECT_FILE, STEP_NAMES, Project, load_project, project_to_toml
+
+_PATHLIKE = re.compile(r"[/\\]|^~|^[A-Za-z]:|\.(safetensors|pth|pt|ckpt|bin|toml|json|gguf)$", re.I)
+
+
+@dataclass
+class FileChange:
+    """One file rewrite: resolved path, its role, and the exact bytes before and after."""
+
+    role: str
+    path: Path
+    before: bytes
+    after: bytes
+
+    @property
+    def sha_before(self) -> str:
+        return sha256_bytes(self.before)
+
+    @property
+    def sha_after(self) -> str:
+        return sha256_bytes(self.after)
+
+    def diff(self, label: str | None = None) -> str:
+        name = label or str(self.path)
+        a = self.before.decode("utf-8", "replace").splitlines(keepends=True)
+        b = self.after.decode("utf-8", "replace").splitlines(keepends=True)
+        lines = list(difflib.unified_diff(a, b, f"a/{name}", f"b/{name}"))
+        return "".join(
+            line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
+            for line in lines
+        )
+
+
+@dataclass
+class DownloadStep:
+    """The download half of a ``download`` plan."""
+
+    spec: str  # catalog name or OWNER/REPO/FILE
+    repo: str
+    filename: str
+    size: int | None
+    dest: Path  # the final file
+    free: int | None
+
+
+@dataclass
+class FixPlan:
+    action: FixAction
+    root: Path  # the project folder (journal, backups)
+    refused: str | None = None
+    change: FileChange | None = None
+    download: DownloadStep | None = None
+    rerun: str | None = None
+    argv_before: dict[str, list[str]] = field(default_factory=dict)
+    argv_after: dict[str, list[str]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        return self.action.label or describe_action(self.action)
+
+    @property
+    def applicable(self) -> bool:
+        return self.refused is None
+
+    def preview(self) -> str:
+        """Human preview: a unified diff, argv before/after, download size and place."""
+        out: list[str] = [f"Fix: {self.label}"]
+        if self.refused:
+            out.append(f"Refused: {self.refused}")
+            return "\n".join(out) + "\n"
+        if self.download is not None:
+            from wantui.core.hub.download import human_size
+
+            d = self.download
+            out.append(f"Download: {d.repo}/{d.filename}")
+            out.append(
+                f"  size:        {human_size(d.size) if d.size is not None else 'from the hub at download time'}"
+            )
+            out.append(f"  destination: {d.dest}")
+            out.append(f"  free disk:   {human_size(d.free) if d.free is not None else 'unknown'}")
+        for step in self.argv_before:
+            out.append(f"Step {step}, before: {shlex.join(self.argv_before[step])}")
+            out.append(f"Step {step}, after:  {shlex.join(self.argv_after[step])}")
+        if self.change is not None:
+            out.append(self.change.diff(_display_path(self.change.path, self.root)).rstrip("\n"))
+        if self.rerun is not None:
+            out.append(f"Run the step '{self.rerun}' again (no file changes).")
+        out.extend(self.notes)
+        return "\n".join(out) + "\n"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "fix": self.action.to_json(),
+            "label": self.label,
+            "refused": self.refused,
+            "file": str(self.change.path) if self.change else None,
+            "role": self.change.role if self.change else None,
+            "download": (
+                {
+                    "repo": self.download.repo,
+                    "filename": self.download.filename,
+                    "size": self.download.size,
+                    "dest": str(self.download.dest),
+                    "free": self.download.free,
+                }
+                if self.download
+                else None
+            ),
+            "rerun": self.rerun,
+            "preview": self.preview(),
+        }
+
+
+def _display_path(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def describe_action(a: FixAction) -> str:
+    p = a.params
+    where = {"": "at the top level", "general": "in [general]"}.get(
+        str(p.get("table", "")), f"in {p.get('table')}"
+    )
+    step = p.get("step")
+    match a.action:
+        case "toml_remove_key":
+            return f"Remove the key '{p['key']}' {where}"
+        case "toml_rename_key":
+            return f"Rename '{p['key']}' to '{p['new_key']}' {where}"
+        case "toml_move_key":
+            return f"Move '{p['key']}' from {p['table'] or 'the top level'} to {p['to_table'] or 'the top level'}"
+        case "toml_set_key":
+            return f"Set '{p['key']}' = {p['value']} {where}"
+        case "flag_add":
+            return f"Add {p['flag']}{' ' + str(p['value']) if p.get('value') is not None else ''} to the {step} step"
+        case "flag_remove":
+            return f"Remove {p['flag']} from the {step} step"
+        case "flag_set":
+            return f"Set {p['flag']} {p['value']} in the {step} step"
+        case "flag_replace":
+            return f"Replace {p['flag']} with {p['new_flag']} in the {step} step"
+        case "env_set":
+            return f"Set {p['name']}={p['value']} for the {step} step"
+        case "download":
+            return f"Download {p['name']}" + (
+                f" and point {p['flag']} at it" if p.get("flag") else ""
+            )
+        case "rerun_step":
+            return f"Run the {step} step again"
+    return a.action
+
+
+# -- safety ------------------------------------------------------------------------------
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        path.relative_to(folder)
+        return True
+    except ValueError:
+        return False
+
+
+def _symlink_escape(path: Path, root: Path) -> str | None:
+    """A reason when ``path`` (inside ``root``) is, or passes through, a symlink that leads
+    outside ``root``."""
+    lexical = Path(os.path.abspath(path))
+    if not _inside(lexical, Path(os.path.abspath(root))):
+        return None  # a declared input outside the project folder: no escape via link
+    real = Path(os.path.realpath(lexical))
+    if not _inside(real, Path(os.path.realpath(root))):
+        return f"{_display_path(lexical, root)} is a symlink to {real}, outside the project folder"
+    return None
+
+
+def log_path_taint(action: FixAction, finding: Any) -> str | None:
+    """A reason when a parameter of a fix from a *log* finding carries a path-like value
+    taken from the log text (a capture): wantui never writes a path it read in a log."""
+    if finding is None or getattr(finding, "origin", "log") != "log":
+        return None
+    captures = {
+        k: v
+        for k, v in (getattr(finding, "captures", None) or {}).items()
+        if isinstance(v, str) and v
+    }
+    for name, value in action.params.items():
+        if not isinstance(value, str) or name in ("step", "file", "table", "to_table"):
+            continue
+        for cap, text in captures.items():
+            if text in value and _PATHLIKE.search(text):
+                return f"the value of '{name}' comes from the log text (capture '{cap}': {text!r}); wantui never writes paths read from a log"
+    return None
+
+
+# -- planning ----------------------------------------------------------------------------
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise FixRefused(f"{path} does not exist") from None
+    except IsADirectoryError:
+        raise FixRefused(f"{path} is a directory") from None
+    except OSError as exc:
+        raise FixRefused(f"cannot read {path}: {exc.strerror}") from None
+
+
+def _decode(data: bytes, path: Path) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise FixRefused(f"{path} is not UTF-8 text (byte {exc.start})") from None
+
+
+def _resolve_role(role: str, project: Project | None, dataset_config: Path | None) -> Path:
+    if role == "dataset_config":
+        if dataset_config is not None:
+            return Path(os.path.abspath(dataset_config))
+        if project is not None and project.dataset_config_path() is not None:
+            return Path(os.path.abspath(project.dataset_config_path()))  # type: ignore[arg-type]
+        raise FixRefused(
+            "no dataset config is known (set project.dataset_config or pass --dataset-config)"
+        )
+    if role == "project":
+        if project is None:
+            raise FixRefused("no project file (wantui.toml) is open")
+        return project.file
+    raise FixRefused(f"unknown file role {role!r}; fixes name files by role, never by path")
+
+
+def _steps_for(step: str, project: Project) -> list[str]:
+    if step == "all":
+        names = [s for s in STEP_NAMES if s in project.steps]
+        if not names:
+            raise FixRefused("the project has no steps")
+        return names
+    name = "train" if step == "launch" else step
+    if name not in project.steps:
+        raise FixRefused(f"the project has no [steps.{name}]")
+    return [name]
+
+
+def _edit_args(action: FixAction, args: list[str]) -> list[str]:
+    p = action.params
+    match action.action:
+        case "flag_add":
+            return flagops.add_flag(args, p["flag"], p.get("value"))
+        case "flag_remove":
+            return flagops.remove_flag(args, p["flag"])
+        case "flag_set":
+            return flagops.set_flag(args, p["flag"], p["value"])
+        case "flag_replace":
+            return flagops.replace_flag(args, p["flag"], p["new_flag"], p.get("value"))
+    raise FixRefused(f"'{action.action}' is not a flag action")
+
+
+def _project_change(project: Project, mutate: Any) -> tuple[FileChange, Project, Project]:
+    """Apply ``mutate`` to a copy of the project, render it over the current text."""
+    path = project.file
+    before = _read(path)
+    text = _decode(before, path)
+    current = load_project_safe(path)
+    new = copy.deepcopy(current)
+    mutate(new)
+    after_text = project_to_toml(new, base=text)
+    after = after_text.encode("utf-8")
+    # the rendered file must load back to exactly the project we meant
+    check = load_project_from_text(after_text, path)
+    if [vars(s) for s in check.steps.values()] != [vars(s) for s in new.steps.values()]:
+        raise FixRefused("the edited wantui.toml would not load back as intended; not applied")
+    return FileChange("project", path, before, after), current, new
+
+
+def load_project_safe(path: Path) -> Project:
+    try:
+        return load_project(path)
+    except WantuiError as exc:
+        raise FixRefused(str(exc)) from None
+
+
+def load_project_from_text(text: str, path: Path) -> Project:
+    """Load a project from text through the same loader (a temp copy beside nothing)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        p = Path(tmp) / PROJECT_FILE
+        p.write_text(text, encoding="utf-8")
+        try:
+            proj = load_project(p)
+        except WantuiError as exc:
+            raise FixRefused(f"the edited wantui.toml would not load: {exc.message}") from None
+    proj.root = path.parent
+    return proj
+
+
+def plan_fix(
+    action: FixAction,
+    project: Project | None,
+    *,
+    dataset_config: Path | None = None,
+    finding: Any = None,
+    models_dir: Path | None = None,
+) -> FixPlan:
+    """Plan one fix. Never raises for a bad or unsafe fix: ``FixPlan.refused`` says why.
+
+    ``finding`` (optional) is the Finding the fix came from; a path-like value taken from
+    a log capture is refused. ``models_dir`` overrides where downloads go.
+    """
+    if project is not None:
+        root = project.root
+    elif dataset_config is not None:
+        root = Path(os.path.abspath(dataset_config)).parent
+    else:
+        root = Path.cwd()
+    plan = FixPlan(action=action, root=root)
+    try:
+        _plan_into(plan, action, project, dataset_config, finding, models_dir)
+    except FixRefused as exc:
+        plan.refused = str(exc)
+        plan.change = None
+    return plan
+
+
+def _plan_into(
+    plan: FixPlan,
+    action: FixAction,
+    project: Project | None,
+    dataset_config: Path | None,
+    finding: Any,
+    models_dir: Path | None,
+) -> None:
+    problem = validate_action(action.action, action.params)
+    if problem:
+        raise FixRefused(problem)
+    if not action.auto:
+        raise FixRefused("this fix can only be done by hand (see the finding's advice)")
+    taint = log_path_taint(action, finding)
+    if taint:
+        raise FixRefused(taint)
+    p = action.params
+    kind = action.action
+    if kind.startswith("toml_"):
+        role = p["file"]
+        if role not in FILE_ROLES:
+            raise FixRefused(f"unknown file role {role!r}")
+        if role != "dataset_config":
+            raise FixRefused(
+                "TOML key fixes edit the dataset config; wantui.toml is edited by flag and env fixes"
+            )
+        path = _resolve_role(role, project, dataset_config)
+        _check_writable_input(path, plan.root, project, dataset_config)
+        before = _read(path)
+        text = _decode(before, path)
+        after = apply_toml_action(text, kind, p).encode("utf-8")
+        if after == before:
+            raise FixRefused("the file already says this; nothing to change")
+        plan.change = FileChange(role, path, before, after)
+        return
+    if kind == "rerun_step":
+        step = p["step"]
+        if step not in STEPS or step == "launch":
+            raise FixRefused(f"cannot rerun step {step!r}")
+        if project is not None and step != "all":
+            _steps_for(step, project)
+        plan.rerun = step
+        return
+    if project is None:
+        raise FixRefused("this fix edits wantui.toml; open a project (--project) first")
+    _check_writable_input(project.file, plan.root, project, dataset_config)
+    if kind in ("flag_add", "flag_remove", "flag_set", "flag_replace"):
+        step = p["step"]
+        names = _steps_for(step, project)
+
+        def mutate(proj: Project) -> None:
+            for name in names:
+                s = proj.steps[name]
+                if step == "launch":
+                    s.launch_args = _edit_args(action, s.launch_args)
+                else:
+                    s.args = _edit_args(action, s.args)
+
+        change, old, new = _project_change(project, mutate)
+        for name in names:
+            plan.argv_before[name] = old.argv(name)
+            plan.argv_after[name] = new.argv(name)
+        plan.change = change
+        if step == "launch" and old.steps["train"].launcher != "accelerate":
+            plan.notes.append(
+                'Note: the train step runs without accelerate; launch_args take effect only with launcher = "accelerate".'
+            )
+        return
+    if kind == "env_set":
+        name, value = p["name"], p["value"]
+        if not isinstance(name, str) or not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", name):
+            raise FixRefused(f"bad environment variable name {name!r}")
+        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+            raise FixRefused("an environment value must be a string")
+        names = _steps_for(p["step"], project)
+
+        def mutate_env(proj: Project) -> None:
+            changed = False
+            for n in names:
+                if proj.steps[n].env.get(name) != str(value):
+                    proj.steps[n].env[name] = str(value)
+                    changed = True
+            if not changed:
+                raise FixRefused(f"{name} is already {value!r}")
+
+        change, _old, _new = _project_change(project, mutate_env)
+        plan.change = change
+        return
+    if kind == "download":
+        _plan_download(plan, action, project, models_dir)
+        return
+    raise FixRefused(f"unknown action {kind!r} (known: {', '.join(sorted(ACTIONS))})")
+
+
+def _check_writable_input(
+    path: Path, root: Path, project: Project | None, dataset_config: Path | None
+) -> None:
+    """Refuse a write to anything but the project's known inputs, or through a symlink
+    that leads out of the project folder."""
+    known: set[str] = set()
+    if project is not None:
+        known.add(os.path.abspath(project.file))
+        if project.dataset_config_path() is not None:
+            known.add(os.path.abspath(project.dataset_config_path()))  # type: ignore[arg-type]
+    if dataset_config is not None:
+        known.add(os.path.abspath(dataset_config))
+    if os.path.abspath(path) not in known:
+        raise FixRefused(f"{path} is not one of the project's inputs; wantui only edits those")
+    escape = _symlink_escape(path, root)
+    if escape:
+        raise FixRefused(escape)
+
+
+def _plan_download(
+    plan: FixPlan, action: FixAction, project: Project, models_dir: Path | None
+) -> None:
+    from wantui.core.hub.catalog import resolve_spec
+    from wantui.core.hub.download import free_space
+
+    p = action.params
+    try:
+        f = resolve_spec(str(p["name"]))
+    except WantuiError as exc:
+        raise FixRefused(exc.message) from None
+    folder = Path(models_dir) if models_dir is not None else project.resolve(project.models_dir)
+    escape = _symlink_escape(folder, project.root)
+    if escape:
+        raise FixRefused(escape)
+    dest = folder / f.basename
+    plan.download = DownloadStep(
+        str(p["name"]), f.repo, f.filename, f.size, dest, free_space(folder)
+    )
+    step = p.get("step") or f.step
+    flag = p.get("flag") or f.flag
+    if step and flag and not p.get("step"):
+        # the catalog's default step: skip the pointer when the project lacks that step
+        target = "train" if step == "launch" else step
+        if step != "all" and target not in project.steps:
+            plan.notes.append(f"The project has no [steps.{target}]; only the download is done.")
+            return
+    if step and flag:
+        names = _steps_for(step, project)
+        try:
+            shown = str(dest.relative_to(project.root))
+        except ValueError:
+            shown = str(dest)
+
+        def mutate(proj: Project) -> None:
+            for name in names:
+                s = proj.steps[name]
+                if flagops.current_values(s.args, flag) == [shown]:
+                    continue
+                s.args = flagops.set_flag(s.args, flag, shown)
+
+        change, old, new = _project_change(project, mutate)
+        if change.before != change.after:
+            plan.change = change
+            for name in names:
+                plan.argv_before[name] = old.argv(name)
+                plan.argv_after[name] = new.argv(name)
