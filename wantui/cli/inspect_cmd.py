@@ -1,0 +1,81 @@
+"""``wantui inspect FILE... [--json]``: identify model files from their headers.
+
+A folder inspects the model files inside it. Exit codes: 0 all files read, 1 at least one
+file is corrupt, 2 a path is missing or holds no model files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from wantui.core.errors import ExitCode
+from wantui.core.models import ModelInfo, inspect_file, scan_models
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="+", metavar="FILE", help="model files or folders")
+    parser.add_argument("--json", action="store_true", help="print JSON (a list of objects)")
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if n < 1000 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000  # type: ignore[assignment]
+    return f"{n} B"
+
+
+def format_info(info: ModelInfo) -> str:
+    """A few lines for humans."""
+    head = info.path
+    if info.size:
+        head += f"  ({_size(info.size)}"
+        head += f", {info.tensors} tensors)" if info.tensors else ")"
+    lines = [
+        head,
+        f"  {info.kind}: {info.summary()}"
+        if info.kind not in ("unknown", "corrupt")
+        else f"  {info.kind}: {info.details.get('reason', '')}",
+    ]
+    d = info.details
+    if info.kind == "wan-dit":
+        lines.append(
+            f"  key prefix: {d.get('prefix') or '(none)'}; dim {d.get('dim')}, in_dim {d.get('in_dim')}, {d.get('layers')} blocks"
+        )
+        if d.get("tasks"):
+            lines.append(f"  --task: {', '.join(d['tasks'])}")
+    for note in info.notes:
+        lines.append(f"  note: {note}")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    infos: list[ModelInfo] = []
+    code = ExitCode.OK
+    for raw in args.paths:
+        p = Path(raw)
+        if p.is_dir():
+            found = scan_models(p)
+            if not found:
+                print(
+                    f"wantui: {raw}: no model files here ({', '.join(('.safetensors', '.pth', '.pt', '.bin', '.ckpt', '.gguf'))})",
+                    file=sys.stderr,
+                )
+                code = max(code, ExitCode.USAGE)
+            infos.extend(found)
+        elif not p.exists():
+            print(f"wantui: {raw}: no such file", file=sys.stderr)
+            code = max(code, ExitCode.USAGE)
+        else:
+            infos.append(inspect_file(p))
+    if any(i.kind == "corrupt" for i in infos) and code == ExitCode.OK:
+        code = ExitCode.FINDINGS
+    if args.json:
+        json.dump([i.to_json() for i in infos], sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        print("\n\n".join(format_info(i) for i in infos))
+    return int(code)
