@@ -1,0 +1,156 @@
+#!/usr/bin/env python3
+"""A fake musubi-tuner step for supervisor and TUI tests: real process, musubi-like output.
+
+Which step it plays comes from the script name it is started as (see musubi/); what it
+does comes from the environment, so a project's ``[steps.X] env`` can choose it:
+
+FAKE_MODE     ok | fail | hang | ignore-sigint | ignore-all | grandchild | flood |
+              binary | noeol | signal | slow | nan | argv           (default ok)
+FAKE_DELAY    seconds between lines in ok/slow/nan (default 0)
+FAKE_STEPS    training steps to print in ok/slow/nan (default 3)
+FAKE_LINES    lines to print in flood (default 100000)
+FAKE_PIDFILE  where grandchild mode writes the grandchild's pid
+FAKE_SIGNAL   the signal number signal mode dies by (default 9)
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+MODE = os.environ.get("FAKE_MODE", "ok")
+DELAY = float(os.environ.get("FAKE_DELAY", "0"))
+STEPS = int(os.environ.get("FAKE_STEPS", "3"))
+
+
+def out(text: str, *, err: bool = True, end: str = "\n") -> None:
+    stream = sys.stderr if err else sys.stdout
+    stream.write(text + end)
+    stream.flush()
+    if DELAY:
+        time.sleep(DELAY)
+
+
+def step_name() -> str:
+    name = os.environ.get("FAKE_ENTRY") or Path(sys.argv[0]).name
+    if "latents" in name:
+        return "latents"
+    if "text_encoder" in name:
+        return "te"
+    return "train"
+
+
+def head(step: str) -> None:
+    mod = {"latents": "wan_cache_latents", "te": "wan_cache_text_encoder_outputs"}.get(
+        step, "wan_train_network"
+    )
+    logger = "__main__" if step != "train" else "musubi_tuner.training.trainer_base"
+    out(f"INFO:{logger}:Load dataset config from dataset.toml")
+    out("INFO:musubi_tuner.dataset.datasources:glob videos in data/vid")
+    out("INFO:musubi_tuner.dataset.datasources:found 2 videos")
+    out(f"INFO:musubi_tuner.{mod}:started as {mod}")
+
+
+def caching(step: str) -> None:
+    if step == "latents":
+        out("INFO:__main__:Loading VAE model from models/wan_2.1_vae.safetensors")
+        out("INFO:musubi_tuner.cache_latents:Encoding dataset [0]")
+    else:
+        out("INFO:__main__:Loading T5: models/models_t5_umt5-xxl-enc-bf16.pth")
+        out("INFO:__main__:Encoding with T5")
+        out("INFO:musubi_tuner.cache_text_encoder_outputs:Encoding dataset [0]")
+    for i in range(1, 3):
+        out(f"{i}it [00:0{i}, 1.00it/s]", end="\r")
+    out("")
+
+
+def training(loss: str | None = None) -> None:
+    out("accelerator device: cpu", err=False)
+    out("prepare optimizer, data loader etc.", err=False)
+    out("running training / 学習開始", err=False)
+    out(f"  total optimization steps / 学習ステップ数: {STEPS}", err=False)
+    out("epoch 1/1", err=False)
+    for i in range(1, STEPS + 1):
+        value = loss or f"{2.0 - i * 0.01:.3g}"
+        pct = int(100 * i / STEPS)
+        out(
+            f"steps: {pct:3d}%|          | {i}/{STEPS} [00:0{i % 10}<00:00,  1.00it/s, avr_loss={value}]",
+            end="\r",
+        )
+    out("", end="\n")
+    out("saving checkpoint: out/testlora.safetensors", err=False)
+    out("INFO:musubi_tuner.training.trainer_base:model saved.")
+
+
+def main() -> int:
+    step = step_name()
+    if MODE == "argv":
+        out("ARGV " + " ".join(sys.argv[1:]), err=False)
+        out("ENV PYTHONUNBUFFERED=" + os.environ.get("PYTHONUNBUFFERED", ""), err=False)
+        return 0
+    if MODE == "flood":
+        n = int(os.environ.get("FAKE_LINES", "100000"))
+        w = sys.stdout.write
+        for i in range(n):
+            w(f"steps: {i} line of flood output\n")
+        sys.stdout.flush()
+        return 0
+    if MODE == "binary":
+        sys.stdout.buffer.write(
+            b"\x00\xff\xfe binary \x1b[31mred\x1b[0m \xc3\x28 \x80\x81\n"
+            + bytes(range(256))
+            + b"\nafter\n"
+        )
+        sys.stdout.flush()
+        return 0
+    if MODE == "noeol":
+        sys.stdout.write("x" * 200_000)  # one huge line that never ends
+        sys.stdout.flush()
+        return 0
+    if MODE == "signal":
+        out("about to die by a signal")
+        os.kill(os.getpid(), int(os.environ.get("FAKE_SIGNAL", "9")))
+        time.sleep(10)
+        return 0
+    head(step)
+    if MODE in ("hang", "ignore-sigint", "ignore-all", "grandchild"):
+        if MODE in ("ignore-sigint", "ignore-all"):
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+        if MODE == "ignore-all":
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if MODE == "grandchild":
+            # like accelerate launch: the launcher spawns the worker in its process group
+            kid = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+            pidfile = os.environ.get("FAKE_PIDFILE")
+            if pidfile:
+                Path(pidfile).write_text(str(kid.pid))
+        out(f"{MODE}: running until stopped")
+        while True:
+            time.sleep(0.1)
+    if MODE == "fail":
+        if step == "train":
+            out("Traceback (most recent call last):")
+            out('  File "src/musubi_tuner/wan_train_network.py", line 756, in main')
+            out(
+                "ValueError: No training items found in the dataset. Please ensure that the "
+                "latent/Text Encoder cache has been created beforehand."
+            )
+        else:
+            out("Traceback (most recent call last):")
+            out(
+                "FileNotFoundError: [Errno 2] No such file or directory: 'models/missing.safetensors'"
+            )
+        return 1
+    if step == "train":
+        training("nan" if MODE == "nan" else None)
+    else:
+        caching(step)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,257 @@
+"""Start, stop and wait for runs: the API the TUI and ``wantui run`` call."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import wantui
+from wantui.core.errors import WantuiError
+from wantui.core.project import Project
+from wantui.core.supervisor import lock as lockmod
+from wantui.core.supervisor.events import Sink
+from wantui.core.supervisor.plan import plan_run
+from wantui.core.supervisor.procs import STOP_FILE, group_alive
+from wantui.core.supervisor.rundir import (
+    RunRecord,
+    StepRecord,
+    effective_status,
+    new_run_id,
+    now_iso,
+    pid_alive,
+    read_record,
+    write_record,
+)
+
+RUNNER_LOG = "runner.log"
+
+
+class RunHandle:
+    """A started run. Everything it knows comes from ``run.json``, so a handle made from
+    a run folder (``RunHandle(path)``) works as well as the one start_run returns."""
+
+    def __init__(
+        self, run_dir: str | os.PathLike[str], proc: subprocess.Popen[bytes] | None = None
+    ) -> None:
+        self.run_dir = Path(run_dir)
+        self._proc = proc
+
+    @property
+    def run_id(self) -> str:
+        return self.run_dir.name
+
+    def record(self) -> RunRecord:
+        return read_record(self.run_dir)
+
+    def status(self) -> str:
+        return effective_status(self.record())
+
+    def wait(self, timeout: float | None = None, poll: float = 0.1) -> RunRecord:
+        """Block until the run is over (or ``timeout``); returns the last record."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            rec = self.record()
+            if effective_status(rec) not in ("starting", "running", "stopping"):
+                return rec
+            if deadline is not None and time.monotonic() > deadline:
+                return rec
+            time.sleep(poll)
+
+    def stop(self, **kw: float) -> RunRecord:
+        return stop_run(self.run_dir, **kw)
+
+    def follow(self, sink: Sink, **kw: object) -> RunRecord:
+        from wantui.core.supervisor.follow import follow_run
+
+        return follow_run(self.run_dir, sink, **kw)  # type: ignore[arg-type]
+
+
+def _runner_env() -> dict[str, str]:
+    """The runner must import this wantui even when it is not installed (a checkout)."""
+    env = dict(os.environ)
+    root = str(Path(wantui.__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env.pop("PYTHONUNBUFFERED", None)  # the runner's children get it from their step env
+    return env
+
+
+def start_run(
+    project: Project,
+    steps: list[str] | None = None,
+    *,
+    detach: bool = True,
+    skip_cached: bool = False,
+    num_processes: int | None = None,
+    platform: str = sys.platform,
+    startup_timeout: float = 20.0,
+) -> RunHandle:
+    """Start the pipeline (or the chosen steps) under a detached runner.
+
+    Raises WantuiError for a bad step list and :class:`lock.RunLocked` when another run
+    holds the project. Returns once the runner has taken over the run.
+    """
+    plans = plan_run(
+        project, steps, skip_cached=skip_cached, num_processes=num_processes, platform=platform
+    )
+    runs_dir = project.runs_path()
+    fd = lockmod.acquire(runs_dir)
+    try:
+        rid = new_run_id(runs_dir)
+        run_dir = runs_dir / rid
+        record = RunRecord(
+            run_id=rid,
+            project=str(project.root),
+            cwd=str(project.cwd()),
+            platform=platform,
+            steps=[
+                StepRecord(
+                    name=p.name,
+                    argv=p.argv,
+                    env=p.env,
+                    log=f"{p.name}.log",
+                    script=str(p.script),
+                    state="skipped" if p.skip_reason else "pending",
+                    skip_reason=p.skip_reason,
+                    notes=list(p.notes),
+                )
+                for p in plans
+            ],
+        )
+        try:
+            write_record(run_dir, record)
+        except OSError as exc:
+            raise WantuiError(
+                f"cannot write the run record: {exc.strerror}", path=run_dir
+            ) from None
+        kwargs: dict = {}
+        if sys.platform == "win32":  # pragma: no cover
+            kwargs["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP | (  # type: ignore[attr-defined]
+                subprocess.DETACHED_PROCESS if detach else 0  # type: ignore[attr-defined]
+            )
+            cmd = [sys.executable, "-m", "wantui.core.supervisor.runner", str(run_dir)]
+        else:
+            kwargs["start_new_session"] = detach
+            kwargs["pass_fds"] = (fd,)
+            cmd = [
+                sys.executable,
+                "-m",
+                "wantui.core.supervisor.runner",
+                str(run_dir),
+                "--lock-fd",
+                str(fd),
+            ]
+        with open(run_dir / RUNNER_LOG, "ab") as rlog:
+            proc = subprocess.Popen(
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=rlog,
+                stderr=subprocess.STDOUT,
+                cwd=str(project.root),
+                env=_runner_env(),
+                **kwargs,
+            )
+        lockmod.write_holder(fd, run_id=rid, pid=proc.pid)
+    finally:
+        os.close(fd)  # the runner holds the lock through its inherited copy
+    # reap the runner when it ends so a long-lived TUI collects no zombies
+    threading.Thread(target=proc.wait, name=f"reap-{rid}", daemon=True).start()
+    handle = RunHandle(run_dir, proc)
+    deadline = time.monotonic() + startup_timeout
+    while time.monotonic() < deadline:
+        rec = handle.record()
+        if rec.status != "starting":
+            break
+        if proc.poll() is not None:
+            tail = _tail(run_dir / RUNNER_LOG)
+            raise WantuiError(
+                f"the run could not start: {tail or f'runner exited {proc.returncode}'}",
+                path=run_dir,
+            )
+        time.sleep(0.02)
+    return handle
+
+
+def _tail(path: Path, limit: int = 300) -> str:
+    try:
+        text = path.read_bytes()[-4096:].decode("utf-8", "replace").strip()
+    except OSError:
+        return ""
+    return text.splitlines()[-1][:limit] if text else ""
+
+
+def _signal_group(step: StepRecord, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        if sys.platform == "win32":  # pragma: no cover
+            if sig == signal.SIGINT:
+                os.kill(step.pid or 0, signal.CTRL_BREAK_EVENT)  # type: ignore[attr-defined]
+            else:
+                subprocess.run(["taskkill", "/T", "/F", "/PID", str(step.pid)], capture_output=True)
+        elif step.pgid:
+            os.killpg(step.pgid, sig)
+
+
+def _step_alive(step: StepRecord) -> bool:
+    return group_alive(step.pgid) if sys.platform != "win32" else pid_alive(step.pid)
+
+
+def stop_run(
+    run_dir: str | os.PathLike[str],
+    *,
+    sigint_grace: float = 10.0,
+    sigterm_grace: float = 5.0,
+    runner_grace: float = 5.0,
+) -> RunRecord:
+    """Stop a run: SIGINT to the step's process group, SIGTERM after ``sigint_grace``,
+    SIGKILL after ``sigterm_grace`` more; no later step starts. Returns the final record."""
+    run_dir = Path(run_dir)
+    rec = read_record(run_dir)
+    if effective_status(rec) not in ("starting", "running", "stopping"):
+        return rec
+    try:
+        (run_dir / STOP_FILE).write_text(now_iso() + "\n")
+    except OSError:
+        pass  # the signals below still stop the step; the runner then sees it was signalled
+    escalation = [
+        (signal.SIGINT, sigint_grace),
+        (signal.SIGTERM, sigterm_grace),
+        (signal.SIGKILL, 2.0),
+    ]
+    sent: dict[int | None, tuple[int, float]] = {}  # pgid -> (stage, time sent)
+    runner_gone_at: float | None = None
+    while True:
+        rec = read_record(run_dir)
+        if rec.finished:
+            return rec
+        step = rec.current_step()
+        now = time.monotonic()
+        if step is not None and _step_alive(step):
+            stage, when = sent.get(step.pgid, (-1, 0.0))
+            if stage < 0 or (stage < len(escalation) - 1 and now - when >= escalation[stage][1]):
+                stage += 1
+                _signal_group(step, escalation[stage][0])
+                sent[step.pgid] = (stage, now)
+        elif not pid_alive(rec.runner_pid):
+            # the runner is dead (killed, crashed): nobody else will write the record
+            rec.status, rec.ended = "stopped", rec.ended or now_iso()
+            rec.message = rec.message or "stopped; the runner was gone"
+            for s in rec.steps:
+                if s.state == "running":
+                    s.state, s.ended = "stopped", s.ended or now_iso()
+                elif s.state == "pending":
+                    s.state, s.message = "cancelled", "not run: the run was stopped"
+            with contextlib.suppress(OSError):
+                write_record(run_dir, rec)
+            return rec
+        else:
+            runner_gone_at = runner_gone_at or now
+            if now - runner_gone_at > runner_grace and rec.runner_pid:
+                # the runner should have finished by now: it is stuck, end it
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(rec.runner_pid, signal.SIGKILL)
+        time.sleep(0.05)

@@ -1,0 +1,248 @@
+"""The on-disk record of a run: ``runs/<run-id>/run.json`` plus one log per step.
+
+run.json is the single source of truth shared by the runner (its only writer while the
+run lives), ``wantui attach`` and the TUI (readers). It is always replaced atomically so
+a reader never sees half a file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from wantui.core.errors import WantuiError
+
+RUN_FILE = "run.json"
+FORMAT_VERSION = 1
+ACTIVE = ("starting", "running", "stopping")
+FINAL = ("succeeded", "failed", "stopped", "lost")
+
+
+def now_iso() -> str:
+    return (
+        time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
+        + f".{int(time.time() * 1000) % 1000:03d}Z"
+    )
+
+
+def new_run_id(runs_dir: Path) -> str:
+    """A time-sortable id, ``YYYYmmdd-HHMMSS-mmm`` (UTC), unique in ``runs_dir``.
+
+    The folder is created here (exclusively) so two callers never share an id.
+    """
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    t = time.time()
+    for bump in range(1000):
+        ts = t + bump / 1000
+        rid = time.strftime("%Y%m%d-%H%M%S", time.gmtime(ts)) + f"-{int(ts * 1000) % 1000:03d}"
+        try:
+            (runs_dir / rid).mkdir()
+        except FileExistsError:
+            continue
+        return rid
+    raise WantuiError("cannot create a new run folder", path=runs_dir)
+
+
+@dataclass
+class StepRecord:
+    name: str
+    argv: list[str]
+    env: dict[str, str] = field(default_factory=dict)  # overrides on top of wantui's env
+    log: str = ""  # file name inside the run folder
+    script: str | None = None  # checked before start: a clear "cannot start"
+    state: str = "pending"  # pending | running | succeeded | failed | skipped | stopped
+    skip_reason: str | None = None
+    pid: int | None = None
+    pgid: int | None = None
+    started: str | None = None
+    ended: str | None = None
+    returncode: int | None = None
+    signal: int | None = None
+    message: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RunRecord:
+    run_id: str
+    project: str
+    cwd: str
+    steps: list[StepRecord]
+    status: str = "starting"  # starting | running | stopping | succeeded | failed | stopped | lost
+    created: str = field(default_factory=now_iso)
+    started: str | None = None
+    ended: str | None = None
+    runner_pid: int | None = None
+    platform: str = sys.platform
+    message: str | None = None
+    version: int = FORMAT_VERSION
+    run_dir: Path | None = field(default=None, compare=False)  # not stored
+
+    # -- helpers ---------------------------------------------------------------------
+    def step(self, name: str) -> StepRecord:
+        for s in self.steps:
+            if s.name == name:
+                return s
+        raise KeyError(name)
+
+    def current_step(self) -> StepRecord | None:
+        return next((s for s in self.steps if s.state == "running"), None)
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINAL
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("run_dir", None)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], run_dir: Path | None = None) -> RunRecord:
+        steps = [StepRecord(**_known(StepRecord, s)) for s in data.get("steps", [])]
+        rest = _known(cls, data)
+        rest.pop("steps", None)
+        rest.pop("run_dir", None)
+        rec = cls(steps=steps, **rest)
+        rec.run_dir = run_dir
+        return rec
+
+
+def _known(cls: type, data: dict[str, Any]) -> dict[str, Any]:
+    names = cls.__dataclass_fields__.keys()  # type: ignore[attr-defined]
+    return {k: v for k, v in data.items() if k in names}
+
+
+def atomic_write_json(path: Path, data: dict[str, Any]) -> None:
+    """Temp file + fsync + rename; raises OSError (ENOSPC...) leaving the old file intact."""
+    payload = (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    fd, tmp = tempfile.mkstemp(prefix=".run-", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(payload)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def write_record(run_dir: Path, record: RunRecord) -> None:
+    atomic_write_json(run_dir / RUN_FILE, record.to_json())
+
+
+def read_record(run_dir: str | os.PathLike[str]) -> RunRecord:
+    """Load run.json; a WantuiError naming the file when it is missing or broken."""
+    run_dir = Path(run_dir)
+    path = run_dir / RUN_FILE
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise WantuiError("not a run folder (no run.json)", path=path) from None
+    except IsADirectoryError:
+        raise WantuiError("is a directory, not a run file", path=path) from None
+    except OSError as exc:
+        raise WantuiError(f"cannot read: {exc.strerror}", path=path) from None
+    try:
+        data = json.loads(raw.decode("utf-8"))
+        if not isinstance(data, dict):
+            raise ValueError("not an object")
+        return RunRecord.from_json(data, run_dir)
+    except (ValueError, TypeError) as exc:
+        raise WantuiError(f"broken run file: {exc}", path=path) from None
+
+
+def pid_alive(pid: int | None) -> bool:
+    """True while a process exists and is not a zombie."""
+    if not pid or pid <= 0:
+        return False
+    if sys.platform == "win32":  # pragma: no cover - no os.kill(pid, 0) semantics there
+        import ctypes
+
+        handle = ctypes.windll.kernel32.OpenProcess(0x1000, False, pid)
+        if not handle:
+            return False
+        ctypes.windll.kernel32.CloseHandle(handle)
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie still answers kill(0); /proc tells the truth on Linux
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def effective_status(record: RunRecord) -> str:
+    """The recorded status, or ``lost`` when the runner died without finishing it."""
+    if record.status in ACTIVE and record.runner_pid and not pid_alive(record.runner_pid):
+        # the runner may have just written its final state: read once more
+        if record.run_dir is not None:
+            with contextlib.suppress(WantuiError):
+                again = read_record(record.run_dir)
+                if again.status not in ACTIVE:
+                    return again.status
+        return "lost"
+    return record.status
+
+
+def runs_dir_of(project_or_dir: Any) -> Path:
+    """Accept a Project (its runs folder) or a path to a runs folder."""
+    if hasattr(project_or_dir, "runs_path"):
+        return Path(project_or_dir.runs_path())
+    return Path(project_or_dir)
+
+
+def list_runs(project_or_dir: Any) -> list[RunRecord]:
+    """Every readable run, oldest first (run ids sort by time). Broken folders are skipped."""
+    base = runs_dir_of(project_or_dir)
+    if not base.is_dir():
+        return []
+    out = []
+    for child in sorted(base.iterdir()):
+        if child.name.startswith(".") or not (child / RUN_FILE).is_file():
+            continue
+        try:
+            out.append(read_record(child))
+        except WantuiError:
+            continue
+    return out
+
+
+def latest_run(project_or_dir: Any) -> RunRecord | None:
+    runs = list_runs(project_or_dir)
+    return runs[-1] if runs else None
+
+
+def find_run(project_or_dir: Any, run_id: str | None) -> RunRecord:
+    """A run by id (or unique prefix), or the latest; WantuiError when there is none."""
+    base = runs_dir_of(project_or_dir)
+    runs = list_runs(base)
+    if not runs:
+        raise WantuiError("no runs yet in this project (start one with `wantui run`)", path=base)
+    if run_id is None:
+        return runs[-1]
+    exact = [r for r in runs if r.run_id == run_id]
+    if exact:
+        return exact[0]
+    prefix = [r for r in runs if r.run_id.startswith(run_id)]
+    if len(prefix) == 1:
+        return prefix[0]
+    from wantui.core.similar import suggestion
+
+    hint = suggestion(run_id, [r.run_id for r in runs]) if not prefix else ""
+    what = "ambiguous run id" if prefix else "no such run"
+    raise WantuiError(f"{what}: {run_id}{hint}", path=base)

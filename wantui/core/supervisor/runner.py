@@ -1,0 +1,222 @@
+"""The detached runner: ``python -m wantui.core.supervisor.runner RUN_DIR [--lock-fd N]``.
+
+Started by :func:`start_run` in its own session with stdin from /dev/null, it ignores
+SIGHUP, so closing the TUI or losing SSH does not stop the run. It runs the steps of
+``run.json`` in order, each as a child in its own session/process group writing straight
+to its log file (no pipe to block on, nothing to lose when wantui dies), and records
+pids, times, exit codes and signals back into run.json (its only writer while it lives).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import traceback
+from pathlib import Path
+
+from wantui.core.supervisor import lock as lockmod
+from wantui.core.supervisor.procs import LEFTOVER_GRACE, STOP_FILE, disk_note, group_alive
+from wantui.core.supervisor.rundir import RunRecord, StepRecord, now_iso, read_record, write_record
+
+
+class Runner:
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+        self.record: RunRecord = read_record(run_dir)
+        self.stop_requested = False
+        self.current: subprocess.Popen[bytes] | None = None
+        self.unsaved = False
+
+    # -- persistence -----------------------------------------------------------------
+    def save(self) -> None:
+        """Write run.json; on a full disk keep going and retry at the next change."""
+        try:
+            write_record(self.run_dir, self.record)
+            self.unsaved = False
+        except OSError as exc:
+            self.unsaved = True
+            print(f"wantui runner: cannot write run.json: {exc}", file=sys.stderr, flush=True)
+
+    def check_stop(self) -> bool:
+        if (self.run_dir / STOP_FILE).exists():
+            self.stop_requested = True
+        return self.stop_requested
+
+    # -- signals ---------------------------------------------------------------------
+    def on_stop_signal(self, signum: int, frame: object) -> None:
+        """SIGTERM/SIGINT to the runner: stop the run (ask the step to stop first)."""
+        self.stop_requested = True
+        proc = self.current
+        if proc is not None and proc.poll() is None:
+            with contextlib.suppress(OSError):
+                if sys.platform == "win32":  # pragma: no cover
+                    proc.send_signal(signal.CTRL_BREAK_EVENT)  # type: ignore[attr-defined]
+                else:
+                    os.killpg(proc.pid, signal.SIGINT)
+
+    # -- one step --------------------------------------------------------------------
+    def cannot_start(self, step: StepRecord, message: str) -> None:
+        step.state = "failed"
+        step.message = f"cannot start: {message}"
+        step.started = step.started or now_iso()
+        step.ended = now_iso()
+        self.save()
+
+    def run_step(self, step: StepRecord) -> None:
+        exe = step.argv[0] if step.argv else ""
+        if (
+            not exe
+            or (os.sep not in exe and shutil.which(exe) is None)
+            or (os.sep in exe and not os.path.exists(exe))
+        ):
+            return self.cannot_start(step, f"interpreter not found: {exe or '(empty argv)'}")
+        if os.sep in exe and not os.access(exe, os.X_OK):
+            return self.cannot_start(step, f"interpreter is not executable: {exe}")
+        if step.script and not os.path.isfile(step.script):
+            return self.cannot_start(step, f"script not found: {step.script}")
+        log_path = self.run_dir / step.log
+        try:
+            log = open(log_path, "ab")  # noqa: SIM115 - handed to the child, closed below
+        except OSError as exc:
+            return self.cannot_start(step, f"cannot open its log file {log_path}: {exc.strerror}")
+        env = {**os.environ, **step.env}
+        kwargs: dict = {}
+        if sys.platform == "win32":  # pragma: no cover
+            kwargs["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP  # type: ignore[attr-defined]
+        else:
+            kwargs["start_new_session"] = True
+        try:
+            with log:
+                proc = subprocess.Popen(
+                    step.argv,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    cwd=self.record.cwd,
+                    env=env,
+                    close_fds=True,
+                    **kwargs,
+                )
+        except OSError as exc:
+            return self.cannot_start(step, f"{exc.strerror or exc}: {exe}")
+        self.current = proc
+        step.pid = proc.pid
+        step.pgid = proc.pid if sys.platform != "win32" else None
+        step.state = "running"
+        step.started = now_iso()
+        self.save()
+        if self.check_stop():  # a stop that raced the start
+            self.on_stop_signal(signal.SIGINT, None)
+        rc = proc.wait()
+        self.current = None
+        step.ended = now_iso()
+        if rc < 0:
+            step.returncode, step.signal = None, -rc
+        else:
+            step.returncode = rc
+        self.reap_leftovers(step)
+        if rc == 0 and not self.stop_requested:
+            step.state = "succeeded"
+        elif self.check_stop():
+            step.state = "stopped"
+        else:
+            step.state = "failed"
+            if rc != 0:
+                step.message = disk_note(self.run_dir) or step.message
+        self.save()
+        return None
+
+    def reap_leftovers(self, step: StepRecord) -> None:
+        """Processes the step left in its group (workers of a dead launcher) would hold GPU
+        memory and block the next step: TERM them, then KILL."""
+        if not group_alive(step.pgid):
+            return
+        step.notes.append("the step left processes behind; they were stopped")
+        for sig, wait in ((signal.SIGTERM, LEFTOVER_GRACE), (signal.SIGKILL, 1.0)):
+            with contextlib.suppress(OSError):
+                os.killpg(step.pgid, sig)  # type: ignore[arg-type]
+            deadline = time.monotonic() + wait
+            while time.monotonic() < deadline and group_alive(step.pgid):
+                time.sleep(0.05)
+            if not group_alive(step.pgid):
+                return
+
+    # -- the run ---------------------------------------------------------------------
+    def run(self) -> int:
+        rec = self.record
+        rec.runner_pid = os.getpid()
+        rec.status = "running"
+        rec.started = now_iso()
+        self.save()
+        failed: str | None = None
+        for step in rec.steps:
+            if step.state == "skipped":
+                continue
+            if self.check_stop():
+                step.state, step.message = "cancelled", "not run: the run was stopped"
+                continue
+            if failed:
+                step.state, step.message = "cancelled", f"not run: step {failed} failed"
+                continue
+            self.run_step(step)
+            if step.state == "failed":
+                failed = step.name
+        if any(s.state == "stopped" for s in rec.steps) or (self.stop_requested and not failed):
+            rec.status = "stopped"
+        elif failed or any(s.state == "failed" for s in rec.steps):
+            rec.status = "failed"
+        else:
+            rec.status = "succeeded"
+        rec.ended = now_iso()
+        for _ in range(50):  # a full disk may free up; the final state matters most
+            self.save()
+            if not self.unsaved:
+                break
+            time.sleep(0.2)
+        return 0 if rec.status == "succeeded" else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args:
+        print(
+            "usage: python -m wantui.core.supervisor.runner RUN_DIR [--lock-fd N]", file=sys.stderr
+        )
+        return 2
+    run_dir = Path(args[0])
+    lock_fd = int(args[args.index("--lock-fd") + 1]) if "--lock-fd" in args else None
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)  # losing SSH must not stop training
+    try:
+        runner = Runner(run_dir)
+    except Exception as exc:  # noqa: BLE001 - report in runner.log, nothing else can
+        print(f"wantui runner: {exc}", file=sys.stderr)
+        return 2
+    if lock_fd is None:  # not handed one (Windows, or started by hand): take it ourselves
+        try:
+            lock_fd = lockmod.acquire(run_dir.parent)
+        except lockmod.RunLocked as exc:
+            runner.record.status, runner.record.message = "failed", str(exc)
+            runner.save()
+            return 1
+    lockmod.write_holder(lock_fd, run_id=runner.record.run_id, pid=os.getpid())
+    signal.signal(signal.SIGTERM, runner.on_stop_signal)
+    signal.signal(signal.SIGINT, runner.on_stop_signal)
+    try:
+        return runner.run()
+    except Exception as exc:  # noqa: BLE001 - the record must say the run ended
+        traceback.print_exc()
+        runner.record.status = "failed"
+        runner.record.message = f"internal error in the runner: {type(exc).__name__}: {exc}"
+        runner.record.ended = now_iso()
+        runner.save()
+        return 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())
