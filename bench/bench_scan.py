@@ -1,0 +1,58 @@
+"""Time the dataset scan on 10,000 clips (captions, MP4 frame counts, caches).
+
+    python bench/bench_scan.py [N]
+
+Prints one figure per phase; nothing is asserted (benchmarks are not tests).
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from wantui.core.dataset.load import load_dataset_config
+from wantui.core.dataset.mp4 import write_test_mp4
+from wantui.core.dataset.scan import scan_datasets, scan_findings
+
+
+def main() -> None:
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        videos = root / "videos"
+        videos.mkdir()
+        t0 = time.perf_counter()
+        for i in range(n):
+            write_test_mp4(videos / f"clip{i:05d}.mp4", 20 + i % 60)
+            if i % 10:
+                (videos / f"clip{i:05d}.txt").write_text("a caption")
+            if i % 3:
+                (videos / f"clip{i:05d}_00000-017_0832x0480_wan.safetensors").write_bytes(b"")
+                (videos / f"clip{i:05d}_wan_te.safetensors").write_bytes(b"")
+        made = time.perf_counter() - t0
+        cfg_path = root / "dataset.toml"
+        cfg_path.write_text(
+            '[general]\ncaption_extension = ".txt"\n\n[[datasets]]\nvideo_directory = "videos"\n'
+            "target_frames = [1, 17, 33, 81]\n"
+        )
+        cfg = load_dataset_config(cfg_path)
+        t0 = time.perf_counter()
+        scans = scan_datasets(cfg, root, step="train")
+        scan_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        findings = scan_findings(cfg, root, step="train")
+        find_s = time.perf_counter() - t0
+        s = scans[0]
+        print(f"files created: {n} clips + captions + caches in {made:.1f} s")
+        print(
+            f"scan_datasets(train): {scan_s * 1000:.0f} ms for {len(s.media)} clips, "
+            f"{len(s.captions_missing)} uncaptioned, {sum(len(v) for v in s.short.values())} short, "
+            f"{s.latent_caches} latent / {s.te_caches} TE caches"
+        )
+        print(f"scan_findings(train): {find_s * 1000:.0f} ms, {len(findings)} findings")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,412 @@
+"""What musubi-tuner will find on disk for each dataset: media, captions, clip lengths, caches.
+
+One ``os.scandir`` per folder (media and caption folders are the same; the cache folder
+is read once more when it differs); no per-file ``stat`` except the frame count of clips,
+which reads only the MP4 ``moov`` box and only when a target could be too long.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from wantui.core.dataset.load import DatasetConfig
+from wantui.core.dataset.mp4 import MP4_EXTENSIONS, mp4_frame_count
+from wantui.core.dataset.schema import (
+    IMAGE_EXTENSIONS,
+    OPTIONAL_IMAGE_EXTENSIONS,
+    VIDEO_EXTENSIONS,
+    round_target_frames,
+)
+from wantui.core.finding import Finding, Location, Severity
+from wantui.core.fixactions import FixAction
+
+ARCH = "wan"
+
+
+def _accepted(exts: tuple[str, ...]) -> frozenset[str]:
+    # glob is case-sensitive on Linux and musubi-tuner lists lower and UPPER case only
+    return frozenset(exts) | frozenset(e.upper() for e in exts)
+
+
+_VIDEO = _accepted(VIDEO_EXTENSIONS)
+_IMAGE = _accepted(IMAGE_EXTENSIONS)
+_MAX_FRAME_READS = 20000  # clips whose length is read per dataset; beyond that "unknown"
+
+
+@dataclass
+class DatasetScan:
+    index: int
+    kind: str  # "video" | "image"
+    directory: Path | None  # resolved from the working directory; None for JSONL
+    exists: bool = False
+    media: list[str] = field(default_factory=list)  # file names musubi-tuner will glob
+    ignored: list[str] = field(
+        default_factory=list
+    )  # files it will not (other extensions, mixed case)
+    captions_missing: list[str] = field(default_factory=list)
+    caption_extension: str | None = None
+    frame_counts: dict[str, int | None] = field(default_factory=dict)
+    short: dict[int, list[str]] = field(default_factory=dict)  # target -> clips shorter than it
+    cache_directory: Path | None = None
+    latent_caches: int = 0
+    te_caches: int = 0
+    cached_stems: set[str] = field(default_factory=set)  # item keys with a latent cache
+    te_stems: set[str] = field(default_factory=set)
+    missing_te: list[str] = field(default_factory=list)  # latent caches without a TE sibling
+
+    @property
+    def captioned(self) -> int:
+        return len(self.media) - len(self.captions_missing)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "kind": self.kind,
+            "directory": str(self.directory) if self.directory else None,
+            "exists": self.exists,
+            "media": len(self.media),
+            "ignored": self.ignored[:20],
+            "captions_missing": self.captions_missing[:50],
+            "short": {str(k): v[:50] for k, v in self.short.items()},
+            "cache_directory": str(self.cache_directory) if self.cache_directory else None,
+            "latent_caches": self.latent_caches,
+            "te_caches": self.te_caches,
+            "missing_te": self.missing_te[:50],
+        }
+
+
+def _resolve(cwd: Path, p: str) -> Path:
+    path = Path(os.path.expanduser(p))
+    return path if path.is_absolute() else cwd / path
+
+
+def _listdir(path: Path) -> list[str] | None:
+    try:
+        with os.scandir(path) as it:
+            # glob("*") skips dot files; folders named like media are not media
+            return [e.name for e in it if not e.name.startswith(".") and not e.is_dir()]
+    except OSError:
+        return None
+
+
+def _latent_stem(name: str) -> tuple[str, bool] | None:
+    """``clip_00000-017_0832x0480_wan.safetensors`` -> ("clip", True); images strip 2 tokens."""
+    suffix = f"_{ARCH}.safetensors"
+    if not name.endswith(suffix) or name.endswith(f"_{ARCH}_te.safetensors"):
+        return None
+    parts = name[: -len(suffix)].split("_")
+    if len(parts) >= 3 and "-" in parts[-2] and "x" in parts[-1]:
+        return "_".join(parts[:-2]), True
+    if len(parts) >= 2 and "x" in parts[-1]:
+        return "_".join(parts[:-1]), False
+    return None
+
+
+def _effective(entry: dict[str, Any], general: dict[str, Any], key: str, default: Any) -> Any:
+    value = entry.get(key, general.get(key))
+    return default if value is None else value
+
+
+def scan_datasets(
+    config: DatasetConfig, cwd: Path | str, step: str | None = None
+) -> list[DatasetScan]:
+    """Scan every dataset of a loaded config. ``step="train"`` also counts cache files."""
+    cwd = Path(cwd).absolute()
+    general = config.general
+    scans: list[DatasetScan] = []
+    for i, entry in enumerate(config.datasets):
+        is_image = "image_directory" in entry or "image_jsonl_file" in entry
+        kind = "image" if is_image else "video"
+        media_dir = entry.get("image_directory" if is_image else "video_directory")
+        scan = DatasetScan(index=i, kind=kind, directory=None)
+        cap = _effective(entry, general, "caption_extension", None)
+        scan.caption_extension = cap if isinstance(cap, str) else None
+        names: list[str] | None = None
+        if isinstance(media_dir, str):
+            scan.directory = _resolve(cwd, media_dir)
+            names = _listdir(scan.directory)
+            scan.exists = names is not None
+        if names is not None:
+            accepted = _IMAGE if is_image else _VIDEO
+            name_set = set(names)
+            for name in sorted(names):
+                ext = os.path.splitext(name)[1]
+                if ext in accepted:
+                    scan.media.append(name)
+                elif ext.lower() in VIDEO_EXTENSIONS + IMAGE_EXTENSIONS + OPTIONAL_IMAGE_EXTENSIONS:
+                    scan.ignored.append(name)
+            if scan.caption_extension:
+                for name in scan.media:
+                    if os.path.splitext(name)[0] + scan.caption_extension not in name_set:
+                        scan.captions_missing.append(name)
+            else:
+                scan.captions_missing = list(scan.media)
+            if kind == "video":
+                _scan_frames(scan, entry)
+        cache = entry.get("cache_directory")
+        if isinstance(cache, str):
+            scan.cache_directory = _resolve(cwd, cache)
+        elif scan.directory is not None:
+            scan.cache_directory = scan.directory
+        if step == "train" and scan.cache_directory is not None:
+            cache_names = (
+                names if scan.cache_directory == scan.directory else _listdir(scan.cache_directory)
+            )
+            _count_caches(scan, cache_names or [])
+        scans.append(scan)
+    return scans
+
+
+def _scan_frames(scan: DatasetScan, entry: dict[str, Any]) -> None:
+    targets = entry.get("target_frames", [1])
+    if not (isinstance(targets, list) and all(isinstance(t, int) for t in targets)) or not targets:
+        return
+    rounded = [t for t in round_target_frames(targets) if t > 1]
+    extraction = entry.get("frame_extraction", "head")
+    if not rounded or extraction == "full" or scan.directory is None:
+        return
+    for n, name in enumerate(scan.media):
+        frames: int | None = None
+        if n < _MAX_FRAME_READS and os.path.splitext(name)[1].lower() in MP4_EXTENSIONS:
+            frames = mp4_frame_count(scan.directory / name)
+        scan.frame_counts[name] = frames
+        if frames is None:
+            continue
+        for t in rounded:
+            if frames < t:
+                scan.short.setdefault(t, []).append(name)
+
+
+def _count_caches(scan: DatasetScan, names: list[str]) -> None:
+    te = set()
+    latents: list[str] = []
+    for name in names:
+        if name.endswith(f"_{ARCH}_te.safetensors"):
+            te.add(name[: -len(f"_{ARCH}_te.safetensors")])
+            continue
+        parsed = _latent_stem(name)
+        if parsed is None:
+            continue
+        stem, is_video = parsed
+        if is_video == (scan.kind == "video"):
+            latents.append(stem)
+    scan.latent_caches = len(latents)
+    scan.te_caches = len(te)
+    scan.cached_stems = set(latents)
+    scan.te_stems = te
+    scan.missing_te = sorted({s for s in latents if s not in te})
+
+
+def _where(config: DatasetConfig, i: int, key: str | None) -> Location:
+    table = f"datasets[{i}]"
+    p = config.positions.value(table, key) if key else None
+    p = p or config.positions.table(table)
+    return Location(str(config.path), p.line if p else None, p.column if p else None)
+
+
+def _sample(names: list[str], n: int = 5) -> str:
+    shown = ", ".join(names[:n])
+    return shown + (f" and {len(names) - n} more" if len(names) > n else "")
+
+
+def scan_findings(config: DatasetConfig, cwd: Path | str, step: str | None = None) -> list[Finding]:
+    """Findings from a scan: empty datasets, missing captions, short clips, missing caches."""
+    out: list[Finding] = []
+    scans = scan_datasets(config, cwd, step)
+
+    def add(
+        rule: str,
+        catalog: str,
+        severity: Severity,
+        title: str,
+        message: str,
+        loc: Location,
+        **kw: Any,
+    ) -> None:
+        out.append(
+            Finding(rule=rule, catalog=catalog, severity=severity, title=title, message=message,
+                    location=loc, origin="check", **kw)
+        )  # fmt: skip
+
+    for scan in scans:
+        n = scan.index + 1
+        key = "image_directory" if scan.kind == "image" else "video_directory"
+        loc = _where(config, scan.index, key)
+        if scan.directory is None:
+            continue
+        if not scan.exists:
+            add(
+                "dataset-directory-missing",
+                "dataset-empty",
+                Severity.ERROR,
+                f"[[datasets]] #{n}: {key} does not exist",
+                f"`{scan.directory}` (resolved from the working directory {Path(cwd)}) is not a folder; "
+                f"musubi-tuner logs `found 0 {scan.kind}s`, caches nothing and exits 0, and training then "
+                "fails with `No training items found in the dataset`.",
+                loc,
+                steps=("latents", "te"),
+                priority=85,
+                captures={"directory": str(scan.directory)},
+                advice=[
+                    "Relative paths are resolved from the folder musubi-tuner runs in, not the TOML's folder."
+                ],
+            )
+            continue
+        if not scan.media:
+            accepted = ", ".join(IMAGE_EXTENSIONS if scan.kind == "image" else VIDEO_EXTENSIONS)
+            seen = f" It ignores: {_sample(scan.ignored)}." if scan.ignored else ""
+            add(
+                "dataset-empty",
+                "dataset-empty",
+                Severity.ERROR,
+                f"[[datasets]] #{n}: no {scan.kind}s musubi-tuner will pick up",
+                f"`{scan.directory}` holds no file with an accepted extension ({accepted}, lower or UPPER case "
+                f"only).{seen} musubi-tuner logs `found 0 {scan.kind}s` and caches nothing.",
+                loc,
+                steps=("latents", "te"),
+                priority=85,
+                captures={"directory": str(scan.directory)},
+            )
+            continue
+        if scan.ignored:
+            add(
+                "dataset-files-ignored",
+                "dataset-empty",
+                Severity.WARNING,
+                f"[[datasets]] #{n}: {len(scan.ignored)} file(s) will be ignored",
+                f"Extensions in mixed case or not accepted for a {scan.kind} dataset: {_sample(scan.ignored)}.",
+                loc,
+                steps=("latents", "te"),
+                priority=30,
+            )
+        if scan.captions_missing and scan.caption_extension:
+            video = scan.kind == "video"
+            add(
+                "caption-missing",
+                "caption-missing",
+                Severity.ERROR if video else Severity.WARNING,
+                f"[[datasets]] #{n}: {len(scan.captions_missing)} of {len(scan.media)} {scan.kind}s "
+                f"have no {scan.caption_extension} caption",
+                (
+                    f"Videos without a caption crash caching with `FileNotFoundError` on `<stem>{scan.caption_extension}`: "
+                    if video
+                    else "Images without a caption are silently dropped by musubi-tuner: "
+                )
+                + _sample(scan.captions_missing)
+                + ".",
+                loc,
+                steps=("latents", "te"),
+                priority=75 if video else 40,
+                captures={"count": str(len(scan.captions_missing))},
+            )
+        for target, clips in sorted(scan.short.items()):
+            add(
+                "clips-shorter-than-target",
+                "target-frames-rounded",
+                Severity.WARNING,
+                f"[[datasets]] #{n}: {len(clips)} clip(s) shorter than {target} frames",
+                f"musubi-tuner silently makes no {target}-frame sample from them: {_sample(clips)}.",
+                _where(config, scan.index, "target_frames"),
+                steps=("latents",),
+                priority=30,
+                captures={"target": str(target), "count": str(len(clips))},
+            )
+        unknown = [k for k, v in scan.frame_counts.items() if v is None]
+        if (
+            scan.short == {}
+            and unknown
+            and len(unknown) == len(scan.frame_counts)
+            and scan.frame_counts
+        ):
+            add(
+                "clip-length-unknown",
+                "target-frames-rounded",
+                Severity.INFO,
+                f"[[datasets]] #{n}: clip lengths unknown for {len(unknown)} file(s)",
+                "wantui reads frame counts from MP4/MOV headers only; clips shorter than a target are skipped "
+                "silently by musubi-tuner.",
+                loc,
+                steps=("latents",),
+                priority=5,
+            )
+    if step == "train":
+        out.extend(_cache_findings(config, scans))
+    return out
+
+
+def _cache_findings(config: DatasetConfig, scans: list[DatasetScan]) -> list[Finding]:
+    out: list[Finding] = []
+    # training fails only when no dataset has an item; one empty dataset just trains on less
+    nothing = sum(s.latent_caches for s in scans) == 0
+    for scan in scans:
+        if scan.cache_directory is None or (
+            scan.directory is not None and not scan.exists and not nothing
+        ):
+            continue
+        n = scan.index + 1
+        loc = _where(
+            config,
+            scan.index,
+            "cache_directory" if "cache_directory" in config.datasets[scan.index] else None,
+        )
+        base = {"origin": "check", "location": loc, "steps": ("train",), "catalog": "cache-missing"}
+        if scan.latent_caches == 0:
+            out.append(
+                Finding(
+                    rule="cache-missing",
+                    severity=Severity.ERROR if nothing else Severity.WARNING,
+                    title=f"[[datasets]] #{n}: no latent cache files",
+                    message=f"`{scan.cache_directory}` has no `*_{ARCH}.safetensors` file; "
+                    + (
+                        "training would stop with `No training items found in the dataset`."
+                        if nothing
+                        else "this dataset would add nothing to training."
+                    )
+                    + " Run latent caching, then text-encoder caching, with this dataset config.",
+                    fixes=[
+                        FixAction("rerun_step", {"step": "latents"}, label="Run latent caching"),
+                        FixAction("rerun_step", {"step": "te"}, label="Run text-encoder caching"),
+                    ],
+                    priority=80,
+                    **base,  # type: ignore[arg-type]
+                )
+            )
+            continue
+        if scan.missing_te:
+            out.append(
+                Finding(
+                    rule="te-cache-missing",
+                    severity=Severity.ERROR
+                    if len(scan.missing_te) == len(scan.cached_stems)
+                    else Severity.WARNING,
+                    title=f"[[datasets]] #{n}: {len(scan.missing_te)} item(s) have no text-encoder cache",
+                    message="Training skips every latent without its `<stem>_wan_te.safetensors` "
+                    f"(`Text encoder output cache file not found`): {_sample(scan.missing_te)}.",
+                    fixes=[
+                        FixAction("rerun_step", {"step": "te"}, label="Run text-encoder caching")
+                    ],
+                    priority=70,
+                    **base,  # type: ignore[arg-type]
+                )
+            )
+        media_stems = {os.path.splitext(m)[0] for m in scan.media}
+        uncached = sorted(media_stems - scan.cached_stems) if scan.media else []
+        if uncached:
+            out.append(
+                Finding(
+                    rule="latent-cache-incomplete",
+                    severity=Severity.WARNING,
+                    title=f"[[datasets]] #{n}: {len(uncached)} of {len(media_stems)} {scan.kind}s are not cached",
+                    message=f"They will not be trained on: {_sample(uncached)}. Re-run latent caching "
+                    "(clips shorter than every target never get a cache).",
+                    fixes=[
+                        FixAction("rerun_step", {"step": "latents"}, label="Run latent caching")
+                    ],
+                    priority=30,
+                    **base,  # type: ignore[arg-type]
+                )
+            )
+    return out
