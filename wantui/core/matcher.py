@@ -1,0 +1,561 @@
+"""The log matcher: normalised Lines in, ranked Findings out. Pure and streaming.
+
+Feed it line by line (live, from the supervisor) or a whole file (``wantui diagnose``);
+both give the same findings. Per line the cost is one search of a combined regex of
+every rule's required literals (see :mod:`wantui.core.rules.regexcheck`); only lines that
+hit it run the rules' own regexes. :meth:`Matcher.prefilter_bytes` is the same filter on
+raw bytes, which lets the normaliser skip the bulk of INFO and tqdm lines at C speed.
+
+Beyond the rules, the matcher follows the run itself: Python tracebacks, argparse
+``error:`` lines and accelerate's closing ``subprocess.CalledProcessError`` (which is
+never a finding, but carries the exit status). When the run failed and no rule made an
+error finding, :meth:`Matcher.finish` reports ``wrapper-failure-unknown`` honestly.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from wantui.core.finding import Evidence, Finding, Severity, sort_findings
+from wantui.core.fixactions import FixAction
+from wantui.core.logtext import Line
+from wantui.core.rules.model import Pattern, Rule, RuleSet
+from wantui.core.rules.regexcheck import MATCH_CHARS
+from wantui.core.rules.template import render
+
+WRAPPER_ID = "wrapper-failure-unknown"
+
+_TRACEBACK = re.compile(r"^Traceback \(most recent call last\):")
+_TB_FILE = re.compile(r'^\s+File "')
+_EXCEPTION = re.compile(
+    r"^(?P<type>(?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*(?:Error|Exception|Interrupt|Exit|Failure))(?::\s*(?P<msg>.*))?$"
+)
+_CALLED_PROCESS = re.compile(
+    r"CalledProcessError: Command .* returned non-zero exit status (?P<status>-?\d+)"
+)
+_ARGPARSE = re.compile(r"^(?:usage: .*|[\w.-]+: error: (?P<msg>.+))$")
+# Literals that let the internal patterns above through the prefilter.
+_INTERNAL_LITERALS = (
+    "Traceback (most",
+    'File "',
+    "Error",
+    "Exception",
+    "Interrupt",
+    "Exit",
+    "Failure",
+    ": error: ",
+)
+_TB_KEEP = 40  # File lines kept per traceback (the last ones: closest to the raise)
+
+
+@dataclass
+class _Traceback:
+    lines: list[Line] = field(default_factory=list)
+    exception: Line | None = None
+    source: str | None = None
+
+    @property
+    def is_wrapper(self) -> bool:
+        return self.exception is not None and "CalledProcessError" in self.exception.text
+
+
+@dataclass
+class _Hit:
+    line: Line
+    captures: dict[str, str]
+    source: str | None
+
+
+@dataclass
+class _Pending:
+    rule: Rule
+    trigger: _Hit
+    deadline: int  # last line number inside the window
+
+
+class Matcher:
+    """Streaming matcher over a rule set. ``context`` supplies template values such as
+    ``dataset_config``, ``step``, ``script``, ``source`` and ``exit_status``."""
+
+    def __init__(self, rules: RuleSet | list[Rule], context: dict[str, str] | None = None) -> None:
+        all_rules = list(rules.rules if isinstance(rules, RuleSet) else rules)
+        self.context: dict[str, str] = dict(context or {})
+        # A rule file for wrapper-failure-unknown only supplies the texts of the
+        # synthesised finding; it never matches lines itself.
+        self.wrapper_rule = next((r for r in all_rules if r.id == WRAPPER_ID), None)
+        step = self.context.get("step")
+        self.rules = [
+            r
+            for r in all_rules
+            if r.id != WRAPPER_ID and (not step or "any" in r.steps or step in r.steps)
+        ]
+        self._by_id = {r.id: r for r in self.rules}
+        self._checks: list[tuple[Pattern, Rule, str, tuple[str, ...] | None, bool]] = []
+        literals: list[tuple[str, bool]] = [(lit, False) for lit in _INTERNAL_LITERALS]
+        self._unfiltered = False
+        for r in self.rules:
+            for kind, pats in (
+                ("any", r.any),
+                ("all", r.all),
+                ("followed_by", r.followed_by),
+                ("not", r.none),
+            ):
+                for p in pats:
+                    lits = p.literals
+                    if lits is None:
+                        self._unfiltered = True
+                    else:
+                        literals.extend((lit, p.ignore_case) for lit in lits)
+                    if lits and p.ignore_case:
+                        lits = tuple(lit.lower() for lit in lits)
+                    self._checks.append((p, r, kind, lits, p.ignore_case))
+        self._prefilter = None if self._unfiltered else _combined(literals)
+        self._prefilter_bytes = None if self._unfiltered else _combined_bytes(literals)
+        # state
+        self._findings: dict[tuple, Finding] = {}
+        self._order: list[Finding] = []
+        self._recent: dict[tuple[str, str], deque[_Hit]] = {}
+        self._pending: list[_Pending] = []
+        self._source: str | None = self.context.get("source")
+        self._tb: dict[int | None, _Traceback] = {}  # open traceback per rank
+        self._tracebacks: deque[_Traceback] = deque(maxlen=8)
+        self._argparse: list[_Hit] = []
+        self.exit_status: int | None = None
+        self.wrapper_seen = False
+        self._rank_counts: dict[tuple, int] = {}
+
+    # -- public -----------------------------------------------------------------
+    def prefilter_bytes(self) -> re.Pattern[bytes] | None:
+        """A bytes regex every relevant raw line matches (None: every line is relevant).
+        Pass it as ``Normalizer(keep=...)`` to skip irrelevant lines before decoding."""
+        return self._prefilter_bytes
+
+    def set_source(self, source: str | None) -> None:
+        """Start a new input (another log file): windows never span two files."""
+        self._expire(None)
+        self._source = source
+        self._close_tb(None, all_ranks=True)
+
+    def feed(self, line: Line) -> list[Finding]:
+        """Consume one line; return the findings it completed (usually none)."""
+        text = line.text
+        if self._prefilter is not None and self._prefilter.search(text) is None:
+            if self._pending and line.number > self._pending[0].deadline:
+                return self._expire(line.number)
+            return []
+        new: list[Finding] = []
+        if self._pending:
+            new.extend(self._expire(line.number))
+        is_wrapper_line = self._track_run(line)
+        head = text if len(text) <= MATCH_CHARS else text[:MATCH_CHARS]
+        lower: str | None = None
+        touched: set[str] = set()
+        for pattern, rule, kind, lits, icase in self._checks:
+            if lits is not None:
+                if icase:
+                    if lower is None:
+                        lower = head.lower()
+                    hay = lower
+                else:
+                    hay = head
+                for lit in lits:
+                    if lit in hay:
+                        break
+                else:
+                    continue
+            m = pattern.regex.search(head)
+            if m is None:
+                continue
+            caps = {k: v for k, v in m.groupdict().items() if v is not None}
+            hit = _Hit(line, caps, self._source)
+            if kind == "any":
+                if is_wrapper_line:
+                    continue  # accelerate's wrapper is never a diagnosis
+                if rule.simple:
+                    f = self._emit(rule, hit, [])
+                    if f is not None:
+                        new.append(f)
+                else:
+                    self._pending.append(_Pending(rule, hit, line.number + rule.window))
+                    touched.add(rule.id)
+            else:
+                dq = self._recent.setdefault((rule.id, kind), deque(maxlen=64))
+                dq.append(hit)
+                touched.add(rule.id)
+        if touched and self._pending:
+            new.extend(self._resolve(touched, line.number, final=False))
+        return new
+
+    def finish(self, exit_status: int | None = None) -> list[Finding]:
+        """End of input: resolve pending rules, then report an unexplained failure."""
+        if exit_status is not None:
+            self.exit_status = exit_status
+        elif self.exit_status is None and self.context.get("exit_status", "").lstrip("-").isdigit():
+            self.exit_status = int(self.context["exit_status"])
+        new = self._expire(None)
+        self._close_tb(None, all_ranks=True)
+        wrapper = self._wrapper_finding()
+        if wrapper is not None:
+            new.append(wrapper)
+        self._link_causes()
+        return new
+
+    def findings(self) -> list[Finding]:
+        """Every finding so far, root causes first."""
+        self._link_causes()
+        return sort_findings(list(self._order))
+
+    @property
+    def failed(self) -> bool:
+        """Whether the input shows a failed run (traceback, argparse error, exit status)."""
+        return bool(
+            self.wrapper_seen
+            or self._argparse
+            or any(t.exception is not None for t in self._tracebacks)
+            or bool(self._tb)
+            or (self.exit_status not in (None, 0))
+        )
+
+    # -- rules ------------------------------------------------------------------
+    def _resolve(self, rule_ids: set[str] | None, now: int | None, *, final: bool) -> list[Finding]:
+        out: list[Finding] = []
+        keep: list[_Pending] = []
+        for p in self._pending:
+            if rule_ids is not None and p.rule.id not in rule_ids and not final:
+                keep.append(p)
+                continue
+            verdict, extra = self._evaluate(p, now, final=final)
+            if verdict is True:
+                f = self._emit(p.rule, p.trigger, extra)
+                if f is not None:
+                    out.append(f)
+            elif verdict is None:
+                keep.append(p)
+        self._pending = keep
+        return out
+
+    def _expire(self, now: int | None) -> list[Finding]:
+        """Settle pending rules whose window has passed (all of them when now is None)."""
+        if not self._pending:
+            return []
+        if now is None:
+            return self._resolve(None, None, final=True)
+        due = {p.rule.id for p in self._pending if now > p.deadline}
+        if not due:
+            return []
+        out: list[Finding] = []
+        keep: list[_Pending] = []
+        for p in self._pending:
+            if now > p.deadline:
+                verdict, extra = self._evaluate(p, now, final=True)
+                if verdict is True:
+                    f = self._emit(p.rule, p.trigger, extra)
+                    if f is not None:
+                        out.append(f)
+            else:
+                keep.append(p)
+        self._pending = keep
+        return out
+
+    def _in_window(self, rule: Rule, kind: str, t: _Hit, after_only: bool = False) -> list[_Hit]:
+        dq = self._recent.get((rule.id, kind))
+        if not dq:
+            return []
+        lo = t.line.number + 1 if after_only else t.line.number - rule.window
+        hi = t.line.number + rule.window
+        return [h for h in dq if h.source == t.source and lo <= h.line.number <= hi]
+
+    def _evaluate(
+        self, p: _Pending, now: int | None, *, final: bool
+    ) -> tuple[bool | None, list[_Hit]]:
+        """True: fire; False: drop; None: undecided yet. Also returns the evidence hits."""
+        rule, t = p.rule, p.trigger
+        extra: list[_Hit] = []
+        positive_ok = True
+        for pat in rule.all:
+            hits = [
+                h
+                for h in self._in_window(rule, "all", t)
+                if pat.regex.search(h.line.text[:MATCH_CHARS])
+            ]
+            if hits:
+                extra.append(hits[0])
+            else:
+                positive_ok = False
+        if rule.followed_by:
+            hits = self._in_window(rule, "followed_by", t, after_only=True)
+            if hits:
+                extra.append(hits[0])
+            else:
+                positive_ok = False
+        if rule.none and self._in_window(rule, "not", t):
+            return False, []
+        window_over = final or (now is not None and now > p.deadline)
+        if positive_ok and (not rule.none or window_over):
+            return True, extra
+        return (False if window_over else None), []
+
+    def _values(self, rule: Rule, captures: dict[str, str]) -> dict[str, str]:
+        values: dict[str, str] = dict(self.context)
+        if self._source is not None:
+            values.setdefault("source", self._source)
+        if self.exit_status is not None:
+            values["exit_status"] = str(self.exit_status)
+        values.update(captures)
+        for name, tmpl in rule.derive.items():
+            values[name] = render(tmpl, values)[0]
+        return values
+
+    def _emit(self, rule: Rule, trigger: _Hit, extra: list[_Hit]) -> Finding | None:
+        caps = dict(trigger.captures)
+        for h in extra:
+            for k, v in h.captures.items():
+                caps.setdefault(k, v)  # the trigger's value wins
+        key: tuple
+        rank = trigger.line.rank
+        if rule.once:
+            key = (rule.id, tuple(sorted(caps.items())))
+        elif rank is not None:
+            # the same line printed by several ranks is one finding; a repeat by the same
+            # rank is a new occurrence
+            base = (rule.id, tuple(sorted(caps.items())), trigger.line.text, rank)
+            n = self._rank_counts.get(base, 0)
+            self._rank_counts[base] = n + 1
+            key = (rule.id, tuple(sorted(caps.items())), trigger.line.text, n)
+        else:
+            key = (rule.id, trigger.source, trigger.line.number)
+        existing = self._findings.get(key)
+        if existing is not None:
+            _merge_rank(existing, trigger)
+            return None
+        values = self._values(rule, caps)
+        evidence = sorted(
+            {(h.source or "", h.line.number, h.line.text): h for h in [trigger, *extra]}.values(),
+            key=lambda h: (h.source or "", h.line.number),
+        )
+        f = Finding(
+            rule=rule.id,
+            catalog=rule.catalog,
+            severity=rule.severity,
+            title=render(rule.title, values)[0],
+            message=render(rule.message, values)[0].strip(),
+            evidence=[
+                Evidence(
+                    h.line.number,
+                    h.line.text,
+                    h.source,
+                    (h.line.rank,) if h.line.rank is not None else (),
+                )
+                for h in evidence
+            ],
+            captures=caps,
+            fixes=_fixes(rule, values),
+            advice=[render(a, values)[0] for a in rule.advice],
+            steps=rule.steps,
+            priority=rule.priority,
+            origin="log",
+            references=list(rule.references),
+        )
+        self._findings[key] = f
+        self._order.append(f)
+        self._link_one(f)
+        return f
+
+    def _link_one(self, f: Finding) -> None:
+        rule = self._by_id.get(f.rule)
+        if rule is None or f.consequence_of is not None:
+            return
+        present = {x.rule for x in self._order}
+        for cid in rule.caused_by:
+            if cid in present and cid != f.rule:
+                f.consequence_of = cid
+                return
+
+    def _link_causes(self) -> None:
+        for f in self._order:
+            self._link_one(f)
+
+    # -- the run itself -----------------------------------------------------------
+    def _track_run(self, line: Line) -> bool:
+        """Follow tracebacks, argparse errors and accelerate's wrapper. Returns whether
+        the line is the wrapper's CalledProcessError."""
+        text = line.text
+        m = _CALLED_PROCESS.search(text)
+        if m is not None:
+            self.wrapper_seen = True
+            self.exit_status = int(m.group("status"))
+        rank = line.rank
+        if _TRACEBACK.match(text):
+            self._close_tb(rank)
+            self._tb[rank] = _Traceback([line], source=self._source)
+            return m is not None
+        tb = self._tb.get(rank)
+        if tb is not None:
+            if _TB_FILE.match(text):
+                tb.lines.append(line)
+                if len(tb.lines) > _TB_KEEP + 1:
+                    del tb.lines[1]
+            elif _EXCEPTION.match(text):
+                tb.exception = line
+                self._close_tb(rank)
+        pm = _ARGPARSE.match(text)
+        if pm is not None and pm.group("msg"):
+            self._argparse.append(_Hit(line, {}, self._source))
+            del self._argparse[:-4]
+        return m is not None
+
+    def _close_tb(self, rank: int | None, *, all_ranks: bool = False) -> None:
+        for key in list(self._tb) if all_ranks else [rank]:
+            tb = self._tb.pop(key, None)
+            if tb is not None:
+                self._tracebacks.append(tb)
+
+    def _wrapper_finding(self) -> Finding | None:
+        if not self.failed:
+            return None
+        if any(f.severity is Severity.ERROR for f in self._order):
+            return None
+        real = [t for t in self._tracebacks if not t.is_wrapper]
+        tb = real[-1] if real else None
+        evidence_lines: list[Line] = []
+        last_exc = ""
+        if tb is not None:
+            evidence_lines = list(tb.lines)
+            if tb.exception is not None:
+                evidence_lines.append(tb.exception)
+                last_exc = tb.exception.text
+        elif self._argparse:
+            evidence_lines = [self._argparse[-1].line]
+            last_exc = self._argparse[-1].line.text
+        elif self._tracebacks and self._tracebacks[-1].exception is not None:
+            last_exc = self._tracebacks[-1].exception.text
+            evidence_lines = [self._tracebacks[-1].exception]
+        source = tb.source if tb is not None else self._source
+        status = str(self.exit_status) if self.exit_status is not None else ""
+        values = dict(self.context)
+        values.update({"exit_status": status, "exception": last_exc, "source": source or ""})
+        rule = self.wrapper_rule
+        if rule is not None:
+            title = render(rule.title, values)[0]
+            message = render(rule.message, values)[0].strip()
+            advice = [render(a, values)[0] for a in rule.advice]
+            priority, refs = rule.priority, list(rule.references)
+        else:
+            title = "The run failed, and no rule recognises why"
+            parts = ["The pipeline step failed"]
+            if status:
+                parts.append(f" with exit status {status}")
+            parts.append(".")
+            if last_exc:
+                parts.append(f" The last exception was: {last_exc}")
+            parts.append(
+                " No rule of wantui's rule base matches this failure, so read the traceback"
+                " above accelerate's wrapper (shown as evidence): its last line names the error."
+            )
+            message = "".join(parts)
+            advice = [
+                "Read the evidence from the bottom up: the last line is the error, the File lines show where it came from.",
+                "accelerate's closing `CalledProcessError` only reports the exit status; it is never the cause.",
+                "If this is a common failure, write a rule for it (see `wantui rules explain` and rules/FORMAT.md).",
+            ]
+            priority, refs = 10, ["wan-facts.md §5.1"]
+        captures = {"exit_status": status} if status else {}
+        if last_exc:
+            captures["exception"] = last_exc
+        f = Finding(
+            rule=WRAPPER_ID,
+            catalog=WRAPPER_ID,
+            severity=Severity.ERROR,
+            title=title,
+            message=message,
+            evidence=[
+                Evidence(ln.number, ln.text, source, (ln.rank,) if ln.rank is not None else ())
+                for ln in evidence_lines
+            ],
+            captures=captures,
+            advice=advice,
+            steps=("any",),
+            priority=priority,
+            references=refs,
+        )
+        self._order.append(f)
+        return f
+
+
+def _merge_rank(f: Finding, hit: _Hit) -> None:
+    """The same failure printed by another rank: keep one finding, note the rank."""
+    rank = hit.line.rank
+    if rank is None:
+        return
+    for i, e in enumerate(f.evidence):
+        if e.text == hit.line.text:
+            if rank not in e.ranks:
+                f.evidence[i] = Evidence(e.line, e.text, e.source, tuple(sorted((*e.ranks, rank))))
+            return
+
+
+def _fixes(rule: Rule, values: dict[str, str]) -> list[FixAction]:
+    out: list[FixAction] = []
+    for fx in rule.fixes:
+        params: dict[str, object] = {}
+        missing: set[str] = set()
+        for k, v in fx.params.items():
+            if isinstance(v, str):
+                text, miss = render(v, values)
+                params[k] = text
+                missing |= miss
+            else:
+                params[k] = v
+        label = render(fx.label, values)[0] if fx.label else fx.action
+        try:
+            out.append(FixAction(fx.action, params, label, auto=not missing))
+        except ValueError:
+            continue  # a parameter filled from the log is outside the closed vocabulary
+    return out
+
+
+def _combined(literals: Iterable[tuple[str, bool]]) -> re.Pattern[str]:
+    plain = sorted({lit for lit, ic in literals if not ic}, key=len, reverse=True)
+    folded = sorted({lit for lit, ic in literals if ic}, key=len, reverse=True)
+    parts = [re.escape(x) for x in plain] + [f"(?i:{re.escape(x)})" for x in folded]
+    return re.compile("|".join(parts) or "(?!)")
+
+
+def _combined_bytes(literals: Iterable[tuple[str, bool]]) -> re.Pattern[bytes] | None:
+    """The same filter on raw bytes. Non-ASCII literals are added in each encoding the
+    normaliser decodes (UTF-8, cp932, cp1252); lines with ANSI escapes always pass, since
+    an escape code can split a literal."""
+    parts: list[bytes] = [re.escape(b"\x1b")]
+    for lit, ic in set(literals):
+        encs: set[bytes] = set()
+        for codec in ("utf-8", "cp932", "cp1252"):
+            try:
+                encs.add(lit.encode(codec))
+            except UnicodeEncodeError:
+                continue
+        for enc in encs:
+            if ic:
+                if not lit.isascii():
+                    return None  # byte-level case folding of non-ASCII text: don't guess
+                parts.append(b"(?i:" + re.escape(enc) + b")")
+            else:
+                parts.append(re.escape(enc))
+    parts.sort(key=len, reverse=True)
+    return re.compile(b"|".join(parts))
+
+
+def diagnose_lines(
+    lines: Iterable[Line],
+    rules: RuleSet | list[Rule],
+    context: dict[str, str] | None = None,
+    exit_status: int | None = None,
+) -> list[Finding]:
+    """Run a matcher over ``lines`` and return its ranked findings."""
+    m = Matcher(rules, context)
+    for line in lines:
+        m.feed(line)
+    m.finish(exit_status)
+    return m.findings()
