@@ -100,27 +100,50 @@ def _chars(pattern: str) -> list[str]:
             seen.setdefault(ch, None)
     for ch in "a0 ,:_-/'\"=":
         seen.setdefault(ch, None)
-    return list(seen)[:24]
+    return list(seen)[:10]
 
 
 def _attack_strings(pattern: str, n: int) -> list[str]:
-    lits = [lit for lit in _all_literals(pattern) if lit][:4]
+    lits = [lit for lit in _all_literals(pattern) if lit][:2]
     out = [ch * n + "\x00" for ch in _chars(pattern)]
     for lit in lits:
         out.append((lit * (n // max(1, len(lit)) + 1))[:n] + "\x00")
         out.append(lit + " " * n + "\x00")
         out.append(lit + "a" * n + "\x00")
     out.append(("a " * n)[:n] + "\x00")
+    cycle = "".join(_chars(pattern))
+    out.append((cycle * (n // max(1, len(cycle)) + 1))[:n] + "\x00")
     out.append(("a1" * n)[:n] + "\x00")
     return out
 
 
-def backtracking_problem(regex: re.Pattern[str], *, budget_s: float = 0.025) -> str | None:
+_SIZES = (8, 12, 16, 20, 24, 28, 32, 64, 128, 256)
+_FLOOR_S = 0.002  # below this, timings are noise
+
+
+def backtracking_problem(regex: re.Pattern[str], *, budget_s: float = 0.2) -> str | None:
     """Return why ``regex`` could backtrack catastrophically, or None when it is safe.
 
-    Exponential patterns blow the per-string budget at small sizes (before they can
-    hang); at 1024 characters a quadratic pattern with a small constant passes (the
-    matcher only searches the first :data:`MATCH_CHARS` of a line), a cubic one fails.
+    Verdicts of safe patterns are cached (in memory and in the user's cache folder),
+    since the timed part costs tens of milliseconds per pattern.
+    """
+    key = _cache_key(regex)
+    if key in _safe_cache():
+        return None
+    problem = _check(regex, budget_s)
+    if problem is None:
+        _remember_safe(key)
+    return problem
+
+
+def _check(regex: re.Pattern[str], budget_s: float) -> str | None:
+    """Static check for nested quantifiers, then adversarial strings of growing size.
+
+    An exponential or high-degree polynomial pattern shows before it can hang the loader:
+    it is rejected when one search takes more than ``budget_s``, or when (above a noise
+    floor) its time grows faster than 1.5x quadratic in the input size. Growth, not
+    absolute time, keeps the check stable on a loaded machine; quadratic patterns pass
+    because the matcher only searches the first :data:`MATCH_CHARS` of a line.
     """
     try:
         tree = _parse(regex.pattern, regex.flags & ~re.UNICODE)
@@ -128,14 +151,76 @@ def backtracking_problem(regex: re.Pattern[str], *, budget_s: float = 0.025) -> 
         tree = None
     if tree is not None and _nested_problem(_items(tree)):
         return "nested unbounded quantifiers with nothing required between them (e.g. (a+)+)"
-    for n in (8, 12, 16, 20, 24, 28, 1024):
-        for s in _attack_strings(regex.pattern, n):
+    previous: list[float] | None = None
+    prev_n = 0
+    for n in _SIZES:
+        times: list[float] = []
+        allowed = 1.5 * (n / prev_n) ** 2 if prev_n else 0.0
+        for i, s in enumerate(_attack_strings(regex.pattern, n)):
             start = time.perf_counter()
             regex.search(s)
             took = time.perf_counter() - start
+            times.append(took)
             if took > budget_s:
                 return f"takes {took * 1000:.0f} ms on a {n}-character adversarial string (backtracking)"
+            if previous is not None and took > _FLOOR_S:
+                # re-time once: a single slow sample on a busy machine is not growth
+                start = time.perf_counter()
+                regex.search(s)
+                took = min(took, time.perf_counter() - start)
+                base = max(previous[i], _FLOOR_S / 8)
+                if took > _FLOOR_S and took / base > allowed:
+                    return (
+                        f"search time grows {took / base:.0f}x from {prev_n} to {n} characters "
+                        "of an adversarial string (catastrophic backtracking)"
+                    )
+        previous, prev_n = times, n
     return None
+
+
+_SAFE: set[str] | None = None
+
+
+def _cache_file():  # noqa: ANN202
+    import os
+    from pathlib import Path
+
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "wantui" / "regex-safe-v1.txt"
+
+
+def _cache_key(regex: re.Pattern[str]) -> str:
+    import hashlib
+    import sys
+
+    raw = f"{sys.version_info[:2]}|{regex.flags}|{regex.pattern}".encode("utf-8", "surrogatepass")
+    return hashlib.sha256(raw).hexdigest()[:32]
+
+
+def _safe_cache() -> set[str]:
+    global _SAFE
+    if _SAFE is None:
+        try:
+            _SAFE = set(_cache_file().read_text("ascii").split())
+        except (OSError, ValueError):
+            _SAFE = set()
+    return _SAFE
+
+
+def _remember_safe(key: str) -> None:
+    """Best effort: a read-only home only costs the check's time next run."""
+    import os
+
+    cache = _safe_cache()
+    cache.add(key)
+    path = _cache_file()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        tmp.write_text("\n".join(sorted(cache)) + "\n", "ascii")
+        os.replace(tmp, path)
+    except OSError:
+        pass
 
 
 # -- required literals -------------------------------------------------------------

@@ -1,0 +1,175 @@
+"""``wantui diagnose LOG... | -``: explain musubi-tuner logs.
+
+Exit codes: 0 no error finding, 1 an error finding, 2 usage, unreadable input or
+invalid rules (see ExitCode).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import stat
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from wantui.cli.render import render_findings
+from wantui.core.errors import ExitCode, WantuiError
+from wantui.core.finding import exit_code_for
+from wantui.core.logtext import Normalizer
+from wantui.core.matcher import Matcher
+from wantui.core.rules import RuleSet, load_rules
+
+CHUNK = 4 * 1024 * 1024
+_SNIFF = 8192
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("logs", nargs="+", metavar="LOG", help="log file(s), or - for stdin")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument(
+        "--context",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a value for rule templates, e.g. dataset_config=data/dataset.toml, step=train",
+    )
+    parser.add_argument(
+        "--exit-status",
+        type=int,
+        default=None,
+        metavar="N",
+        help="the step's exit status, if known",
+    )
+    parser.add_argument(
+        "--rules",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="an extra rule folder (errors in it are fatal)",
+    )
+    parser.add_argument(
+        "--no-user-rules",
+        action="store_true",
+        help="ignore ~/.config/wantui/rules and ./.wantui/rules",
+    )
+
+
+def parse_context(pairs: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise WantuiError(f"--context expects KEY=VALUE, got {pair!r}")
+        out[key.strip()] = value
+    return out
+
+
+def open_log(name: str) -> BinaryIO:
+    """Open a log for reading, or raise a one-line WantuiError naming it."""
+    if name == "-":
+        return sys.stdin.buffer
+    path = Path(name)
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise WantuiError("no such file", path=path) from None
+    except OSError as exc:
+        raise WantuiError(f"cannot read: {exc.strerror or exc}", path=path) from None
+    if stat.S_ISDIR(st.st_mode):
+        raise WantuiError("is a directory, not a log file", path=path)
+    try:
+        return open(path, "rb")  # noqa: SIM115 - closed by the caller
+    except OSError as exc:
+        raise WantuiError(f"cannot read: {exc.strerror or exc}", path=path) from None
+
+
+def _chunks(fh: BinaryIO, name: str) -> Iterator[bytes]:
+    first = True
+    while True:
+        try:
+            chunk = fh.read(CHUNK)
+        except OSError as exc:
+            raise WantuiError(f"cannot read: {exc.strerror or exc}", path=name) from None
+        if not chunk:
+            return
+        if first:
+            first = False
+            head = chunk[:_SNIFF]
+            # Text logs never contain NUL; UTF-16 (a PowerShell `>` redirect) does.
+            if b"\x00" in head and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
+                raise WantuiError("binary file, not a text log", path=name)
+            if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+                yield from _utf16(fh, chunk, name)
+                return
+        yield chunk
+
+
+def _utf16(fh: BinaryIO, first: bytes, name: str) -> Iterator[bytes]:
+    """PowerShell writes UTF-16 with a BOM; re-encode to UTF-8 as we go."""
+    import codecs
+
+    dec = codecs.getincrementaldecoder("utf-16")(errors="replace")
+    chunk = first
+    while chunk:
+        yield dec.decode(chunk).encode("utf-8")
+        try:
+            chunk = fh.read(CHUNK)
+        except OSError as exc:
+            raise WantuiError(f"cannot read: {exc.strerror or exc}", path=name) from None
+    yield dec.decode(b"", final=True).encode("utf-8")
+
+
+def diagnose_streams(
+    names: list[str], rules: RuleSet, context: dict[str, str], exit_status: int | None
+):
+    """Run one matcher over every log in turn (so a cause in the caching log explains a
+    failure in the training log). Returns (findings, list of empty inputs)."""
+    matcher = Matcher(rules, context)
+    keep = matcher.prefilter_bytes()
+    empty: list[str] = []
+    for name in names:
+        label = "<stdin>" if name == "-" else name
+        matcher.set_source(label)
+        fh = open_log(name)
+        try:
+            norm = Normalizer(keep=keep)
+            for chunk in _chunks(fh, label):
+                for line in norm.feed(chunk):
+                    matcher.feed(line)
+            for line in norm.close():
+                matcher.feed(line)
+            if norm.bytes_seen == 0:
+                empty.append(label)
+        finally:
+            if fh is not sys.stdin.buffer:
+                fh.close()
+    matcher.finish(exit_status)
+    return matcher.findings(), empty
+
+
+def run(args: argparse.Namespace) -> int:
+    context = parse_context(args.context)
+    if args.logs.count("-") > 1:
+        raise WantuiError("stdin (-) can be given only once")
+    rules = load_rules(args.rules, include_user=not args.no_user_rules)
+    for problem in rules.problems:
+        print(f"wantui: warning: {problem} (rule skipped)", file=sys.stderr)
+    if len(args.logs) == 1 and "source" not in context:
+        context["source"] = "<stdin>" if args.logs[0] == "-" else args.logs[0]
+    findings, empty = diagnose_streams(args.logs, rules, context, args.exit_status)
+    for name in empty:
+        print(f"wantui: {name}: empty log, nothing to diagnose", file=sys.stderr)
+    source: str | list[str] = args.logs[0] if len(args.logs) == 1 else list(args.logs)
+    render_findings(findings, stream=sys.stdout, json_mode=args.json, source=source)
+    return ExitCode.FINDINGS if exit_code_for(findings) else ExitCode.OK
+
+
+if os.name == "nt":  # pragma: no cover - keep stdin binary on Windows
+    try:
+        import msvcrt
+
+        msvcrt.setmode(sys.stdin.fileno(), os.O_BINARY)
+    except (ImportError, OSError, ValueError):
+        pass
