@@ -211,8 +211,9 @@ def stop_run(
     SIGKILL after ``sigterm_grace`` more; no later step starts. Returns the final record."""
     run_dir = Path(run_dir)
     rec = read_record(run_dir)
-    if effective_status(rec) not in ("starting", "running", "stopping"):
+    if effective_status(rec) not in ("starting", "running", "stopping", "lost"):
         return rec
+    # "lost" (the runner died) still goes on: its step may be alive in its own group
     try:
         (run_dir / STOP_FILE).write_text(now_iso() + "\n")
     except OSError:
