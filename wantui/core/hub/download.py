@@ -283,6 +283,9 @@ def download(
             )
 
     headers = build_hf_headers(token=token or False)
+    if _origin(info.url) != _origin(hub_endpoint()):
+        # a redirect to the CDN: the token must not leave the hub
+        headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
     if info.size is None or resume < info.size:
         try:
             with open(part, "ab") as raw:
@@ -352,6 +355,13 @@ def _verify(path: Path, info: RemoteInfo, progress: ProgressCallback | None) -> 
         progress(DownloadProgress("verify", 0, info.size, 0.0, None))
     actual = sha256_file(path)
     return None if actual == info.sha256 else actual
+
+
+def _origin(url: str) -> tuple[str, str]:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return parts.scheme, parts.netloc.lower()
 
 
 def _first_line(exc: BaseException) -> str:

@@ -1,0 +1,377 @@
+"""``wantui fix``: list the fixes for the findings of a log, a project or a dataset TOML;
+apply them (after a preview and a confirmation) or undo the last one.
+
+    wantui fix [--project DIR] [--dataset-config FILE] [--log FILE] [--findings FILE] [--json]
+    wantui fix ... --apply ID|all [--yes]
+    wantui fix [--project DIR] --undo [--force]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from wantui.core.errors import ExitCode, WantuiError
+from wantui.core.finding import Evidence, Finding, Location, Severity, exit_code_for, sort_findings
+from wantui.core.fixactions import FixAction
+from wantui.core.fixes import FixPlan, Journal, apply_plan, plan_fix, undo_last
+from wantui.core.project import PROJECT_FILE, Project, load_project
+
+
+def register(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--project",
+        metavar="DIR",
+        help="project folder (default: the current one, if it has wantui.toml)",
+    )
+    p.add_argument(
+        "--dataset-config",
+        metavar="FILE",
+        help="a dataset TOML (alone, or instead of the project's)",
+    )
+    p.add_argument("--log", metavar="FILE", help="fixes for the findings of this musubi-tuner log")
+    p.add_argument(
+        "--findings",
+        metavar="FILE",
+        help="fixes for findings saved as JSON (`wantui check --json` / `diagnose --json` output)",
+    )
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--apply", metavar="ID|all", help="apply one fix by its number, or all of them")
+    g.add_argument("--undo", action="store_true", help="revert the last applied fix")
+    p.add_argument(
+        "--yes", "-y", action="store_true", help="apply without asking (needed without a terminal)"
+    )
+    p.add_argument(
+        "--force", action="store_true", help="with --undo: undo even if the file changed since"
+    )
+
+
+@dataclass
+class FixEntry:
+    id: int
+    finding: Finding
+    action: FixAction
+    plan: FixPlan
+
+
+# -- inputs ------------------------------------------------------------------------------
+
+
+def _open_project(arg: str | None) -> Project | None:
+    if arg is not None:
+        return load_project(arg)
+    if (Path.cwd() / PROJECT_FILE).is_file():
+        return load_project(Path.cwd())
+    return None
+
+
+def finding_from_json(obj: dict[str, Any]) -> Finding:
+    """A Finding back from its ``to_json`` form (as printed by check/diagnose --json)."""
+    try:
+        fixes = [
+            FixAction(
+                f["action"],
+                dict(f.get("params") or {}),
+                f.get("label", ""),
+                bool(f.get("auto", True)),
+            )
+            for f in obj.get("fixes") or []
+        ]
+        loc = obj.get("location")
+        return Finding(
+            rule=str(obj.get("rule", "")),
+            catalog=str(obj.get("catalog", "")),
+            severity=Severity(obj.get("severity", "error")),
+            title=str(obj.get("title", "")),
+            message=str(obj.get("message", "")),
+            evidence=[Evidence(int(e["line"]), str(e["text"])) for e in obj.get("evidence") or []],
+            captures={str(k): str(v) for k, v in (obj.get("captures") or {}).items()},
+            fixes=fixes,
+            advice=[str(a) for a in obj.get("advice") or []],
+            origin=str(obj.get("origin", "log")),
+            location=Location(loc["path"], loc.get("line"), loc.get("column"))
+            if isinstance(loc, dict)
+            else None,
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise WantuiError(f"not a finding: {exc}") from None
+
+
+def _load_findings_file(path: str) -> list[Finding]:
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except IsADirectoryError:
+        raise WantuiError("is a directory, not a findings file", path=p) from None
+    except OSError as exc:
+        raise WantuiError(f"cannot read: {exc.strerror}", path=p) from None
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise WantuiError(f"not JSON: {exc}", path=p) from None
+    items = data.get("findings") if isinstance(data, dict) else data
+    if not isinstance(items, list):
+        raise WantuiError('expected a list of findings or {"findings": [...]}', path=p)
+    out = []
+    for i, obj in enumerate(items):
+        if not isinstance(obj, dict):
+            raise WantuiError(f"finding #{i + 1} is not an object", path=p)
+        try:
+            out.append(finding_from_json(obj))
+        except WantuiError as exc:
+            raise WantuiError(f"finding #{i + 1}: {exc.message}", path=p) from None
+    return out
+
+
+def _missing(what: str, exc: ImportError) -> WantuiError:
+    return WantuiError(
+        f"{what} is not available in this build ({exc.name})", code=ExitCode.INTERNAL
+    )
+
+
+def _log_findings(log: str, project: Project | None) -> list[Finding]:
+    try:
+        from wantui.core.logtext import iter_file_lines
+        from wantui.core.matcher import diagnose_lines
+        from wantui.core.rules import load_rules
+    except ImportError as exc:
+        raise _missing("log diagnosis", exc) from None
+    context: dict[str, str] = {}
+    if project is not None:
+        context["project"] = str(project.root)
+        if project.dataset_config:
+            context["dataset_config"] = str(project.dataset_config_path())
+    path = Path(log)
+    if path.is_dir():
+        raise WantuiError("is a directory, not a log file", path=path)
+    if not path.exists():
+        raise WantuiError("no such file", path=path)
+    rules = load_rules()
+    return list(diagnose_lines(iter_file_lines(path), rules, context=context))
+
+
+def _project_findings(project: Project, dataset_config: Path | None) -> list[Finding]:
+    findings: list[Finding] = []
+    try:
+        from wantui.core.args import check_project  # type: ignore[attr-defined]
+    except ImportError:
+        check_project = None
+    if check_project is not None and dataset_config is None:
+        findings.extend(check_project(project))
+    else:
+        ds = dataset_config or project.dataset_config_path()
+        if ds is not None:
+            findings.extend(_dataset_findings(ds, project.cwd()))
+    try:
+        from wantui.core.preflight import preflight  # type: ignore[import-not-found]
+    except ImportError:
+        preflight = None
+    if preflight is not None:
+        seen = {(f.rule, str(f.location)) for f in findings}
+        findings.extend(f for f in preflight(project) if (f.rule, str(f.location)) not in seen)
+    return findings
+
+
+def _dataset_findings(path: Path, cwd: Path) -> list[Finding]:
+    try:
+        from wantui.core.dataset import check_dataset_config
+    except ImportError as exc:
+        raise _missing("dataset checks", exc) from None
+    return list(check_dataset_config(path, cwd))
+
+
+def collect_findings(
+    args: argparse.Namespace, project: Project | None
+) -> tuple[list[Finding], str]:
+    ds = Path(args.dataset_config) if args.dataset_config else None
+    if args.findings:
+        return _load_findings_file(args.findings), args.findings
+    if args.log:
+        return _log_findings(args.log, project), args.log
+    if project is not None:
+        return _project_findings(project, ds), str(project.file)
+    if ds is not None:
+        return _dataset_findings(ds, Path.cwd()), str(ds)
+    raise WantuiError(
+        "nothing to fix: give --log FILE, --dataset-config FILE or --project DIR (or run in a project folder)"
+    )
+
+
+def build_entries(
+    findings: list[Finding], project: Project | None, ds: Path | None
+) -> list[FixEntry]:
+    """Number every distinct fix of the findings, root causes first."""
+    entries: list[FixEntry] = []
+    seen: set[str] = set()
+    for f in sort_findings(findings):
+        for action in f.fixes:
+            key = json.dumps([action.action, action.params], sort_keys=True, default=str)
+            if key in seen:
+                continue
+            seen.add(key)
+            plan = plan_fix(action, project, dataset_config=ds, finding=f)
+            entries.append(FixEntry(len(entries) + 1, f, action, plan))
+    return entries
+
+
+# -- output ------------------------------------------------------------------------------
+
+
+def _print_list(entries: list[FixEntry], findings: list[Finding], source: str, out: TextIO) -> None:
+    n_fixable = sum(1 for f in findings if f.fixes)
+    out.write(f"{len(findings)} finding(s) in {source}, {n_fixable} with fixes.\n")
+    if not entries:
+        out.write("No fixes to apply.\n")
+        return
+    for e in entries:
+        where = f" ({e.finding.location})" if e.finding.location else ""
+        out.write(f"{e.id:>3}  {e.plan.label}\n")
+        out.write(f"     for: {e.finding.title or e.finding.rule} [{e.finding.catalog}]{where}\n")
+        if e.plan.refused:
+            out.write(f"     cannot apply: {e.plan.refused}\n")
+    out.write(
+        "Preview and apply one with `wantui fix --apply ID` (or `--apply all`); undo with `wantui fix --undo`.\n"
+    )
+
+
+def _confirm(question: str, assume_yes: bool) -> bool:
+    if assume_yes:
+        return True
+    sys.stderr.write(question)
+    sys.stderr.flush()
+    answer = sys.stdin.readline()
+    return answer.strip().lower() in ("y", "yes")
+
+
+def _progress_printer(stream: TextIO) -> Any:
+    def cb(p: Any) -> None:
+        end = "\n" if p.phase == "done" else "\r"
+        stream.write(f"  {p.describe()}        {end}")
+        stream.flush()
+
+    return cb
+
+
+# -- run ---------------------------------------------------------------------------------
+
+
+def run(args: argparse.Namespace) -> int:
+    out = sys.stdout
+    if args.force and not args.undo:
+        raise WantuiError("--force goes with --undo")
+    project = _open_project(args.project)
+    ds = Path(args.dataset_config) if args.dataset_config else None
+    if ds is not None and not ds.is_file():
+        raise WantuiError("no such file" if not ds.exists() else "is not a file", path=ds)
+
+    if args.undo:
+        root = project.root if project is not None else (ds.resolve().parent if ds else Path.cwd())
+        result = undo_last(Journal(root), force=args.force)
+        if args.json:
+            json.dump({"undo": result.to_json()}, out, indent=2)
+            out.write("\n")
+        else:
+            out.write(
+                f"Undone: {result.entry.get('label')}\n  restored {result.file} byte for byte\n"
+            )
+        return ExitCode.OK
+
+    findings, source = collect_findings(args, project)
+    entries = build_entries(findings, project, ds)
+
+    if args.apply is None:
+        if args.json:
+            json.dump(
+                {
+                    "source": source,
+                    "findings": len(findings),
+                    "fixes": [
+                        {
+                            "id": e.id,
+                            "finding": e.finding.rule,
+                            "catalog": e.finding.catalog,
+                            **e.plan.to_json(),
+                        }
+                        for e in entries
+                    ],
+                },
+                out,
+                indent=2,
+            )
+            out.write("\n")
+        else:
+            _print_list(entries, findings, source, out)
+        return exit_code_for(findings)
+
+    if args.apply == "all":
+        chosen = entries
+    else:
+        try:
+            wanted = int(args.apply)
+        except ValueError:
+            raise WantuiError(f"--apply takes a fix number or 'all', not {args.apply!r}") from None
+        chosen = [e for e in entries if e.id == wanted]
+        if not chosen:
+            raise WantuiError(
+                f"no fix #{wanted} (there are {len(entries)}; run `wantui fix` to list them)"
+            )
+    if not chosen:
+        out.write("No fixes to apply.\n")
+        return ExitCode.OK
+    interactive = sys.stdin.isatty() and not args.json
+    if not args.yes and not interactive:
+        raise WantuiError(
+            "not asking without a terminal: add --yes to apply the fix(es) shown by `wantui fix`"
+        )
+
+    results: list[dict[str, Any]] = []
+    failed = 0
+    for e in chosen:
+        # plan again now: an earlier fix of this run may have changed the same file
+        plan = plan_fix(e.action, project, dataset_config=ds, finding=e.finding)
+        if not args.json:
+            out.write(f"\n[{e.id}] " + plan.preview())
+        if plan.refused:
+            failed += 1
+            results.append(
+                {"id": e.id, "applied": False, "refused": plan.refused, "label": plan.label}
+            )
+            continue
+        if not _confirm(f"Apply fix {e.id}? [y/N] ", args.yes):
+            results.append({"id": e.id, "applied": False, "skipped": True, "label": plan.label})
+            continue
+        try:
+            applied = apply_plan(plan, Journal(plan.root), progress=_progress_printer(sys.stderr))
+        except WantuiError as exc:
+            failed += 1
+            results.append({"id": e.id, "applied": False, "error": str(exc), "label": plan.label})
+            if not args.json:
+                out.write(f"Not applied: {exc}\n")
+            continue
+        results.append({"id": e.id, "applied": True, **applied.to_json()})
+        if not args.json:
+            if applied.file:
+                out.write(f"Applied. Backup: {applied.backup}\n")
+            if applied.downloaded:
+                out.write(f"Downloaded {applied.downloaded}\n")
+            if applied.rerun:
+                out.write(
+                    f"Next: run the {applied.rerun} step again (`wantui run --steps {applied.rerun}` or the TUI).\n"
+                )
+        if project is not None:  # later fixes must see this one's edits
+            project = load_project(project.root)
+    if args.json:
+        json.dump({"source": source, "results": results}, out, indent=2)
+        out.write("\n")
+    return ExitCode.FINDINGS if failed else ExitCode.OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    from wantui.cli.main import main
+
+    sys.exit(main(["fix", *sys.argv[1:]]))
