@@ -1,0 +1,54 @@
+"""``wantui attach [RUN_ID]``: follow a running or finished run (the latest by default).
+
+Read-only: it never takes the project lock, so it is always allowed, from as many
+terminals as you like. The output and live findings are those of ``wantui run``.
+
+Exit codes: 0 the run succeeded, 1 it failed, was stopped or was lost, 2 usage / no such
+run, 130 interrupted (the run goes on).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from wantui.cli.run_cmd import follow_and_report
+from wantui.core.errors import WantuiError
+from wantui.core.project import load_project
+from wantui.core.supervisor import find_run, read_record
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "run_id",
+        nargs="?",
+        metavar="RUN_ID",
+        help="a run id (or its unique start), or a run folder",
+    )
+    parser.add_argument(
+        "--project", metavar="DIR", default=".", help="the project folder (default: here)"
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="print one JSON object at the end (logs are not echoed)"
+    )
+    parser.add_argument("--from-now", action="store_true", help="skip the output written so far")
+
+
+def run(args: argparse.Namespace) -> int:
+    given = Path(args.run_id) if args.run_id else None
+    dataset = None
+    if given is not None and (given / "run.json").exists():
+        rec = read_record(given)  # a run folder named directly
+    else:
+        try:
+            project = load_project(args.project)
+        except WantuiError:
+            if args.run_id is None:
+                raise
+            raise WantuiError(f"no such run folder and no project here: {args.run_id}") from None
+        rec = find_run(project, args.run_id)
+        dataset = str(project.dataset_config_path()) if project.dataset_config else None
+    assert rec.run_dir is not None
+    return follow_and_report(
+        rec.run_dir, json_mode=args.json, dataset_config=dataset, from_start=not args.from_now
+    )

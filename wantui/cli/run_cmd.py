@@ -1,0 +1,264 @@
+"""``wantui run``: run the pipeline without the TUI (for scripts and ``nohup``).
+
+The run is detached (its own session, immune to SIGHUP): the steps write their logs
+under ``runs/<run-id>/`` and this command follows them, echoing the output to stdout and
+diagnosing it live; Ctrl-C stops *following*, never the run (``wantui run --stop`` does).
+
+Exit codes: 0 every step succeeded, 1 a step failed or the run was stopped, 2 usage or
+a bad project / another run holds the project, 130 interrupted (the run goes on).
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+from wantui.core.errors import ExitCode, WantuiError
+from wantui.core.finding import Finding, sort_findings
+from wantui.core.logtext import Normalizer
+from wantui.core.matcher import Matcher
+from wantui.core.project import STEP_NAMES, load_project
+from wantui.core.supervisor import (
+    Event,
+    RunFinished,
+    RunNotice,
+    RunRecord,
+    StepExited,
+    StepOutput,
+    StepSkipped,
+    StepStarted,
+    find_run,
+    follow_run,
+    start_run,
+    stop_run,
+)
+from wantui.core.supervisor.rundir import effective_status
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--project", metavar="DIR", default=".", help="the project folder (default: here)"
+    )
+    parser.add_argument(
+        "--steps",
+        metavar="LIST",
+        default=None,
+        help=f"comma-separated steps to run, in pipeline order (default: all of {','.join(STEP_NAMES)})",
+    )
+    parser.add_argument(
+        "--skip-cached", action="store_true", help="skip caching steps whose cache files exist"
+    )
+    parser.add_argument(
+        "--num-processes",
+        type=int,
+        default=None,
+        metavar="N",
+        help="data-parallel training on N GPUs",
+    )
+    parser.add_argument(
+        "--no-follow",
+        action="store_true",
+        help="start the run and return (follow it with `wantui attach`)",
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="print one JSON object at the end (logs are not echoed)"
+    )
+    parser.add_argument(
+        "--stop", action="store_true", help="stop the project's running run instead"
+    )
+    parser.add_argument(
+        "--grace",
+        type=float,
+        default=10.0,
+        metavar="S",
+        help="with --stop: seconds after SIGINT before SIGTERM (default 10)",
+    )
+
+
+def _say(text: str) -> None:
+    print(f"wantui: {text}", file=sys.stderr, flush=True)
+
+
+def describe_exit(e: StepExited) -> str:
+    if e.message and e.returncode is None and e.signal is None:
+        return e.message
+    if e.signal is not None:
+        try:
+            name = signal.Signals(e.signal).name
+        except ValueError:
+            name = str(e.signal)
+        how = f"killed by {name}"
+    else:
+        how = f"exit status {e.returncode}"
+    return f"{how}{f' ({e.message})' if e.message else ''}"
+
+
+class LiveReport:
+    """The sink shared by ``wantui run`` and ``wantui attach``: echo the output, diagnose
+    it as it arrives (one matcher per step), say what happens, keep the findings."""
+
+    def __init__(self, *, echo: TextIO | None, dataset_config: str | None = None) -> None:
+        from wantui.core.rules import load_rules
+
+        self.echo = echo
+        self.rules = load_rules()
+        for problem in self.rules.problems:
+            _say(f"warning: {problem} (rule skipped)")
+        self.dataset_config = dataset_config
+        self.matchers: dict[str, Matcher] = {}
+        self.normalizers: dict[str, Normalizer] = {}
+        self.logs: dict[str, str] = {}
+        self.exits: dict[str, StepExited] = {}
+        self.finished: RunFinished | None = None
+
+    def _start_matching(self, step: str, log: str) -> None:
+        ctx = {"step": step, "source": log}
+        if self.dataset_config:
+            ctx["dataset_config"] = self.dataset_config
+        m = Matcher(self.rules, ctx)
+        self.matchers[step] = m
+        self.normalizers[step] = Normalizer(keep=m.prefilter_bytes())
+        self.logs[step] = log
+
+    def _live(self, findings: list[Finding], step: str) -> None:
+        for f in findings:
+            where = f" (line {f.lines[0]})" if f.lines else ""
+            _say(f"{f.severity.value} in {step}: {f.title}{where}")
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, StepOutput):
+            if self.echo is not None:
+                self.echo.buffer.write(event.data)  # type: ignore[attr-defined]
+                self.echo.flush()
+            if event.step not in self.matchers:  # attached mid-step: match from here
+                self._start_matching(event.step, event.step + ".log")
+            m, norm = self.matchers[event.step], self.normalizers[event.step]
+            for line in norm.feed(event.data):
+                self._live(m.feed(line), event.step)
+        elif isinstance(event, StepStarted):
+            self._start_matching(event.step, str(event.log_path))
+            pid = f" (pid {event.pid})" if event.pid else ""
+            _say(f"step {event.step} started{pid}: log {event.log_path}")
+            for note in event.notes:
+                _say(f"note: {note}")
+        elif isinstance(event, StepExited):
+            self.exits[event.step] = event
+            m = self.matchers.get(event.step)
+            if m is not None:
+                for line in self.normalizers[event.step].close():
+                    self._live(m.feed(line), event.step)
+                status = (
+                    event.returncode
+                    if event.returncode is not None
+                    else (1 if event.signal or event.message else None)
+                )
+                self._live(m.finish(status), event.step)
+            verdict = "finished" if event.ok else "FAILED"
+            _say(f"step {event.step} {verdict}: {describe_exit(event)}")
+        elif isinstance(event, StepSkipped):
+            _say(f"step {event.step} skipped: {event.reason}")
+        elif isinstance(event, RunNotice):
+            where = f"{event.step}: " if event.step else ""
+            _say(f"{event.level}: {where}{event.text}")
+        elif isinstance(event, RunFinished):
+            self.finished = event
+            extra = f" ({event.message})" if event.message else ""
+            _say(f"run {event.run_id} {event.status}{extra}")
+
+    def findings(self) -> list[Finding]:
+        out: list[Finding] = []
+        for m in self.matchers.values():
+            out.extend(m.findings())
+        return sort_findings(out)
+
+    def report(self, rec: RunRecord, *, json_mode: bool) -> int:
+        """Print the findings; the exit code for the run's outcome."""
+        from wantui.cli.render import render_findings
+
+        status = self.finished.status if self.finished else effective_status(rec)
+        run_dir = str(rec.run_dir) if rec.run_dir else None
+        extra: dict[str, Any] = {
+            "run": {
+                "run_id": rec.run_id,
+                "status": status,
+                "run_dir": run_dir,
+                "steps": [
+                    {
+                        "name": s.name,
+                        "state": s.state,
+                        "returncode": s.returncode,
+                        "signal": s.signal,
+                        "message": s.message,
+                        "skip_reason": s.skip_reason,
+                        "log": str(Path(run_dir) / s.log) if run_dir else s.log,
+                    }
+                    for s in rec.steps
+                ],
+            }
+        }
+        sources = list(self.logs.values())
+        render_findings(
+            self.findings(),
+            stream=sys.stdout,
+            json_mode=json_mode,
+            source=sources[0] if len(sources) == 1 else sources,
+            extra=extra,
+        )
+        return ExitCode.OK if status == "succeeded" else ExitCode.FINDINGS
+
+
+def follow_and_report(
+    run_dir: Path, *, json_mode: bool, dataset_config: str | None, from_start: bool = True
+) -> int:
+    """Follow a run to its end with live diagnosis; Ctrl-C leaves it running."""
+    sink = LiveReport(echo=None if json_mode else sys.stdout, dataset_config=dataset_config)
+    try:
+        rec = follow_run(run_dir, sink, from_start=from_start)
+    except KeyboardInterrupt:
+        _say(
+            f"stopped following; the run goes on ({run_dir.name}). "
+            "Follow it again with `wantui attach`, stop it with `wantui run --stop`."
+        )
+        return ExitCode.INTERRUPTED
+    return sink.report(rec, json_mode=json_mode)
+
+
+def parse_steps(text: str | None) -> list[str] | None:
+    if text is None:
+        return None
+    steps = [s.strip() for s in text.split(",") if s.strip()]
+    if not steps:
+        raise WantuiError("--steps needs at least one step (latents, te, train)")
+    return steps
+
+
+def run(args: argparse.Namespace) -> int:
+    project = load_project(args.project)
+    if args.stop:
+        rec = find_run(project, None)
+        if effective_status(rec) not in ("starting", "running", "stopping", "lost"):
+            _say(f"no run is going in this project (latest: {rec.run_id}, {effective_status(rec)})")
+            return ExitCode.OK
+        _say(
+            f"stopping run {rec.run_id} (SIGINT, then SIGTERM after {args.grace:g} s, then SIGKILL)"
+        )
+        done = stop_run(rec.run_dir, sigint_grace=args.grace)  # type: ignore[arg-type]
+        _say(f"run {done.run_id}: {done.status}")
+        return ExitCode.OK
+    if args.num_processes is not None and args.num_processes < 1:
+        raise WantuiError("--num-processes must be at least 1")
+    handle = start_run(
+        project,
+        parse_steps(args.steps),
+        skip_cached=args.skip_cached,
+        num_processes=args.num_processes,
+    )
+    _say(f"run {handle.run_id} started in {handle.run_dir}")
+    if args.no_follow:
+        print(handle.run_id)
+        return ExitCode.OK
+    dataset = str(project.dataset_config_path()) if project.dataset_config else None
+    return follow_and_report(handle.run_dir, json_mode=args.json, dataset_config=dataset)
