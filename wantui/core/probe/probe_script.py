@@ -1,0 +1,478 @@
+"""wantui environment probe: run by the PIPELINE's interpreter, never imported by wantui.
+
+    python probe_script.py [--checkout DIR] [--path DIR]... [--fast] [--budget SECONDS]
+
+Prints one line ``WANTUI_PROBE_JSON {...}`` on stdout. Only the standard library is
+imported at top level; torch and friends are imported inside try blocks, each timed, so
+a broken package becomes data ("error": "...") instead of a crash. Anything those
+imports print (C level included) is sent to stderr so stdout stays parseable.
+Works on Python 3.8+ (the pipeline's interpreter may be older than wantui's).
+"""
+
+import argparse
+import glob
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+
+MARKER = "WANTUI_PROBE_JSON "
+SCHEMA = 1
+T5_TOKENIZER = ("Wan-AI/Wan2.1-T2V-14B", "google/umt5-xxl")
+CLIP_TOKENIZER = ("Wan-AI/Wan2.1-I2V-14B-720P", "xlm-roberta-large")
+# imported for real: whether they import is the question (musubi imports them lazily)
+ATTENTION_MODULES = ("xformers", "flash_attn", "flash_attn_interface", "sageattention")
+# distribution name -> module name; version from metadata only (cheap)
+VERSIONS = {
+    "accelerate": "accelerate",
+    "transformers": "transformers",
+    "diffusers": "diffusers",
+    "tensorboard": "tensorboard",
+    "safetensors": "safetensors",
+    "huggingface-hub": "huggingface_hub",
+    "voluptuous": "voluptuous",
+    "toml": "toml",
+    "av": "av",
+    "opencv-python": "cv2",
+    "einops": "einops",
+    "bitsandbytes": "bitsandbytes",
+    "xformers": "xformers",
+    "flash-attn": "flash_attn",
+    "sageattention": "sageattention",
+    "musubi-tuner": "musubi_tuner",
+    "ftfy": "ftfy",
+    "easydict": "easydict",
+    "sentencepiece": "sentencepiece",
+    "pillow": "PIL",
+    "opencv-python-headless": "cv2",
+    "opencv-contrib-python": "cv2",
+}
+ENV_KEYS = (
+    "CUDA_VISIBLE_DEVICES",
+    "HF_HOME",
+    "HF_HUB_CACHE",
+    "HF_HUB_OFFLINE",
+    "TRANSFORMERS_OFFLINE",
+    "PYTORCH_CUDA_ALLOC_CONF",
+    "USE_LIBUV",
+    "ACCELERATE_CONFIG_FILE",
+    "VIRTUAL_ENV",
+    "CONDA_PREFIX",
+)
+
+
+class Probe:
+    def __init__(self, budget):
+        self.t0 = time.monotonic()
+        self.budget = budget
+        self.timings = {}
+
+    def left(self):
+        return self.budget - (time.monotonic() - self.t0)
+
+    def timed(self, name, fn):
+        t = time.monotonic()
+        try:
+            return fn()
+        finally:
+            self.timings[name] = round(time.monotonic() - t, 3)
+
+
+def _err(exc):
+    first = str(exc).splitlines()[0][:300] if str(exc) else ""
+    return f"{type(exc).__name__}: {first}"
+
+
+def _dist_version(dist):
+    try:
+        from importlib import metadata
+    except ImportError:  # Python < 3.8
+        return None
+    try:
+        return metadata.version(dist)
+    except Exception:
+        return None
+
+
+def probe_python():
+    return {
+        "version": platform.python_version(),
+        "executable": sys.executable,
+        "implementation": platform.python_implementation(),
+        "prefix": sys.prefix,
+        "base_prefix": getattr(sys, "base_prefix", sys.prefix),
+        "venv": sys.prefix != getattr(sys, "base_prefix", sys.prefix),
+    }
+
+
+def probe_platform():
+    mem = None
+    try:
+        mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        pass
+    return {
+        "system": platform.system(),
+        "release": platform.release(),
+        "machine": platform.machine(),
+        "windows": os.name == "nt",
+        "wsl": "microsoft" in platform.release().lower(),
+        "cpu_count": os.cpu_count(),
+        "ram_bytes": mem,
+    }
+
+
+def probe_torch(p):
+    out = {"installed": False}
+    try:
+        import torch
+    except Exception as exc:  # ImportError, OSError (DLL load failed), ...
+        out["error"] = _err(exc)
+        out["installed"] = _dist_version("torch") is not None
+        return out, None
+    out["installed"] = True
+    out["version"] = getattr(torch, "__version__", None)
+    out["cuda_build"] = getattr(torch.version, "cuda", None)
+    out["hip_build"] = getattr(torch.version, "hip", None)
+    try:
+        out["cudnn"] = (
+            torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
+        )
+    except Exception:
+        out["cudnn"] = None
+    try:
+        out["cuda_available"] = bool(torch.cuda.is_available())
+    except Exception as exc:
+        out["cuda_available"] = False
+        out["cuda_error"] = _err(exc)
+    gpus = []
+    if out["cuda_available"]:
+        try:
+            count = torch.cuda.device_count()
+            for i in range(count):
+                props = torch.cuda.get_device_properties(i)
+                g = {
+                    "index": i,
+                    "name": props.name,
+                    "total_bytes": int(props.total_memory),
+                    "capability": f"{props.major}.{props.minor}",
+                }
+                try:
+                    free, total = torch.cuda.mem_get_info(i)
+                    g["free_bytes"] = int(free)
+                except Exception as exc:
+                    g["free_error"] = _err(exc)
+                try:
+                    with torch.cuda.device(i):
+                        g["bf16"] = bool(torch.cuda.is_bf16_supported())
+                except Exception:
+                    g["bf16"] = props.major >= 8
+                gpus.append(g)
+        except Exception as exc:
+            out["cuda_error"] = _err(exc)
+    out["device_count"] = len(gpus)
+    out["gpus"] = gpus
+    return out, torch
+
+
+def probe_bitsandbytes(torch, cuda_ok, test_cuda):
+    out = {"version": _dist_version("bitsandbytes")}
+    try:
+        import bitsandbytes as bnb
+    except Exception as exc:
+        out["importable"] = False
+        out["error"] = _err(exc)
+        return out
+    out["importable"] = True
+    out["version"] = getattr(bnb, "__version__", out["version"])
+    if not cuda_ok:
+        out["cuda_ok"] = None
+        out["cuda_note"] = "no CUDA device: the 8-bit optimizers cannot be tried"
+    elif not test_cuda:
+        out["cuda_ok"] = None
+        out["cuda_note"] = "skipped (--fast)"
+    else:
+        try:  # one AdamW8bit step on a tiny CUDA tensor: what adamw8bit training needs
+            w = torch.nn.Parameter(torch.zeros(4096, device="cuda"))
+            opt = bnb.optim.AdamW8bit([w], lr=1e-3)
+            w.grad = torch.ones_like(w)
+            opt.step()
+            torch.cuda.synchronize()
+            out["cuda_ok"] = True
+        except Exception as exc:
+            out["cuda_ok"] = False
+            out["cuda_error"] = _err(exc)
+    return out
+
+
+def probe_import(name, p, fast):
+    import importlib
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec(name)
+    except Exception as exc:
+        return {"found": False, "importable": False, "error": _err(exc)}
+    if spec is None:
+        return {"found": False, "importable": False}
+    out = {"found": True, "origin": spec.origin}
+    if fast or p.left() < 1.0:
+        out["importable"] = None
+        out["note"] = "import skipped ({})".format("--fast" if fast else "time budget")
+        return out
+    t = time.monotonic()
+    try:
+        mod = importlib.import_module(name)
+        out["importable"] = True
+        out["version"] = getattr(mod, "__version__", None)
+    except Exception as exc:
+        out["importable"] = False
+        out["error"] = _err(exc)
+    out["import_s"] = round(time.monotonic() - t, 3)
+    return out
+
+
+def _hf_home():
+    return os.path.expanduser(
+        os.environ.get("HF_HOME")
+        or os.path.join(os.environ.get("XDG_CACHE_HOME", "~/.cache"), "huggingface")
+    )
+
+
+def _parse_simple_yaml(text):
+    """Top-level ``key: value`` pairs (accelerate's config is flat enough for that)."""
+    out = {}
+    for line in text.splitlines():
+        if not line or line[0] in " \t#-" or ":" not in line:
+            continue
+        key, _, value = line.partition(":")
+        value = value.strip().strip("'\"")
+        out[key.strip()] = value
+    return out
+
+
+def probe_accelerate():
+    out = {"version": _dist_version("accelerate")}
+    path = os.environ.get("ACCELERATE_CONFIG_FILE")
+    if not path:
+        base = os.path.join(_hf_home(), "accelerate")
+        cands = [
+            os.path.join(base, "default_config.yaml"),
+            os.path.join(base, "default_config.json"),
+        ]
+        path = next((c for c in cands if os.path.isfile(c)), cands[0])
+    out["config_file"] = path
+    out["config_exists"] = os.path.isfile(path)
+    if out["config_exists"]:
+        try:
+            with open(path, encoding="utf-8") as fh:
+                text = fh.read(200000)
+            cfg = json.loads(text) if path.endswith(".json") else _parse_simple_yaml(text)
+            keep = (
+                "compute_environment",
+                "distributed_type",
+                "num_processes",
+                "num_machines",
+                "mixed_precision",
+                "gpu_ids",
+                "use_cpu",
+                "dynamo_backend",
+                "machine_rank",
+            )
+            out["config"] = {k: cfg[k] for k in keep if k in cfg}
+        except Exception as exc:
+            out["config_error"] = _err(exc)
+    return out
+
+
+def _real(path):
+    try:
+        return os.path.realpath(path)
+    except Exception:
+        return path
+
+
+def probe_musubi(checkout):
+    import importlib.util
+
+    out = {"checkout": checkout, "version": _dist_version("musubi-tuner")}
+    try:
+        # find_spec on a top-level package does not import it
+        spec = importlib.util.find_spec("musubi_tuner")
+    except Exception as exc:
+        spec = None
+        out["error"] = _err(exc)
+    out["found"] = spec is not None
+    if spec is not None:
+        locs = list(spec.submodule_search_locations or [])
+        out["location"] = (
+            locs[0] if locs else (os.path.dirname(spec.origin) if spec.origin else None)
+        )
+    # how it was installed: PEP 610 direct_url.json says editable or not
+    try:
+        from importlib import metadata
+
+        dist = metadata.distribution("musubi-tuner")
+        raw = dist.read_text("direct_url.json")
+        if raw:
+            du = json.loads(raw)
+            out["install_url"] = du.get("url")
+            out["editable"] = bool(du.get("dir_info", {}).get("editable"))
+        else:
+            out["editable"] = False
+    except Exception:
+        out["editable"] = None
+    if checkout and out.get("location"):
+        want = _real(os.path.join(checkout, "src", "musubi_tuner"))
+        out["expected_location"] = want
+        out["matches_checkout"] = _real(out["location"]) == want
+    return out
+
+
+def _tokenizer_cached(repo, sub):
+    hub = os.environ.get("HF_HUB_CACHE") or os.path.join(_hf_home(), "hub")
+    folder = os.path.join(hub, "models--" + repo.replace("/", "--"), "snapshots")
+    hits = []
+    for snap in glob.glob(os.path.join(folder, "*")):
+        d = os.path.join(snap, sub)
+        if os.path.isdir(d):
+            names = set(os.listdir(d))
+            if names & {
+                "tokenizer.json",
+                "spiece.model",
+                "sentencepiece.bpe.model",
+                "tokenizer_config.json",
+            }:
+                hits.append(d)
+    return {
+        "repo": repo,
+        "subfolder": sub,
+        "hub_cache": hub,
+        "cached": bool(hits),
+        "paths": hits[:3],
+    }
+
+
+def probe_disk(paths):
+    out = []
+    for raw in paths:
+        path = os.path.abspath(os.path.expanduser(raw))
+        probe_at = path
+        while not os.path.exists(probe_at) and os.path.dirname(probe_at) != probe_at:
+            probe_at = os.path.dirname(probe_at)
+        entry = {"path": raw, "exists": os.path.exists(path), "measured_at": probe_at}
+        try:
+            usage = shutil.disk_usage(probe_at)
+            entry["free_bytes"] = usage.free
+            entry["total_bytes"] = usage.total
+        except OSError as exc:
+            entry["error"] = _err(exc)
+        out.append(entry)
+    return out
+
+
+def probe_shm():
+    if not os.path.isdir("/dev/shm"):
+        return {"exists": False}
+    try:
+        usage = shutil.disk_usage("/dev/shm")
+        return {"exists": True, "total_bytes": usage.total, "free_bytes": usage.free}
+    except OSError as exc:
+        return {"exists": True, "error": _err(exc)}
+
+
+def probe_nvidia_smi(fast):
+    exe = shutil.which("nvidia-smi")
+    out = {"found": exe is not None, "path": exe}
+    if exe and not fast:
+        try:
+            r = subprocess.run(
+                [
+                    exe,
+                    "--query-gpu=name,memory.total,memory.used,driver_version",
+                    "--format=csv,noheader,nounits",
+                ],
+                capture_output=True,
+                text=True,
+                timeout=4,
+            )
+            out["rc"] = r.returncode
+            out["gpus"] = [line.strip() for line in r.stdout.splitlines() if line.strip()][:16]
+        except Exception as exc:
+            out["error"] = _err(exc)
+    return out
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description="wantui environment probe")
+    ap.add_argument("--checkout", default=None, help="the musubi-tuner checkout")
+    ap.add_argument("--path", action="append", default=[], help="a folder whose free space matters")
+    ap.add_argument("--fast", action="store_true", help="skip optional imports and GPU tests")
+    ap.add_argument(
+        "--budget", type=float, default=8.0, help="seconds before optional parts are skipped"
+    )
+    args = ap.parse_args(argv)
+
+    # keep stdout for our one JSON line: anything imports print goes to stderr
+    real_stdout = os.dup(1)
+    os.dup2(2, 1)
+    p = Probe(args.budget)
+    data = {"schema": SCHEMA}
+    try:
+        data["python"] = probe_python()
+        data["platform"] = probe_platform()
+        data["env"] = {k: os.environ[k] for k in ENV_KEYS if k in os.environ}
+        data["torch"], torch = p.timed("torch", lambda: probe_torch(p))
+        cuda_ok = bool(data["torch"].get("cuda_available"))
+        data["bitsandbytes"] = (
+            p.timed(
+                "bitsandbytes",
+                lambda: probe_bitsandbytes(torch, cuda_ok, not args.fast and p.left() > 2),
+            )
+            if torch is not None
+            else {
+                "importable": False,
+                "error": "torch is not importable",
+                "version": _dist_version("bitsandbytes"),
+            }
+        )
+        data["attention"] = {}
+        for name in ATTENTION_MODULES:
+            data["attention"][name] = p.timed(name, lambda n=name: probe_import(n, p, args.fast))
+        data["versions"] = {dist: _dist_version(dist) for dist in VERSIONS}
+        import importlib.util
+
+        data["tensorboard"] = {
+            "importable": importlib.util.find_spec("tensorboard") is not None,
+            "version": _dist_version("tensorboard"),
+        }
+        data["accelerate"] = p.timed("accelerate", probe_accelerate)
+        data["musubi"] = p.timed("musubi", lambda: probe_musubi(args.checkout))
+        data["tokenizers"] = {
+            "t5": _tokenizer_cached(*T5_TOKENIZER),
+            "clip": _tokenizer_cached(*CLIP_TOKENIZER),
+            "offline": any(
+                os.environ.get(k, "") not in ("", "0", "false", "False")
+                for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+            ),
+        }
+        data["disk"] = probe_disk(args.path)
+        data["shm"] = probe_shm()
+        data["nvidia_smi"] = p.timed(
+            "nvidia_smi", lambda: probe_nvidia_smi(args.fast or p.left() < 4)
+        )
+    except BaseException as exc:  # report what we have; never a traceback instead of JSON
+        data["probe_error"] = _err(exc)
+    data["timings"] = p.timings
+    data["elapsed_s"] = round(time.monotonic() - p.t0, 3)
+    line = MARKER + json.dumps(data, default=str) + "\n"
+    os.dup2(real_stdout, 1)
+    os.write(1, line.encode("utf-8"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
