@@ -1,0 +1,1 @@
+"""The terminal app (Textual): screens show state and post messages; the core decides."""

@@ -1,0 +1,57 @@
+"""Preview of one fix (diff, argv change or download) before anything is written.
+
+Returns "apply", "apply_rerun" or None. Nothing is applied here: the screen hands the plan
+to the fix engine after this dialog says yes."""
+
+from __future__ import annotations
+
+from rich.syntax import Syntax
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Footer, Static
+
+
+class FixDialog(ModalScreen["str | None"]):
+    BINDINGS = [
+        Binding("a", "choose('apply')", "Apply"),
+        Binding("r", "choose('apply_rerun')", "Apply + rerun step"),
+        Binding("escape,n", "choose(None)", "Cancel"),
+    ]
+
+    def __init__(
+        self, title: str, preview: str, *, refused: str | None = None, rerun_step: str | None = None
+    ) -> None:
+        super().__init__()
+        self.title_text = title
+        self.preview = preview
+        self.refused = refused
+        self.rerun_step = rerun_step
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Static(Text(self.title_text, style="bold"), id="dialog-question")
+            with VerticalScroll(id="fix-preview"):
+                if self.preview.lstrip().startswith(("---", "@@", "diff")):
+                    yield Static(Syntax(self.preview, "diff", theme="ansi_dark", word_wrap=True))
+                else:
+                    yield Static(Text(self.preview))
+            if self.refused:
+                yield Static(
+                    Text(f"Cannot apply: {self.refused}", style="bold red"), id="dialog-detail"
+                )
+            else:
+                keys = "[b]a[/b] apply"
+                if self.rerun_step:
+                    keys += f"   [b]r[/b] apply, then rerun {self.rerun_step}"
+                yield Static(keys + "   [b]Esc[/b] cancel", id="dialog-keys")
+        yield Footer()
+
+    def action_choose(self, choice: str | None) -> None:
+        if choice is not None and self.refused:
+            return
+        if choice == "apply_rerun" and not self.rerun_step:
+            choice = "apply"
+        self.dismiss(choice)

@@ -1,0 +1,288 @@
+"""The TUI's model of a run: a supervisor sink that the screens poll.
+
+Events arrive on a worker thread (the supervisor's follower, or a replay). Here they are
+turned into display lines (ANSI kept, ``\\r`` rewrites collapsed), fed to the core's
+normaliser, matcher and progress tracker, and buffered. The UI drains one :class:`Batch`
+every ~100 ms, so redraw cost does not grow with the output rate, and only the newest
+progress state is ever drawn. No Textual here: it is tested and benchmarked without an app.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from wantui.core.finding import Finding, sort_findings
+from wantui.core.project import STEP_NAMES
+from wantui.tui import core_api as api
+
+
+class StepState(str, Enum):
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    STOPPED = "stopped"
+
+
+@dataclass
+class StepStatus:
+    name: str
+    state: StepState = StepState.PENDING
+    returncode: int | None = None
+    signal: int | None = None
+    note: str = ""
+    lines: int = 0
+
+
+@dataclass
+class Batch:
+    """What changed since the last drain."""
+
+    lines: dict[str, list[str]] = field(default_factory=dict)  # display lines, ANSI kept
+    dropped: dict[str, int] = field(default_factory=dict)  # lines not drawn (would scroll out)
+    progress: dict[str, Any] = field(default_factory=dict)  # newest progress per step
+    losses: dict[str, list[float]] = field(default_factory=dict)
+    checkpoints: list[str] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)  # new findings
+    notices: list[str] = field(default_factory=list)
+    states_changed: bool = False
+    finished: str | None = None
+
+    def empty(self) -> bool:
+        return not (
+            self.lines
+            or self.progress
+            or self.losses
+            or self.checkpoints
+            or self.findings
+            or self.notices
+            or self.states_changed
+            or self.finished
+        )
+
+
+class _Display:
+    """Splits raw bytes into display lines: ``\\n`` ends a line, ``\\r`` restarts it (the
+    last non-empty state wins, as on a terminal). Bounded: an endless line is cut."""
+
+    MAX = 4096
+
+    def __init__(self) -> None:
+        self._pending = b""
+
+    def feed(self, data: bytes) -> list[str]:
+        buf = self._pending + data
+        parts = buf.split(b"\n")
+        self._pending = parts.pop()[-self.MAX * 4 :]
+        return [self._show(p) for p in parts]
+
+    def close(self) -> list[str]:
+        rest, self._pending = self._pending, b""
+        return [self._show(rest)] if rest.strip() else []
+
+    def _show(self, raw: bytes) -> str:
+        if b"\r" in raw:
+            segs = [s for s in raw.split(b"\r") if s.strip()]
+            raw = segs[-1] if segs else b""
+        return api.decode_line(raw[: self.MAX]).rstrip()
+
+
+class _StepDiag:
+    """One step's diagnosis pipeline: Normalizer -> Matcher + RunStats."""
+
+    def __init__(self, step: str, rules: Any, context: dict[str, str] | None) -> None:
+        ctx = dict(context or {})
+        ctx.setdefault("step", step)
+        self.matcher = api.make_matcher(rules, ctx)
+        self.normalizer = api.make_normalizer(self.matcher)
+        self.stats = api.make_stats()
+        self._ckpt_seen = 0
+        self._loss_seen = 0
+
+    def new_losses(self) -> list[float]:
+        """avr_loss values of steps not reported yet (the tracker keeps one per step)."""
+        losses = api.losses(self.stats)
+        if len(losses) <= self._loss_seen:
+            return []
+        new = list(itertools.islice(losses.values(), self._loss_seen, None))
+        self._loss_seen = len(losses)
+        return new
+
+    def new_checkpoints(self) -> list[str]:
+        all_ = api.checkpoints(self.stats)
+        new, self._ckpt_seen = all_[self._ckpt_seen :], len(all_)
+        return new
+
+    def feed(self, lines: list[Any]) -> tuple[list[Finding], Any]:
+        found: list[Finding] = []
+        progress = None
+        for line in lines:
+            if self.matcher is not None:
+                found += self.matcher.feed(line)
+            if self.stats is not None:
+                p = api.stats_feed(self.stats, line)
+                if p is not None:
+                    progress = p
+        return found, progress
+
+
+class Feed:
+    """Sink for supervisor events (``emit``), drained by the UI (``drain``)."""
+
+    def __init__(
+        self,
+        steps: tuple[str, ...] = STEP_NAMES,
+        *,
+        rules: Any = None,
+        context: dict[str, str] | None = None,
+        max_lines: int = 5000,
+    ) -> None:
+        self.max_lines = max_lines
+        self.max_losses = 2000
+        self.steps = {s: StepStatus(s) for s in steps}
+        self._rules = api.load_rules_or_none() if rules is None else rules
+        self._context = context
+        self._display = {s: _Display() for s in steps}
+        self._diag: dict[str, _StepDiag] = {}
+        self._lock = threading.Lock()
+        self._batch = Batch()
+        self.findings: list[Finding] = []
+        self.loss_history: dict[str, list[float]] = {s: [] for s in steps}
+        self.last_progress: dict[str, Any] = {}
+        self.finished: str | None = None
+
+    @property
+    def diagnosis_available(self) -> bool:
+        return api.matcher_available() and self._rules is not None
+
+    # -- sink side (worker thread) ----------------------------------------------------
+    def emit(self, event: Any) -> None:
+        kind = type(event).__name__
+        handler = getattr(self, f"_on_{kind}", None)
+        if handler is not None:
+            handler(event)
+
+    __call__ = emit
+
+    def _diag_for(self, step: str) -> _StepDiag:
+        d = self._diag.get(step)
+        if d is None:
+            d = self._diag[step] = _StepDiag(step, self._rules, self._context)
+        return d
+
+    def _status(self, step: str) -> StepStatus:
+        if step not in self.steps:
+            self.steps[step] = StepStatus(step)
+            self._display[step] = _Display()
+            self.loss_history[step] = []
+        return self.steps[step]
+
+    def _on_StepStarted(self, ev: Any) -> None:  # noqa: N802 - named after the event class
+        with self._lock:
+            st = self._status(ev.step)
+            st.state = StepState.RUNNING
+            st.note = "; ".join(getattr(ev, "notes", ()) or ())
+            self._batch.states_changed = True
+
+    def _on_StepOutput(self, ev: Any) -> None:  # noqa: N802
+        shown = self._display.setdefault(ev.step, _Display()).feed(ev.data)
+        self._take(ev.step, shown, self._diag_for(ev.step).normalizer.feed(ev.data))
+
+    def _take(
+        self,
+        step: str,
+        shown: list[str],
+        lines: list[Any],
+        *,
+        exit_status: int | None = None,
+        final: bool = False,
+    ) -> None:
+        diag = self._diag_for(step)
+        found, progress = diag.feed(lines)
+        if final and diag.matcher is not None:
+            found += diag.matcher.finish(exit_status)
+        with self._lock:
+            st = self._status(step)
+            st.lines += len(shown)
+            if shown:
+                buf = self._batch.lines.setdefault(step, [])
+                buf.extend(shown)
+                if len(buf) > self.max_lines:  # would scroll out of the pane at once
+                    cut = len(buf) - self.max_lines
+                    del buf[:cut]
+                    self._batch.dropped[step] = self._batch.dropped.get(step, 0) + cut
+            if progress is not None:
+                self._batch.progress[step] = progress  # newer replaces older, unseen
+                self.last_progress[step] = progress
+                new_losses = diag.new_losses()
+                if new_losses:
+                    hist = self.loss_history[step]
+                    hist.extend(new_losses)
+                    del hist[: -self.max_losses]
+                    self._batch.losses.setdefault(step, []).extend(new_losses)
+            for path in diag.new_checkpoints():
+                self._batch.checkpoints.append(path)
+            if found:
+                self.findings = sort_findings(self.findings + found)
+                self._batch.findings.extend(found)
+
+    def _on_StepExited(self, ev: Any) -> None:  # noqa: N802
+        shown = self._display.setdefault(ev.step, _Display()).close()
+        lines = self._diag_for(ev.step).normalizer.close()
+        self._take(ev.step, shown, lines, exit_status=ev.returncode, final=True)
+        with self._lock:
+            st = self._status(ev.step)
+            st.returncode, st.signal = ev.returncode, ev.signal
+            if ev.returncode == 0:
+                st.state = StepState.DONE
+            elif ev.signal in (2, 15):
+                st.state = StepState.STOPPED
+            else:
+                st.state = StepState.FAILED
+            if getattr(ev, "message", None):
+                st.note = ev.message
+                self._batch.notices.append(f"{ev.step}: {ev.message}")
+            self._batch.states_changed = True
+
+    def _on_StepSkipped(self, ev: Any) -> None:  # noqa: N802
+        with self._lock:
+            st = self._status(ev.step)
+            st.state, st.note = StepState.SKIPPED, ev.reason
+            self._batch.states_changed = True
+
+    def _on_RunNotice(self, ev: Any) -> None:  # noqa: N802
+        with self._lock:
+            self._batch.notices.append(ev.text)
+
+    def _on_RunFinished(self, ev: Any) -> None:  # noqa: N802
+        with self._lock:
+            self.finished = ev.status
+            self._batch.finished = ev.status
+            if ev.message:
+                self._batch.notices.append(ev.message)
+            for st in self.steps.values():
+                if st.state is StepState.RUNNING and ev.status == "stopped":
+                    st.state = StepState.STOPPED
+            self._batch.states_changed = True
+
+    # -- UI side ----------------------------------------------------------------------
+    def drain(self) -> Batch:
+        with self._lock:
+            batch, self._batch = self._batch, Batch()
+        return batch
+
+    def reset_step(self, step: str) -> None:
+        """Forget a step's state before it is run again (after a fix)."""
+        with self._lock:
+            self.steps[step] = StepStatus(step)
+            self._display[step] = _Display()
+            self._diag.pop(step, None)
+            self.loss_history[step] = []
+            self.last_progress.pop(step, None)
+            self.findings = [f for f in self.findings if step not in f.steps]
+            self._batch.states_changed = True

@@ -1,0 +1,160 @@
+"""Fix, undo, stop and rerun for the pipeline screen (a mixin, to keep each file small).
+
+The fix engine plans and applies; this only asks the user and reports."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual import work
+
+from wantui.core.errors import WantuiError
+from wantui.core.project import STEP_NAMES, load_project
+from wantui.tui import core_api as api
+from wantui.tui.dialogs.confirm import ConfirmDialog
+from wantui.tui.dialogs.fix_preview import FixDialog
+from wantui.tui.feed import StepState
+from wantui.tui.widgets.findings_panel import FindingsPanel
+
+
+class FixFlow:
+    """Needs ``feed``, ``source``, ``project``, ``read_only`` on the screen."""
+
+    feed: Any
+    source: Any
+    project: Any
+    read_only: bool
+    last_applied: Any = None
+
+    def _failed_step(self, finding: Any) -> str | None:
+        for s in finding.steps:
+            if s in STEP_NAMES:
+                return s
+        failed = [n for n, st in self.feed.steps.items() if st.state is StepState.FAILED]
+        return failed[0] if failed else None
+
+    def _can_run(self) -> bool:
+        return not self.read_only and self.project is not None and hasattr(self.source, "start")
+
+    def action_fix(self) -> None:
+        finding = self.query_one(FindingsPanel).selected  # type: ignore[attr-defined]
+        if finding is None:
+            self.notify("no finding selected", timeout=3)  # type: ignore[attr-defined]
+            return
+        fixes = [fx for fx in finding.fixes if fx.auto]
+        if not fixes:
+            self.notify("no automatic fix for this one: see 'What to do'", timeout=5)  # type: ignore[attr-defined]
+            return
+        fixes_mod = api.module("fixes")
+        if fixes_mod is None:
+            self.notify("fixes: not available yet", severity="warning")  # type: ignore[attr-defined]
+            return
+        dataset = self.project.dataset_config_path() if self.project is not None else None
+        plan = fixes_mod.plan_fix(fixes[0], self.project, dataset_config=dataset, finding=finding)
+        step = self._failed_step(finding) if self._can_run() else None
+
+        def done(choice: str | None) -> None:
+            if choice:
+                self.apply_fix(plan, step if choice == "apply_rerun" else None)
+
+        refused = plan.refused
+        if self.read_only and refused is None:
+            refused = "another wantui holds this project (read-only)"
+        self.app.push_screen(  # type: ignore[attr-defined]
+            FixDialog(plan.label, plan.preview(), refused=refused, rerun_step=step), done
+        )
+
+    @work(thread=True, group="fix")
+    def apply_fix(self, plan: Any, rerun: str | None) -> None:
+        fixes_mod = api.module("fixes")
+        try:
+            applied = fixes_mod.apply_plan(plan, fixes_mod.Journal(plan.root))
+        except WantuiError as exc:
+            self.app.call_from_thread(self.notify, f"fix not applied: {exc}", severity="error")  # type: ignore[attr-defined]
+            return
+        self.last_applied = applied
+        self.app.call_from_thread(self.notify, f"applied: {plan.label}", timeout=5)  # type: ignore[attr-defined]
+        if rerun:
+            self.app.call_from_thread(self._rerun_from, rerun)
+
+    def action_undo(self) -> None:
+        fixes_mod = api.module("fixes")
+        root = self.project.root if self.project is not None else None
+        if fixes_mod is None or root is None:
+            self.notify("undo needs a project", timeout=3)  # type: ignore[attr-defined]
+            return
+        try:
+            result = fixes_mod.undo_last(fixes_mod.Journal(root))
+        except WantuiError as exc:
+            self.notify(f"nothing undone: {exc}", severity="warning")  # type: ignore[attr-defined]
+            return
+        self.notify(f"undone: {getattr(result, 'label', None) or result}", timeout=5)  # type: ignore[attr-defined]
+
+    def action_stop(self) -> None:
+        # allowed read-only too: whoever watches a run over SSH may need to stop it
+        if not hasattr(self.source, "stop_run"):
+            self.notify("nothing this screen can stop", timeout=3)  # type: ignore[attr-defined]
+            return
+
+        def done(yes: bool | None) -> None:
+            if yes:
+                self.stop_run()
+
+        self.app.push_screen(
+            ConfirmDialog(
+                "Stop the run?", "SIGINT, then SIGTERM, then SIGKILL to the step's group."
+            ),
+            done,
+        )  # type: ignore[attr-defined]
+
+    @work(thread=True, group="stop")
+    def stop_run(self) -> None:
+        try:
+            self.source.stop_run()
+        except WantuiError as exc:
+            self.app.call_from_thread(self.notify, f"stop: {exc}", severity="error")  # type: ignore[attr-defined]
+
+    def action_rerun(self) -> None:
+        if not self._can_run():
+            self.notify("rerun needs a project and no other wantui on it", timeout=4)  # type: ignore[attr-defined]
+            return
+        running = [n for n, st in self.feed.steps.items() if st.state is StepState.RUNNING]
+        if running:
+            self.notify(f"{running[0]} is still running", timeout=4)  # type: ignore[attr-defined]
+            return
+        self._rerun_from(self.selected)  # type: ignore[attr-defined]
+
+    def action_run_all(self) -> None:
+        """Run the whole pipeline; the supervisor skips caching steps whose caches exist."""
+        if not self._can_run():
+            self.notify("running needs a project and no other wantui on it", timeout=4)  # type: ignore[attr-defined]
+            return
+        if any(st.state is StepState.RUNNING for st in self.feed.steps.values()):
+            self.notify("a step is still running", timeout=4)  # type: ignore[attr-defined]
+            return
+        self._rerun_from(STEP_NAMES[0], all_steps=True)
+
+    def _rerun_from(self, step: str, *, all_steps: bool = False) -> None:
+        """Run ``step`` and the steps after it again, with the project as saved now."""
+        try:
+            self.project = load_project(self.project.root)
+        except WantuiError as exc:
+            self.notify(str(exc), severity="error")  # type: ignore[attr-defined]
+            return
+        steps = list(STEP_NAMES[STEP_NAMES.index(step) :])
+        for s in steps:
+            self.feed.reset_step(s)
+            self.query_one(f"#log-{s}").clear()  # type: ignore[attr-defined]
+        self.query_one(FindingsPanel).show(self.feed.findings)  # type: ignore[attr-defined]
+        self.source.project = self.project
+        self.source.steps = None if all_steps else steps
+        self.restart_source()
+
+    @work(thread=True, exclusive=True, group="source")
+    def restart_source(self) -> None:
+        try:
+            self.source.start()
+        except WantuiError as exc:
+            self.app.call_from_thread(self.notify, f"cannot start: {exc}", severity="error")  # type: ignore[attr-defined]
+            return
+        self.source.run(self.feed)

@@ -1,0 +1,265 @@
+"""The pipeline screen: step states, one log pane per step, progress, loss, GPU,
+checkpoints and live findings. It only shows what the Feed says and forwards keys."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import ContentSwitcher, Footer, Header, Input, Static
+
+from wantui.core.errors import WantuiError
+from wantui.core.project import Project
+from wantui.tui.feed import Batch, Feed, StepState
+from wantui.tui.screens.fix_flow import FixFlow
+from wantui.tui.widgets.findings_panel import FindingsPanel
+from wantui.tui.widgets.gpu_meter import read_gpus
+from wantui.tui.widgets.log_view import LogView
+from wantui.tui.widgets.stats_panel import StatsPanel
+from wantui.tui.widgets.step_list import StepList
+
+FLUSH_S = 0.1  # one redraw per 100 ms, whatever the output rate
+GPU_POLL_S = 2.0
+WIDE = 140
+
+
+class PipelineScreen(FixFlow, Screen[None]):
+    BINDINGS = [
+        Binding("1", "show_step('latents')", "Latents", show=False),
+        Binding("2", "show_step('te')", "T5", show=False),
+        Binding("3", "show_step('train')", "Train", show=False),
+        Binding("tab", "next_step", "Step 1-3"),
+        Binding("slash", "search", "Search"),
+        Binding("n", "search_next", "Next", show=False),
+        Binding("f", "focus_findings", "Findings"),
+        Binding("a", "fix", "Fix"),
+        Binding("u", "undo", "Undo fix"),
+        Binding("s", "stop", "Stop"),
+        Binding("r", "rerun", "Rerun step"),
+        Binding("g", "run_all", "Run all"),
+        Binding("z", "zoom", "Zoom log"),
+        Binding("q", "app.quit", "Quit"),
+    ]
+
+    def __init__(
+        self,
+        feed: Feed,
+        source: Any,
+        *,
+        project: Project | None = None,
+        title: str = "pipeline",
+        read_only: bool = False,
+        gpu: bool = True,
+        watch_dir: Path | None = None,
+    ) -> None:
+        super().__init__()
+        self.feed = feed
+        self.source = source
+        self.project = project
+        self.title_text = title
+        self.read_only = read_only
+        self.gpu = gpu
+        self.watch_dir = watch_dir
+        self.checkpoints: list[str] = []
+        self.selected = next(iter(feed.steps))
+        self._stop_watch = threading.Event()
+        self._offered_stop: set[str] = set()
+
+    # -- layout -------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=False)
+        with Horizontal(id="body"):
+            with Vertical(id="side"):
+                yield StepList(id="steps")
+                yield StatsPanel(id="stats")
+            with Vertical(id="main"):
+                yield Static("", id="pane-title")
+                with ContentSwitcher(initial=f"log-{self.selected}", id="logs"):
+                    for step in self.feed.steps:
+                        yield LogView(max_lines=self.feed.max_lines, id=f"log-{step}")
+                yield Input(placeholder="search the log (Enter: find, Esc: close)", id="search")
+            yield FindingsPanel(id="findings")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = self.title_text + (
+            "  [read-only: another wantui runs this project]" if self.read_only else ""
+        )
+        self.query_one("#search", Input).display = False
+        self.query_one(StepList).selected = self.selected
+        self._refresh_states()
+        note = (
+            "no findings yet"
+            if self.feed.diagnosis_available
+            else "live diagnosis: not available yet"
+        )
+        self.query_one(FindingsPanel).set_note(note)
+        self._pane_title()
+        self.set_interval(FLUSH_S, self.flush)
+        self.start_source()
+        if self.gpu:
+            self.poll_gpu()
+        if self.watch_dir is not None:
+            self.watch_checkpoints(self.watch_dir)
+        self.on_resize()
+
+    def on_resize(self, _: object = None) -> None:
+        self.set_class(self.app.size.width >= WIDE, "wide")
+
+    def on_unmount(self) -> None:
+        self._stop_watch.set()
+        stop = getattr(self.source, "stop", None) or getattr(self.source, "stop_following", None)
+        if stop is not None:
+            stop()
+
+    # -- workers ------------------------------------------------------------------------
+    @work(thread=True, exclusive=True, group="source")
+    def start_source(self) -> None:
+        if self.source is None:
+            return
+        if getattr(self.source, "autostart", False) and self.source.run_dir is None:
+            try:
+                self.source.start()
+            except WantuiError as exc:
+                self.app.call_from_thread(
+                    self.notify, f"cannot start the run: {exc}", severity="error", timeout=15
+                )
+                return
+        self.source.run(self.feed)
+
+    @work(thread=True, group="gpu")
+    def poll_gpu(self) -> None:
+        first = True
+        while not self._stop_watch.is_set():
+            text = read_gpus()
+            if text is None:
+                if first:
+                    self.app.call_from_thread(
+                        self.query_one(StatsPanel).show_gpu, "GPU: nvidia-smi not found"
+                    )
+                return
+            first = False
+            self.app.call_from_thread(self.query_one(StatsPanel).show_gpu, text)
+            self._stop_watch.wait(GPU_POLL_S)
+
+    @work(thread=True, group="ckpt")
+    def watch_checkpoints(self, folder: Path) -> None:
+        from watchfiles import Change, watch
+
+        folder.mkdir(parents=True, exist_ok=True)
+        for changes in watch(
+            folder, stop_event=self._stop_watch, rust_timeout=500, yield_on_timeout=False
+        ):
+            for change, path in changes:
+                if change is Change.added and path.endswith(".safetensors"):
+                    self.app.call_from_thread(self._add_checkpoints, [path])
+
+    # -- drawing ------------------------------------------------------------------------
+    def flush(self) -> None:
+        batch = self.feed.drain()
+        if not batch.empty():
+            self.apply_batch(batch)
+
+    def apply_batch(self, batch: Batch) -> None:
+        for step, lines in batch.lines.items():
+            self.query_one(f"#log-{step}", LogView).write_lines(lines, batch.dropped.get(step, 0))
+        stats = self.query_one(StatsPanel)
+        if self.selected in batch.progress:
+            stats.show_progress(batch.progress[self.selected])
+        if self.selected in batch.losses:
+            stats.show_losses(self.feed.loss_history[self.selected])
+        if batch.checkpoints:
+            self._add_checkpoints(batch.checkpoints)
+        if batch.states_changed:
+            self._refresh_states()
+        if batch.findings:
+            self.query_one(FindingsPanel).show(self.feed.findings)
+            self._offer_stop(batch)
+        for notice in batch.notices:
+            self.notify(notice, severity="warning", timeout=8)
+        if batch.finished:
+            self.notify(f"run {batch.finished}", timeout=6)
+
+    def _add_checkpoints(self, paths: list[str]) -> None:
+        for p in paths:
+            name = p.rsplit("/", 1)[-1]
+            if name not in [c.rsplit("/", 1)[-1] for c in self.checkpoints]:
+                self.checkpoints.append(p)
+        self.query_one(StatsPanel).show_checkpoints(self.checkpoints)
+
+    def _refresh_states(self) -> None:
+        self.query_one(StepList).show(list(self.feed.steps.values()))
+        self._pane_title()
+
+    def _pane_title(self) -> None:
+        st = self.feed.steps[self.selected]
+        extra = f" — {st.note}" if st.note else ""
+        self.query_one("#pane-title", Static).update(
+            f"[b]{self.selected}[/b] {st.state.value}{extra}"
+        )
+
+    def _offer_stop(self, batch: Batch) -> None:
+        """An error while its step still runs is a precursor: offer to stop now."""
+        if self.read_only or not hasattr(self.source, "stop_run"):
+            return
+        for f in batch.findings:
+            running = [
+                s
+                for s in f.steps
+                if s in self.feed.steps and self.feed.steps[s].state is StepState.RUNNING
+            ]
+            if f.severity.value == "error" and running and f.rule not in self._offered_stop:
+                self._offered_stop.add(f.rule)
+                self.notify(
+                    f"{f.title} — the run is still going: press s to stop it",
+                    severity="error",
+                    timeout=15,
+                )
+
+    # -- actions ------------------------------------------------------------------------
+    def action_show_step(self, step: str) -> None:
+        if step not in self.feed.steps:
+            return
+        self.selected = step
+        self.query_one(ContentSwitcher).current = f"log-{step}"
+        self.query_one(StepList).selected = step
+        stats = self.query_one(StatsPanel)
+        stats.show_progress(self.feed.last_progress.get(step))
+        stats.show_losses(self.feed.loss_history.get(step, []))
+        self._pane_title()
+
+    def action_next_step(self) -> None:
+        steps = list(self.feed.steps)
+        self.action_show_step(steps[(steps.index(self.selected) + 1) % len(steps)])
+
+    def action_search(self) -> None:
+        box = self.query_one("#search", Input)
+        box.display = True
+        box.focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "search":
+            self.action_search_next()
+
+    def action_search_next(self) -> None:
+        needle = self.query_one("#search", Input).value
+        if needle and not self.query_one(f"#log-{self.selected}", LogView).search(needle):
+            self.notify(f"'{needle}' not found above", timeout=3)
+
+    def key_escape(self) -> None:
+        box = self.query_one("#search", Input)
+        if box.display:
+            box.display = False
+            self.query_one(f"#log-{self.selected}", LogView).focus()
+
+    def action_focus_findings(self) -> None:
+        self.query_one("#findings-list").focus()
+
+    def action_zoom(self) -> None:
+        self.toggle_class("zoom")

@@ -1,0 +1,100 @@
+"""Findings as they arrive: a list (root causes first) and the selected one's explanation,
+evidence lines and offered fixes."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
+from textual.widgets import OptionList, Static
+from textual.widgets.option_list import Option
+
+from wantui.core.finding import Finding, Severity
+
+SEVERITY_STYLE = {
+    Severity.ERROR: ("E", "bold red"),
+    Severity.WARNING: ("W", "yellow"),
+    Severity.INFO: ("i", "cyan"),
+}
+
+
+def finding_label(f: Finding) -> Text:
+    mark, style = SEVERITY_STYLE[f.severity]
+    label = Text(f"{mark} ", style=style)
+    label.append(f.title)
+    if f.consequence_of:
+        label.append(" (consequence)", style="dim")
+    return label
+
+
+def finding_detail(f: Finding) -> Text:
+    out = Text()
+    out.append(f.title + "\n", style="bold")
+    out.append(f"{f.rule} · {f.catalog} · {f.severity.value}\n", style="dim")
+    out.append(f.message.strip() + "\n")
+    if f.evidence:
+        out.append("\nEvidence\n", style="bold")
+        for e in f.evidence[:6]:
+            out.append(f"{e.line:>6} ", style="dim")
+            out.append(e.text[:300] + "\n")
+    if f.advice:
+        out.append("\nWhat to do\n", style="bold")
+        for a in f.advice:
+            out.append(f" • {a}\n")
+    if f.fixes:
+        out.append("\nFixes (press a)\n", style="bold")
+        for i, fx in enumerate(f.fixes, 1):
+            out.append(f" {i}. {fx.label or fx.action}" + ("" if fx.auto else " (guided)") + "\n")
+    return out
+
+
+class FindingsPanel(Horizontal):
+    """List + detail. Posts :class:`FindingsPanel.Selected` when the highlight moves."""
+
+    class Selected(Message):
+        def __init__(self, finding: Finding | None) -> None:
+            super().__init__()
+            self.finding = finding
+
+    def __init__(self, **kw: object) -> None:
+        super().__init__(**kw)  # type: ignore[arg-type]
+        self.findings: list[Finding] = []
+        self.note = "no findings yet"
+
+    def compose(self) -> ComposeResult:
+        yield OptionList(id="findings-list")
+        with VerticalScroll(id="finding-detail-box"):
+            yield Static(self.note, id="finding-detail")
+
+    @property
+    def selected(self) -> Finding | None:
+        ol = self.query_one(OptionList)
+        idx = ol.highlighted
+        if idx is None or idx >= len(self.findings):
+            return None
+        return self.findings[idx]
+
+    def show(self, findings: list[Finding]) -> None:
+        """Replace the list (already ranked), keeping the highlighted finding if it stays."""
+        current = self.selected
+        self.findings = list(findings)
+        ol = self.query_one(OptionList)
+        ol.clear_options()
+        ol.add_options([Option(finding_label(f)) for f in self.findings])
+        if self.findings:
+            keep = self.findings.index(current) if current in self.findings else 0
+            ol.highlighted = keep
+        self._detail()
+
+    def set_note(self, note: str) -> None:
+        self.note = note
+        self._detail()
+
+    def on_option_list_option_highlighted(self, _: OptionList.OptionHighlighted) -> None:
+        self._detail()
+
+    def _detail(self) -> None:
+        f = self.selected
+        self.query_one("#finding-detail", Static).update(finding_detail(f) if f else self.note)
+        self.post_message(self.Selected(f))

@@ -1,0 +1,121 @@
+"""A log pane that stays cheap at any output rate.
+
+Lines are kept raw (ANSI colours included) in a bounded deque and only the visible rows
+are turned into Rich text, on demand, with a small cache. Appending a batch of lines is
+O(batch); drawing is O(height). Search (``/``) highlights the matching line.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict, deque
+
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+from textual.geometry import Size
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+_MATCH = Style(bgcolor="yellow", color="black")
+_CACHE = 512
+_MAX_WIDTH = 2000
+
+
+class LogView(ScrollView, can_focus=True):
+    """Bounded, ANSI-aware, virtual log view with search."""
+
+    DEFAULT_CSS = "LogView { background: $surface; }"
+
+    def __init__(
+        self,
+        *,
+        max_lines: int = 5000,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.max_lines = max_lines
+        self._lines: deque[str] = deque(maxlen=max_lines)
+        self._first = 0  # absolute number of the first kept line
+        self._width = 0
+        self._cache: OrderedDict[int, Strip] = OrderedDict()
+        self.match: int | None = None  # absolute index of the search match
+        self.dropped = 0
+
+    # -- data ---------------------------------------------------------------------------
+    @property
+    def line_count(self) -> int:
+        return len(self._lines)
+
+    def lines(self) -> list[str]:
+        return list(self._lines)
+
+    def write_lines(self, lines: list[str], dropped: int = 0) -> None:
+        if not lines and not dropped:
+            return
+        follow = self.scroll_offset.y >= self.max_scroll_y - 1
+        overflow = max(0, len(self._lines) + len(lines) - self.max_lines) + dropped
+        self._first += overflow
+        self.dropped += dropped
+        self._lines.extend(lines)
+        for line in lines[-200:]:  # widths of a few recent lines are enough for a scrollbar
+            if len(line) > self._width:
+                self._width = min(len(line), _MAX_WIDTH)
+        if overflow:
+            self._cache.clear()  # row -> line mapping moved
+        self.virtual_size = Size(self._width, len(self._lines))
+        if follow:
+            self.scroll_end(animate=False, immediate=True, x_axis=False)
+        self.refresh()
+
+    def clear(self) -> None:
+        self._lines.clear()
+        self._cache.clear()
+        self._first, self._width, self.match, self.dropped = 0, 0, None, 0
+        self.virtual_size = Size(0, 0)
+        self.refresh()
+
+    # -- search -------------------------------------------------------------------------
+    def search(self, needle: str, *, backwards: bool = True) -> bool:
+        """Find the next line containing ``needle`` (case-insensitive) before (or after)
+        the current match; scroll to it. Returns False when there is none."""
+        if not needle:
+            return False
+        needle = needle.lower()
+        n = len(self._lines)
+        cur = (self.match - self._first) if self.match is not None else (n if backwards else -1)
+        order = range(cur - 1, -1, -1) if backwards else range(cur + 1, n)
+        for i in order:
+            if needle in Text.from_ansi(self._lines[i]).plain.lower():
+                self._set_match(self._first + i)
+                self.scroll_to(y=max(0, i - self.size.height // 2), animate=False, immediate=True)
+                return True
+        return False
+
+    def _set_match(self, absolute: int | None) -> None:
+        for idx in (self.match, absolute):
+            if idx is not None:
+                self._cache.pop(idx, None)
+        self.match = absolute
+        self.refresh()
+
+    # -- drawing ------------------------------------------------------------------------
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        row = scroll_y + y
+        width = self.size.width
+        if row >= len(self._lines):
+            return Strip.blank(width, self.rich_style)
+        absolute = self._first + row
+        strip = self._cache.get(absolute)
+        if strip is None:
+            text = Text.from_ansi(self._lines[row], no_wrap=True, end="")
+            if absolute == self.match:
+                text.stylize(_MATCH)
+            segments = [s for s in text.render(self.app.console) if s.text != "\n"]
+            strip = Strip(Segment.apply_style(segments, self.rich_style), text.cell_len)
+            self._cache[absolute] = strip
+            if len(self._cache) > _CACHE:
+                self._cache.popitem(last=False)
+        return strip.crop_extend(scroll_x, scroll_x + width, self.rich_style)
