@@ -433,8 +433,13 @@ def _plan_into(
             if not changed:
                 raise FixRefused(f"{name} is already {value!r}")
 
-        change, _old, _new = _project_change(project, mutate_env)
+        change, old_p, _new = _project_change(project, mutate_env)
         plan.change = change
+        for n in names:
+            was = old_p.steps[n].env.get(name)
+            plan.notes.append(
+                f"Step {n} environment: {name}={value} (was {'unset' if was is None else repr(was)})"
+            )
         return
     if kind == "download":
         _plan_download(plan, action, project, models_dir)
