@@ -161,3 +161,46 @@ def test_project_round_trip(tmp_path: Path) -> None:
     assert "--fp8_t5" in back.steps["te"].args
     argv = back.argv("train")
     assert "accelerate.commands.launch" in argv and "--dataset_config" in argv
+
+
+def _info(path: str, kind: str, dtype: str = "bf16", **details: object):  # noqa: ANN202
+    from wantui.core.models import ModelInfo
+
+    return ModelInfo(path, kind, dtype, details=dict(details))
+
+
+def test_assign_models_by_header() -> None:
+    from wantui.core.setup_defaults import assign_models
+
+    infos = [
+        _info(
+            "m/wan2.2_t2v_high_noise_14B_fp16.safetensors",
+            "wan-dit",
+            "fp16",
+            params="14B",
+            wan_version="2.2",
+            family="t2v",
+        ),
+        _info(
+            "m/wan2.2_t2v_low_noise_14B_fp16.safetensors",
+            "wan-dit",
+            "fp16",
+            params="14B",
+            wan_version="2.2",
+            family="t2v",
+        ),
+        _info("m/wan_2.1_vae.safetensors", "wan-vae", version="2.1", layout="wan"),
+        _info("m/umt5_xxl_fp16.safetensors", "t5", "fp16", layout="hf-umt5"),
+    ]
+    c = assign_models(infos)
+    assert "low_noise" in c.dit.path and "high_noise" in c.dit_high_noise.path
+    assert c.vae is not None and c.t5 is None
+    assert c.missing == {"t5": "t5"}
+    assert any("hf-umt5" in p for p in c.problems)
+
+
+def test_assign_models_nothing_found() -> None:
+    from wantui.core.setup_defaults import assign_models
+
+    c = assign_models([])
+    assert c.missing == {"dit": "wan2.2-t2v-low", "vae": "vae-safetensors", "t5": "t5"}

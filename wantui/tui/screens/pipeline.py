@@ -34,16 +34,17 @@ class PipelineScreen(FixFlow, Screen[None]):
         Binding("1", "show_step('latents')", "Latents", show=False),
         Binding("2", "show_step('te')", "T5", show=False),
         Binding("3", "show_step('train')", "Train", show=False),
-        Binding("tab", "next_step", "Step 1-3"),
+        Binding("tab", "next_step", "Step"),
         Binding("slash", "search", "Search"),
         Binding("n", "search_next", "Next", show=False),
         Binding("f", "focus_findings", "Findings"),
         Binding("a", "fix", "Fix"),
-        Binding("u", "undo", "Undo fix"),
+        Binding("u", "undo", "Undo"),
         Binding("s", "stop", "Stop"),
-        Binding("r", "rerun", "Rerun step"),
-        Binding("g", "run_all", "Run all"),
-        Binding("z", "zoom", "Zoom log"),
+        Binding("r", "rerun", "Rerun"),
+        Binding("g", "run_all", "Run"),
+        Binding("z", "zoom", "Zoom"),
+        Binding("question_mark", "app.show_help_panel", "Keys"),
         Binding("q", "app.quit", "Quit"),
     ]
 
@@ -85,7 +86,7 @@ class PipelineScreen(FixFlow, Screen[None]):
                         yield LogView(max_lines=self.feed.max_lines, id=f"log-{step}")
                 yield Input(placeholder="search the log (Enter: find, Esc: close)", id="search")
             yield FindingsPanel(id="findings")
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         self.sub_title = self.title_text + (

@@ -66,7 +66,8 @@ class LogView(ScrollView, can_focus=True):
             self._cache.clear()  # row -> line mapping moved
         self.virtual_size = Size(self._width, len(self._lines))
         if follow:
-            self.scroll_end(animate=False, immediate=True, x_axis=False)
+            # after the new virtual size is applied, or the end is the old end
+            self.call_after_refresh(self.scroll_end, animate=False, x_axis=False)
         self.refresh()
 
     def clear(self) -> None:
