@@ -1,0 +1,289 @@
+"""Whole-command and whole-project checks: script, arguments, dataset TOML, model files and
+cross-checks between the three steps."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from wantui.core.args.check import check_step_args, script_findings
+from wantui.core.args.parse import ParsedCommand, basename_any, parse_command
+from wantui.core.dataset.check import check_config, parse_error_findings
+from wantui.core.dataset.load import parse_config_text, read_config_text
+from wantui.core.dataset.positions import scan_positions
+from wantui.core.dataset.scan import scan_findings
+from wantui.core.errors import WantuiError
+from wantui.core.finding import Finding, Location, Severity, sort_findings
+from wantui.core.fixactions import FixAction
+from wantui.core.project import Project, Step
+
+I2V_TASKS = ("i2v-14B", "i2v-A14B", "flf2v-14B", "i2v-14B-FC")
+
+
+def _resolve(cwd: Path, p: str) -> Path:
+    path = Path(os.path.expanduser(p))
+    return path if path.is_absolute() else cwd / path
+
+
+def dataset_findings(path: Path, cwd: Path, *, shown: str | None = None, scan_step: str | None = None,
+                     scan: bool = True) -> list[Finding]:  # fmt: skip
+    """Check and scan a dataset config named by a command or a project."""
+    if not path.exists():
+        return [
+            Finding(
+                rule="dataset-config-not-found",
+                catalog="dataset-config-not-found",
+                severity=Severity.ERROR,
+                title="Dataset config not found",
+                message=f"`{shown or path}` does not exist (resolved from {cwd} to `{path}`); musubi-tuner stops with "
+                "`ValueError: file not found`.",
+                origin="check",
+                location=Location(str(path)),
+                priority=90,
+                captures={"path": str(path)},
+            )
+        ]
+    if path.suffix.lower() not in (".toml", ".json"):
+        bad_ext = Finding(
+            rule="dataset-config-format",
+            catalog="toml-parse-error",
+            severity=Severity.ERROR,
+            title="The dataset config must end in .toml or .json",
+            message="musubi-tuner stops with `not supported config file format` for any other extension.",
+            origin="check",
+            location=Location(str(path)),
+            priority=85,
+        )
+    else:
+        bad_ext = None
+    try:
+        text = read_config_text(path)
+    except WantuiError as err:
+        return [
+            Finding(
+                rule="dataset-config-unreadable",
+                catalog="toml-parse-error",
+                severity=Severity.ERROR,
+                title="The dataset config cannot be read",
+                message=err.message,
+                origin="check",
+                location=Location(str(path), err.line, err.column),
+                priority=90,
+            )
+        ]
+    try:
+        cfg = parse_config_text(text, path)
+    except WantuiError as err:
+        return ([bad_ext] if bad_ext else []) + parse_error_findings(err, path, text)
+    out = ([bad_ext] if bad_ext else []) + check_config(cfg, cwd)
+    if scan:
+        out += scan_findings(cfg, cwd, scan_step)
+    return out
+
+
+def check_parsed(
+    parsed: ParsedCommand, *, cwd: Path | None = None, dataset: bool = True
+) -> list[Finding]:
+    """Every check of one parsed command."""
+    base = Path(cwd) if cwd is not None else (parsed.cwd or Path.cwd())
+    findings = script_findings(parsed, base)
+    if parsed.step is None or parsed.other_arch:
+        return sort_findings(findings)
+    _, arg_findings = check_step_args(
+        parsed.step, parsed.args, cwd=base, launch_args=parsed.launch_args, windows=parsed.windows
+    )
+    findings += arg_findings
+    if dataset and parsed.dataset_config:
+        findings += dataset_findings(
+            _resolve(base, parsed.dataset_config),
+            base,
+            shown=parsed.dataset_config,
+            scan_step=parsed.step,
+        )
+    return sort_findings(findings)
+
+
+def check_command(
+    argv: list[str] | str, cwd: str | os.PathLike[str] | None = None
+) -> list[Finding]:
+    """Check one command line exactly as a user would type or paste it."""
+    parsed = parse_command(argv, cwd)
+    return check_parsed(parsed)
+
+
+def _step_location(project: Project, name: str) -> Location:
+    try:
+        text = project.file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return Location(str(project.file))
+    pos = scan_positions(text)
+    p = pos.key(f"steps.{name}", "args") or pos.table(f"steps.{name}")
+    return Location(str(project.file), p.line if p else None, p.column if p else None)
+
+
+def check_project(project: Project, *, steps: list[str] | None = None) -> list[Finding]:
+    """Dataset TOML, the three steps' arguments and scripts, and the cross-checks between them.
+
+    ``steps`` are the steps about to run (default: the enabled ones); cache files are
+    counted only when training runs without the caching steps before it.
+    """
+    cwd = project.cwd()
+    enabled = [n for n, s in project.steps.items() if s.enabled]
+    running = steps if steps is not None else enabled
+    findings: list[Finding] = []
+    ds_path = project.dataset_config_path()
+    if ds_path is None:
+        findings.append(
+            Finding(
+                rule="dataset-config-unset",
+                catalog="dataset-config-not-found",
+                severity=Severity.ERROR,
+                title="No dataset config in the project",
+                message="Set `dataset_config` in [project] of wantui.toml.",
+                origin="check",
+                location=Location(str(project.file)),
+                priority=90,
+            )
+        )
+    else:
+        only_train = "train" in running and "latents" not in running
+        findings += dataset_findings(ds_path, cwd, scan_step="train" if only_train else None)
+    states = {}
+    for name, step in project.steps.items():
+        if not step.enabled:
+            continue
+        loc = _step_location(project, name)
+        findings += _script_checks(project, step, loc)
+        args = list(step.args)
+        if project.dataset_config and "--dataset_config" not in args:
+            args = ["--dataset_config", str(ds_path), *args]
+        state, found = check_step_args(
+            name,
+            args,
+            cwd=cwd,
+            launch_args=step.launch_args if step.launcher == "accelerate" else None,
+            location=loc,
+            windows=os.name == "nt",
+        )
+        findings += found
+        states[name] = state
+        if step.launcher != "accelerate" and step.launch_args:
+            findings.append(
+                Finding(
+                    rule="launch-args-unused",
+                    catalog="unknown-argument",
+                    severity=Severity.INFO,
+                    title=f"[steps.{name}] launch_args are ignored",
+                    message='launch_args apply only with `launcher = "accelerate"`.',
+                    origin="check",
+                    location=loc,
+                    priority=5,
+                )
+            )
+    findings += _cross_checks(project, states)
+    return sort_findings(findings)
+
+
+def _script_checks(project: Project, step: Step, loc: Location) -> list[Finding]:
+    parsed = ParsedCommand(
+        argv=[],
+        step=None,
+        launcher=step.launcher,
+        script=str(project.script_path(step)),
+        script_name=basename_any(step.script),
+        args=[],
+    )
+    from wantui.core.args.catalog import OTHER_ARCH_SCRIPTS, SCRIPT_STEPS
+
+    parsed.step = SCRIPT_STEPS.get(parsed.script_name) or OTHER_ARCH_SCRIPTS.get(parsed.script_name)
+    parsed.other_arch = parsed.script_name in OTHER_ARCH_SCRIPTS
+    out = script_findings(parsed, project.root, location=loc)
+    if parsed.step is not None and not parsed.other_arch and parsed.step != step.name:
+        out.append(
+            Finding(
+                rule="step-script-mismatch",
+                catalog="wrong-architecture-script",
+                severity=Severity.ERROR,
+                title=f"[steps.{step.name}] runs {parsed.script_name}",
+                message=f"The {step.name} step runs the script of the {parsed.step} step.",
+                origin="check",
+                location=loc,
+                priority=80,
+            )
+        )
+    return out
+
+
+def _cross_checks(project: Project, states: dict) -> list[Finding]:
+    out: list[Finding] = []
+    train, latents = states.get("train"), states.get("latents")
+    if train is not None and latents is not None:
+        task = train.get("--task") or "t2v-14B"
+        if task in I2V_TASKS and not (latents.has("--i2v") or latents.has("--clip")):
+            out.append(
+                Finding(
+                    rule="i2v-latents-without-i2v",
+                    catalog="i2v-cache-mismatch",
+                    severity=Severity.ERROR,
+                    title=f"--task {task} but latent caching has no --i2v",
+                    message="I2V training reads `latents_image` from the latent caches; without --i2v they are "
+                    "missing and training fails at the first step with `KeyError: 'latents_image'`.",
+                    fixes=[
+                        FixAction(
+                            "flag_add",
+                            {"step": "latents", "flag": "--i2v"},
+                            label="Add --i2v to latent caching",
+                        )
+                    ],
+                    origin="check",
+                    location=_step_location(project, "latents"),
+                    steps=("latents", "train"),
+                    priority=75,
+                )
+            )
+        if task in ("i2v-14B", "flf2v-14B") and not latents.has("--clip"):
+            out.append(
+                Finding(
+                    rule="i2v-latents-without-clip",
+                    catalog="i2v-cache-mismatch",
+                    severity=Severity.ERROR,
+                    title=f"--task {task} (Wan2.1 I2V) but latent caching has no --clip",
+                    message="Wan2.1 I2V trains on CLIP image features cached with --clip "
+                    "(`models_clip_open-clip-xlm-roberta-large-vit-huge-14.pth`); without it: `KeyError: 'clip'`.",
+                    origin="check",
+                    location=_step_location(project, "latents"),
+                    steps=("latents", "train"),
+                    priority=70,
+                )
+            )
+        if task not in I2V_TASKS and latents.has("--i2v") and "FC" not in task:
+            out.append(
+                Finding(
+                    rule="t2v-latents-with-i2v",
+                    catalog="i2v-cache-mismatch",
+                    severity=Severity.INFO,
+                    title=f"Latent caching has --i2v but --task {task} is text-to-video",
+                    message="The extra image latents are cached but unused.",
+                    origin="check",
+                    location=_step_location(project, "latents"),
+                    priority=5,
+                )
+            )
+    for name, state in states.items():
+        own = state.get("--dataset_config")
+        if own and project.dataset_config and "--dataset_config" in project.steps[name].args:
+            if _resolve(project.root, own) != project.dataset_config_path():
+                out.append(
+                    Finding(
+                        rule="dataset-config-differs",
+                        catalog="cache-missing",
+                        severity=Severity.WARNING,
+                        title=f"[steps.{name}] uses another dataset config",
+                        message=f"`{own}` instead of the project's `{project.dataset_config}`: caches written by one "
+                        "step are not found by another.",
+                        origin="check",
+                        location=_step_location(project, name),
+                        priority=50,
+                    )
+                )
+    return out

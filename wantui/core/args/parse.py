@@ -1,0 +1,370 @@
+"""Turn a command line as users type or paste it into a :class:`ParsedCommand`.
+
+Understands ``python X.py ...``, ``python -m musubi_tuner.wan_train_network ...``,
+``accelerate launch [its flags] X.py ...``, ``python -m accelerate.commands.launch``,
+``uv run``, repo-root wrappers and ``src/musubi_tuner/...`` paths, ``VAR=value`` and
+``set VAR=value &&`` prefixes, ``cd DIR &&``, ``call .venv\\Scripts\\activate.bat &&`` /
+``source .venv/bin/activate &&``, and ``\\`` / ``^`` / backtick line continuations.
+Windows command lines are split like cmd.exe does (backslashes are path separators,
+``"`` quotes, ``^`` escapes), POSIX ones with :mod:`shlex`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from wantui.core.args.catalog import OTHER_ARCH_SCRIPTS, SCRIPT_STEPS, accelerate_options
+from wantui.core.errors import WantuiError
+
+_CONTINUATION = re.compile(r"(?:\\|\^|`)[ \t]*\r?\n")
+_WINDOWS_HINTS = re.compile(
+    r"(?:^|[\s\"'=])[A-Za-z]:\\|\\Scripts\\|\.bat\b|\.exe\b|\^[ \t]*\r?\n|^\s*(?:call|set)\s",
+    re.I | re.M,
+)
+_ENV_ASSIGN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
+_SEPARATORS = ("&&", ";", "&", "||")
+_PY_RE = re.compile(r"^(?:python(?:\d+(?:\.\d+)?)?|py|pythonw)(?:\.exe)?$", re.I)
+
+
+@dataclass
+class ParsedCommand:
+    """One pipeline command, taken apart."""
+
+    argv: list[str]  # the command itself (prefixes removed), as tokens
+    step: str | None  # latents | te | train | None (unknown script)
+    launcher: str  # "python" | "accelerate"
+    script: str  # as written: a path, or a module name with ``-m``
+    script_name: str  # basename, e.g. "wan_train_network.py"
+    args: list[str]  # the script's own arguments
+    launch_args: list[str] = field(default_factory=list)  # accelerate's flags
+    python: str | None = None  # the interpreter token, when given
+    module: bool = False  # the script was given with ``-m``
+    env: dict[str, str] = field(default_factory=dict)  # VAR=value / set VAR=value prefixes
+    prefix: list[list[str]] = field(default_factory=list)  # other commands before it (activate, cd)
+    cwd: Path | None = None  # the folder it runs in (cwd, or after ``cd DIR &&``)
+    windows: bool = False
+    dataset_config: str | None = None
+    other_arch: bool = False  # a non-Wan script of the same checkout
+
+    def flag_values(self, flag: str) -> list[str] | None:
+        """Values of ``flag`` in ``args`` (last occurrence, like argparse), None if absent."""
+        found: list[str] | None = None
+        i = 0
+        while i < len(self.args):
+            tok = self.args[i]
+            if tok == flag:
+                j = i + 1
+                vals = []
+                while j < len(self.args) and not _is_option(self.args[j]):
+                    vals.append(self.args[j])
+                    j += 1
+                found = vals
+                i = j
+                continue
+            if tok.startswith(flag + "="):
+                found = [tok[len(flag) + 1 :]]
+            i += 1
+        return found
+
+
+def _is_option(tok: str) -> bool:
+    if not tok.startswith("-") or tok == "-":
+        return False
+    try:
+        float(tok)
+        return False  # a negative number is a value, as argparse sees it
+    except ValueError:
+        return True
+
+
+def looks_windows(text: str) -> bool:
+    return bool(_WINDOWS_HINTS.search(text))
+
+
+def split_windows(text: str) -> list[str]:
+    """Split like cmd.exe + the MSVC runtime: ``"`` groups, ``^`` escapes, ``\\`` is literal.
+
+    Separators (``&&``, ``&``, ``|``) outside quotes become their own tokens.
+    """
+    out: list[str] = []
+    cur: list[str] = []
+    have = False
+    quoted = False
+    i = 0
+    while i < len(text):
+        c = text[i]
+        if c == '"':
+            if quoted and text[i + 1 : i + 2] == '"':  # "" inside quotes is a literal quote
+                cur.append('"')
+                i += 2
+                continue
+            quoted = not quoted
+            have = True
+        elif c == "^" and not quoted and i + 1 < len(text):
+            cur.append(text[i + 1])
+            have = True
+            i += 2
+            continue
+        elif c == "\\" and text[i + 1 : i + 2] == '"':
+            # \" is an escaped quote for the C runtime; \\ before " is one backslash
+            cur.append('"')
+            have = True
+            i += 2
+            continue
+        elif c in " \t\r\n" and not quoted:
+            if have:
+                out.append("".join(cur))
+            cur, have = [], False
+        elif c in "&|" and not quoted:
+            if have:
+                out.append("".join(cur))
+            cur, have = [], False
+            op = text[i : i + 2] if text[i + 1 : i + 2] == c else c
+            out.append(op)
+            i += len(op)
+            continue
+        else:
+            cur.append(c)
+            have = True
+        i += 1
+    if quoted:
+        raise WantuiError("unbalanced double quote in the command line")
+    if have:
+        out.append("".join(cur))
+    return out
+
+
+def split_command(text: str) -> tuple[list[str], bool]:
+    """Tokens of a pasted command and whether it was read as a Windows command line."""
+    windows = looks_windows(text)
+    text = _CONTINUATION.sub(" ", text.strip())
+    if windows:
+        return split_windows(text), True
+    lexer = shlex.shlex(text, posix=True, punctuation_chars="&;|")
+    lexer.whitespace_split = True
+    lexer.commenters = ""
+    try:
+        return list(lexer), False
+    except ValueError as exc:
+        raise WantuiError(f"cannot split the command line: {exc}") from None
+
+
+def basename_any(path: str) -> str:
+    """Basename for POSIX and Windows paths alike."""
+    return re.split(r"[\\/]", path.rstrip("\\/"))[-1]
+
+
+def _segments(tokens: list[str]) -> list[list[str]]:
+    segs: list[list[str]] = [[]]
+    for tok in tokens:
+        if tok in _SEPARATORS:
+            segs.append([])
+        else:
+            segs[-1].append(tok)
+    return [s for s in segs if s]
+
+
+def _is_main(seg: list[str]) -> bool:
+    for tok in seg:
+        if _ENV_ASSIGN.match(tok) or tok in (
+            "env",
+            "uv",
+            "run",
+            "poetry",
+            "conda",
+            "exec",
+            "nohup",
+            "time",
+        ):
+            continue
+        name = basename_any(tok).lower()
+        return (
+            bool(_PY_RE.match(name))
+            or name in ("accelerate", "accelerate.exe")
+            or name.endswith(".py")
+        )
+    return False
+
+
+def parse_command(
+    argv: list[str] | str, cwd: str | os.PathLike[str] | None = None
+) -> ParsedCommand:
+    """Parse a command line (a pasted string or an argv list). Raises WantuiError when no
+    Python script can be found in it."""
+    if isinstance(argv, str):
+        tokens, windows = split_command(argv)
+    else:
+        tokens = list(argv)
+        windows = any(looks_windows(t) for t in tokens)
+        if len(tokens) == 1 and " " in tokens[0]:  # `wantui check -- "python x.py --a b"`
+            tokens, windows = split_command(tokens[0])
+    if not tokens:
+        raise WantuiError("empty command line")
+    segs = _segments(tokens)
+    main_idx = max((i for i, s in enumerate(segs) if _is_main(s)), default=None)
+    if main_idx is None:
+        raise WantuiError("no python, accelerate or .py script found in the command line")
+    env: dict[str, str] = {}
+    prefix: list[list[str]] = []
+    run_cwd = Path(cwd) if cwd is not None else Path.cwd()
+    for seg in segs[:main_idx]:
+        head = seg[0].lower()
+        if head in ("set", "export") and len(seg) >= 2:
+            for assign in seg[1:]:
+                name, eq, value = assign.partition("=")
+                if eq:
+                    env[name] = value.strip('"')
+        elif head in ("cd", "pushd", "chdir") and len(seg) >= 2:
+            target = seg[-1]
+            run_cwd = (
+                Path(target)
+                if os.path.isabs(target) or re.match(r"^[A-Za-z]:", target)
+                else run_cwd / target
+            )
+            prefix.append(seg)
+        else:
+            prefix.append(seg)
+    main = segs[main_idx]
+    i = 0
+    while i < len(main):
+        tok = main[i]
+        if _ENV_ASSIGN.match(tok):
+            name, _, value = tok.partition("=")
+            env[name] = value
+        elif tok in ("env", "exec", "nohup", "time"):
+            pass
+        elif tok in ("uv", "poetry") and main[i + 1 : i + 2] == ["run"]:
+            i += 1
+        elif tok == "conda" and main[i + 1 : i + 2] == ["run"]:
+            i += 2  # conda run -n NAME
+            while i < len(main) and main[i].startswith("-"):
+                i += 2 if main[i] in ("-n", "--name", "-p", "--prefix") else 1
+            continue
+        else:
+            break
+        i += 1
+    rest = main[i:]
+    cmd = list(rest)
+    python: str | None = None
+    launcher = "python"
+    launch_args: list[str] = []
+    module = False
+    if rest and _PY_RE.match(basename_any(rest[0])):
+        python = rest[0]
+        rest = rest[1:]
+        while rest and rest[0].startswith("-") and rest[0] != "-m":
+            # interpreter options: -u, -B, -X opt, -W arg
+            rest = rest[2:] if rest[0] in ("-X", "-W") else rest[1:]
+        if rest[:1] == ["-m"] and len(rest) >= 2:
+            mod = rest[1]
+            if mod in ("accelerate.commands.launch",) or (
+                mod == "accelerate" and rest[2:3] == ["launch"]
+            ):
+                launcher = "accelerate"
+                rest = rest[2:] if mod != "accelerate" else rest[3:]
+            else:
+                module = True
+                script = mod
+                rest = rest[2:]
+                return _finish(
+                    cmd,
+                    script,
+                    rest,
+                    python,
+                    launcher,
+                    launch_args,
+                    module,
+                    env,
+                    prefix,
+                    run_cwd,
+                    windows,
+                )
+    elif rest and basename_any(rest[0]).lower() in ("accelerate", "accelerate.exe"):
+        launcher = "accelerate"
+        if rest[1:2] != ["launch"]:
+            raise WantuiError(f"`{' '.join(rest[:2])}`: only `accelerate launch` runs a script")
+        rest = rest[2:]
+    if launcher == "accelerate":
+        opts = accelerate_options()
+        j = 0
+        while j < len(rest) and _is_option(rest[j]):
+            tok = rest[j]
+            name = tok.split("=", 1)[0]
+            spec = opts.get(name) or _unique_prefix(name, opts)
+            launch_args.append(tok)
+            j += 1
+            if spec is not None and spec.name in ("--module",) or name == "-m":
+                module = True
+            if spec is not None and spec.takes_value and "=" not in tok and j < len(rest):
+                launch_args.append(rest[j])
+                j += 1
+            elif (
+                spec is None
+                and "=" not in tok
+                and j + 1 < len(rest)
+                and not rest[j].endswith(".py")
+                and not _is_option(rest[j])
+            ):
+                # an unknown launch flag: assume it takes a value unless that value is the script
+                launch_args.append(rest[j])
+                j += 1
+        rest = rest[j:]
+    if not rest:
+        raise WantuiError("no script found in the command line")
+    script = rest[0]
+    return _finish(
+        cmd, script, rest[1:], python, launcher, launch_args, module, env, prefix, run_cwd, windows
+    )
+
+
+def _unique_prefix(name: str, opts: dict) -> object | None:
+    if not name.startswith("--"):
+        return None
+    hits = {opts[n] for n in opts if n.startswith(name)}
+    return next(iter(hits)) if len(hits) == 1 else None
+
+
+def _finish(
+    cmd: list[str],
+    script: str,
+    args: list[str],
+    python: str | None,
+    launcher: str,
+    launch_args: list[str],
+    module: bool,
+    env: dict[str, str],
+    prefix: list[list[str]],
+    cwd: Path,
+    windows: bool,
+) -> ParsedCommand:
+    name = script.rsplit(".", 1)[-1] + ".py" if module else basename_any(script)
+    step = SCRIPT_STEPS.get(name)
+    parsed = ParsedCommand(
+        argv=cmd,
+        step=step if step else OTHER_ARCH_SCRIPTS.get(name),
+        launcher=launcher,
+        script=script,
+        script_name=name,
+        args=list(args),
+        launch_args=launch_args,
+        python=python,
+        module=module,
+        env=env,
+        prefix=prefix,
+        cwd=cwd,
+        windows=windows,
+        other_arch=step is None and name in OTHER_ARCH_SCRIPTS,
+    )
+    for flag in ("--dataset_config",):
+        vals = parsed.flag_values(flag)
+        if vals:
+            parsed.dataset_config = vals[0]
+    return parsed
+
+
+def join_posix(argv: list[str]) -> str:
+    return shlex.join(argv)
