@@ -107,9 +107,11 @@ def test_wan22_t2v_told_by_file_name_only(tmp_path) -> None:
     )
     info = inspect_file(p)
     assert info.details["wan_version"] == "2.2"
-    assert info.details["tasks"] == ["t2v-A14B"]
+    assert info.details["suggested_task"] == "t2v-A14B"
+    assert "t2v-14B" in info.details["tasks"]  # the same keys load under the 2.1 task
     p = _write(tmp_path, "wan2.1_t2v_14B_bf16.safetensors", mf.dit_tensors("14B", "t2v"))
     assert inspect_file(p).details["wan_version"] == "2.1"
+    assert inspect_file(p).details["suggested_task"] == "t2v-14B"
 
 
 def test_dit_prefixes(tmp_path) -> None:

@@ -121,9 +121,8 @@ def _as_dit(t: dict[str, TensorMeta], header: Header, filename: str):
             version, tasks = "2.1", ["t2v-1.3B"]
         else:
             version = _dit_version_hint(filename, header.metadata)
-            tasks = {"2.2": ["t2v-A14B"], "2.1": ["t2v-14B", "t2i-14B"]}.get(
-                version or "", ["t2v-14B", "t2i-14B", "t2v-A14B"]
-            )
+            # identical keys: all three load; only the version hint says which is meant
+            tasks = ["t2v-14B", "t2i-14B", "t2v-A14B"]
             if version is None:
                 notes.append(
                     "Wan2.1 and Wan2.2 T2V 14B have identical keys; the file name and"
@@ -157,11 +156,15 @@ def _as_dit(t: dict[str, TensorMeta], header: Header, filename: str):
         )
     if dtype == "fp8_e4m3fn":
         notes.append("fp8 weights: train with --fp8_base and without --fp8_scaled")
+    suggested = tasks[0] if tasks else None
+    if family == "t2v" and params == "14B":
+        suggested = "t2v-A14B" if version == "2.2" else "t2v-14B"
     details: dict[str, Any] = {
         "params": params,
         "family": family,
         "wan_version": version,
-        "tasks": tasks,
+        "tasks": tasks,  # every --task whose WanModel the keys and shapes fit
+        "suggested_task": suggested,
         "prefix": prefix,
         "dim": dim,
         "in_dim": in_dim,
