@@ -790,7 +790,22 @@ def preflight(project: Project, *, probe: ProbeResult | None = None) -> list[Fin
             mine.extend(probe_findings(probe.data, project=project, checkout=checkout, dit=dit))
         else:
             mine.extend(probe.findings)
-    # a check both areas make (e.g. --fp8_scaled without --fp8_base) is reported once
-    taken = {(f.catalog, f.steps) for f in found}
-    found.extend(f for f in mine if (f.catalog, f.steps) not in taken)
+    # a check both areas make (e.g. --fp8_scaled without --fp8_base) is reported once:
+    # same catalog id and the same proposed change (or none proposed here)
+    taken = {(f.catalog, _fix_key(f)) for f in found}
+    taken_catalogs = {f.catalog for f in found}
+    found.extend(
+        f
+        for f in mine
+        if (f.catalog, _fix_key(f)) not in taken
+        and not (not f.fixes and f.catalog in taken_catalogs)
+    )
     return sort_findings(found)
+
+
+def _fix_key(f: Finding) -> tuple[str, ...] | None:
+    """What the first fix changes, whatever action name expresses it."""
+    if not f.fixes:
+        return None
+    p = f.fixes[0].params
+    return tuple(str(p.get(k, "")) for k in ("step", "flag", "value", "name", "new_flag"))

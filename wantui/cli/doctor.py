@@ -1,0 +1,156 @@
+"""``wantui doctor [--project DIR] [--python PY] [--json]``: preflight the project.
+
+Runs the environment probe with the pipeline's interpreter, inspects the model files
+the steps name, runs the dataset and argument checks, and prints the findings with the
+shared renderer, after a short summary of the machine. Without a project file it checks
+the machine only. Exit codes: 0 nothing at error severity, 1 error findings, 2 bad usage
+or an unreadable project file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from wantui.core.errors import WantuiError
+from wantui.core.finding import exit_code_for, sort_findings
+from wantui.core.project import PROJECT_FILE, Project, load_project
+
+GiB = 1024**3
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--project", metavar="DIR", help="project folder (default: the current folder)"
+    )
+    parser.add_argument(
+        "--python", metavar="PY", help="the pipeline's interpreter (default: project.python)"
+    )
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.add_argument("--no-probe", action="store_true", help="skip the environment probe")
+    parser.add_argument(
+        "--fast", action="store_true", help="probe without optional imports and GPU tests"
+    )
+    parser.add_argument(
+        "--probe-timeout",
+        type=float,
+        default=10.0,
+        metavar="S",
+        help="seconds the probe may take (default 10)",
+    )
+
+
+def probe_summary(data: dict[str, Any]) -> list[str]:
+    """A few lines on the pipeline's Python and machine."""
+    if not data:
+        return []
+    py = data.get("python") or {}
+    torch = data.get("torch") or {}
+    lines = [f"python   {py.get('version')}  {py.get('executable')}"]
+    if torch.get("installed") and not torch.get("error"):
+        build = f"CUDA {torch['cuda_build']}" if torch.get("cuda_build") else "CPU build"
+        lines.append(
+            f"torch    {torch.get('version')} ({build}), cuda available: {torch.get('cuda_available')}"
+        )
+    else:
+        lines.append(f"torch    not importable: {torch.get('error', 'not installed')}")
+    for g in torch.get("gpus") or []:
+        free = f", {g['free_bytes'] / GiB:.1f} GiB free" if g.get("free_bytes") is not None else ""
+        lines.append(
+            f"gpu {g.get('index')}    {g.get('name')}: {g.get('total_bytes', 0) / GiB:.1f} GiB{free},"
+            f" sm {g.get('capability')}, bf16 {g.get('bf16')}"
+        )
+    att = data.get("attention") or {}
+    ok = [k for k, v in att.items() if v.get("importable")]
+    bnb = data.get("bitsandbytes") or {}
+    lines.append(
+        f"libs     bitsandbytes {'yes' if bnb.get('importable') else 'no'}"
+        + (f" (cuda ok: {bnb.get('cuda_ok')})" if bnb.get("importable") else "")
+        + f", attention: {', '.join(ok) or 'sdpa only'}"
+        + f", accelerate {(data.get('versions') or {}).get('accelerate')}"
+    )
+    mus = data.get("musubi") or {}
+    if mus.get("found"):
+        lines.append(
+            f"musubi   {mus.get('location')}"
+            + (" (editable)" if mus.get("editable") else "")
+            + ("" if mus.get("matches_checkout") in (None, True) else " — not the checkout")
+        )
+    else:
+        lines.append("musubi   not installed in this interpreter")
+    shm = data.get("shm") or {}
+    if shm.get("total_bytes") is not None:
+        lines.append(f"shm      /dev/shm {shm['total_bytes'] / GiB:.1f} GiB")
+    for d in data.get("disk") or []:
+        if d.get("free_bytes") is not None:
+            lines.append(f"disk     {d.get('path')}: {d['free_bytes'] / GiB:.1f} GiB free")
+    lines.append(f"probe    {data.get('elapsed_s')} s")
+    return lines
+
+
+def _load(args: argparse.Namespace) -> Project | None:
+    root = Path(args.project) if args.project else Path.cwd()
+    if args.project is None and not (root / PROJECT_FILE).exists():
+        return None  # machine-only doctor
+    return load_project(root)
+
+
+def run(args: argparse.Namespace) -> int:
+    from wantui.core.preflight import preflight, probe_paths, project_models
+    from wantui.core.probe import run_probe
+
+    project = _load(args)
+    if args.probe_timeout <= 0:
+        raise WantuiError("--probe-timeout must be positive")
+    probe = None
+    if not args.no_probe:
+        python = args.python or (project.python_path() if project else sys.executable)
+        checkout = project.resolve(project.musubi_dir) if project and project.musubi_dir else None
+        probe = run_probe(
+            python,
+            timeout=args.probe_timeout,
+            cwd=project.root if project else None,
+            checkout=checkout,
+            paths=probe_paths(project) if project else (),
+            fast=args.fast,
+            project=project,
+        )
+    if project is not None:
+        findings = preflight(project, probe=probe)
+        models = [
+            {"step": r.step, "flag": r.flag, **r.info.to_json()} for r in project_models(project)
+        ]
+        source: str | None = str(project.file)
+    else:
+        findings = sort_findings(list(probe.findings)) if probe else []
+        models = []
+        source = None
+    from wantui.cli.render import render_findings
+
+    summary = probe_summary(probe.data) if probe else []
+    if args.json:
+        extra: dict[str, Any] = {"probe": probe.to_json() if probe else None, "models": models}
+        render_findings(findings, stream=sys.stdout, json_mode=True, source=source, extra=extra)
+    else:
+        out = sys.stdout
+        if project is None:
+            out.write(f"(no {PROJECT_FILE} here: checking the machine only)\n")
+        for line in summary:
+            out.write(line + "\n")
+        for m in models:
+            out.write(
+                f"model    {m['flag']} {m['path']}: {m['kind']}"
+                + (
+                    f" {m['details'].get('params')} {m['details'].get('family')}"
+                    if m["kind"] == "wan-dit"
+                    else ""
+                )
+                + (f" {m['dtype']}" if m.get("dtype") else "")
+                + "\n"
+            )
+        if summary or models:
+            out.write("\n")
+        render_findings(findings, stream=out, json_mode=False, source=source)
+    return exit_code_for(findings)
