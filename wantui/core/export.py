@@ -1,0 +1,151 @@
+"""The pipeline as a runnable script: ``export_sh`` (bash) and ``export_bat`` (cmd.exe).
+
+Both run the enabled steps in order from the project folder (musubi-tuner resolves the
+dataset TOML's relative paths from the working directory), with each step's environment,
+and stop at the first failing step. Every argument is quoted for its shell, one option
+per line.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+
+from wantui.core.project import STEP_NAMES, Project
+
+_TITLES = {
+    "latents": "cache latents",
+    "te": "cache text-encoder outputs",
+    "train": "train the LoRA",
+}
+_BAT_SAFE = re.compile(r"^[A-Za-z0-9_./\\:=,+@-]+$")
+
+
+def _argv(project: Project, name: str, python: str) -> list[str]:
+    argv = project.argv(name)
+    return [python, *argv[1:]]
+
+
+def _lines(argv: list[str]) -> list[list[str]]:
+    """Group argv into display lines: the command head, then one option with its values per line."""
+    head: list[str] = []
+    i = 0
+    while i < len(argv) and not argv[i].startswith("--"):
+        head.append(argv[i])
+        i += 1
+    groups = [head]
+    for tok in argv[i:]:
+        # an option starts a line; so does the script after accelerate's own flags
+        if tok.startswith("--") or (tok.endswith(".py") and groups[-1] is not head):
+            groups.append([tok])
+        else:
+            groups[-1].append(tok)
+    return [g for g in groups if g]
+
+
+def _sh_python(project: Project) -> str:
+    return str(project.resolve(project.python)) if project.python else "python"
+
+
+def export_sh(project: Project) -> str:
+    """A bash script with ``set -euo pipefail`` that runs the enabled steps."""
+    out = [
+        "#!/usr/bin/env bash",
+        f"# {project.name}: musubi-tuner Wan pipeline, written by `wantui export` from {project.file.name}.",
+        "# Stops at the first failing step.",
+        "set -euo pipefail",
+        "",
+        "# musubi-tuner resolves the dataset TOML's relative paths from the working directory",
+        f"cd {shlex.quote(str(project.root))}",
+    ]
+    python = _sh_python(project)
+    for name in STEP_NAMES:
+        step = project.steps.get(name)
+        if step is None:
+            continue
+        out.append("")
+        if not step.enabled:
+            out.append(f"# step {name} ({_TITLES[name]}) is disabled in {project.file.name}")
+            continue
+        out.append(f'echo "== {name}: {_TITLES[name]}"')
+        env = [f"{k}={shlex.quote(v)}" for k, v in step.env.items()]
+        groups = _lines(_argv(project, name, python))
+        first = " ".join([*(["env", *env] if env else []), *(shlex.quote(t) for t in groups[0])])
+        rendered = [first] + ["  " + " ".join(shlex.quote(t) for t in g) for g in groups[1:]]
+        out.append(" \\\n".join(rendered))
+    out.append("")
+    out.append('echo "== done"')
+    return "\n".join(out) + "\n"
+
+
+def bat_quote(arg: str) -> str:
+    """Quote one argument for cmd.exe in a .bat file.
+
+    ``%`` is doubled (batch expansion happens even inside quotes); anything outside a plain
+    set of characters is double-quoted, so ``& | < > ^`` and spaces are literal. A ``"``
+    inside is written as ``\\"`` for the C runtime's argv parser (python.exe).
+    """
+    arg = arg.replace("%", "%%")
+    if arg and _BAT_SAFE.match(arg):
+        return arg
+    inner = re.sub(r'(\\*)"', lambda m: m.group(1) * 2 + '\\"', arg)
+    inner = re.sub(
+        r"(\\+)$", lambda m: m.group(1) * 2, inner
+    )  # backslashes before the closing quote
+    return f'"{inner}"'
+
+
+def _activate_bat(project: Project) -> str:
+    """The venv activation line: beside the project's interpreter, else ``.venv`` of the
+    checkout or the project folder."""
+    if project.python:
+        py = project.python.replace("/", "\\")
+        m = re.match(r"^(.*)\\Scripts\\python(?:w)?(?:\.exe)?$", py, re.I)
+        if m:
+            return f"call {bat_quote(m.group(1) + chr(92) + 'Scripts' + chr(92) + 'activate.bat')}"
+    if project.musubi_dir:
+        venv = project.musubi_dir.replace("/", "\\").rstrip("\\") + "\\.venv\\Scripts\\activate.bat"
+        return f"if exist {bat_quote(venv)} call {bat_quote(venv)}"
+    return r"if exist .venv\Scripts\activate.bat call .venv\Scripts\activate.bat"
+
+
+def export_bat(project: Project) -> str:
+    """A Windows batch file: venv activation, ``^`` continuations, errorlevel checks."""
+    out = [
+        "@echo off",
+        f"rem {project.name}: musubi-tuner Wan pipeline, written by `wantui export` from {project.file.name}.",
+        "rem Stops at the first failing step.",
+        "setlocal",
+        f"cd /d {bat_quote(str(project.root))}",
+        "if errorlevel 1 exit /b 1",
+        _activate_bat(project),
+    ]
+    python = project.python if project.python else "python"
+    for name in STEP_NAMES:
+        step = project.steps.get(name)
+        if step is None:
+            continue
+        out.append("")
+        if not step.enabled:
+            out.append(f"rem step {name} ({_TITLES[name]}) is disabled in {project.file.name}")
+            continue
+        out.append(f"echo == {name}: {_TITLES[name]}")
+        if step.env:
+            out.append("setlocal")
+            for k, v in step.env.items():
+                out.append(f'set "{k}={v.replace("%", "%%")}"')
+        groups = _lines(_argv(project, name, python))
+        rendered = [" ".join(bat_quote(t) for t in g) for g in groups]
+        # each continued line ends in ^ right before its CRLF
+        out.extend(
+            ("  " if k else "") + line + (" ^" if k < len(rendered) - 1 else "")
+            for k, line in enumerate(rendered)
+        )
+        out.append("if errorlevel 1 exit /b 1")
+        if step.env:
+            out.append("endlocal")
+    out.append("")
+    out.append("echo == done")
+    out.append("endlocal")
+    # cmd.exe reads .bat files with CRLF line ends most reliably
+    return "\r\n".join(out) + "\r\n"
