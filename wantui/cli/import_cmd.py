@@ -1,0 +1,165 @@
+"""``wantui import [--project DIR] [--step STEP] -- COMMAND...``: a pasted command becomes a step.
+
+The command is parsed like ``wantui check -- COMMAND`` does; its script, launcher,
+accelerate flags, environment and arguments go into ``[steps.<step>]`` of wantui.toml
+(created if missing; an existing file keeps its comments). ``--dataset_config`` moves to
+``[project]`` when the project has none yet. The file is written atomically.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+from pathlib import Path
+
+from wantui.core.errors import ExitCode, WantuiError
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--project", metavar="DIR", help="project folder (default: .)")
+    parser.add_argument(
+        "--step", choices=("latents", "te", "train"), help="the step (default: from the script)"
+    )
+    parser.add_argument(
+        "--dry-run", action="store_true", help="print the new wantui.toml instead of writing it"
+    )
+    parser.add_argument(
+        "command", nargs=argparse.REMAINDER, metavar="-- COMMAND...", help="the command line"
+    )
+
+
+def _remove_flag(args: list[str], flag: str) -> list[str]:
+    out: list[str] = []
+    skip = False
+    for tok in args:
+        if skip:
+            skip = False
+            continue
+        if tok == flag:
+            skip = True
+            continue
+        if tok.startswith(flag + "="):
+            continue
+        out.append(tok)
+    return out
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def _venv_python(prefix: list[list[str]], cwd: Path, windows: bool) -> str | None:
+    """``source .venv/bin/activate`` / ``call .venv\\Scripts\\activate.bat`` -> that venv's python."""
+    for seg in prefix:
+        for tok in seg:
+            m = re.match(r"^(.*)[\\/](?:bin|Scripts)[\\/]activate(?:\.bat|\.ps1)?$", tok, re.I)
+            if m:
+                venv = m.group(1)
+                if windows:
+                    return venv.rstrip("\\/") + "\\Scripts\\python.exe"
+                base = Path(venv) if os.path.isabs(venv) else cwd / venv
+                return str(base / "bin" / "python")
+    return None
+
+
+def run(args: argparse.Namespace) -> int:
+    from wantui.core.args import parse_command
+    from wantui.core.args.catalog import STEP_SCRIPTS
+    from wantui.core.fsutil import atomic_write
+    from wantui.core.project import PROJECT_FILE, Project, Step, load_project, project_to_toml
+
+    command = list(args.command or [])
+    if command and command[0] == "--":
+        command = command[1:]
+    if not command:
+        raise WantuiError(
+            "give the command to import after --, e.g. wantui import -- python wan_cache_latents.py ..."
+        )
+    root = Path(args.project or ".").resolve()
+    if root.name == PROJECT_FILE:
+        root = root.parent
+    if not root.is_dir():
+        raise WantuiError("project folder not found", path=root)
+    cwd = Path.cwd()
+    parsed = parse_command(command, cwd)
+    step_name = args.step or parsed.step
+    if step_name is None:
+        raise WantuiError(
+            f"cannot tell which step `{parsed.script_name}` is; pass --step latents|te|train"
+        )
+    if parsed.other_arch and not args.step:
+        raise WantuiError(
+            f"`{parsed.script_name}` is not a Wan script (use {STEP_SCRIPTS[step_name]}); pass --step to import it anyway"
+        )
+    file = root / PROJECT_FILE
+    existing: str | None = None
+    if file.exists():
+        project = load_project(root)
+        existing = file.read_text(encoding="utf-8")
+    else:
+        project = Project(root=root, name=root.name or "wan-lora")
+    run_dir = (parsed.cwd or cwd).resolve()
+    step_args = list(parsed.args)
+    notes: list[str] = []
+    if parsed.dataset_config:
+        dc = Path(parsed.dataset_config)
+        dc_abs = dc if dc.is_absolute() else run_dir / dc
+        if project.dataset_config is None:
+            project.dataset_config = _relative(dc_abs, root)
+            step_args = _remove_flag(step_args, "--dataset_config")
+        elif project.dataset_config_path() == dc_abs:
+            step_args = _remove_flag(step_args, "--dataset_config")
+        else:
+            notes.append(
+                f"kept --dataset_config {parsed.dataset_config}: the project uses {project.dataset_config}"
+            )
+    if parsed.module:
+        script = STEP_SCRIPTS.get(
+            step_name, parsed.script_name
+        )  # the repo-root wrapper of that module
+    else:
+        script = parsed.script
+    script_path = Path(script) if parsed.windows else Path(script.replace("\\", "/"))
+    if (
+        not script_path.is_absolute()
+        and (run_dir / script_path).is_file()
+        and project.musubi_dir is None
+    ):
+        project.musubi_dir = _relative(run_dir, root) if run_dir != root else "."
+    elif not script_path.is_absolute() and project.musubi_dir is None and run_dir != root:
+        script = str(run_dir / script_path)
+    python = parsed.python
+    if python and ("/" in python or "\\" in python):
+        project.python = python
+    elif project.python is None:
+        venv_py = _venv_python(parsed.prefix, run_dir, parsed.windows)
+        if venv_py:
+            project.python = venv_py
+    if parsed.windows and project.python is None and python:
+        notes.append(
+            f"interpreter `{python}` left unset: wantui uses its own unless [project] python is set"
+        )
+    old = project.steps.get(step_name)
+    project.steps[step_name] = Step(
+        name=step_name,
+        script=script,
+        args=step_args,
+        launcher=parsed.launcher,
+        launch_args=list(parsed.launch_args),
+        env={**(old.env if old else {}), **parsed.env},
+        enabled=old.enabled if old else True,
+    )
+    text = project_to_toml(project, base=existing)
+    if args.dry_run:
+        sys.stdout.write(text)
+        return ExitCode.OK
+    atomic_write(file, text.encode("utf-8"), backup=existing is not None, project_root=root)
+    print(f"imported the {step_name} step into {file}")
+    for note in notes:
+        print(f"note: {note}")
+    return ExitCode.OK
