@@ -211,11 +211,17 @@ class LiveReport:
 
 
 def follow_and_report(
-    run_dir: Path, *, json_mode: bool, dataset_config: str | None, from_start: bool = True
+    run_dir: Path,
+    *,
+    json_mode: bool,
+    dataset_config: str | None,
+    from_start: bool = True,
+    sink: LiveReport | None = None,
 ) -> int:
     """Follow a run to its end with live diagnosis; Ctrl-C leaves it running."""
-    sink = LiveReport(echo=None if json_mode else sys.stdout, dataset_config=dataset_config)
     try:
+        if sink is None:
+            sink = LiveReport(echo=None if json_mode else sys.stdout, dataset_config=dataset_config)
         rec = follow_run(run_dir, sink, from_start=from_start)
     except KeyboardInterrupt:
         _say(
@@ -250,6 +256,13 @@ def run(args: argparse.Namespace) -> int:
         return ExitCode.OK
     if args.num_processes is not None and args.num_processes < 1:
         raise WantuiError("--num-processes must be at least 1")
+    dataset = str(project.dataset_config_path()) if project.dataset_config else None
+    # rules are loaded before the run starts: a broken rule file is reported first
+    sink = (
+        None
+        if args.no_follow
+        else LiveReport(echo=None if args.json else sys.stdout, dataset_config=dataset)
+    )
     handle = start_run(
         project,
         parse_steps(args.steps),
@@ -260,5 +273,4 @@ def run(args: argparse.Namespace) -> int:
     if args.no_follow:
         print(handle.run_id)
         return ExitCode.OK
-    dataset = str(project.dataset_config_path()) if project.dataset_config else None
-    return follow_and_report(handle.run_dir, json_mode=args.json, dataset_config=dataset)
+    return follow_and_report(handle.run_dir, json_mode=args.json, dataset_config=dataset, sink=sink)

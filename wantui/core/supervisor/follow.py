@@ -230,6 +230,8 @@ def follow_run(
                 return rec
             got = follower.step_events(rec)
             status = effective_status(rec)
+            if status not in (rec.status, "lost"):
+                continue  # the runner finished just after our read: take its final record
             if status not in ACTIVE:
                 if not finished_sent:
                     for step in rec.steps:  # a runner that died leaves steps unfinished
