@@ -50,6 +50,11 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="an extra rule folder (errors in it are fatal)",
     )
     parser.add_argument(
+        "--no-builtin-rules",
+        action="store_true",
+        help="use only the rules of --rules folders (and user folders)",
+    )
+    parser.add_argument(
         "--no-user-rules",
         action="store_true",
         help="ignore ~/.config/wantui/rules and ./.wantui/rules",
@@ -153,7 +158,9 @@ def run(args: argparse.Namespace) -> int:
     context = parse_context(args.context)
     if args.logs.count("-") > 1:
         raise WantuiError("stdin (-) can be given only once")
-    rules = load_rules(args.rules, include_user=not args.no_user_rules)
+    rules = load_rules(
+        args.rules, include_user=not args.no_user_rules, include_builtin=not args.no_builtin_rules
+    )
     for problem in rules.problems:
         print(f"wantui: warning: {problem} (rule skipped)", file=sys.stderr)
     if len(args.logs) == 1 and "source" not in context:

@@ -19,6 +19,11 @@ def register(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="an extra rule folder (errors in it are fatal)",
     )
+    parser.add_argument(
+        "--no-builtin-rules",
+        action="store_true",
+        help="use only the rules of --rules folders (and user folders)",
+    )
     parser.add_argument("--no-user-rules", action="store_true", help="ignore the user rule folders")
     sub = parser.add_subparsers(dest="rules_command", metavar="ACTION", required=True)
     p = sub.add_parser("list", help="list the rules")
@@ -30,7 +35,9 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    rules = load_rules(args.rules, include_user=not args.no_user_rules)
+    rules = load_rules(
+        args.rules, include_user=not args.no_user_rules, include_builtin=not args.no_builtin_rules
+    )
     for problem in rules.problems:
         print(f"wantui: warning: {problem} (rule skipped)", file=sys.stderr)
     ordered = sorted(rules.rules, key=lambda r: (r.catalog, r.id))
@@ -67,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     if args.rules_command == "explain":
         print(explain_rule(args.rule_id, rules))
         return ExitCode.OK
-    report = check_rules(rules)
+    report = check_rules(rules, coverage=not args.no_builtin_rules)
     for line in report.failures:
         print(f"FAIL {line}")
     for line in report.missing_examples:

@@ -319,6 +319,7 @@ def load_rules(
     *,
     include_user: bool = True,
     builtin_dir: str | Path | None = None,
+    include_builtin: bool = True,
 ) -> RuleSet:
     """Built-in rules, then user folders (``~/.config/wantui/rules``, ``./.wantui/rules``,
     ``WANTUI_RULES_PATH``), then ``extra_dirs``; a later rule with the same id replaces
@@ -331,7 +332,7 @@ def load_rules(
     merged: dict[str, Rule] = {}
     problems: list[WantuiError] = []
     base = Path(builtin_dir) if builtin_dir is not None else builtin_rules_dir()
-    rules, errs = load_rules_dir(base, builtin=True)
+    rules, errs = load_rules_dir(base, builtin=True) if include_builtin else ([], [])
     if errs:
         raise errs[0]
     for r in rules:
