@@ -83,6 +83,8 @@ class _Checker:
         p: Pos | None = None
         if key is not None:
             p = self.pos.value(table, key) if value else self.pos.key(table, key)
+        if p is None and table == "" and key is not None:
+            p = self.pos.table(key)  # a top-level table: its [header]
         if p is None:
             p = self.pos.table(table)
         return Location(str(self.path), p.line if p else None, p.column if p else None)
