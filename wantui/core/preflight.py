@@ -791,21 +791,16 @@ def preflight(project: Project, *, probe: ProbeResult | None = None) -> list[Fin
         else:
             mine.extend(probe.findings)
     # a check both areas make (e.g. --fp8_scaled without --fp8_base) is reported once:
-    # same catalog id and the same proposed change (or none proposed here)
-    taken = {(f.catalog, _fix_key(f)) for f in found}
-    taken_catalogs = {f.catalog for f in found}
-    found.extend(
-        f
-        for f in mine
-        if (f.catalog, _fix_key(f)) not in taken
-        and not (not f.fixes and f.catalog in taken_catalogs)
-    )
+    # same catalog id and the same proposed change
+    taken = {_same_key(f) for f in found}
+    found.extend(f for f in mine if _same_key(f) not in taken)
     return sort_findings(found)
 
 
-def _fix_key(f: Finding) -> tuple[str, ...] | None:
-    """What the first fix changes, whatever action name expresses it."""
+def _same_key(f: Finding) -> tuple[object, ...]:
+    """Catalog id plus what the first fix changes (whatever action expresses it), or the
+    steps concerned when there is no fix."""
     if not f.fixes:
-        return None
+        return (f.catalog, f.steps)
     p = f.fixes[0].params
-    return tuple(str(p.get(k, "")) for k in ("step", "flag", "value", "name", "new_flag"))
+    return (f.catalog, *(str(p.get(k, "")) for k in ("step", "flag", "value", "name", "new_flag")))
