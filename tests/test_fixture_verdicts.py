@@ -1,0 +1,154 @@
+"""Whole-run logs diagnosed end to end against the verdict stored beside each.
+
+``fixtures/logs/<name>.log`` are realistic user-shaped logs (Windows code pages, CRLF,
+Japanese, eight ranks, truncated pastes, old musubi-tuner layouts) with
+``<name>.expected.json``: ``{"rules": [ranked rule ids], "catalog": [ranked catalog ids],
+"exit": wantui's exit code}`` and optionally ``"exit_status"`` (the step's own status,
+when the log's owner knew it).
+
+``fixtures/real/<name>.log`` are captured from the real musubi-tuner by another area; their
+expected files carry the *process* exit code in ``"exit"`` (and ``"rules": []`` until
+blessed). For them the catalog verdict is compared always, the rule ids once known, and
+wantui's exit code must be 1 exactly when the process failed.
+
+Re-bless deliberately with ``WANTUI_BLESS=1 python -m pytest tests/test_fixture_verdicts.py``:
+it rewrites the verdict keys of every expected file (other keys are kept) and still fails,
+so a bless never passes silently.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from wantui.core.finding import Finding, Severity, exit_code_for
+from wantui.core.logtext import iter_file_lines
+from wantui.core.matcher import diagnose_lines
+from wantui.core.rules import RuleSet, load_rules
+
+REPO = Path(__file__).resolve().parent.parent
+LOGS = REPO / "fixtures" / "logs"
+REAL = REPO / "fixtures" / "real"
+BLESS = os.environ.get("WANTUI_BLESS") == "1"
+
+OWN = sorted(LOGS.glob("*.log"))
+REAL_LOGS = sorted(REAL.glob("*.log")) if REAL.is_dir() else []
+
+
+@pytest.fixture(scope="module")
+def rules() -> RuleSet:
+    rs = load_rules(include_user=False)
+    assert not rs.problems
+    return rs
+
+
+def _expected_path(log: Path) -> Path:
+    return log.with_name(log.name[: -len(".log")] + ".expected.json")
+
+
+def _diagnose(log: Path, rules: RuleSet, exit_status: int | None) -> list[Finding]:
+    return diagnose_lines(
+        iter_file_lines(log), rules, context={"source": log.name}, exit_status=exit_status
+    )
+
+
+def _verdict(findings: list[Finding]) -> dict[str, object]:
+    catalog: list[str] = []
+    for f in findings:
+        if f.catalog not in catalog:
+            catalog.append(f.catalog)
+    return {
+        "rules": [f.rule for f in findings],
+        "catalog": catalog,
+        "exit": exit_code_for(findings),
+    }
+
+
+def _bless(path: Path, data: dict[str, object]) -> None:
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    pytest.fail(f"blessed {path.name}: review the diff and commit it (unset WANTUI_BLESS)")
+
+
+def test_enough_fixtures() -> None:
+    assert len(OWN) >= 10
+    assert (LOGS / "healthy-h100.log").is_file()
+    for log in OWN:
+        assert _expected_path(log).is_file() or BLESS, f"{log.name} has no expected verdict"
+
+
+@pytest.mark.parametrize("log", OWN, ids=[p.stem for p in OWN])
+def test_own_fixture(log: Path, rules: RuleSet) -> None:
+    exp_path = _expected_path(log)
+    expected = json.loads(exp_path.read_text(encoding="utf-8")) if exp_path.is_file() else {}
+    findings = _diagnose(log, rules, expected.get("exit_status"))
+    got = _verdict(findings)
+    if BLESS:
+        if {k: expected.get(k) for k in got} != got:
+            _bless(exp_path, {**expected, **got})
+        return
+    assert got == {k: expected.get(k) for k in got}, log.name
+
+
+def test_healthy_log_has_no_error_or_warning(rules: RuleSet) -> None:
+    findings = _diagnose(LOGS / "healthy-h100.log", rules, 0)
+    assert [f.rule for f in findings if f.severity is not Severity.INFO] == []
+
+
+def test_multirank_failure_is_one_finding_with_all_ranks(rules: RuleSet) -> None:
+    findings = _diagnose(LOGS / "multirank-8-oom.log", rules, None)
+    oom = [f for f in findings if f.catalog == "cuda-oom"]
+    assert len(oom) == 1
+    # each rank names its own GPU ("GPU 3 has a total capacity ..."), so the lines differ
+    # in that number; the finding still comes from a ranked line
+    assert oom[0].evidence[0].ranks
+
+
+def test_precursor_fires_before_the_failure(rules: RuleSet) -> None:
+    """found 0 videos is the root; No training items is its consequence, ranked after."""
+    findings = _diagnose(LOGS / "found-0-videos-chain.log", rules, None)
+    ids = [f.rule for f in findings]
+    assert ids.index("dataset-empty") < ids.index("cache-missing")
+    cm = next(f for f in findings if f.rule == "cache-missing")
+    assert cm.consequence_of == "dataset-empty"
+
+
+def test_cli_agrees_with_the_library() -> None:
+    """The real `wantui diagnose --json` gives the same verdict and exit code (a sample)."""
+    for name in ("wan22-missing-task", "nan-loss-exit0", "windows-sjis-toml-backslash"):
+        log = LOGS / f"{name}.log"
+        expected = json.loads(_expected_path(log).read_text(encoding="utf-8"))
+        proc = subprocess.run(
+            [sys.executable, "-m", "wantui", "diagnose", "--json", "--no-user-rules", str(log)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert proc.returncode == expected["exit"], proc.stderr
+        data = json.loads(proc.stdout)
+        assert [f["rule"] for f in data["findings"]] == expected["rules"]
+
+
+@pytest.mark.skipif(not REAL_LOGS, reason="no captured real logs in fixtures/real")
+@pytest.mark.parametrize("log", REAL_LOGS, ids=[p.stem for p in REAL_LOGS])
+def test_real_fixture(log: Path, rules: RuleSet) -> None:
+    exp_path = _expected_path(log)
+    if not exp_path.is_file():
+        pytest.fail(f"{log.name} has no {exp_path.name}")
+    expected = json.loads(exp_path.read_text(encoding="utf-8"))
+    status = expected.get("exit")
+    findings = _diagnose(log, rules, status if isinstance(status, int) else None)
+    got = _verdict(findings)
+    if BLESS:
+        if expected.get("rules") != got["rules"] or expected.get("catalog") != got["catalog"]:
+            _bless(exp_path, {**expected, "rules": got["rules"], "catalog": got["catalog"]})
+        return
+    assert got["catalog"] == expected.get("catalog"), log.name
+    if expected.get("rules"):
+        assert got["rules"] == expected["rules"], log.name
+    if isinstance(status, int):
+        assert got["exit"] == (1 if status != 0 else 0), f"{log.name}: process exit {status}"
