@@ -232,7 +232,7 @@ def _specs(options: list[dict[str, Any]]) -> dict[str, ArgSpec]:
         spec = ArgSpec(
             name=next((n for n in names if n.startswith("--")), names[0]),
             names=names,
-            type=o["type"],
+            type="flag" if o["nargs"] == 0 else o["type"],  # nargs=0 actions are switches
             required=bool(o["required"]),
             default=o["default"],
             nargs=o["nargs"],
