@@ -12,6 +12,8 @@ import re
 from functools import cache
 from typing import Any
 
+from wantui.core.errors import WantuiError
+
 
 @cache
 def module(name: str) -> Any | None:
@@ -54,7 +56,8 @@ def make_normalizer(matcher: Any = None) -> Any:
         keep = re.compile(b"(?:" + pattern.pattern + b")|" + _PROGRESS_BYTES, pattern.flags)
     elif matcher is None:
         keep = re.compile(_PROGRESS_BYTES)
-    return logtext.Normalizer(keep=keep)
+    # history: every \r state of a bar, so the loss plot has every step, not one per line
+    return logtext.Normalizer(keep=keep, history=True)
 
 
 def matcher_available() -> bool:
@@ -113,3 +116,52 @@ def losses(stats: Any) -> dict[int, float]:
     """step -> avr_loss, in the order the steps were seen."""
     value = getattr(stats, "losses", None) if stats is not None else None
     return value if isinstance(value, dict) else {}
+
+
+def atomic_write(path: Any, data: bytes, *, project_root: Any = None) -> None:
+    """The fix engine's atomic write (temp + fsync + rename, with a backup)."""
+    fsutil = module("fsutil")
+    if fsutil is None:
+        raise OSError("atomic writes: not available yet")
+    fsutil.atomic_write(path, data, project_root=project_root)
+
+
+def check_dataset(path: Any, cwd: Any) -> tuple[str, list[Any]]:
+    """Media/caption counts per dataset, and every finding of the dataset checks."""
+    ds = module("dataset")
+    scan = module("dataset.scan")
+    if ds is None:
+        return "dataset checks: not available yet", []
+    findings = list(ds.check_dataset_config(path, cwd))
+    lines: list[str] = []
+    if scan is not None:
+        try:
+            cfg = ds.load_dataset_config(path)
+            for s in scan.scan_datasets(cfg, cwd):
+                where = s.directory if s.directory is not None else "(jsonl)"
+                state = "" if s.exists else "  (folder does not exist)"
+                lines.append(
+                    f"[{s.index}] {s.kind}s in {where}: {len(s.media)} found, "
+                    f"{len(s.captions_missing)} without a caption, {len(s.ignored)} ignored{state}"
+                )
+        except WantuiError as exc:  # the findings above already explain a bad config
+            lines.append(f"scan skipped: {exc}")
+    return "\n".join(lines) or "nothing scanned", findings
+
+
+def preflight(project: Any, probe: Any = None) -> list[Any]:
+    """All preflight findings (files, inputs, the probe), or the project checks alone."""
+    pre = module("preflight")
+    if pre is not None:
+        return list(pre.preflight(project, probe=probe))
+    args = module("args")
+    return list(args.check_project(project)) if args is not None else []
+
+
+def partial_lines(number: int, raw: bytes) -> list[Any]:
+    """Lines for the state of a line still being rewritten with ``\\r`` (a tqdm bar that
+    has not reached its newline): progress and precursors must not wait for the epoch end."""
+    logtext = module("logtext")
+    if logtext is None or not hasattr(logtext, "normalize_line"):
+        return []
+    return logtext.normalize_line(number, logtext.decode_line(raw))

@@ -44,6 +44,7 @@ class Batch:
     """What changed since the last drain."""
 
     lines: dict[str, list[str]] = field(default_factory=dict)  # display lines, ANSI kept
+    partial: dict[str, str] = field(default_factory=dict)  # the line being redrawn (\r)
     dropped: dict[str, int] = field(default_factory=dict)  # lines not drawn (would scroll out)
     progress: dict[str, Any] = field(default_factory=dict)  # newest progress per step
     losses: dict[str, list[float]] = field(default_factory=dict)
@@ -56,6 +57,7 @@ class Batch:
     def empty(self) -> bool:
         return not (
             self.lines
+            or self.partial
             or self.progress
             or self.losses
             or self.checkpoints
@@ -81,6 +83,13 @@ class _Display:
         self._pending = parts.pop()[-self.MAX * 4 :]
         return [self._show(p) for p in parts]
 
+    def current_state(self) -> bytes | None:
+        """The last complete ``\\r`` state of the unfinished line, if it is being redrawn."""
+        if b"\r" not in self._pending:
+            return None
+        segs = [s for s in self._pending.split(b"\r") if s.strip()]
+        return segs[-1][: self.MAX] if segs else None
+
     def close(self) -> list[str]:
         rest, self._pending = self._pending, b""
         return [self._show(rest)] if rest.strip() else []
@@ -103,6 +112,7 @@ class _StepDiag:
         self.stats = api.make_stats()
         self._ckpt_seen = 0
         self._loss_seen = 0
+        self.partial: bytes | None = None  # the \r state already fed
 
     def new_losses(self) -> list[float]:
         """avr_loss values of steps not reported yet (the tracker keeps one per step)."""
@@ -190,8 +200,19 @@ class Feed:
             self._batch.states_changed = True
 
     def _on_StepOutput(self, ev: Any) -> None:  # noqa: N802
-        shown = self._display.setdefault(ev.step, _Display()).feed(ev.data)
-        self._take(ev.step, shown, self._diag_for(ev.step).normalizer.feed(ev.data))
+        display = self._display.setdefault(ev.step, _Display())
+        shown = display.feed(ev.data)
+        diag = self._diag_for(ev.step)
+        lines = diag.normalizer.feed(ev.data)
+        state = display.current_state()
+        if state is not None and state != diag.partial:
+            # the bar being redrawn right now: its progress (and avr_loss=nan) counts now
+            diag.partial = state
+            number = getattr(diag.normalizer, "lines_seen", 0) + 1
+            lines = lines + api.partial_lines(number, state)
+            with self._lock:
+                self._batch.partial[ev.step] = api.decode_line(state).rstrip()
+        self._take(ev.step, shown, lines)
 
     def _take(
         self,

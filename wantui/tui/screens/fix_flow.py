@@ -51,7 +51,7 @@ class FixFlow:
             return
         dataset = self.project.dataset_config_path() if self.project is not None else None
         plan = fixes_mod.plan_fix(fixes[0], self.project, dataset_config=dataset, finding=finding)
-        step = self._failed_step(finding) if self._can_run() else None
+        step = (plan.rerun or self._failed_step(finding)) if self._can_run() else None
 
         def done(choice: str | None) -> None:
             if choice:

@@ -27,6 +27,9 @@ from wantui.tui.widgets.step_list import StepList
 FLUSH_S = 0.1  # one redraw per 100 ms, whatever the output rate
 GPU_POLL_S = 2.0
 WIDE = 140
+# A running step's warning this likely to be the root cause (nan loss, found 0 videos,
+# None- checkpoints) is worth stopping for; lower ones (rounded target_frames) are not.
+PRECURSOR_PRIORITY = 80
 
 
 class PipelineScreen(FixFlow, Screen[None]):
@@ -71,6 +74,7 @@ class PipelineScreen(FixFlow, Screen[None]):
         self.selected = next(iter(feed.steps))
         self._stop_watch = threading.Event()
         self._offered_stop: set[str] = set()
+        self.auto_follow = True  # until a step key is pressed
 
     # -- layout -------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -170,6 +174,8 @@ class PipelineScreen(FixFlow, Screen[None]):
     def apply_batch(self, batch: Batch) -> None:
         for step, lines in batch.lines.items():
             self.query_one(f"#log-{step}", LogView).write_lines(lines, batch.dropped.get(step, 0))
+        for step, text in batch.partial.items():
+            self.query_one(f"#log-{step}", LogView).set_partial(text)
         stats = self.query_one(StatsPanel)
         if self.selected in batch.progress:
             stats.show_progress(batch.progress[self.selected])
@@ -178,6 +184,7 @@ class PipelineScreen(FixFlow, Screen[None]):
         if batch.checkpoints:
             self._add_checkpoints(batch.checkpoints)
         if batch.states_changed:
+            self._follow_active()
             self._refresh_states()
         if batch.findings:
             self.query_one(FindingsPanel).show(self.feed.findings)
@@ -186,6 +193,16 @@ class PipelineScreen(FixFlow, Screen[None]):
             self.notify(notice, severity="warning", timeout=8)
         if batch.finished:
             self.notify(f"run {batch.finished}", timeout=6)
+
+    def _follow_active(self) -> None:
+        """Show the running step (or the failed one) until the user picks a pane."""
+        if not self.auto_follow:
+            return
+        states = self.feed.steps
+        pick = next((n for n, st in states.items() if st.state is StepState.RUNNING), None)
+        pick = pick or next((n for n, st in states.items() if st.state is StepState.FAILED), None)
+        if pick and pick != self.selected:
+            self.action_show_step(pick, manual=False)
 
     def _add_checkpoints(self, paths: list[str]) -> None:
         for p in paths:
@@ -215,7 +232,10 @@ class PipelineScreen(FixFlow, Screen[None]):
                 for s in f.steps
                 if s in self.feed.steps and self.feed.steps[s].state is StepState.RUNNING
             ]
-            if f.severity.value == "error" and running and f.rule not in self._offered_stop:
+            serious = f.severity.value == "error" or (
+                f.severity.value == "warning" and f.priority >= PRECURSOR_PRIORITY
+            )
+            if serious and running and f.rule not in self._offered_stop:
                 self._offered_stop.add(f.rule)
                 self.notify(
                     f"{f.title} — the run is still going: press s to stop it",
@@ -224,9 +244,10 @@ class PipelineScreen(FixFlow, Screen[None]):
                 )
 
     # -- actions ------------------------------------------------------------------------
-    def action_show_step(self, step: str) -> None:
+    def action_show_step(self, step: str, manual: bool = True) -> None:
         if step not in self.feed.steps:
             return
+        self.auto_follow = self.auto_follow and not manual
         self.selected = step
         self.query_one(ContentSwitcher).current = f"log-{step}"
         self.query_one(StepList).selected = step
@@ -246,7 +267,10 @@ class PipelineScreen(FixFlow, Screen[None]):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "search":
+            # like less(1): Enter finds and returns to the log; n finds the next one
             self.action_search_next()
+            event.input.display = False
+            self.query_one(f"#log-{self.selected}", LogView).focus()
 
     def action_search_next(self) -> None:
         needle = self.query_one("#search", Input).value

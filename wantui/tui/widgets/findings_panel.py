@@ -76,15 +76,16 @@ class FindingsPanel(Horizontal):
         return self.findings[idx]
 
     def show(self, findings: list[Finding]) -> None:
-        """Replace the list (already ranked), keeping the highlighted finding if it stays."""
+        """Replace the list (already ranked); highlight the first unless the user browses."""
         current = self.selected
         self.findings = list(findings)
         ol = self.query_one(OptionList)
         ol.clear_options()
         ol.add_options([Option(finding_label(f)) for f in self.findings])
         if self.findings:
-            keep = self.findings.index(current) if current in self.findings else 0
-            ol.highlighted = keep
+            # the root cause (first) is shown, unless the user is browsing the list
+            browsing = ol.has_focus and current in self.findings
+            ol.highlighted = self.findings.index(current) if browsing else 0
         self._detail()
 
     def set_note(self, note: str) -> None:

@@ -42,6 +42,7 @@ class LogView(ScrollView, can_focus=True):
         self._cache: OrderedDict[int, Strip] = OrderedDict()
         self.match: int | None = None  # absolute index of the search match
         self.dropped = 0
+        self.partial = ""  # the line still being redrawn with \r, shown last
 
     # -- data ---------------------------------------------------------------------------
     @property
@@ -51,9 +52,25 @@ class LogView(ScrollView, can_focus=True):
     def lines(self) -> list[str]:
         return list(self._lines)
 
+    def set_partial(self, text: str) -> None:
+        follow = self.scroll_offset.y >= self.max_scroll_y - 1
+        grew = not self.partial and text
+        self.partial = text
+        self._cache.pop(-1, None)
+        self._resize()
+        if follow and grew:
+            self.call_after_refresh(self.scroll_end, animate=False, x_axis=False)
+        self.refresh()
+
+    def _resize(self) -> None:
+        self.virtual_size = Size(self._width, len(self._lines) + (1 if self.partial else 0))
+
     def write_lines(self, lines: list[str], dropped: int = 0) -> None:
         if not lines and not dropped:
             return
+        if lines:
+            self.partial = ""  # a newline ended the line that was being redrawn
+            self._cache.pop(-1, None)
         follow = self.scroll_offset.y >= self.max_scroll_y - 1
         overflow = max(0, len(self._lines) + len(lines) - self.max_lines) + dropped
         self._first += overflow
@@ -64,7 +81,7 @@ class LogView(ScrollView, can_focus=True):
                 self._width = min(len(line), _MAX_WIDTH)
         if overflow:
             self._cache.clear()  # row -> line mapping moved
-        self.virtual_size = Size(self._width, len(self._lines))
+        self._resize()
         if follow:
             # after the new virtual size is applied, or the end is the old end
             self.call_after_refresh(self.scroll_end, animate=False, x_axis=False)
@@ -74,6 +91,7 @@ class LogView(ScrollView, can_focus=True):
         self._lines.clear()
         self._cache.clear()
         self._first, self._width, self.match, self.dropped = 0, 0, None, 0
+        self.partial = ""
         self.virtual_size = Size(0, 0)
         self.refresh()
 
@@ -107,11 +125,19 @@ class LogView(ScrollView, can_focus=True):
         row = scroll_y + y
         width = self.size.width
         if row >= len(self._lines):
+            if row == len(self._lines) and self.partial:
+                return self._strip(-1, self.partial).crop_extend(
+                    scroll_x, scroll_x + width, self.rich_style
+                )
             return Strip.blank(width, self.rich_style)
-        absolute = self._first + row
+        return self._strip(self._first + row, self._lines[row]).crop_extend(
+            scroll_x, scroll_x + width, self.rich_style
+        )
+
+    def _strip(self, absolute: int, raw: str) -> Strip:
         strip = self._cache.get(absolute)
         if strip is None:
-            text = Text.from_ansi(self._lines[row], no_wrap=True, end="")
+            text = Text.from_ansi(raw, no_wrap=True, end="")
             if absolute == self.match:
                 text.stylize(_MATCH)
             segments = [s for s in text.render(self.app.console) if s.text != "\n"]
@@ -119,4 +145,4 @@ class LogView(ScrollView, can_focus=True):
             self._cache[absolute] = strip
             if len(self._cache) > _CACHE:
                 self._cache.popitem(last=False)
-        return strip.crop_extend(scroll_x, scroll_x + width, self.rich_style)
+        return strip

@@ -1,0 +1,120 @@
+"""Setup 1/4: the musubi-tuner checkout and the Python that runs it, then the probe."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.widgets import Input, OptionList, Static
+from textual.widgets.option_list import Option
+
+from wantui.core.setup_defaults import (
+    INSTALL_HELP,
+    find_interpreters,
+    find_musubi_checkouts,
+    is_musubi_checkout,
+)
+from wantui.tui import core_api as api
+from wantui.tui.screens.setup_base import SetupScreen, SetupState, findings_text
+
+
+def probe_summary(data: dict) -> str:
+    torch = data.get("torch") or {}
+    gpus = torch.get("gpus") or []
+    gpu = (
+        ", ".join(f"{g.get('name')} {g.get('total_bytes', 0) / 2**30:.0f} GiB" for g in gpus)
+        or "no CUDA GPU"
+    )
+    bnb = data.get("bitsandbytes") or {}
+    return (
+        f"torch {torch.get('version') or 'not installed'} (CUDA {torch.get('cuda_build') or '-'}) · {gpu}\n"
+        f"bitsandbytes: {'importable' if bnb.get('importable') else 'not importable'}"
+    )
+
+
+class CheckoutScreen(SetupScreen):
+    STEP = 1
+    TITLE = "musubi-tuner and its Python"
+
+    def __init__(self, cwd: Path | SetupState) -> None:
+        super().__init__(cwd if isinstance(cwd, SetupState) else SetupState(cwd=Path(cwd)))
+        self.choices: list[tuple[Path, str]] = []
+
+    def body(self) -> ComposeResult:
+        yield Static("Pick the checkout and interpreter (Enter), or type the checkout's folder:")
+        yield OptionList(id="checkouts", classes="setup-list")
+        yield Input(placeholder="/path/to/musubi-tuner", id="checkout-path")
+        yield Static("", id="probe")
+
+    def on_mount(self) -> None:
+        self.refresh_choices(self.state.cwd)
+
+    def refresh_choices(self, start: Path, extra: Path | None = None) -> None:
+        found = find_musubi_checkouts(start)
+        if extra is not None and extra.resolve() not in found:
+            found.insert(0, extra.resolve())
+        self.choices = [(c, py) for c in found for py in find_interpreters(c)]
+        self.choices += [(c, "") for c in found if not find_interpreters(c)]
+        ol = self.query_one("#checkouts", OptionList)
+        ol.clear_options()
+        for c, py in self.choices:
+            ol.add_option(Option(f"{c}  ·  {py or 'no venv found: type its python below'}"))
+        if self.choices:
+            ol.highlighted = 0
+            ol.focus()
+            self.say("Enter: use it and ask its Python what it can do (the probe)")
+        else:
+            self.say(Text(INSTALL_HELP))
+            self.query_one("#checkout-path", Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        path = Path(event.value).expanduser()
+        if path.is_file() and path.name.startswith("python"):
+            # an interpreter was typed: pair it with the checkout already highlighted
+            checkout = self.choices[0][0] if self.choices else path.parent
+            self.use(checkout, str(path))
+        elif path.is_dir() and is_musubi_checkout(path):
+            self.refresh_choices(self.state.cwd, extra=path)
+        else:
+            self.say(
+                Text(f"{path}: not a musubi-tuner checkout (no wan_train_network.py)", style="red")
+            )
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        checkout, python = self.choices[event.option_index]
+        if not python:
+            self.say("type the path of the python that has musubi-tuner installed")
+            self.query_one("#checkout-path", Input).focus()
+            return
+        self.use(checkout, python)
+
+    def use(self, checkout: Path, python: str) -> None:
+        self.state.checkout, self.state.python = checkout, python
+        self.say(f"probing {python} ...")
+        self.run_probe(python, checkout)
+
+    @work(thread=True, exclusive=True)
+    def run_probe(self, python: str, checkout: Path) -> None:
+        probe = api.module("probe")
+        if probe is None:
+            self.app.call_from_thread(self.say, "probe: not available yet; Ctrl+N to go on")
+            return
+        result = probe.run_probe(python, timeout=60, checkout=checkout, cwd=self.state.cwd)
+        self.app.call_from_thread(self.show_probe, result)
+
+    def show_probe(self, result: object) -> None:
+        self.state.probe = result
+        text = Text(probe_summary(getattr(result, "data", {}) or {}) + "\n")
+        text.append_text(findings_text(list(getattr(result, "findings", []))))
+        self.query_one("#probe", Static).update(text)
+        self.say("Ctrl+N: next (model files)")
+
+    def action_next(self) -> None:
+        if self.state.python is None:
+            self.say(Text("choose a checkout and its python first (Enter)", style="red"))
+            return
+        from wantui.tui.screens.setup_models import ModelsScreen
+
+        self.app.push_screen(ModelsScreen(self.state))

@@ -1,0 +1,176 @@
+"""Setup 4/4: training settings with Wan2.2 defaults for this GPU, saved to wantui.toml;
+then preflight, with one-key fixes, and the run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.widgets import Input, Label, Static
+
+from wantui.core.errors import WantuiError
+from wantui.core.project import project_to_toml
+from wantui.core.setup_defaults import build_project, choose_settings, train_args
+from wantui.tui import core_api as api
+from wantui.tui.screens.setup_base import SetupScreen
+from wantui.tui.widgets.findings_panel import FindingsPanel
+
+
+class TrainingScreen(SetupScreen):
+    STEP = 4
+    TITLE = "training settings"
+    BINDINGS = [
+        *SetupScreen.BINDINGS,
+        Binding("ctrl+s", "save", "Save wantui.toml"),
+        Binding("ctrl+f", "fix", "Fix selected"),
+        Binding("ctrl+g", "go", "Open pipeline"),
+    ]
+
+    def body(self) -> ComposeResult:
+        with Horizontal(classes="setup-row"):
+            yield Label("output name")
+            yield Input("wan22-lora", id="output-name")
+        with Horizontal(classes="setup-row"):
+            yield Label("output folder")
+            yield Input("output", id="output-dir")
+        yield Static("", id="settings")
+        yield FindingsPanel(id="preflight")
+
+    def on_mount(self) -> None:
+        self.query_one("#preflight", FindingsPanel).set_note(
+            "save (Ctrl+S) to run the preflight checks"
+        )
+        self.show_settings()
+
+    def on_input_changed(self, _: Input.Changed) -> None:
+        self.show_settings()
+
+    def settings(self):  # noqa: ANN201 - TrainingSettings
+        m = self.state.models
+        dit = getattr(m, "dit", None)
+        return choose_settings(
+            dit_dtype=getattr(dit, "dtype", None),
+            dit_kind=getattr(dit, "kind", None),
+            dit_details=getattr(dit, "details", None),
+            two_experts=getattr(m, "dit_high_noise", None) is not None,
+            vram_gib=self.state.vram_gib,
+            gpu_count=self.state.gpu_count,
+            bitsandbytes_ok=self.state.bitsandbytes_ok,
+            output_name=self.query_one("#output-name", Input).value.strip() or "wan22-lora",
+            output_dir=self.query_one("#output-dir", Input).value.strip() or "output",
+        )
+
+    def _path(self, role: str, fallback: str) -> str:
+        m = getattr(self.state.models, role, None)
+        return m.path if m is not None else fallback
+
+    def show_settings(self) -> None:
+        s = self.settings()
+        out = Text()
+        for r in s.reasons:
+            out.append(f"• {r}\n")
+        out.append("\ntrain args: ", style="bold")
+        out.append(
+            " ".join(train_args(s, dit=Path(self._path("dit", "<dit>")).name)) + "\n", style="dim"
+        )
+        self.query_one("#settings", Static).update(out)
+
+    def build(self):  # noqa: ANN201 - Project
+        models_dir = self.state.models_dir or self.state.cwd / "models"
+        high = getattr(self.state.models, "dit_high_noise", None)
+        return build_project(
+            self.state.cwd,
+            musubi_dir=str(self.state.checkout or ""),
+            python=self.state.python or "python",
+            dataset_config=str(
+                self.state.dataset_toml.name if self.state.dataset_toml else "dataset.toml"
+            ),
+            vae=self._path("vae", str(models_dir / "wan_2.1_vae.safetensors")),
+            t5=self._path("t5", str(models_dir / "models_t5_umt5-xxl-enc-bf16.pth")),
+            dit=self._path("dit", str(models_dir / "wan2.2_t2v_low_noise_14B_fp16.safetensors")),
+            dit_high_noise=high.path if high is not None else None,
+            settings=self.settings(),
+            vram_gib=self.state.vram_gib,
+        )
+
+    def action_save(self) -> None:
+        project = self.build()
+        old = project.file.read_text(encoding="utf-8") if project.file.is_file() else None
+        try:
+            api.atomic_write(
+                project.file,
+                project_to_toml(project, old).encode("utf-8"),
+                project_root=project.root,
+            )
+        except (WantuiError, OSError) as exc:
+            self.say(Text(f"cannot save: {exc}", style="red"))
+            return
+        self.project = project
+        self.say(f"saved {project.file}; running preflight ...")
+        self.run_preflight(project)
+
+    @work(thread=True, exclusive=True)
+    def run_preflight(self, project: object) -> None:
+        findings = api.preflight(project, self.state.probe)
+        self.app.call_from_thread(self.show_findings, findings)
+
+    def show_findings(self, findings: list) -> None:
+        self.state.findings = findings
+        panel = self.query_one("#preflight", FindingsPanel)
+        panel.show(findings)
+        if not findings:
+            panel.set_note("preflight: nothing to report")
+        errors = sum(f.severity.value == "error" for f in findings)
+        self.say(
+            f"preflight: {len(findings)} finding(s), {errors} error(s) · Ctrl+F fixes the selected one · Ctrl+G opens the pipeline"
+        )
+
+    def action_fix(self) -> None:
+        finding = self.query_one("#preflight", FindingsPanel).selected
+        project = getattr(self, "project", None)
+        fixes = [fx for fx in getattr(finding, "fixes", []) if fx.auto]
+        mod = api.module("fixes")
+        if finding is None or project is None or not fixes or mod is None:
+            self.say("no automatic fix for the selected finding (save first)")
+            return
+        from wantui.tui.dialogs.fix_preview import FixDialog
+
+        plan = mod.plan_fix(
+            fixes[0], project, dataset_config=project.dataset_config_path(), finding=finding
+        )
+
+        def done(choice: str | None) -> None:
+            if choice:
+                try:
+                    mod.apply_plan(plan, mod.Journal(plan.root))
+                except WantuiError as exc:
+                    self.say(Text(f"fix not applied: {exc}", style="red"))
+                    return
+                from wantui.core.project import load_project
+
+                self.project = load_project(project.root)
+                self.run_preflight(self.project)
+
+        self.app.push_screen(FixDialog(plan.label, plan.preview(), refused=plan.refused), done)
+
+    def action_go(self) -> None:
+        project = getattr(self, "project", None)
+        if project is None:
+            self.say(Text("save first (Ctrl+S)", style="red"))
+            return
+        from wantui.cli.tui_cmd import output_dir
+        from wantui.tui.sources import LiveSource
+
+        self.app.open_pipeline(  # type: ignore[attr-defined]
+            project=project,
+            source=LiveSource(project),
+            title=project.name,
+            watch_dir=output_dir(project),
+        )
+
+    def action_next(self) -> None:
+        self.action_save()
