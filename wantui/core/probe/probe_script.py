@@ -178,8 +178,15 @@ def probe_torch(p):
     return out, torch
 
 
-def probe_bitsandbytes(torch, cuda_ok, test_cuda):
+def probe_bitsandbytes(torch, cuda_ok, test_cuda, fast=False):
     out = {"version": _dist_version("bitsandbytes")}
+    if fast:  # importing bitsandbytes takes seconds; --fast only says whether it is there
+        import importlib.util
+
+        out["importable"] = None if importlib.util.find_spec("bitsandbytes") else False
+        out["cuda_ok"] = None
+        out["note"] = "import skipped (--fast)"
+        return out
     try:
         import bitsandbytes as bnb
     except Exception as exc:
@@ -430,7 +437,9 @@ def main(argv=None):
         data["bitsandbytes"] = (
             p.timed(
                 "bitsandbytes",
-                lambda: probe_bitsandbytes(torch, cuda_ok, not args.fast and p.left() > 2),
+                lambda: probe_bitsandbytes(
+                    torch, cuda_ok, not args.fast and p.left() > 2, args.fast
+                ),
             )
             if torch is not None
             else {
