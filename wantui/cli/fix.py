@@ -19,7 +19,7 @@ from wantui.core.errors import ExitCode, WantuiError
 from wantui.core.finding import Evidence, Finding, Location, Severity, exit_code_for, sort_findings
 from wantui.core.fixactions import FixAction
 from wantui.core.fixes import FixPlan, Journal, apply_plan, plan_fix, undo_last
-from wantui.core.project import PROJECT_FILE, Project, load_project
+from wantui.core.project import PROJECT_FILE, STEP_NAMES, Project, load_project
 
 
 def register(p: argparse.ArgumentParser) -> None:
@@ -141,12 +141,12 @@ def _log_findings(log: str, project: Project | None) -> list[Finding]:
         from wantui.core.rules import load_rules
     except ImportError as exc:
         raise _missing("log diagnosis", exc) from None
-    context: dict[str, str] = {}
-    if project is not None:
-        context["project"] = str(project.root)
-        if project.dataset_config:
-            context["dataset_config"] = str(project.dataset_config_path())
     path = Path(log)
+    context: dict[str, str] = {"source": log}
+    if path.stem in STEP_NAMES:  # runs/<id>/<step>.log
+        context["step"] = path.stem
+    if project is not None and project.dataset_config:
+        context["dataset_config"] = str(project.dataset_config_path())
     if path.is_dir():
         raise WantuiError("is a directory, not a log file", path=path)
     if not path.exists():
@@ -156,25 +156,22 @@ def _log_findings(log: str, project: Project | None) -> list[Finding]:
 
 
 def _project_findings(project: Project, dataset_config: Path | None) -> list[Finding]:
-    findings: list[Finding] = []
+    """Preflight (dataset + arguments + model files) of the project; with an explicit
+    --dataset-config, that TOML's checks instead of the project's dataset."""
+    if dataset_config is not None:
+        return _dataset_findings(dataset_config, project.cwd())
     try:
-        from wantui.core.args import check_project  # type: ignore[attr-defined]
+        from wantui.core.preflight import preflight
     except ImportError:
-        check_project = None
-    if check_project is not None and dataset_config is None:
-        findings.extend(check_project(project))
-    else:
-        ds = dataset_config or project.dataset_config_path()
-        if ds is not None:
-            findings.extend(_dataset_findings(ds, project.cwd()))
-    try:
-        from wantui.core.preflight import preflight  # type: ignore[import-not-found]
-    except ImportError:
-        preflight = None
+        preflight = None  # type: ignore[assignment]
     if preflight is not None:
-        seen = {(f.rule, str(f.location)) for f in findings}
-        findings.extend(f for f in preflight(project) if (f.rule, str(f.location)) not in seen)
-    return findings
+        return list(preflight(project))
+    try:
+        from wantui.core.args import check_project
+    except ImportError:
+        ds = project.dataset_config_path()
+        return _dataset_findings(ds, project.cwd()) if ds is not None else []
+    return list(check_project(project))
 
 
 def _dataset_findings(path: Path, cwd: Path) -> list[Finding]:
@@ -237,6 +234,19 @@ def _print_list(entries: list[FixEntry], findings: list[Finding], source: str, o
     out.write(
         "Preview and apply one with `wantui fix --apply ID` (or `--apply all`); undo with `wantui fix --undo`.\n"
     )
+
+
+def _fill_download_size(plan: FixPlan) -> None:
+    """Ask the hub for the size before asking the user (the catalog rarely knows it)."""
+    d = plan.download
+    if plan.refused or d is None or d.size is not None:
+        return
+    from wantui.core.hub import remote_info, resolve_spec
+
+    try:
+        d.size = remote_info(resolve_spec(d.spec)).size
+    except WantuiError as exc:
+        plan.notes.append(f"Size unknown: {exc.message}")
 
 
 def _confirm(question: str, assume_yes: bool) -> bool:
@@ -334,6 +344,7 @@ def run(args: argparse.Namespace) -> int:
     for e in chosen:
         # plan again now: an earlier fix of this run may have changed the same file
         plan = plan_fix(e.action, project, dataset_config=ds, finding=e.finding)
+        _fill_download_size(plan)
         if not args.json:
             out.write(f"\n[{e.id}] " + plan.preview())
         if plan.refused:
