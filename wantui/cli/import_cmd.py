@@ -47,10 +47,14 @@ def _remove_flag(args: list[str], flag: str) -> list[str]:
 
 
 def _relative(path: Path, root: Path) -> str:
+    """``path`` relative to the project folder when that stays readable (at most two
+    levels up, same drive), else absolute."""
+    path = Path(os.path.normpath(path))
     try:
-        return str(path.relative_to(root))
-    except ValueError:
+        rel = os.path.relpath(path, root)
+    except ValueError:  # another drive on Windows
         return str(path)
+    return rel if not rel.startswith(os.path.join(os.pardir, os.pardir, os.pardir)) else str(path)
 
 
 def _venv_python(prefix: list[list[str]], cwd: Path, windows: bool) -> str | None:
