@@ -28,16 +28,26 @@ import os
 import struct
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-try:
+if TYPE_CHECKING:
     import torch
-    from safetensors.torch import save_file
-except ImportError as exc:  # this script must run in the pipeline's interpreter
-    sys.exit(
-        f"build_lab.py: needs torch and safetensors in this interpreter ({exc}); run it with the pipeline's python"
-    )
 
-DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
+
+def _load_torch() -> None:
+    """Import torch and safetensors only when files are written, so option errors and
+    --print-shapes answer at once (torch costs seconds to import)."""
+    global torch, save_file
+    try:
+        import torch
+        from safetensors.torch import save_file
+    except ImportError as exc:  # this script must run in the pipeline's interpreter
+        sys.exit(
+            f"build_lab.py: needs torch and safetensors in this interpreter ({exc}); run it with the pipeline's python"
+        )
+
+
+DTYPES = ("bf16", "fp16", "fp32")
 # musubi's --mixed_precision value that matches each DiT file dtype (wan_train_network.py:60-76);
 # an fp32 file has no assertion, and "no" is the only choice that trains on a CPU.
 MIXED_PRECISION = {"bf16": "bf16", "fp16": "fp16", "fp32": "no"}
@@ -330,7 +340,8 @@ def build(args: argparse.Namespace) -> dict:
         (out / sub).mkdir(parents=True, exist_ok=True)
     dit_cfg = DIT_TINY if args.tiny else DIT_REAL
     vae_cfg = VAE_TINY if args.tiny else VAE_REAL
-    dtype = DTYPES[args.dtype]
+    _load_torch()
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[args.dtype]
     tag = "tiny" if args.tiny else "1.3B"
     dit_path = out / "models" / f"lab_wan21_t2v_{tag}_{args.dtype}.safetensors"
     vae_path = out / "models" / f"lab_wan21_vae{'_tiny' if args.tiny else ''}.safetensors"
@@ -465,7 +476,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument(
         "--dtype",
-        choices=sorted(DTYPES),
+        choices=DTYPES,
         default="bf16",
         help="DiT weight dtype (default bf16; fp32 trains on a CPU)",
     )
