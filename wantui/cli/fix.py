@@ -364,7 +364,7 @@ def run(args: argparse.Namespace) -> int:
             if not args.json:
                 out.write(f"Not applied: {exc}\n")
             continue
-        results.append({"id": e.id, "applied": True, **applied.to_json()})
+        results.append({**applied.to_json(), "id": e.id, "journal_id": applied.id, "applied": True})
         if not args.json:
             if applied.file:
                 out.write(f"Applied. Backup: {applied.backup}\n")

@@ -196,8 +196,10 @@ class RemoteInfo:
 
 def remote_info(f: HubFile, *, revision: str = "main", token: str | None = None) -> RemoteInfo:
     """HEAD the file on the hub: size, etag, sha256 (LFS files) and the URL to GET."""
-    from huggingface_hub import get_hf_file_metadata, hf_hub_url
+    from huggingface_hub import get_hf_file_metadata, get_token, hf_hub_url
 
+    if token is None:
+        token = get_token()  # HF_TOKEN or the hf login; never printed
     if offline_mode():
         raise WantuiError(
             "HF_HUB_OFFLINE=1 is set, so wantui will not download "
