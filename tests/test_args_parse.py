@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from wantui.core.args import parse_command
+from wantui.core.args import check_command, parse_command
 from wantui.core.args.parse import split_windows
 from wantui.core.errors import WantuiError
 
@@ -130,3 +132,17 @@ def test_flag_values_last_wins():
     p = parse_command("python wan_train_network.py --task t2v-14B --task=t2v-A14B", "/w")
     assert p.flag_values("--task") == ["t2v-A14B"]
     assert p.flag_values("--sdpa") is None
+
+
+PIECES = ["python", "accelerate", "launch", "-m", "wan_train_network.py", "--sdpa", "--task", "t2v-A14B", "^\n",
+          "\\\n", '"', "'", "&&", "call", "x.bat", "C:\\a b\\c", "--fp8", "=", "--dit", "--network_args", "a=1"]  # fmt: skip
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(PIECES) | st.text(max_size=8), max_size=12))
+def test_fuzz_commands_only_raise_wantui_error(pieces):
+    text = " ".join(pieces)
+    try:
+        check_command(text, "/nonexistent-dir")
+    except WantuiError:
+        pass
