@@ -506,6 +506,11 @@ def _resolve(cwd: Path, p: str) -> Path:
     return path if path.is_absolute() else cwd / path
 
 
+def foreign_windows_path(value: str) -> bool:
+    """A drive-letter or UNC path seen on a POSIX machine (a pasted Windows command)."""
+    return os.name != "nt" and bool(re.match(r"^(?:[A-Za-z]:[\\/]|\\\\)", value))
+
+
 def _model_info(path: Path) -> Any:
     """The files-and-machine inspector, or None when the file is not there."""
     if not path.is_file():
@@ -554,6 +559,8 @@ def check_files(state: ArgState, cwd: Path, out: _Out) -> dict[str, Any]:
         value = state.get(flag)
         if value is None:
             continue
+        if foreign_windows_path(value):
+            continue  # C:\... cannot be checked from a POSIX machine
         path = _resolve(cwd, value)
         if not path.exists():
             out.add(
@@ -1193,7 +1200,7 @@ def script_findings(
             if not parsed.windows or os.name != "nt"
             else parsed.script,
         )
-        if parsed.windows and os.name != "nt" and re.match(r"^[A-Za-z]:", parsed.script):
+        if foreign_windows_path(parsed.script):
             pass  # a Windows absolute path cannot be checked from here
         elif not path.is_file():
             out.add(

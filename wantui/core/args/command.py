@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from wantui.core.args.check import check_step_args, script_findings
+from wantui.core.args.check import check_step_args, foreign_windows_path, script_findings
 from wantui.core.args.parse import ParsedCommand, basename_any, parse_command
 from wantui.core.dataset.check import check_config, parse_error_findings
 from wantui.core.dataset.load import parse_config_text, read_config_text
@@ -93,7 +93,20 @@ def check_parsed(
         parsed.step, parsed.args, cwd=base, launch_args=parsed.launch_args, windows=parsed.windows
     )
     findings += arg_findings
-    if dataset and parsed.dataset_config:
+    if dataset and parsed.dataset_config and foreign_windows_path(parsed.dataset_config):
+        findings.append(
+            Finding(
+                rule="dataset-config-windows-path",
+                catalog="dataset-config-not-found",
+                severity=Severity.INFO,
+                title="The dataset config is a Windows path",
+                message=f"`{parsed.dataset_config}` cannot be read from this machine; run `wantui check` on the "
+                "Windows machine to check it.",
+                origin="check",
+                priority=5,
+            )
+        )
+    elif dataset and parsed.dataset_config:
         findings += dataset_findings(
             _resolve(base, parsed.dataset_config),
             base,
