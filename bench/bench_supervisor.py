@@ -1,0 +1,165 @@
+#!/usr/bin/env python3
+"""Does a supervised step ever block on its output? Figures for issue 5 part 8.
+
+A child prints short musubi-like lines at a fixed rate (default 200,000 lines/s for 10 s)
+and then as fast as it can. Each is timed writing to /dev/null and supervised (its own
+session, output straight into runs/<id>/<step>.log), while a follower process, the
+attach path (``wantui attach --json``: tail + Normalizer + Matcher), reads the log live.
+Printed: wall times, the supervised/devnull ratio (target <= 1.2), the follower's lag
+behind the end of the run and its peak RSS.
+
+    python bench/bench_supervisor.py [--rate 200000] [--seconds 10] [--burst-lines 2000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+CHILD = r"""
+import os, sys, time
+rate = int(os.environ["BENCH_RATE"]); seconds = float(os.environ["BENCH_SECONDS"])
+lines = int(os.environ.get("BENCH_LINES", "0"))
+out = sys.stdout.write
+batch = 2000
+t0 = time.perf_counter()
+n = 0
+if rate > 0:
+    total = int(rate * seconds)
+    while n < total:
+        for i in range(batch):
+            out(f"steps:  {n + i} it [00:01, 1.00it/s, avr_loss=0.123]\n")
+        n += batch
+        sys.stdout.flush()
+        ahead = n / rate - (time.perf_counter() - t0)
+        if ahead > 0:
+            time.sleep(ahead)
+else:
+    while n < lines:  # one write per line, like print()
+        for i in range(batch):
+            out(f"INFO:musubi_tuner.training.trainer_base:line {n + i} of the burst\n")
+        n += batch
+sys.stdout.flush()
+elapsed = time.perf_counter() - t0
+with open(os.environ["BENCH_TIME_FILE"], "w") as fh:
+    fh.write(f"{elapsed} {n}")
+"""
+
+
+def child_env(tmp: Path, rate: int, seconds: float, lines: int, name: str) -> dict[str, str]:
+    return {
+        "BENCH_RATE": str(rate),
+        "BENCH_SECONDS": str(seconds),
+        "BENCH_LINES": str(lines),
+        "BENCH_TIME_FILE": str(tmp / f"{name}.time"),
+    }
+
+
+def read_time(path: Path) -> tuple[float, int]:
+    elapsed, n = path.read_text().split()
+    return float(elapsed), int(n)
+
+
+def devnull_run(tmp: Path, script: Path, env: dict[str, str], name: str) -> tuple[float, int]:
+    with open(os.devnull, "wb") as null:
+        subprocess.run(
+            [sys.executable, str(script)],
+            stdout=null,
+            stderr=null,
+            env={**os.environ, **env},
+            check=True,
+        )
+    return read_time(tmp / f"{name}.time")
+
+
+def supervised_run(tmp: Path, script: Path, env: dict[str, str], name: str) -> dict[str, float]:
+    from wantui.core.project import Project, Step
+    from wantui.core.supervisor import start_run
+
+    root = tmp / name
+    root.mkdir()
+    proj = Project(root=root, musubi_dir=str(script.parent), python=sys.executable)
+    proj.steps["train"] = Step(name="train", script=script.name, env=env)
+    handle = start_run(proj)
+    # the attach path, in its own process so its RSS is its own
+    t_follow = time.perf_counter()
+    follower = subprocess.Popen(
+        [sys.executable, "-m", "wantui", "attach", str(handle.run_dir), "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    rec = handle.wait(poll=0.05)
+    print(
+        f"  (run finished {time.perf_counter() - t_follow:.1f} s after start; waiting for the follower)",
+        flush=True,
+    )
+    t_run_end = time.perf_counter()
+    out = follower.stdout.read()  # type: ignore[union-attr]
+    _, status, usage = os.wait4(follower.pid, 0)
+    t_follow_end = time.perf_counter()
+    follower.returncode = os.waitstatus_to_exitcode(status)
+    elapsed, n = read_time(tmp / f"{name}.time")
+    data = json.loads(out)
+    log_bytes = (handle.run_dir / "train.log").stat().st_size
+    return {
+        "elapsed": elapsed,
+        "lines": n,
+        "status": rec.status,
+        "log_bytes": log_bytes,
+        "follower_lag_s": t_follow_end - t_run_end,
+        "follower_wall_s": t_follow_end - t_follow,
+        "follower_rss_mib": usage.ru_maxrss / 1024,
+        "follower_ok": follower.returncode == 0 and data["run"]["status"] == "succeeded",
+    }
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--rate", type=int, default=200_000, help="lines per second in the paced test")
+    ap.add_argument("--seconds", type=float, default=10.0, help="length of the paced test")
+    ap.add_argument(
+        "--burst-lines", type=int, default=2_000_000, help="lines in the as-fast-as-it-can test"
+    )
+    args = ap.parse_args()
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    with tempfile.TemporaryDirectory(prefix="wantui-bench-") as d:
+        tmp = Path(d)
+        script = tmp / "flood.py"
+        script.write_text(CHILD)
+        print(f"machine: {os.cpu_count()} CPUs, python {sys.version.split()[0]}")
+        for label, rate, lines in (
+            (f"paced {args.rate:,} lines/s for {args.seconds:g} s", args.rate, 0),
+            (f"burst {args.burst_lines:,} lines as fast as possible", 0, args.burst_lines),
+        ):
+            base_env = child_env(tmp, rate, args.seconds, lines, "null")
+            null_s, n = devnull_run(tmp, script, base_env, "null")
+            name = f"sup{rate}"
+            sup = supervised_run(tmp, script, child_env(tmp, rate, args.seconds, lines, name), name)
+            ratio = sup["elapsed"] / null_s
+            print(f"\n{label}")
+            print(f"  to /dev/null:          {null_s:8.2f} s  ({n / null_s:,.0f} lines/s)")
+            print(
+                f"  supervised (log file): {sup['elapsed']:8.2f} s  ({sup['lines'] / sup['elapsed']:,.0f} lines/s), run {sup['status']}"
+            )
+            print(
+                f"  ratio supervised / devnull: {ratio:.3f}  ({'OK' if ratio <= 1.2 else 'ABOVE'} target 1.2)"
+            )
+            print(f"  log written: {sup['log_bytes'] / 1e6:,.1f} MB")
+            print(
+                f"  follower (attach: tail + Normalizer + Matcher): lag after the run ended {sup['follower_lag_s']:.2f} s, "
+                f"{sup['log_bytes'] / 1e6 / sup['follower_wall_s']:,.1f} MB/s overall, peak RSS {sup['follower_rss_mib']:.0f} MiB, "
+                f"{'completed' if sup['follower_ok'] else 'FAILED'}"
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
