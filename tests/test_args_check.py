@@ -189,3 +189,15 @@ def test_windows_multi_process_warns(tmp_path):
     )
     (f,) = [f for f in found if f.catalog == "windows-libuv"]
     assert {a.action for a in f.fixes} == {"flag_set", "env_set"}
+
+
+def test_config_file_values_count_as_given(tmp_path):
+    (tmp_path / "train.toml").write_text(
+        '[model]\ndit = "d.safetensors"\nsdpa = true\n[opt]\noptimizer_type = "adamw8bit"\n'
+        'network_module = "networks.lora_wan"\noutput_dir = "out"\noutput_name = "x"\nmixed_precision = "bf16"\n'
+        "dataset_config = 'ds.toml'\ntimestep_boundary = 0.875\n"
+    )
+    found = rules(run("train", ["--config_file", "train", "--output_name", "cli"], tmp=tmp_path))
+    assert set(found) == {"file-not-found"}  # only the DiT file, which is not there
+    found = rules(run("train", ["--config_file", "nope.toml"], tmp=tmp_path))
+    assert found["config-file-not-found"]

@@ -1131,6 +1131,60 @@ def _optimizer_fix(name: str) -> str | None:
     return did_you_mean(name, [*SPECIAL_OPTIMIZERS, *TORCH_OPTIMIZERS])
 
 
+def merge_config_file(state: ArgState, cwd: Path, out: _Out) -> None:
+    """``--config_file``: its values (tables flattened) fill the options not given on the
+    command line, as musubi-tuner's ``read_config_from_file`` does (values are not
+    type-checked there, so a float ``timestep_boundary`` works in the file)."""
+    value = state.get("--config_file") or ""
+    if foreign_windows_path(value):
+        return
+    path = _resolve(cwd, value if value.endswith(".toml") else value + ".toml")
+    try:
+        import tomlkit
+
+        data = tomlkit.parse(path.read_text(encoding="utf-8")).unwrap()
+    except FileNotFoundError:
+        out.add(
+            "config-file-not-found",
+            "missing-required-argument",
+            Severity.ERROR,
+            "--config_file not found",
+            f"`{path}` does not exist; musubi-tuner logs `{path} not found.` and exits with status 1.",
+            captures={"path": str(path)},
+            priority=85,
+        )
+        return
+    except Exception as exc:  # unreadable or not TOML: musubi-tuner fails the same way
+        out.add(
+            "config-file-invalid",
+            "invalid-argument-value",
+            Severity.ERROR,
+            "--config_file cannot be read",
+            f"`{path}`: {exc}",
+            captures={"path": str(path)},
+            priority=85,
+        )
+        return
+    flat: dict[str, Any] = {}
+    for key, val in data.items():
+        if isinstance(val, dict):
+            flat.update(val)
+        else:
+            flat[key] = val
+    opts = script_options(STEP_SCRIPTS[state.step])
+    for key, val in flat.items():
+        spec = opts.get("--" + key)
+        if spec is None or spec.name in state.values:
+            continue  # the command line wins; unknown keys are kept silently by musubi-tuner
+        if isinstance(val, bool):
+            if val:
+                state.values[spec.name] = []
+        elif isinstance(val, list):
+            state.values[spec.name] = [str(v) for v in val]
+        elif val is not None:
+            state.values[spec.name] = [str(val)]
+
+
 def check_caching(state: ArgState, out: _Out) -> None:
     if state.step == "latents" and state.has("--one_frame") and not state.get("--clip"):
         out.add(
@@ -1158,6 +1212,8 @@ def check_step_args(
     state = scan_args(step, args, out)
     if launch_args:
         scan_args(step, launch_args, out, opts=accelerate_options(), fix_step="launch")
+    if step == "train" and state.get("--config_file"):
+        merge_config_file(state, cwd, out)
     check_required(state, out)
     infos = check_files(state, cwd, out) if check_paths else {}
     if step == "train":
