@@ -125,7 +125,7 @@ def test_sigkill_during_atomic_write_of_large_files(tmp_path, capsys):
                     atomic_write(target, raw_version(k), backup=False)
             finally:
                 os._exit(0)
-        time.sleep(rng.uniform(0.0, 0.02))
+        time.sleep(rng.uniform(0.0, 0.05))
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
         data = target.read_bytes()
