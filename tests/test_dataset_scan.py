@@ -159,3 +159,29 @@ def test_no_cache_at_all_predicts_no_training_items(tmp_path):
     (f,) = [f for f in scan_findings(cfg, tmp_path, step="train") if f.rule == "cache-missing"]
     assert f.severity.value == "error" and "No training items" in f.message
     assert [a.params["step"] for a in f.fixes] == ["latents", "te"]
+
+
+def test_jsonl_datasets(tmp_path):
+    (tmp_path / "v").mkdir()
+    (tmp_path / "v" / "a.mp4").write_bytes(b"")
+    (tmp_path / "list.jsonl").write_text(
+        '{"video_path": "v/a.mp4", "caption": "a cat"}\n'
+        '{"video_path": "v/missing.mp4", "caption": "x"}\n'
+        '{"video_path": "v/a.mp4"}\n'
+        "\n"
+        "not json\n"
+    )
+    cfg = load_dataset_config(
+        make(tmp_path, '[[datasets]]\nvideo_jsonl_file = "list.jsonl"\ncache_directory = "c"\n')
+    )
+    found = {f.rule: f for f in scan_findings(cfg, tmp_path)}
+    assert (
+        found["dataset-jsonl-invalid"].location.line == 4
+        and "1 more" in found["dataset-jsonl-invalid"].message
+    )
+    assert found["caption-missing"].catalog == "caption-missing"
+    assert "v/missing.mp4" in found["dataset-media-missing"].message
+    cfg = load_dataset_config(
+        make(tmp_path, '[[datasets]]\nimage_jsonl_file = "none.jsonl"\ncache_directory = "c"\n')
+    )
+    assert [f.rule for f in scan_findings(cfg, tmp_path)] == ["dataset-jsonl-missing"]

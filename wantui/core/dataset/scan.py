@@ -7,6 +7,7 @@ which reads only the MP4 ``moov`` box and only when a target could be too long.
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +57,11 @@ class DatasetScan:
     cached_stems: set[str] = field(default_factory=set)  # item keys with a latent cache
     te_stems: set[str] = field(default_factory=set)
     missing_te: list[str] = field(default_factory=list)  # latent caches without a TE sibling
+    jsonl: Path | None = None  # a JSONL dataset's file, resolved
+    jsonl_bad: list[tuple[int, str]] = field(
+        default_factory=list
+    )  # (line, problem) that crash loading
+    media_missing: list[str] = field(default_factory=list)  # JSONL paths that do not exist
 
     @property
     def captioned(self) -> int:
@@ -146,6 +152,10 @@ def scan_datasets(
                 scan.captions_missing = list(scan.media)
             if kind == "video":
                 _scan_frames(scan, entry)
+        jsonl = entry.get("image_jsonl_file" if is_image else "video_jsonl_file")
+        if isinstance(jsonl, str) and scan.directory is None:
+            scan.jsonl = _resolve(cwd, jsonl)
+            _scan_jsonl(scan, cwd, "image_path" if is_image else "video_path")
         cache = entry.get("cache_directory")
         if isinstance(cache, str):
             scan.cache_directory = _resolve(cwd, cache)
@@ -158,6 +168,43 @@ def scan_datasets(
             _count_caches(scan, cache_names or [])
         scans.append(scan)
     return scans
+
+
+_MAX_JSONL_LINES = 200_000
+
+
+def _scan_jsonl(scan: DatasetScan, cwd: Path, path_key: str) -> None:
+    """Read a JSONL dataset like musubi-tuner: one JSON object per line, a blank line is a
+    JSON error too; ``caption`` and the media path are required per item."""
+    assert scan.jsonl is not None
+    try:
+        with open(scan.jsonl, encoding="utf-8") as f:
+            scan.exists = True
+            for n, line in enumerate(f, 1):
+                if n > _MAX_JSONL_LINES:
+                    break
+                try:
+                    item = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    scan.jsonl_bad.append((n, f"not JSON ({exc.msg})"))
+                    continue
+                if not isinstance(item, dict):
+                    scan.jsonl_bad.append((n, "not a JSON object"))
+                    continue
+                media = item.get(path_key)
+                if not isinstance(media, str):
+                    scan.jsonl_bad.append((n, f'no "{path_key}"'))
+                    continue
+                scan.media.append(media)
+                if "caption" not in item:
+                    scan.captions_missing.append(media)
+                if len(scan.media) <= _MAX_FRAME_READS and not _resolve(cwd, media).exists():
+                    scan.media_missing.append(media)
+    except FileNotFoundError:
+        scan.exists = False
+    except (OSError, UnicodeDecodeError) as exc:
+        scan.exists = True
+        scan.jsonl_bad.append((0, f"cannot read: {exc}"))
 
 
 def _scan_frames(scan: DatasetScan, entry: dict[str, Any]) -> None:
@@ -235,6 +282,9 @@ def scan_findings(config: DatasetConfig, cwd: Path | str, step: str | None = Non
         n = scan.index + 1
         key = "image_directory" if scan.kind == "image" else "video_directory"
         loc = _where(config, scan.index, key)
+        if scan.jsonl is not None:
+            out.extend(_jsonl_findings(config, scan))
+            continue
         if scan.directory is None:
             continue
         if not scan.exists:
@@ -334,6 +384,52 @@ def scan_findings(config: DatasetConfig, cwd: Path | str, step: str | None = Non
             )
     if step == "train":
         out.extend(_cache_findings(config, scans))
+    return out
+
+
+def _jsonl_findings(config: DatasetConfig, scan: DatasetScan) -> list[Finding]:
+    n = scan.index + 1
+    key = f"{scan.kind}_jsonl_file"
+    loc = _where(config, scan.index, key)
+    base: dict[str, Any] = {"origin": "check", "steps": ("latents", "te")}
+    if not scan.exists:
+        return [
+            Finding(rule="dataset-jsonl-missing", catalog="dataset-empty", severity=Severity.ERROR,
+                    title=f"[[datasets]] #{n}: {key} not found",
+                    message=f"`{scan.jsonl}` (resolved from the working directory) does not exist.",
+                    location=loc, priority=85, **base)
+        ]  # fmt: skip
+    out: list[Finding] = []
+    if scan.jsonl_bad:
+        line, problem = scan.jsonl_bad[0]
+        more = f" ({len(scan.jsonl_bad) - 1} more)" if len(scan.jsonl_bad) > 1 else ""
+        out.append(
+            Finding(rule="dataset-jsonl-invalid", catalog="dataset-empty", severity=Severity.ERROR,
+                    title=f"[[datasets]] #{n}: the JSONL file has bad lines",
+                    message=f"Line {line}: {problem}{more}. musubi-tuner reads every line with `json.loads` "
+                    "(a blank line fails too) and stops at the first bad one.",
+                    location=Location(str(scan.jsonl), line or None), priority=80, **base)
+        )  # fmt: skip
+    if not scan.media and not scan.jsonl_bad:
+        out.append(
+            Finding(rule="dataset-empty", catalog="dataset-empty", severity=Severity.ERROR,
+                    title=f"[[datasets]] #{n}: the JSONL file lists no {scan.kind}s",
+                    message=f"`{scan.jsonl}` is empty.", location=loc, priority=80, **base)
+        )  # fmt: skip
+    if scan.captions_missing:
+        out.append(
+            Finding(rule="caption-missing", catalog="caption-missing", severity=Severity.ERROR,
+                    title=f"[[datasets]] #{n}: {len(scan.captions_missing)} JSONL item(s) have no \"caption\"",
+                    message=f"musubi-tuner fails with `KeyError: 'caption'`: {_sample(scan.captions_missing)}.",
+                    location=Location(str(scan.jsonl)), priority=75, **base)
+        )  # fmt: skip
+    if scan.media_missing:
+        out.append(
+            Finding(rule="dataset-media-missing", catalog="dataset-empty", severity=Severity.ERROR,
+                    title=f"[[datasets]] #{n}: {len(scan.media_missing)} {scan.kind} path(s) in the JSONL do not exist",
+                    message=f"Paths are resolved from the working directory: {_sample(scan.media_missing)}.",
+                    location=Location(str(scan.jsonl)), priority=70, **base)
+        )  # fmt: skip
     return out
 
 
