@@ -17,7 +17,7 @@ from typing import BinaryIO
 from wantui.cli.render import render_findings
 from wantui.core.errors import ExitCode, WantuiError
 from wantui.core.finding import exit_code_for
-from wantui.core.logtext import Normalizer
+from wantui.core.logtext import Normalizer, grep_lines
 from wantui.core.matcher import Matcher
 from wantui.core.rules import RuleSet, load_rules
 
@@ -126,27 +126,66 @@ def _utf16(fh: BinaryIO, first: bytes, name: str) -> Iterator[bytes]:
     yield dec.decode(b"", final=True).encode("utf-8")
 
 
+def _grep() -> str | None:
+    """An external grep for the literal prefilter, unless WANTUI_NO_GREP is set."""
+    if os.environ.get("WANTUI_NO_GREP"):
+        return None
+    import shutil
+
+    return shutil.which("grep")
+
+
+def _feed_python(matcher: Matcher, fh: BinaryIO, label: str, keep) -> int:  # noqa: ANN001
+    norm = Normalizer(keep=keep)
+    for chunk in _chunks(fh, label):
+        for line in norm.feed(chunk):
+            matcher.feed(line)
+    for line in norm.close():
+        matcher.feed(line)
+    return norm.bytes_seen
+
+
 def diagnose_streams(
     names: list[str], rules: RuleSet, context: dict[str, str], exit_status: int | None
 ):
     """Run one matcher over every log in turn (so a cause in the caching log explains a
-    failure in the training log). Returns (findings, list of empty inputs)."""
+    failure in the training log). Returns (findings, list of empty inputs).
+
+    Regular files go through ``grep -F`` with the rules' literals when grep exists (the
+    same lines as the Python prefilter, found at grep's speed); stdin, UTF-16 logs and
+    machines without grep use the Python prefilter.
+    """
     matcher = Matcher(rules, context)
     keep = matcher.prefilter_bytes()
+    literals = matcher.prefilter_literals()
+    grep = _grep() if literals is not None else None
     empty: list[str] = []
     for name in names:
         label = "<stdin>" if name == "-" else name
         matcher.set_source(label)
         fh = open_log(name)
         try:
-            norm = Normalizer(keep=keep)
-            for chunk in _chunks(fh, label):
-                for line in norm.feed(chunk):
-                    matcher.feed(line)
-            for line in norm.close():
-                matcher.feed(line)
-            if norm.bytes_seen == 0:
+            if fh is sys.stdin.buffer or grep is None or literals is None:
+                if _feed_python(matcher, fh, label, keep) == 0:
+                    empty.append(label)
+                continue
+            try:
+                head = fh.read(_SNIFF)
+            except OSError as exc:
+                raise WantuiError(f"cannot read: {exc.strerror or exc}", path=label) from None
+            if not head:
                 empty.append(label)
+                continue
+            if b"\x00" in head or head.startswith((b"\xff\xfe", b"\xfe\xff")):
+                fh.seek(0)
+                _feed_python(matcher, fh, label, keep)  # raises for binary, decodes UTF-16
+                continue
+            plain, folded = literals
+            try:
+                for line in grep_lines(name, plain + folded, ignore_case=bool(folded), grep=grep):
+                    matcher.feed(line)
+            except OSError as exc:
+                raise WantuiError(f"cannot read: {exc}", path=label) from None
         finally:
             if fh is not sys.stdin.buffer:
                 fh.close()

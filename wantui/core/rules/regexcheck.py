@@ -224,6 +224,40 @@ def _remember_safe(key: str) -> None:
 
 
 # -- required literals -------------------------------------------------------------
+_MAX_OPTIONS = 16
+
+
+def _exact(items: list, icase: bool) -> list[str] | None:
+    """Every string the sequence can match, when that is a small finite set of literals
+    (``nan|inf``, ``(?:a|b)c``); None otherwise."""
+    opts = [""]
+    for op, av in items:
+        if op == _sre.LITERAL:
+            opts = [o + chr(av) for o in opts]
+        elif op in _ZERO_WIDTH:
+            continue
+        elif op == _sre.SUBPATTERN:
+            if len(av) == 4 and av[1] & re.IGNORECASE and not icase:
+                return None
+            sub = _exact(_items(av[-1]), icase)
+            if sub is None:
+                return None
+            opts = [o + x for o in opts for x in sub]
+        elif op == _sre.BRANCH:
+            alts: list[str] = []
+            for alt in av[1]:
+                sub = _exact(_items(alt), icase)
+                if sub is None:
+                    return None
+                alts.extend(sub)
+            opts = [o + x for o in opts for x in alts]
+        else:
+            return None
+        if len(opts) > _MAX_OPTIONS:
+            return None
+    return opts
+
+
 def _seq_options(items: list, icase: bool) -> list[str] | None:
     """Alternatives, one of which every match of the sequence contains; None if unknown."""
     best: list[str] | None = None
@@ -235,15 +269,20 @@ def _seq_options(items: list, icase: bool) -> list[str] | None:
         if best is None or min(map(len, opts)) > min(map(len, best)):
             best = opts
 
-    run: list[str] = []
+    run: list[str] = [""]  # the literal strings the current contiguous stretch can be
     for op, av in items:
         if op == _sre.LITERAL:
-            run.append(chr(av))
+            run = [r + chr(av) for r in run]
             continue
         if op in _ZERO_WIDTH:
             continue  # anchors consume nothing: the run stays contiguous
-        consider(["".join(run)])
-        run = []
+        if op in (_sre.SUBPATTERN, _sre.BRANCH):
+            exact = _exact([(op, av)], icase)
+            if exact is not None and len(run) * len(exact) <= _MAX_OPTIONS:
+                run = [r + x for r in run for x in exact]  # "avr_loss=" + (nan|inf)
+                continue
+        consider(run)
+        run = [""]
         if op == _sre.SUBPATTERN:
             add_flags = av[1] if len(av) == 4 else 0
             if add_flags & re.IGNORECASE and not icase:
@@ -261,8 +300,8 @@ def _seq_options(items: list, icase: bool) -> list[str] | None:
         elif op in _REPEATS or op in _POSSESSIVE:
             if av[0] >= 1:
                 consider(_seq_options(_items(av[2]), icase))
-    consider(["".join(run)])
-    return best
+    consider(run)
+    return sorted(set(best)) if best else None
 
 
 def required_literals(regex: re.Pattern[str]) -> list[str] | None:

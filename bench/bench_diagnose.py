@@ -1,0 +1,296 @@
+"""Benchmark: `wantui diagnose` against `grep -E -f <the rules' regexes>` on one big log.
+
+Builds a realistic musubi-tuner log (mostly tqdm redraws and INFO lines, a found-0 warning
+early and a CUDA OOM traceback plus accelerate's wrapper near the end) in a temporary
+folder, times both tools on the same file in the same run, prints MB/s, the ratio,
+wantui's peak RSS, then feeds the matcher live, line by line, and prints per-line
+latency percentiles. The file is deleted afterwards.
+
+    python bench/bench_diagnose.py --size-mb 100
+    python bench/bench_diagnose.py            # 500 MB, the issue's figure
+
+Targets (issue 2): >= 0.5x grep's throughput, peak RSS < 100 MB, live p99 < 5 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from wantui.core.logtext import Normalizer
+from wantui.core.matcher import Matcher
+from wantui.core.rules import load_rules
+
+BAR = "█▏▎▍▌▋▊▉"
+
+
+def _bar(desc: str, n: int, total: int, rate: float, loss: float | None) -> str:
+    pct = n * 100 // total
+    full = pct // 10
+    bar = ("█" * full + BAR[n % 8] + " " * (9 - full))[:10]
+    post = f", avr_loss={loss:.3g}" if loss is not None else ""
+    return f"{desc}: {pct:3d}%|{bar}| {n}/{total} [00:{n % 60:02d}<00:{(total - n) % 60:02d}, {rate:5.2f}it/s{post}]"
+
+
+def _block(rng: random.Random, epoch: int, epochs: int, step0: int, total: int) -> str:
+    """One epoch of a training log: INFO lines, a tqdm line with many \\r redraws."""
+    out = [
+        f"epoch {epoch}/{epochs}\n",
+        f"INFO:musubi_tuner.dataset.cache_io:epoch is incremented. current_epoch: {epoch - 1}, epoch: {epoch}\n",
+        f"INFO:musubi_tuner.dataset.cache_io:epoch is incremented. current_epoch: {epoch - 1}, epoch: {epoch}\n",
+    ]
+    redraws = []
+    for s in range(step0, step0 + 8):
+        loss = 1.2 + rng.random() * 0.5
+        redraws.append("\r" + _bar("steps", s, total, 1.5 + rng.random() * 0.2, loss))
+    out.append("".join(redraws) + "\n")
+    for _ in range(rng.randint(2, 6)):
+        out.append(
+            rng.choice(
+                [
+                    "INFO:musubi_tuner.training.trainer_base:DiT dtype: torch.bfloat16, device: cuda:0\n",
+                    "INFO:musubi_tuner.dataset.bucket:bucket: (960, 544, 81), count: 12\n",
+                    "INFO:musubi_tuner.wan.modules.model:Loaded DiT model from /models/wan2.2_t2v_low_noise_14B_fp16.safetensors, info=<All keys matched successfully>\n",
+                    "WanModel: Gradient checkpointing enabled. Activation CPU offloading: False\n",
+                    "INFO:musubi_tuner.utils.lora_utils:Loading state dict without FP8 optimization. Dtype of weight: None, hook enabled: False\n",
+                    "\rLoading wan2.1_t2v_14B_bf16.safetensors:  40%|████      | 532/1095 [00:01<00:01, 420.1it/s]"
+                    "\rLoading wan2.1_t2v_14B_bf16.safetensors: 100%|██████████| 1095/1095 [00:02<00:00, 460.2it/s]\n",
+                ]
+            )
+        )
+    if step0 % 400 == 0:
+        out.append(f"saving checkpoint: /out/my-lora-step{step0:08d}.safetensors\n")
+    return "".join(out)
+
+
+HEAD = """The following values were not passed to `accelerate launch` and had defaults used instead:
+\t`--num_processes` was set to a value of `1`
+Trying to import sageattention
+Failed to import sageattention
+INFO:musubi_tuner.wan.modules.model:Detected DiT dtype: torch.bfloat16
+INFO:musubi_tuner.training.trainer_base:Load dataset config from /data/dataset.toml
+INFO:musubi_tuner.dataset.datasources:glob images in /data/stills
+INFO:musubi_tuner.dataset.datasources:found 0 images
+INFO:musubi_tuner.dataset.datasources:glob videos in /data/videos
+INFO:musubi_tuner.dataset.datasources:found 24 videos
+"""
+
+TAIL = """Traceback (most recent call last):
+  File "/w/musubi-tuner/src/musubi_tuner/wan_train_network.py", line 900, in <module>
+    main()
+  File "/w/musubi-tuner/src/musubi_tuner/training/trainer_base.py", line 2060, in train
+    accelerator.backward(loss)
+torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has a total capacity of 23.55 GiB of which 1.12 GiB is free. Including non-PyTorch memory, this process has 22.40 GiB memory in use.
+Traceback (most recent call last):
+  File "/venv/bin/accelerate", line 8, in <module>
+    sys.exit(main())
+  File "/venv/lib/python3.10/site-packages/accelerate/commands/launch.py", line 1199, in simple_launcher
+    raise subprocess.CalledProcessError(returncode=process.returncode, cmd=cmd)
+subprocess.CalledProcessError: Command '['/venv/bin/python', 'src/musubi_tuner/wan_train_network.py', '--task', 't2v-14B']' returned non-zero exit status 1.
+"""
+
+
+def build_log(path: Path, size_mb: int) -> int:
+    rng = random.Random(1)
+    target = size_mb * 1_000_000
+    total = 10**9
+    blocks = []
+    step = 1
+    for e in range(1, 200):  # a pool of distinct epochs, written over and over
+        blocks.append(_block(rng, e, 10**6, step, total).encode())
+        step += 8
+    written = 0
+    with open(path, "wb") as fh:
+        fh.write(HEAD.encode())
+        i = 0
+        buf: list[bytes] = []
+        while written < target:
+            b = blocks[i % len(blocks)]
+            buf.append(b)
+            written += len(b)
+            i += 1
+            if len(buf) >= 2000:
+                fh.write(b"".join(buf))
+                buf.clear()
+        fh.write(b"".join(buf))
+        fh.write(TAIL.encode())
+    return path.stat().st_size
+
+
+# -- Python regex -> POSIX ERE -------------------------------------------------------
+_SIMPLE = [
+    (r"(?P<", None),
+    ("\\d", "[0-9]"),
+    ("\\D", "[^0-9]"),
+    ("\\s", "[[:space:]]"),
+    ("\\S", "[^[:space:]]"),
+    ("\\w", "[[:alnum:]_]"),
+    ("\\W", "[^[:alnum:]_]"),
+    ("\\t", "\t"),
+]
+
+
+def to_ere(py: str) -> str | None:
+    """Convert a Python regex to GNU ERE where the constructs map; None otherwise."""
+    if re.search(r"\(\?[=!<]|\\[1-9]|\(\?[aiLmsux]", py.replace("(?P<", "(")):
+        return None  # lookarounds, backrefs and inline flags have no ERE form
+    s = re.sub(r"\(\?P<\w+>", "(", py)
+    s = s.replace("(?:", "(")
+    s = re.sub(r"([*+?}])\?", r"\1", s)  # lazy -> greedy: same set of matching lines
+    # class shorthands inside [...] need POSIX classes without brackets
+    out = []
+    in_class = False
+    i = 0
+    while i < len(s):
+        c = s[i]
+        if c == "\\" and i + 1 < len(s):
+            nxt = s[i + 1]
+            table = {"d": "0-9", "s": "[:space:]", "w": "[:alnum:]_"}
+            if in_class and nxt in table:
+                out.append(table[nxt])
+            elif not in_class and nxt in "dDsSwWt":
+                out.append(dict((k[1], v) for k, v in _SIMPLE[1:])[nxt])
+            elif in_class and nxt in "DSW":
+                return None
+            else:
+                out.append(c + nxt)
+            i += 2
+            continue
+        if c == "[" and not in_class:
+            in_class = True
+        elif c == "]" and in_class and out and out[-1] not in ("[", "[^"):
+            in_class = False
+        out.append(c)
+        i += 1
+    return "".join(out)
+
+
+def rule_patterns_file(folder: Path) -> tuple[Path, int, int]:
+    rules = load_rules(include_user=False)
+    pats = [p for r in rules.rules for p in r.patterns()]
+    ere: list[str] = []
+    skipped = 0
+    for p in pats:
+        if p.ignore_case:
+            skipped += 1
+            continue
+        e = to_ere(p.source)
+        if e is None:
+            skipped += 1
+            continue
+        ok = subprocess.run(["grep", "-E", "-e", e, "/dev/null"], capture_output=True).returncode
+        if ok == 2:  # invalid ERE
+            skipped += 1
+            continue
+        ere.append(e)
+    f = folder / "patterns.ere"
+    f.write_text("\n".join(ere) + "\n")
+    return f, len(ere), skipped
+
+
+def timed(cmd: list[str], out: Path, env: dict[str, str] | None = None) -> tuple[float, int, int]:
+    """Run ``cmd`` with stdout to a file; return (seconds, exit status, peak RSS KiB).
+
+    Not /dev/null: GNU grep notices /dev/null and stops at the first match, like -q."""
+    start = time.perf_counter()
+    with open(out, "wb") as sink:
+        p = subprocess.Popen(cmd, stdout=sink, stderr=subprocess.PIPE, env=env)
+        _, status, usage = os.wait4(p.pid, 0)
+    took = time.perf_counter() - start
+    p.returncode = os.waitstatus_to_exitcode(status)
+    err = p.stderr.read().decode() if p.stderr else ""
+    if p.returncode not in (0, 1):
+        print(f"  {cmd[0]} failed ({p.returncode}): {err.strip()[:300]}")
+    return took, p.returncode, usage.ru_maxrss
+
+
+def live_latency(path: Path, max_lines: int) -> tuple[float, float, float, int]:
+    """Feed raw lines one by one through Normalizer + Matcher; per-line latency (ms)."""
+    rules = load_rules(include_user=False)
+    m = Matcher(rules)
+    n = Normalizer()
+    times: list[int] = []
+    with open(path, "rb") as fh:
+        lines = [ln for _, ln in zip(range(max_lines), fh)]
+        fh.seek(max(0, path.stat().st_size - 4000))
+        lines += fh.read().splitlines(keepends=True)[1:]
+    clock = time.perf_counter_ns
+    for raw in lines:
+        t0 = clock()
+        for line in n.feed(raw):
+            m.feed(line)
+        times.append(clock() - t0)
+    m.finish()
+    times.sort()
+    q = lambda f: times[min(len(times) - 1, int(f * len(times)))] / 1e6  # noqa: E731
+    return q(0.5), q(0.99), times[-1] / 1e6, len(times)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--size-mb", type=int, default=500)
+    ap.add_argument("--live-lines", type=int, default=200_000)
+    ap.add_argument("--dir", default=None, help="where to build the log (default: a temp dir)")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(dir=args.dir, prefix="wantui-bench-") as tmp:
+        folder = Path(tmp)
+        log = folder / "train.log"
+        t0 = time.perf_counter()
+        size = build_log(log, args.size_mb)
+        print(f"log: {size / 1e6:.0f} MB built in {time.perf_counter() - t0:.1f} s")
+        pats, n_ere, skipped = rule_patterns_file(folder)
+        print(f"grep patterns: {n_ere} rule regexes as ERE ({skipped} not convertible)")
+        with open(log, "rb") as fh:  # warm the page cache for both tools alike
+            while fh.read(1 << 24):
+                pass
+        env = dict(os.environ, LC_ALL="C")
+        grep_cmd = ["grep", "-E", "-n", "-f", str(pats), str(log)]
+        wantui_cmd = [
+            sys.executable,
+            "-m",
+            "wantui",
+            "diagnose",
+            "--no-user-rules",
+            "--json",
+            str(log),
+        ]
+        g_s, g_rc, _ = timed(grep_cmd, folder / "grep.out", env)
+        w_s, w_rc, w_rss = timed(wantui_cmd, folder / "wantui.out")
+        g_s2, _, _ = timed(grep_cmd, folder / "grep.out", env)
+        py_env = dict(os.environ, WANTUI_NO_GREP="1")
+        p_s, _, p_rss = timed(wantui_cmd, folder / "wantui-py.out", py_env)
+        hits = sum(1 for _ in open(folder / "grep.out", "rb"))
+        found = [
+            f["rule"]
+            for f in __import__("json").loads((folder / "wantui.out").read_text())["findings"]
+        ]
+        g_best = min(g_s, g_s2)
+        mb = size / 1e6
+        print(
+            f"grep -E -f:       {g_best:7.2f} s  {mb / g_best:8.1f} MB/s   (runs: {g_s:.2f}, {g_s2:.2f} s)"
+        )
+        print(f"  grep matched {hits} lines")
+        print(
+            f"wantui diagnose:  {w_s:7.2f} s  {mb / w_s:8.1f} MB/s   exit {w_rc}, findings {found}"
+        )
+        print(
+            f"  (pure-Python prefilter, WANTUI_NO_GREP=1: {p_s:.2f} s, {mb / p_s:.1f} MB/s, peak RSS {p_rss / 1024:.1f} MB)"
+        )
+        print(f"ratio wantui/grep throughput: {g_best / w_s:.2f}x   (target >= 0.5x)")
+        print(f"wantui peak RSS: {w_rss / 1024:.1f} MB   (target < 100 MB)")
+        p50, p99, worst, count = live_latency(log, args.live_lines)
+        print(
+            f"live, {count} lines fed one by one: p50 {p50:.3f} ms, p99 {p99:.3f} ms, max {worst:.2f} ms (target p99 < 5 ms)"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
