@@ -164,3 +164,38 @@ def _subsequence(want: list, got: list) -> bool:
     """Whether ``want`` appears in ``got`` in the same order (other items between)."""
     it = iter(got)
     return all(any(x == y for y in it) for x in want)
+
+
+PRECURSORS = {
+    "dataset-empty",
+    "target-frames-rounded",
+    "te-cache-missing",
+    "nan-loss",
+    "output-name-none-checkpoint",
+}
+
+
+def test_precursor_rules_fire_on_their_line(rules: RuleSet) -> None:
+    """Warnings that predict a later failure need no window: they fire at once, live."""
+    by_id = {r.id: r for r in rules.rules}
+    for rid in PRECURSORS:
+        r = by_id[rid]
+        assert r.severity is Severity.WARNING, rid
+        assert not (r.all or r.followed_by or r.none), f"{rid} would wait for its window"
+
+
+def test_nan_loss_is_reported_live_at_the_first_nan_step(rules: RuleSet) -> None:
+    from wantui.core.matcher import Matcher
+
+    m = Matcher(rules, {"step": "train"})
+    first_nan = None
+    fired_at = None
+    for line in iter_file_lines(LOGS / "nan-loss-exit0.log"):
+        if first_nan is None and "avr_loss=nan" in line.text:
+            first_nan = line.number
+        for f in m.feed(line):
+            if f.rule == "nan-loss" and fired_at is None:
+                fired_at = line.number
+    assert first_nan is not None and fired_at == first_nan
+    m.finish(0)
+    assert exit_code_for(m.findings()) == 0  # a warning: the run "succeeded"

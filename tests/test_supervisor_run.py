@@ -244,3 +244,41 @@ def test_started_event_has_pids_and_log(tmp_path: Path) -> None:
     st = sink.of(StepStarted)[0]
     assert st.pid == rec.steps[0].pid and st.pgid == st.pid and st.log_path.name == "train.log"
     assert st.argv[0] == sys.executable
+
+
+def test_polling_fallback_without_watchfiles(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "watchfiles", None)  # import fails: poll instead
+    proj = make_project(tmp_path, {"latents": "slow"}, env={"latents": {"FAKE_DELAY": "0.02"}})
+    sink, rec = _run(proj, ["latents"])
+    assert rec.status == "succeeded" and b"Encoding dataset" in sink.output()
+
+
+def test_disk_full_note(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from wantui.core.supervisor import procs
+
+    class Full:
+        f_bavail, f_frsize = 3, 4096
+
+    assert procs.disk_note(tmp_path) is None
+    monkeypatch.setattr(procs.os, "statvfs", lambda p: Full())
+    note = procs.disk_note(tmp_path)
+    assert note and "full" in note and str(tmp_path) in note and "12288 bytes free" in note
+
+
+def test_cli_sink_survives_every_fault_output(tmp_path: Path) -> None:
+    """The live diagnosis path (LiveReport) on binary, unended and flooding output."""
+    from wantui.cli.run_cmd import LiveReport
+
+    proj = make_project(
+        tmp_path,
+        {"latents": "binary", "te": "noeol", "train": "flood"},
+        env={"train": {"FAKE_LINES": "20000"}},
+    )
+    handle = start_run(proj)
+    report = LiveReport(echo=None)
+    rec = follow_run(handle.run_dir, report, poll=0.05)
+    assert rec.status == "succeeded" and report.finished.status == "succeeded"
+    assert set(report.exits) == {"latents", "te", "train"}
+    assert report.normalizers["train"].lines_seen == 20000

@@ -31,6 +31,7 @@ class Runner:
         self.stop_requested = False
         self.current: subprocess.Popen[bytes] | None = None
         self.unsaved = False
+        self.lock_fd: int | None = None
 
     # -- persistence -----------------------------------------------------------------
     def save(self) -> None:
@@ -173,6 +174,12 @@ class Runner:
         else:
             rec.status = "succeeded"
         rec.ended = now_iso()
+        # free the project before saying the run ended, so that whoever reads the end
+        # can start the next run at once
+        if self.lock_fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self.lock_fd)
+            self.lock_fd = None
         for _ in range(50):  # a full disk may free up; the final state matters most
             self.save()
             if not self.unsaved:
@@ -205,6 +212,7 @@ def main(argv: list[str] | None = None) -> int:
             runner.save()
             return 1
     lockmod.write_holder(lock_fd, run_id=runner.record.run_id, pid=os.getpid())
+    runner.lock_fd = lock_fd
     signal.signal(signal.SIGTERM, runner.on_stop_signal)
     signal.signal(signal.SIGINT, runner.on_stop_signal)
     try:
