@@ -39,19 +39,32 @@ def main() -> None:
         )
         cfg = load_dataset_config(cfg_path)
         t0 = time.perf_counter()
+        c0 = time.process_time()
         scans = scan_datasets(cfg, root, step="train")
-        scan_s = time.perf_counter() - t0
+        scan_s, scan_cpu = time.perf_counter() - t0, time.process_time() - c0
         t0 = time.perf_counter()
         findings = scan_findings(cfg, root, step="train")
         find_s = time.perf_counter() - t0
+        # the same folder without frame counts (target_frames = [1] needs no clip length)
+        cfg_path.write_text(
+            '[general]\ncaption_extension = ".txt"\n\n[[datasets]]\nvideo_directory = "videos"\n'
+        )
+        cfg1 = load_dataset_config(cfg_path)
+        t0 = time.perf_counter()
+        c0 = time.process_time()
+        scan_datasets(cfg1, root, step="train")
+        plain_s, plain_cpu = time.perf_counter() - t0, time.process_time() - c0
         s = scans[0]
         print(f"files created: {n} clips + captions + caches in {made:.1f} s")
         print(
-            f"scan_datasets(train): {scan_s * 1000:.0f} ms for {len(s.media)} clips, "
+            f"scan_datasets(train): {scan_s * 1000:.0f} ms wall ({scan_cpu * 1000:.0f} ms CPU) for {len(s.media)} clips, "
             f"{len(s.captions_missing)} uncaptioned, {sum(len(v) for v in s.short.values())} short, "
             f"{s.latent_caches} latent / {s.te_caches} TE caches"
         )
         print(f"scan_findings(train): {find_s * 1000:.0f} ms, {len(findings)} findings")
+        print(
+            f"scan without frame counts: {plain_s * 1000:.0f} ms wall, {plain_cpu * 1000:.0f} ms CPU"
+        )
 
 
 if __name__ == "__main__":
