@@ -123,3 +123,13 @@ def test_attach_to_finished_run_and_unknown_id(tmp_path: Path) -> None:
     assert r.returncode == 0 and "avr_loss=nan" in r.stdout
     r = wantui("attach", "19990101", cwd=tmp_path)
     assert r.returncode == 2 and "no such run" in r.stderr
+
+
+def test_attach_list(tmp_path: Path) -> None:
+    make_project(tmp_path)
+    assert wantui("run", "--steps", "latents", cwd=tmp_path).returncode == 0
+    r = wantui("attach", "--list", "--json", cwd=tmp_path)
+    rows = json.loads(r.stdout)["runs"]
+    assert r.returncode == 0 and len(rows) == 1 and rows[0]["status"] == "succeeded"
+    r = wantui("attach", "--list", cwd=tmp_path)
+    assert rows[0]["run_id"] in r.stdout and "latents:succeeded" in r.stdout

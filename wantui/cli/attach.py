@@ -10,12 +10,14 @@ run, 130 interrupted (the run goes on).
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 from pathlib import Path
 
 from wantui.cli.run_cmd import follow_and_report
-from wantui.core.errors import WantuiError
+from wantui.core.errors import ExitCode, WantuiError
 from wantui.core.project import load_project
-from wantui.core.supervisor import find_run, read_record
+from wantui.core.supervisor import effective_status, find_run, list_runs, read_record
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -32,9 +34,31 @@ def register(parser: argparse.ArgumentParser) -> None:
         "--json", action="store_true", help="print one JSON object at the end (logs are not echoed)"
     )
     parser.add_argument("--from-now", action="store_true", help="skip the output written so far")
+    parser.add_argument(
+        "--list", action="store_true", help="list the project's runs (oldest first) and exit"
+    )
+
+
+def list_project_runs(project_dir: str, json_mode: bool) -> int:
+    runs = list_runs(load_project(project_dir))
+    if json_mode:
+        rows = [
+            {"run_id": r.run_id, "status": effective_status(r), "run_dir": str(r.run_dir)}
+            for r in runs
+        ]
+        print(json.dumps({"runs": rows}, indent=2))
+        return ExitCode.OK
+    for r in runs:
+        steps = " ".join(f"{s.name}:{s.state}" for s in r.steps)
+        print(f"{r.run_id}  {effective_status(r):9}  {steps}")
+    if not runs:
+        print("wantui: no runs yet in this project", file=sys.stderr)
+    return ExitCode.OK
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.list:
+        return list_project_runs(args.project, args.json)
     given = Path(args.run_id) if args.run_id else None
     dataset = None
     if given is not None and (given / "run.json").exists():
