@@ -30,8 +30,13 @@ def _world(tmp: Path) -> Path:
     proj = tmp / "proj"
     models = proj / "models"
     models.mkdir(parents=True)
-    write_safetensors(models / "wan2.2_t2v_low_noise_14B_fp16.safetensors", dit_tensors("14B", "t2v", dtype="F16"))
-    write_safetensors(models / "wan2.2_t2v_high_noise_14B_fp16.safetensors", dit_tensors("14B", "t2v", dtype="F16"))
+    write_safetensors(
+        models / "wan2.2_t2v_low_noise_14B_fp16.safetensors", dit_tensors("14B", "t2v", dtype="F16")
+    )
+    write_safetensors(
+        models / "wan2.2_t2v_high_noise_14B_fp16.safetensors",
+        dit_tensors("14B", "t2v", dtype="F16"),
+    )
     write_safetensors(models / "wan_2.1_vae.safetensors", vae_tensors("2.1"))
     write_safetensors(models / "models_t5_umt5-xxl-enc-bf16.safetensors", t5_wan_tensors())
     vids = proj / "data" / "videos"
@@ -66,7 +71,9 @@ def test_setup_from_empty_folder_to_pipeline(tmp_path: Path) -> None:
             app.screen.query_one("#media-dir").focus()
             await pilot.press("enter")
             assert await wait_for(pilot, lambda: state.dataset_toml is not None)
-            assert await wait_for(pilot, lambda: "without a caption" in str(app.screen.query_one("#scan").render()))
+            assert await wait_for(
+                pilot, lambda: "without a caption" in str(app.screen.query_one("#scan").render())
+            )
             assert "1 without a caption" in str(app.screen.query_one("#scan").render())
             await pilot.press("ctrl+n")
             await pilot.pause(0.3)
@@ -88,7 +95,9 @@ def test_setup_from_empty_folder_to_pipeline(tmp_path: Path) -> None:
     asyncio.run(main())
 
 
-def test_setup_without_checkout_explains_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_setup_without_checkout_explains_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     empty = tmp_path / "empty"
     empty.mkdir()

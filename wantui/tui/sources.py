@@ -148,6 +148,17 @@ class ReplaySource:
                         sink.emit(ev.StepOutput(rs.step, b"".join(chunk)))
                         chunk = []
                     continue
+                if b"\r" in line and line.count(b"\r") > 1:
+                    # a tqdm bar redrawn in place: play its states one by one
+                    sink.emit(ev.StepOutput(rs.step, b"".join(chunk[:-1])))
+                    chunk = []
+                    parts = line.split(b"\r")
+                    for i, part in enumerate(parts):
+                        if self._stop.is_set():
+                            return
+                        sink.emit(ev.StepOutput(rs.step, (b"\r" if i else b"") + part))
+                        self._stop.wait(self.tick_s / self.speed)
+                    continue
                 t = _stamp(line)
                 if t is not None and last is not None and t > last:
                     sink.emit(ev.StepOutput(rs.step, b"".join(chunk[:-1])))

@@ -195,12 +195,15 @@ class PipelineScreen(FixFlow, Screen[None]):
             self.notify(f"run {batch.finished}", timeout=6)
 
     def _follow_active(self) -> None:
-        """Show the running step (or the failed one) until the user picks a pane."""
+        """Show the running step (else the failed one, else the last one that ran) until
+        the user picks a pane."""
         if not self.auto_follow:
             return
         states = self.feed.steps
         pick = next((n for n, st in states.items() if st.state is StepState.RUNNING), None)
         pick = pick or next((n for n, st in states.items() if st.state is StepState.FAILED), None)
+        ran = [n for n, st in states.items() if st.state in (StepState.DONE, StepState.STOPPED)]
+        pick = pick or (ran[-1] if ran else None)  # else the last step that ran
         if pick and pick != self.selected:
             self.action_show_step(pick, manual=False)
 

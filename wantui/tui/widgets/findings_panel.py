@@ -19,6 +19,13 @@ SEVERITY_STYLE = {
 }
 
 
+def reflow(text: str) -> str:
+    """Rule messages are wrapped by hand in YAML; let the panel wrap them to its width
+    (single newlines join, blank lines stay paragraph breaks)."""
+    paras = [" ".join(p.split()) for p in text.strip().split("\n\n")]
+    return "\n\n".join(p for p in paras if p)
+
+
 def finding_label(f: Finding) -> Text:
     mark, style = SEVERITY_STYLE[f.severity]
     label = Text(f"{mark} ", style=style)
@@ -32,7 +39,7 @@ def finding_detail(f: Finding) -> Text:
     out = Text()
     out.append(f.title + "\n", style="bold")
     out.append(f"{f.rule} · {f.catalog} · {f.severity.value}\n", style="dim")
-    out.append(f.message.strip() + "\n")
+    out.append(reflow(f.message) + "\n")
     if f.evidence:
         out.append("\nEvidence\n", style="bold")
         for e in f.evidence[:6]:
