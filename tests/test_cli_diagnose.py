@@ -288,3 +288,24 @@ def test_render_json_extra() -> None:
     render_findings([_finding()], stream=buf, json_mode=True, source=["a", "b"], extra={"run": "x"})
     obj = json.loads(buf.getvalue())
     assert obj["source"] == ["a", "b"] and obj["run"] == "x" and obj["findings"][0]["rule"] == "r"
+
+
+def test_grep_and_python_paths_agree(env: dict[str, str], tmp_path: Path) -> None:
+    log = tmp_path / "mixed.log"
+    log.write_bytes(
+        HEALTHY.read_bytes()
+        + b"\x1b[33mINFO:x:found 0 videos\x1b[0m\r\n"
+        + (DATA / "examples" / "t-t5-layout.pos.log").read_bytes()
+        + "学習開始\n".encode("cp932")
+        + b"[rank1]: ValueError: NO TRAINING ITEMS found in the dataset 3\n"
+        + FAILING.encode()
+    )
+    fast = wantui(env, "diagnose", "--json", str(log))
+    slow = wantui(dict(env, WANTUI_NO_GREP="1"), "diagnose", "--json", str(log))
+    assert fast.returncode == slow.returncode == 1
+    assert json.loads(fast.stdout) == json.loads(slow.stdout)
+    assert {f["rule"] for f in json.loads(fast.stdout)["findings"]} == {
+        "t-found-zero",
+        "t-t5-layout",
+        "t-no-items",
+    }

@@ -171,6 +171,9 @@ class Normalizer:
         self._pending = bytearray()
         self._dropping = False  # the current \r segment overflowed: drop until \r or \n
         self._dropped = 0  # bytes dropped from the current line
+        # ``keep`` hit in a part of the current line that compaction dropped
+        self._keep_hit = False
+        self._keep_tail = b""
         self.lines_seen = 0  # complete lines consumed (the next line is lines_seen + 1)
         self.bytes_seen = 0
 
@@ -191,7 +194,7 @@ class Normalizer:
             self._pending.clear()
             number = self.lines_seen + 1
             dropped, self._dropped, self._dropping = self._dropped, 0, False
-            if self.keep is not None and not self.keep.search(raw):
+            if not self._kept(raw):
                 return []
             return normalize_line(number, decode_line(raw), history=self.history, dropped=dropped)
         except Exception:
@@ -234,7 +237,7 @@ class Normalizer:
     def _emit_one(self, raw: bytes) -> list[Line]:
         self.lines_seen += 1
         dropped, self._dropped = self._dropped, 0
-        if self.keep is not None and not self.keep.search(raw):
+        if not self._kept(raw):
             return []
         return normalize_line(
             self.lines_seen, decode_line(raw), history=self.history, dropped=dropped
@@ -277,12 +280,25 @@ class Normalizer:
         self.lines_seen = base + len(pieces)
         return out
 
+    def _kept(self, raw: bytes) -> bool:
+        hit = self.keep is None or self._keep_hit or self.keep.search(raw) is not None
+        self._keep_hit, self._keep_tail = False, b""
+        return hit
+
+    def _note_dropped(self, part: bytes) -> None:
+        # the prefilter must see the whole line, as grep -F does, not just what is kept
+        if self.keep is not None and not self._keep_hit:
+            window = self._keep_tail + part
+            self._keep_hit = self.keep.search(window) is not None
+            self._keep_tail = window[-512:]
+
     def _skip_overflow(self, data: bytes) -> bytes:
         cut = len(data)
         for sep in (b"\r", b"\n"):
             i = data.find(sep)
             if 0 <= i < cut:
                 cut = i
+        self._note_dropped(data[:cut])
         self._dropped += cut
         if cut == len(data):
             return b""
@@ -293,6 +309,7 @@ class Normalizer:
         """Bound a line that keeps growing without a newline: keep its last bar state,
         its last non-empty segment and the start of the current segment."""
         buf = bytes(self._pending)
+        self._note_dropped(buf)
         segs = buf.split(b"\r")
         current = segs[-1]
         keep: list[bytes] = []
