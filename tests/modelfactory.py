@@ -137,28 +137,96 @@ def dit_tensors(
 # -- VAE -------------------------------------------------------------------------------
 
 
+def _resblock(s: Spec, p: str, cin: int, cout: int, dt: str) -> None:
+    s[p + "residual.0.gamma"] = (dt, (cin, 1, 1, 1))
+    s[p + "residual.2.weight"] = (dt, (cout, cin, 3, 3, 3))
+    s[p + "residual.2.bias"] = (dt, (cout,))
+    s[p + "residual.3.gamma"] = (dt, (cout, 1, 1, 1))
+    s[p + "residual.6.weight"] = (dt, (cout, cout, 3, 3, 3))
+    s[p + "residual.6.bias"] = (dt, (cout,))
+    if cin != cout:
+        s[p + "shortcut.weight"] = (dt, (cout, cin, 1, 1, 1))
+        s[p + "shortcut.bias"] = (dt, (cout,))
+
+
+def _middle(s: Spec, p: str, c: int, dt: str) -> None:
+    _resblock(s, p + "0.", c, c, dt)
+    s[p + "1.norm.gamma"] = (dt, (c, 1, 1))
+    s[p + "1.to_qkv.weight"] = (dt, (c * 3, c, 1, 1))
+    s[p + "1.to_qkv.bias"] = (dt, (c * 3,))
+    s[p + "1.proj.weight"] = (dt, (c, c, 1, 1))
+    s[p + "1.proj.bias"] = (dt, (c,))
+    _resblock(s, p + "2.", c, c, dt)
+
+
 def vae_tensors(version: str = "2.1", dtype: str = "BF16") -> Spec:
-    """The Wan VAE fingerprint keys (wan-facts §4.4) plus a representative body."""
-    if version == "2.1":
-        z, enc_in, base, dec_ch = 16, 3, 96, 384
-    else:  # the Wan2.2 TI2V-5B VAE: z_dim 48, patchified 12-channel input, dim 160
-        z, enc_in, base, dec_ch = 48, 12, 160, 1024
-    t: Spec = {
-        "encoder.conv1.weight": (dtype, (base, enc_in, 3, 3, 3)),
-        "encoder.conv1.bias": (dtype, (base,)),
-        "encoder.downsamples.0.residual.0.gamma": (dtype, (base, 1, 1, 1)),
-        "encoder.downsamples.0.residual.2.weight": (dtype, (base, base, 3, 3, 3)),
-        "encoder.head.2.weight": (dtype, (z * 2, base * 4, 3, 3, 3)),
-        "conv1.weight": (dtype, (z * 2, z * 2, 1, 1, 1)),
-        "conv1.bias": (dtype, (z * 2,)),
-        "conv2.weight": (dtype, (z, z, 1, 1, 1)),
-        "conv2.bias": (dtype, (z,)),
-        "decoder.conv1.weight": (dtype, (dec_ch, z, 3, 3, 3)),
-        "decoder.conv1.bias": (dtype, (dec_ch,)),
-        "decoder.head.2.weight": (dtype, (enc_in, base, 3, 3, 3)),
-        "decoder.head.2.bias": (dtype, (enc_in,)),
-    }
-    return t
+    """Wan2.1: musubi's ``WanVAE_`` state dict, all 194 tensors (dim 96, z_dim 16,
+    dim_mult [1, 2, 4, 4]; the same structure scripts/build_lab.py verified against
+    musubi's meta model). "2.2": the TI2V-5B VAE's fingerprint keys (z_dim 48, dim 160,
+    12-channel patchified input; its full layout is not known here)."""
+    dt = dtype
+    if version != "2.1":
+        z, base = 48, 160
+        return {
+            "encoder.conv1.weight": (dt, (base, 12, 3, 3, 3)),
+            "encoder.conv1.bias": (dt, (base,)),
+            "encoder.head.2.weight": (dt, (z * 2, base * 4, 3, 3, 3)),
+            "conv1.weight": (dt, (z * 2, z * 2, 1, 1, 1)),
+            "conv1.bias": (dt, (z * 2,)),
+            "conv2.weight": (dt, (z, z, 1, 1, 1)),
+            "conv2.bias": (dt, (z,)),
+            "decoder.conv1.weight": (dt, (1024, z, 3, 3, 3)),
+            "decoder.conv1.bias": (dt, (1024,)),
+            "decoder.head.2.weight": (dt, (12, base, 3, 3, 3)),
+        }
+    dim, z_dim = 96, 16
+    mult, down_t = [1, 2, 4, 4], [False, True, True]
+    s: Spec = {"encoder.conv1.weight": (dt, (dim, 3, 3, 3, 3)), "encoder.conv1.bias": (dt, (dim,))}
+    dims = [dim * u for u in [1, *mult]]
+    n = 0
+    for i, (cin, cout) in enumerate(zip(dims[:-1], dims[1:])):
+        for _ in range(2):
+            _resblock(s, f"encoder.downsamples.{n}.", cin, cout, dt)
+            cin, n = cout, n + 1
+        if i != len(mult) - 1:
+            s[f"encoder.downsamples.{n}.resample.1.weight"] = (dt, (cout, cout, 3, 3))
+            s[f"encoder.downsamples.{n}.resample.1.bias"] = (dt, (cout,))
+            if down_t[i]:
+                s[f"encoder.downsamples.{n}.time_conv.weight"] = (dt, (cout, cout, 3, 1, 1))
+                s[f"encoder.downsamples.{n}.time_conv.bias"] = (dt, (cout,))
+            n += 1
+    top = dims[-1]
+    _middle(s, "encoder.middle.", top, dt)
+    s["encoder.head.0.gamma"] = (dt, (top, 1, 1, 1))
+    s["encoder.head.2.weight"] = (dt, (z_dim * 2, top, 3, 3, 3))
+    s["encoder.head.2.bias"] = (dt, (z_dim * 2,))
+    s["conv1.weight"] = (dt, (z_dim * 2, z_dim * 2, 1, 1, 1))
+    s["conv1.bias"] = (dt, (z_dim * 2,))
+    s["conv2.weight"] = (dt, (z_dim, z_dim, 1, 1, 1))
+    s["conv2.bias"] = (dt, (z_dim,))
+    s["decoder.conv1.weight"] = (dt, (top, z_dim, 3, 3, 3))
+    s["decoder.conv1.bias"] = (dt, (top,))
+    _middle(s, "decoder.middle.", top, dt)
+    up_t = down_t[::-1]
+    udims = [dim * u for u in [mult[-1], *mult[::-1]]]
+    n = 0
+    for i, (cin, cout) in enumerate(zip(udims[:-1], udims[1:])):
+        if i in (1, 2, 3):
+            cin //= 2  # the previous upsample halved the channels
+        for _ in range(3):
+            _resblock(s, f"decoder.upsamples.{n}.", cin, cout, dt)
+            cin, n = cout, n + 1
+        if i != len(mult) - 1:
+            s[f"decoder.upsamples.{n}.resample.1.weight"] = (dt, (cout // 2, cout, 3, 3))
+            s[f"decoder.upsamples.{n}.resample.1.bias"] = (dt, (cout // 2,))
+            if up_t[i]:
+                s[f"decoder.upsamples.{n}.time_conv.weight"] = (dt, (cout * 2, cout, 3, 1, 1))
+                s[f"decoder.upsamples.{n}.time_conv.bias"] = (dt, (cout * 2,))
+            n += 1
+    s["decoder.head.0.gamma"] = (dt, (dim, 1, 1, 1))
+    s["decoder.head.2.weight"] = (dt, (3, dim, 3, 3, 3))
+    s["decoder.head.2.bias"] = (dt, (3,))
+    return s
 
 
 # -- T5 --------------------------------------------------------------------------------

@@ -182,6 +182,39 @@ def test_lora(tmp_path) -> None:
     assert info.details["ss_network_module"] == "networks.lora_wan"
 
 
+def test_wan21_vae_full_key_set(tmp_path) -> None:
+    vae = mf.vae_tensors("2.1")
+    assert len(vae) == 194  # wan-facts §4.4
+    info = inspect_file(
+        mf.write_pth(
+            tmp_path / "Wan2.1_VAE.pth",
+            vae,
+        )
+    )
+    assert info.kind == "wan-vae" and info.tensors == 194 and info.format == "pth"
+    assert info.details["version"] == "2.1"
+
+
+def test_dit_matches_the_lab_builder(tmp_path) -> None:
+    """The 1.3B key set equals scripts/build_lab.py's, verified there against musubi's model."""
+    import subprocess
+    import sys
+
+    script = Path(__file__).resolve().parent.parent / "scripts" / "build_lab.py"
+    if not script.exists():
+        pytest.skip("no lab builder")
+    out = subprocess.run(
+        [sys.executable, str(script), "--print-shapes"], capture_output=True, text=True, timeout=60
+    )
+    shapes = json.loads(out.stdout.strip().splitlines()[-1])
+    assert {k: tuple(v) for k, v in shapes["dit"].items()} == {
+        k: s for k, (_, s) in mf.dit_tensors("1.3B").items()
+    }
+    assert {k: tuple(v) for k, v in shapes["vae"].items()} == {
+        k: s for k, (_, s) in mf.vae_tensors("2.1").items()
+    }
+
+
 def test_valid_sparse_files_open_with_the_safetensors_library(tmp_path) -> None:
     p = _write(tmp_path, "v.safetensors", mf.vae_tensors())
     with safetensors.safe_open(str(p), "np") as f:
@@ -192,7 +225,7 @@ def test_valid_sparse_files_open_with_the_safetensors_library(tmp_path) -> None:
 
 
 def _corruptions(tmp_path: Path) -> dict[str, tuple[Path, str]]:
-    good = _write(tmp_path, "good.safetensors", mf.vae_tensors())
+    good = _write(tmp_path, "good.safetensors", mf.lora_tensors(rank=4, layers=2))
     raw = good.read_bytes()
     n = int.from_bytes(raw[:8], "little")
     out: dict[str, tuple[Path, str]] = {}
@@ -210,7 +243,7 @@ def _corruptions(tmp_path: Path) -> dict[str, tuple[Path, str]]:
     put("extra.safetensors", raw + b"\0" * 64, "incomplete metadata")
     put("tiny.safetensors", b"\x01\x02", "too short")
     hdr = json.loads(raw[8 : 8 + n])
-    hdr["conv2.weight"]["shape"] = [17, 16, 1, 1, 1]
+    hdr["lora_unet_blocks_0_ffn_0.lora_down.weight"]["shape"] = [5, 5120]
     h2 = json.dumps(hdr).encode()
     h2 += b" " * (-len(h2) % 8)
     put(
@@ -295,17 +328,10 @@ def test_pth_real_torch_save(tmp_path) -> None:
 def test_pth_real_data_and_truncation(tmp_path) -> None:
     import torch
 
-    p = tmp_path / "vae.pth"
-    torch.save(
-        {
-            k: torch.zeros(*s, dtype=torch.bfloat16)
-            for k, (_, s) in mf.vae_tensors().items()
-            if len(s) < 5
-        },
-        p,
-    )
+    p = tmp_path / "real.pth"
+    torch.save({f"blocks.{i}.w": torch.zeros(64, 64, dtype=torch.bfloat16) for i in range(8)}, p)
     ok = inspect_file(p)
-    assert ok.kind == "unknown" and ok.format == "pth"  # VAE keys without the 5-d convs
+    assert ok.kind == "unknown" and ok.format == "pth" and ok.tensors == 8 and ok.dtype == "bf16"
     raw = p.read_bytes()
     (tmp_path / "cut.pth").write_bytes(raw[: len(raw) // 2])
     assert inspect_file(tmp_path / "cut.pth").kind == "corrupt"
