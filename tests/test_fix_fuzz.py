@@ -50,48 +50,55 @@ tables = st.one_of(
 
 
 @st.composite
-def toml_docs(draw) -> str:
-    """A commented dataset-like TOML, or (sometimes) arbitrary text."""
-    if draw(st.integers(0, 9)) == 0:
-        return draw(st.text(max_size=200))
+def doc_and_action(draw) -> tuple[str, FixAction | None]:
+    """A commented dataset-like TOML (or, sometimes, arbitrary text) and a TOML action
+    that mostly names tables and keys the document really has."""
+    layout: dict[str, dict] = {"": {}, "general": {}}
     doc = tomlkit.document()
     doc.add(tomlkit.comment(draw(st.text(alphabet="abc xyz#", max_size=20))))
     for k, v in draw(st.dictionaries(bare, scalars, max_size=3)).items():
         doc[k] = v
+        layout[""][k] = v
     general = tomlkit.table()
-    for k, v in draw(st.dictionaries(bare, scalars, max_size=5)).items():
+    for k, v in draw(st.dictionaries(bare, scalars, min_size=1, max_size=5)).items():
         item = tomlkit.item(v)
         if draw(st.booleans()):
             item.comment("note")
         general.add(k, item)
+        layout["general"][k] = v
     doc["general"] = general
     aot = tomlkit.aot()
-    for _ in range(draw(st.integers(0, 3))):
+    for i in range(draw(st.integers(0, 3))):  # noqa: B007
         t = tomlkit.table()
-        for k, v in draw(st.dictionaries(bare, scalars, max_size=4)).items():
+        layout[f"datasets[{i}]"] = {}
+        for k, v in draw(st.dictionaries(bare, scalars, min_size=1, max_size=4)).items():
             t[k] = v
+            layout[f"datasets[{i}]"][k] = v
         aot.append(t)
     if len(aot):
         doc["datasets"] = aot
-    return tomlkit.dumps(doc)
+    text = tomlkit.dumps(doc) if draw(st.integers(0, 9)) else draw(st.text(max_size=200))
 
-
-@st.composite
-def toml_actions(draw) -> FixAction | None:
+    known_tables = st.sampled_from(sorted(layout))
+    table = draw(st.one_of(known_tables, known_tables, known_tables, known_tables, tables))
+    existing = sorted(layout.get(table, {}))
+    key = draw(
+        st.one_of(st.sampled_from(existing), st.sampled_from(existing), keys) if existing else keys
+    )
     kind = draw(
         st.sampled_from(["toml_remove_key", "toml_rename_key", "toml_move_key", "toml_set_key"])
     )
-    params = {"file": "dataset_config", "table": draw(tables), "key": draw(keys)}
+    params = {"file": "dataset_config", "table": table, "key": key}
     if kind == "toml_rename_key":
         params["new_key"] = draw(keys)
     elif kind == "toml_move_key":
-        params["to_table"] = draw(tables)
+        params["to_table"] = draw(st.one_of(known_tables, tables))
     elif kind == "toml_set_key":
         params["value"] = draw(values)
     try:
-        return FixAction(kind, params)
+        return text, FixAction(kind, params)
     except ValueError:
-        return None
+        return text, None
 
 
 def _project(tmp: Path, dataset_text: str) -> Path:
@@ -124,8 +131,9 @@ def _check_plan_apply_undo(root: Path, action: FixAction, target: Path) -> None:
 
 
 @SETTINGS
-@given(doc=toml_docs(), action=toml_actions())
-def test_fuzz_toml_actions(doc, action):
+@given(case=doc_and_action())
+def test_fuzz_toml_actions(case):
+    doc, action = case
     if action is None:
         return
     try:

@@ -477,10 +477,9 @@ def _plan_download(
         f = resolve_spec(str(p["name"]))
     except WantuiError as exc:
         raise FixRefused(exc.message) from None
+    # a models folder linked to a bigger disk is normal; the download only creates a new
+    # file there (it never replaces a different one), so no symlink check here
     folder = Path(models_dir) if models_dir is not None else project.resolve(project.models_dir)
-    escape = _symlink_escape(folder, project.root)
-    if escape:
-        raise FixRefused(escape)
     dest = folder / f.basename
     plan.download = DownloadStep(
         str(p["name"]), f.repo, f.filename, f.size, dest, free_space(folder)
