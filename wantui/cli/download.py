@@ -72,9 +72,15 @@ def run(args: argparse.Namespace) -> int:
                 err.write("\n")
             err.flush()
 
-    path = download(
-        args.spec, dest, progress=progress, revision=args.revision, overwrite=args.force
-    )
+    try:
+        path = download(
+            args.spec, dest, progress=progress, revision=args.revision, overwrite=args.force
+        )
+    except KeyboardInterrupt:
+        err.write(
+            "\nwantui: interrupted; the partial download is kept, run the same command to resume\n"
+        )
+        return ExitCode.INTERRUPTED
     if args.json:
         json.dump({"path": str(path), "size": path.stat().st_size}, out)
         out.write("\n")
