@@ -146,3 +146,16 @@ def test_fuzz_commands_only_raise_wantui_error(pieces):
         check_command(text, "/nonexistent-dir")
     except WantuiError:
         pass
+
+
+@pytest.mark.parametrize(
+    "cmd",
+    [
+        "python wan_train_network.py --sdpa --seed 1 > train.log 2>&1",
+        "nohup python wan_train_network.py --sdpa --seed 1 >train.log 2>&1 &",
+        "python wan_train_network.py --sdpa --seed 1 2>&1 | tee log.txt",
+        "python wan_train_network.py --sdpa --seed 1 >> a.log",
+    ],
+)
+def test_shell_redirections_are_not_arguments(cmd):
+    assert parse_command(cmd, "/w").args == ["--sdpa", "--seed", "1"]

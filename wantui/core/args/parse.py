@@ -26,7 +26,7 @@ _WINDOWS_HINTS = re.compile(
     re.I | re.M,
 )
 _ENV_ASSIGN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
-_SEPARATORS = ("&&", ";", "&", "||")
+_SEPARATORS = ("&&", ";", "&", "||", "|")
 _PY_RE = re.compile(r"^(?:python(?:\d+(?:\.\d+)?)?|py|pythonw)(?:\.exe)?$", re.I)
 
 
@@ -158,6 +158,31 @@ def basename_any(path: str) -> str:
     return re.split(r"[\\/]", path.rstrip("\\/"))[-1]
 
 
+_REDIRECT = re.compile(r"^\d*(?:>>?|<)$")
+_REDIRECT_GLUED = re.compile(r"^\d*(?:>>?|<)\S+$")
+
+
+def _drop_redirections(tokens: list[str]) -> list[str]:
+    """Remove ``> log``, ``>>log``, ``2>&1`` and ``< in``: they belong to the shell."""
+    out: list[str] = []
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        if _REDIRECT.match(tok):
+            # "2>&1" arrives as "2>", "&", "1"
+            if tokens[i + 1 : i + 2] == ["&"] and i + 2 < len(tokens) and tokens[i + 2].isdigit():
+                i += 3
+            else:
+                i += 2
+            continue
+        if _REDIRECT_GLUED.match(tok) and not tok.startswith("-"):
+            i += 1
+            continue
+        out.append(tok)
+        i += 1
+    return out
+
+
 def _segments(tokens: list[str]) -> list[list[str]]:
     segs: list[list[str]] = [[]]
     for tok in tokens:
@@ -204,7 +229,7 @@ def parse_command(
             tokens, windows = split_command(tokens[0])
     if not tokens:
         raise WantuiError("empty command line")
-    segs = _segments(tokens)
+    segs = _segments(_drop_redirections(tokens))
     main_idx = max((i for i, s in enumerate(segs) if _is_main(s)), default=None)
     if main_idx is None:
         raise WantuiError("no python, accelerate or .py script found in the command line")
