@@ -159,3 +159,21 @@ def test_fuzz_commands_only_raise_wantui_error(pieces):
 )
 def test_shell_redirections_are_not_arguments(cmd):
     assert parse_command(cmd, "/w").args == ["--sdpa", "--seed", "1"]
+
+
+def test_a_pasted_script_checks_every_command(tmp_path):
+    from wantui.core.args.parse import parse_commands
+
+    bat = (
+        "@echo off\r\ncall .venv\\Scripts\\activate.bat\r\nrem latents\r\n"
+        "python wan_cache_latents.py --dataset_config d.toml ^\r\n  --vae C:\\m\\v.safetensors --vae_tiling\r\n"
+        "if errorlevel 1 exit /b 1\r\npython wan_train_network.py --sdpa\r\npause\r\n"
+    )
+    cmds = parse_commands(bat, tmp_path)
+    assert [c.step for c in cmds] == ["latents", "train"]
+    assert cmds[0].args[-1] == "--vae_tiling"
+    found = check_command(bat, tmp_path)
+    titles = [f.title for f in found]
+    assert any(t.startswith("[latents] `--vae_tiling`") for t in titles)
+    assert any(t.startswith("[train] No --output_name") for t in titles)
+    assert sum(1 for f in found if f.rule == "dataset-config-not-found") == 1  # once per file

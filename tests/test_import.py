@@ -102,3 +102,21 @@ def test_dry_run_prints_without_writing(tmp_path, monkeypatch, capsys):
     assert main(["import", "--dry-run", "--", "python", "wan_train_network.py", "--sdpa"]) == 0
     assert "[steps.train]" in capsys.readouterr().out
     assert not (tmp_path / "wantui.toml").exists()
+
+
+def test_import_a_whole_script(tmp_path, monkeypatch):
+    m = checkout(tmp_path)
+    script = (
+        "#!/bin/bash\n# my three steps\nexport HF_HOME=/cache/hf\ncd " + str(m) + "\n"
+        "python wan_cache_latents.py --dataset_config ../d.toml --vae v.safetensors \\\n  --batch_size 1\n"
+        "python wan_cache_text_encoder_outputs.py --dataset_config ../d.toml --t5 t5.pth\n"
+        "accelerate launch --mixed_precision bf16 wan_train_network.py --dataset_config ../d.toml --sdpa\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    assert main(["import", "--", script]) == 0
+    p = load_project(tmp_path)
+    assert list(p.steps) == ["latents", "te", "train"]
+    assert p.dataset_config == "d.toml" and p.musubi_dir == "musubi"
+    assert p.steps["latents"].args == ["--vae", "v.safetensors", "--batch_size", "1"]
+    assert p.steps["train"].launch_args == ["--mixed_precision", "bf16"]
+    assert p.steps["te"].env == {"HF_HOME": "/cache/hf"}

@@ -13,6 +13,7 @@ import os
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 from wantui.core.errors import ExitCode, WantuiError
 
@@ -72,10 +73,10 @@ def _venv_python(prefix: list[list[str]], cwd: Path, windows: bool) -> str | Non
 
 
 def run(args: argparse.Namespace) -> int:
-    from wantui.core.args import parse_command
     from wantui.core.args.catalog import STEP_SCRIPTS
+    from wantui.core.args.parse import parse_commands
     from wantui.core.fsutil import atomic_write
-    from wantui.core.project import PROJECT_FILE, Project, Step, load_project, project_to_toml
+    from wantui.core.project import PROJECT_FILE, Project, load_project, project_to_toml
 
     command = list(args.command or [])
     if command and command[0] == "--":
@@ -90,16 +91,20 @@ def run(args: argparse.Namespace) -> int:
     if not root.is_dir():
         raise WantuiError("project folder not found", path=root)
     cwd = Path.cwd()
-    parsed = parse_command(command, cwd)
-    step_name = args.step or parsed.step
-    if step_name is None:
-        raise WantuiError(
-            f"cannot tell which step `{parsed.script_name}` is; pass --step latents|te|train"
-        )
-    if parsed.other_arch and not args.step:
-        raise WantuiError(
-            f"`{parsed.script_name}` is not a Wan script (use {STEP_SCRIPTS[step_name]}); pass --step to import it anyway"
-        )
+    commands = parse_commands(command, cwd)
+    if args.step and len(commands) > 1:
+        raise WantuiError("--step works with one command; this text has several")
+    for parsed in commands:  # refuse before writing anything
+        step_name = args.step or parsed.step
+        if step_name is None:
+            raise WantuiError(
+                f"cannot tell which step `{parsed.script_name}` is; pass --step latents|te|train"
+            )
+        if parsed.other_arch and not args.step:
+            raise WantuiError(
+                f"`{parsed.script_name}` is not a Wan script (use {STEP_SCRIPTS[step_name]});"
+                " pass --step to import it anyway"
+            )
     file = root / PROJECT_FILE
     existing: str | None = None
     if file.exists():
@@ -107,38 +112,59 @@ def run(args: argparse.Namespace) -> int:
         existing = file.read_text(encoding="utf-8")
     else:
         project = Project(root=root, name=root.name or "wan-lora")
+    notes: list[str] = []
+    imported: list[str] = []
+    for parsed in commands:
+        step_name = args.step or parsed.step
+        _import_one(project, parsed, step_name, root, cwd, notes)
+        imported.append(step_name)
+    text = project_to_toml(project, base=existing)
+    if args.dry_run:
+        sys.stdout.write(text)
+        return ExitCode.OK
+    atomic_write(file, text.encode("utf-8"), backup=existing is not None, project_root=root)
+    plural = "s" if len(imported) > 1 else ""
+    print(f"imported the {', '.join(imported)} step{plural} into {file}")
+    for note in notes:
+        print(f"note: {note}")
+    return ExitCode.OK
+
+
+def _import_one(
+    project: Any, parsed: Any, step_name: str, root: Path, cwd: Path, notes: list[str]
+) -> None:
+    """Put one parsed command into ``project.steps[step_name]``."""
+    from wantui.core.args.catalog import STEP_SCRIPTS
+    from wantui.core.project import Step
+
     run_dir = (parsed.cwd or cwd).resolve()
     step_args = list(parsed.args)
-    notes: list[str] = []
     if parsed.dataset_config:
         dc = Path(parsed.dataset_config)
-        dc_abs = dc if dc.is_absolute() else run_dir / dc
+        dc_abs = Path(os.path.normpath(dc if dc.is_absolute() else run_dir / dc))
         if project.dataset_config is None:
             project.dataset_config = _relative(dc_abs, root)
             step_args = _remove_flag(step_args, "--dataset_config")
-        elif project.dataset_config_path() == dc_abs:
+        elif Path(os.path.normpath(project.dataset_config_path())) == dc_abs:
             step_args = _remove_flag(step_args, "--dataset_config")
         else:
             notes.append(
-                f"kept --dataset_config {parsed.dataset_config}: the project uses {project.dataset_config}"
+                f"[{step_name}] kept --dataset_config {parsed.dataset_config}: "
+                f"the project uses {project.dataset_config}"
             )
-    if parsed.module:
-        script = STEP_SCRIPTS.get(
-            step_name, parsed.script_name
-        )  # the repo-root wrapper of that module
-    else:
-        script = parsed.script
+    # `python -m musubi_tuner.X` becomes the repo-root wrapper X.py of the checkout
+    script = STEP_SCRIPTS.get(step_name, parsed.script_name) if parsed.module else parsed.script
     script_path = Path(script) if parsed.windows else Path(script.replace("\\", "/"))
-    if (
-        not script_path.is_absolute()
-        and (run_dir / script_path).is_file()
-        and project.musubi_dir is None
-    ):
-        project.musubi_dir = _relative(run_dir, root) if run_dir != root else "."
-    elif not script_path.is_absolute() and project.musubi_dir is None and run_dir != root:
-        script = str(run_dir / script_path)
+    if not script_path.is_absolute() and project.musubi_dir is None:
+        if (run_dir / script_path).is_file():
+            project.musubi_dir = _relative(run_dir, root) if run_dir != root else "."
+        elif run_dir != root:
+            script = str(run_dir / script_path)
     python = parsed.python
     if python and ("/" in python or "\\" in python):
+        py = Path(python)
+        if not py.is_absolute() and not parsed.windows:
+            python = _relative(run_dir / py, root)  # relative to where the command ran
         project.python = python
     elif project.python is None:
         venv_py = _venv_python(parsed.prefix, run_dir, parsed.windows)
@@ -158,12 +184,3 @@ def run(args: argparse.Namespace) -> int:
         env={**(old.env if old else {}), **parsed.env},
         enabled=old.enabled if old else True,
     )
-    text = project_to_toml(project, base=existing)
-    if args.dry_run:
-        sys.stdout.write(text)
-        return ExitCode.OK
-    atomic_write(file, text.encode("utf-8"), backup=existing is not None, project_root=root)
-    print(f"imported the {step_name} step into {file}")
-    for note in notes:
-        print(f"note: {note}")
-    return ExitCode.OK

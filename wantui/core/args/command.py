@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from wantui.core.args.check import check_step_args, foreign_windows_path, script_findings
-from wantui.core.args.parse import ParsedCommand, basename_any, parse_command
+from wantui.core.args.parse import ParsedCommand, basename_any, parse_commands
 from wantui.core.dataset.check import check_config, parse_error_findings
 from wantui.core.dataset.load import parse_config_text, read_config_text
 from wantui.core.dataset.positions import scan_positions
@@ -119,9 +119,27 @@ def check_parsed(
 def check_command(
     argv: list[str] | str, cwd: str | os.PathLike[str] | None = None
 ) -> list[Finding]:
-    """Check one command line exactly as a user would type or paste it."""
-    parsed = parse_command(argv, cwd)
-    return check_parsed(parsed)
+    """Check a command line exactly as a user would type or paste it. A pasted script with
+    several commands is checked command by command, each dataset config once."""
+    commands = parse_commands(argv, cwd)
+    if len(commands) == 1:
+        return check_parsed(commands[0])
+    steps = {c.step for c in commands if not c.other_arch}
+    scan_step = "train" if "train" in steps and "latents" not in steps else None
+    findings: list[Finding] = []
+    seen: set[Path] = set()
+    for c in commands:
+        base = c.cwd or Path.cwd()
+        for f in check_parsed(c, dataset=False):
+            f.title = f"[{c.step or c.script_name}] {f.title}"
+            findings.append(f)
+        dc = c.dataset_config
+        if dc and c.step and not c.other_arch and not foreign_windows_path(dc):
+            path = _resolve(base, dc)
+            if path not in seen:
+                seen.add(path)
+                findings += dataset_findings(path, base, shown=dc, scan_step=scan_step)
+    return sort_findings(findings)
 
 
 def _step_location(project: Project, name: str) -> Location:

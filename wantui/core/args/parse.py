@@ -142,6 +142,13 @@ def split_command(text: str) -> tuple[list[str], bool]:
     """Tokens of a pasted command and whether it was read as a Windows command line."""
     windows = looks_windows(text)
     text = _CONTINUATION.sub(" ", text.strip())
+    # several lines (a pasted script): one command per line, comments dropped
+    lines = [
+        line
+        for line in text.splitlines()
+        if line.strip() and not re.match(r"^\s*(?:#|@?rem\b|::)", line, re.I)
+    ]
+    text = (" & " if windows else " ; ").join(lines)
     if windows:
         return split_windows(text), True
     lexer = shlex.shlex(text, posix=True, punctuation_chars="&;|")
@@ -215,11 +222,10 @@ def _is_main(seg: list[str]) -> bool:
     return False
 
 
-def parse_command(
+def parse_commands(
     argv: list[str] | str, cwd: str | os.PathLike[str] | None = None
-) -> ParsedCommand:
-    """Parse a command line (a pasted string or an argv list). Raises WantuiError when no
-    Python script can be found in it."""
+) -> list[ParsedCommand]:
+    """Every musubi-tuner command in a pasted command line or script, in order."""
     if isinstance(argv, str):
         tokens, windows = split_command(argv)
     else:
@@ -230,13 +236,17 @@ def parse_command(
     if not tokens:
         raise WantuiError("empty command line")
     segs = _segments(_drop_redirections(tokens))
-    main_idx = max((i for i, s in enumerate(segs) if _is_main(s)), default=None)
-    if main_idx is None:
+    if not any(_is_main(seg) for seg in segs):
         raise WantuiError("no python, accelerate or .py script found in the command line")
     env: dict[str, str] = {}
     prefix: list[list[str]] = []
     run_cwd = Path(cwd) if cwd is not None else Path.cwd()
-    for seg in segs[:main_idx]:
+    out: list[ParsedCommand] = []
+    for seg in segs:
+        if _is_main(seg):
+            # exported variables and `cd` carry over to later commands, like in a shell
+            out.append(_parse_main(seg, dict(env), [list(p) for p in prefix], run_cwd, windows))
+            continue
         head = seg[0].lower()
         if head in ("set", "export") and len(seg) >= 2:
             for assign in seg[1:]:
@@ -253,7 +263,20 @@ def parse_command(
             prefix.append(seg)
         else:
             prefix.append(seg)
-    main = segs[main_idx]
+    return out
+
+
+def parse_command(
+    argv: list[str] | str, cwd: str | os.PathLike[str] | None = None
+) -> ParsedCommand:
+    """Parse a command line (a pasted string or an argv list); with several commands (a
+    pasted script), the last one. Raises WantuiError when no Python script is in it."""
+    return parse_commands(argv, cwd)[-1]
+
+
+def _parse_main(
+    main: list[str], env: dict[str, str], prefix: list[list[str]], run_cwd: Path, windows: bool
+) -> ParsedCommand:
     i = 0
     while i < len(main):
         tok = main[i]
