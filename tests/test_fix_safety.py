@@ -244,3 +244,22 @@ def test_atomic_write_errors_are_one_line(tmp_path):
     os.chmod(f, 0o600)
     atomic_write(f, b"new")
     assert oct(f.stat().st_mode & 0o777) == "0o600" and f.read_text() == "new"
+
+
+def test_stale_temp_files_of_killed_writes_are_cleaned(tmp_path):
+    from wantui.core.fsutil import atomic_write
+
+    f = tmp_path / "dataset.toml"
+    f.write_text("a = 1\n")
+    stale = tmp_path / ".dataset.toml.abc123.tmp"
+    fresh = tmp_path / ".dataset.toml.def456.tmp"
+    other = tmp_path / ".other.toml.abc123.tmp"
+    for p in (stale, fresh, other):
+        p.write_text("partial")
+    old = 1_000_000_000
+    os.utime(stale, (old, old))
+    os.utime(other, (old, old))
+    atomic_write(f, b"a = 2\n")
+    assert not stale.exists()  # left by a write killed long ago
+    assert fresh.exists()  # may be another process writing right now
+    assert other.exists()  # not this file's

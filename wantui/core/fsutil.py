@@ -150,4 +150,22 @@ def atomic_write(
             f"cannot write: {reason} (the file was not changed)", path=given
         ) from None
     fsync_dir(folder)
+    _remove_stale_temps(folder, real.name)
     return backup_path
+
+
+STALE_TEMP_S = 3600.0
+
+
+def _remove_stale_temps(folder: Path, name: str) -> None:
+    """Delete temp files an earlier killed write of ``name`` left behind. Only old ones:
+    a fresh one may belong to a write in progress in another process."""
+    cutoff = time.time() - STALE_TEMP_S
+    for tmp in folder.glob(f".{glob_escape(name)}.*.tmp"):
+        with contextlib.suppress(OSError):
+            if tmp.is_file() and not tmp.is_symlink() and tmp.stat().st_mtime < cutoff:
+                tmp.unlink()
+
+
+def glob_escape(name: str) -> str:
+    return "".join(f"[{c}]" if c in "*?[" else c for c in name)
