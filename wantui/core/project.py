@@ -44,6 +44,7 @@ from wantui.core.errors import WantuiError
 
 PROJECT_FILE = "wantui.toml"
 STEP_NAMES = ("latents", "te", "train")
+_DEFAULTS = {"models_dir": "models", "runs_dir": "runs"}
 DEFAULT_SCRIPTS = {
     "latents": "wan_cache_latents.py",
     "te": "wan_cache_text_encoder_outputs.py",
@@ -205,6 +206,8 @@ def project_to_toml(project: Project, base: str | None = None) -> str:
         if value is None:
             if key in ptbl:
                 del ptbl[key]
+        elif key not in ptbl and value == _DEFAULTS.get(key):
+            continue  # don't spell out defaults the user never wrote
         elif ptbl.get(key) != value:
             ptbl[key] = value
     steps = doc.get("steps")
