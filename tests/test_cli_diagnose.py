@@ -115,7 +115,8 @@ def test_several_files_name_their_source(env: dict[str, str], tmp_path: Path) ->
     b.write_text("ValueError: No training items found in the dataset.\n")
     p = wantui(env, "diagnose", str(a), str(b))
     assert p.returncode == 1
-    assert f"{a}:1:" in p.stdout and f"{b}:1:" in p.stdout
+    assert f"    in {a}:\n    line 1: INFO:x:found 0 videos" in p.stdout
+    assert f"    in {b}:\n    line 1: ValueError: No training items" in p.stdout
     assert "a consequence of t-found-zero" in p.stdout
 
 

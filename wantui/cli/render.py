@@ -46,11 +46,15 @@ def summary_line(findings: list[Finding]) -> str:
     return f"{total} finding{'s' if total != 1 else ''}: {', '.join(parts)}."
 
 
-def _evidence_lines(f: Finding, many_sources: bool) -> list[str]:
-    out: list[str] = []
+def _evidence_lines(f: Finding, many_sources: bool) -> list[tuple[bool, str]]:
+    """(is_source_header, text) pairs: with several inputs, a header names each file."""
+    out: list[tuple[bool, str]] = []
     shown = f.evidence[:MAX_EVIDENCE]
+    current: str | None = None
     for e in shown:
-        where = f"{e.source}:{e.line}" if (many_sources and e.source) else f"line {e.line}"
+        if many_sources and e.source and e.source != current:
+            current = e.source
+            out.append((True, f"in {e.source}:"))
         text = e.text if len(e.text) <= MAX_EVIDENCE_CHARS else e.text[:MAX_EVIDENCE_CHARS] + " ..."
         rank = ""
         if e.ranks:
@@ -59,9 +63,11 @@ def _evidence_lines(f: Finding, many_sources: bool) -> list[str]:
                 if len(e.ranks) == 1
                 else f"  [ranks {','.join(map(str, e.ranks))}]"
             )
-        out.append(f"{where}: {text.strip()}{rank}")
+        out.append((False, f"line {e.line}: {text.strip()}{rank}"))
     if len(f.evidence) > len(shown):
-        out.append(f"... {len(f.evidence) - len(shown)} more evidence line(s) (see --json)")
+        out.append(
+            (False, f"... {len(f.evidence) - len(shown)} more evidence line(s) (see --json)")
+        )
     return out
 
 
