@@ -86,7 +86,10 @@ def format_finding(
     ev = _evidence_lines(f, many_sources)
     if ev:
         lines.append(("  Evidence:", "bold"))
-        for e in ev:
+        for header, e in ev:
+            if header:  # a path: never broken inside
+                lines.append(("    " + e, ""))
+                continue
             for chunk in textwrap.wrap(
                 e, width, initial_indent="    ", subsequent_indent="        "
             ) or [e]:
