@@ -66,14 +66,26 @@ def test_real_probe_findings(real) -> None:
     assert all(f.origin == "probe" for f in res.findings)
 
 
-def test_fast_probe_through_a_noisy_wrapper(tmp_path) -> None:
+def test_fast_probe_through_a_noisy_wrapper_finds_musubi(tmp_path) -> None:
     # a wrapper that prints before starting Python (conda activate scripts do): the runner
-    # still finds the probe's line; --fast skips the slow bitsandbytes import
+    # still finds the probe's line; --fast skips the slow bitsandbytes import. A fake
+    # musubi_tuner on PYTHONPATH in another folder than the checkout is a stale install.
+    src = tmp_path / "other" / "src" / "musubi_tuner"
+    src.mkdir(parents=True)
+    (src / "__init__.py").write_text("raise SystemExit('the probe must not import musubi_tuner')\n")
+    checkout = tmp_path / "checkout"
+    (checkout / "src" / "musubi_tuner").mkdir(parents=True)
     py = _fake(tmp_path, "py", f'echo "activating env..."\nexec "{sys.executable}" "$@"')
-    res = run_probe(py, timeout=90, fast=True)
+    env = dict(os.environ, PYTHONPATH=str(src.parent))
+    res = run_probe(py, timeout=90, fast=True, env=env, checkout=checkout)
     assert res.ok, res.findings
     assert res.data["bitsandbytes"]["importable"] is None  # found, import skipped
     assert res.data["attention"]["xformers"]["found"] is False
+    mus = res.data["musubi"]
+    assert mus["found"] and os.path.realpath(mus["location"]) == os.path.realpath(src)
+    assert mus["matches_checkout"] is False
+    assert "probe-stale-install" in {f.rule for f in res.findings}
+    assert "probe-musubi-missing" not in {f.rule for f in res.findings}
 
 
 def _fake(tmp_path: Path, name: str, body: str) -> str:

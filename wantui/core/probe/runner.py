@@ -135,8 +135,8 @@ def run_probe(
         argv.append("--fast")
     child_env = dict(os.environ if env is None else env)
     child_env.setdefault("PYTHONIOENCODING", "utf-8")
-    # our own venv must not leak into the pipeline's interpreter
-    child_env.pop("PYTHONPATH", None)
+    # PYTHONPATH is kept: the pipeline's steps inherit it too (some run musubi from src/
+    # that way), so the probe must see what they will see
     t0 = time.monotonic()
     try:
         proc = subprocess.Popen(
