@@ -17,7 +17,7 @@ from wantui.core.project import Project
 from wantui.core.supervisor import lock as lockmod
 from wantui.core.supervisor.events import Sink
 from wantui.core.supervisor.plan import plan_run
-from wantui.core.supervisor.procs import STOP_FILE, group_alive
+from wantui.core.supervisor.procs import ORIG_PYTHONPATH, SIGKILL, STOP_FILE, group_alive
 from wantui.core.supervisor.rundir import (
     RunRecord,
     StepRecord,
@@ -75,6 +75,7 @@ class RunHandle:
 def _runner_env() -> dict[str, str]:
     """The runner must import this wantui even when it is not installed (a checkout)."""
     env = dict(os.environ)
+    env[ORIG_PYTHONPATH] = env.get("PYTHONPATH", "")
     root = str(Path(wantui.__file__).resolve().parent.parent)
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env.pop("PYTHONUNBUFFERED", None)  # the runner's children get it from their step env
@@ -146,16 +147,23 @@ def start_run(
                 "--lock-fd",
                 str(fd),
             ]
-        with open(run_dir / RUNNER_LOG, "ab") as rlog:
-            proc = subprocess.Popen(
-                cmd,
-                stdin=subprocess.DEVNULL,
-                stdout=rlog,
-                stderr=subprocess.STDOUT,
-                cwd=str(project.root),
-                env=_runner_env(),
-                **kwargs,
-            )
+        try:
+            with open(run_dir / RUNNER_LOG, "ab") as rlog:
+                proc = subprocess.Popen(
+                    cmd,
+                    stdin=subprocess.DEVNULL,
+                    stdout=rlog,
+                    stderr=subprocess.STDOUT,
+                    cwd=str(project.root),
+                    env=_runner_env(),
+                    **kwargs,
+                )
+        except OSError as exc:
+            record.status, record.ended = "failed", now_iso()
+            record.message = f"cannot start the runner: {exc.strerror or exc}"
+            with contextlib.suppress(OSError):
+                write_record(run_dir, record)
+            raise WantuiError(record.message, path=run_dir) from None
         lockmod.write_holder(fd, run_id=rid, pid=proc.pid)
     finally:
         os.close(fd)  # the runner holds the lock through its inherited copy
@@ -217,11 +225,14 @@ def stop_run(
     try:
         (run_dir / STOP_FILE).write_text(now_iso() + "\n")
     except OSError:
-        pass  # the signals below still stop the step; the runner then sees it was signalled
+        pass  # a full disk: SIGUSR1 below tells the runner all the same
+    if hasattr(signal, "SIGUSR1") and pid_alive(rec.runner_pid):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(rec.runner_pid, signal.SIGUSR1)  # type: ignore[arg-type]
     escalation = [
         (signal.SIGINT, sigint_grace),
         (signal.SIGTERM, sigterm_grace),
-        (signal.SIGKILL, 2.0),
+        (SIGKILL, 2.0),
     ]
     sent: dict[int | None, tuple[int, float]] = {}  # pgid -> (stage, time sent)
     runner_gone_at: float | None = None
@@ -254,5 +265,5 @@ def stop_run(
             if now - runner_gone_at > runner_grace and rec.runner_pid:
                 # the runner should have finished by now: it is stuck, end it
                 with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.kill(rec.runner_pid, signal.SIGKILL)
+                    os.kill(rec.runner_pid, SIGKILL)
         time.sleep(0.05)

@@ -97,6 +97,8 @@ class _Follower:
         self.started: set[str] = set()
         self.exited: set[str] = set()
         self.skipped: set[str] = set()
+        self.skip_history: set[str] = set()
+        self.first_look = True
 
     def drain(self, step: StepRecord) -> bool:
         """Emit new bytes of a step's log; True when something was read."""
@@ -141,8 +143,8 @@ class _Follower:
                 )
                 return False
             tail.inode, tail.offset, tail.warned_missing = st.st_ino, 0, False
-            if not self.from_start and step.state == "running":
-                tail.offset = st.st_size  # attach "from now": skip history
+            if step.name in self.skip_history:
+                tail.offset = st.st_size  # attach "from now": skip what came before
             tail.fh.seek(tail.offset)
         elif st.st_size < tail.offset:
             emit(
@@ -173,6 +175,10 @@ class _Follower:
 
     def step_events(self, rec: RunRecord) -> bool:
         got = False
+        if self.first_look:
+            self.first_look = False
+            if not self.from_start:
+                self.skip_history = {s.name for s in rec.steps if s.started}
         for step in rec.steps:
             if step.state == "skipped" and step.name not in self.skipped:
                 self.skipped.add(step.name)

@@ -4,10 +4,14 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from pathlib import Path
 
 STOP_FILE = "stop"
+# where start_run keeps the caller's PYTHONPATH ("" when it had none) for the steps
+ORIG_PYTHONPATH = "WANTUI_ORIG_PYTHONPATH"
+SIGKILL = getattr(signal, "SIGKILL", signal.SIGTERM)  # Windows has no SIGKILL
 # free bytes under which a failed step is blamed on a full disk
 LOW_DISK = 1 << 20
 LEFTOVER_GRACE = 3.0

@@ -188,6 +188,16 @@ def pid_alive(pid: int | None) -> bool:
 
 def effective_status(record: RunRecord) -> str:
     """The recorded status, or ``lost`` when the runner died without finishing it."""
+    if record.status == "starting" and not record.runner_pid and record.run_dir is not None:
+        # start_run holds the project lock until the runner has it: unlocked means dead
+        from wantui.core.supervisor.lock import is_locked
+
+        if not is_locked(record.run_dir.parent):
+            with contextlib.suppress(WantuiError):
+                again = read_record(record.run_dir)
+                if again.status != "starting":
+                    return effective_status(again)
+            return "lost"
     if record.status in ACTIVE and record.runner_pid and not pid_alive(record.runner_pid):
         # the runner may have just written its final state: read once more
         if record.run_dir is not None:

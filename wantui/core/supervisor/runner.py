@@ -20,7 +20,14 @@ import traceback
 from pathlib import Path
 
 from wantui.core.supervisor import lock as lockmod
-from wantui.core.supervisor.procs import LEFTOVER_GRACE, STOP_FILE, disk_note, group_alive
+from wantui.core.supervisor.procs import (
+    LEFTOVER_GRACE,
+    ORIG_PYTHONPATH,
+    SIGKILL,
+    STOP_FILE,
+    disk_note,
+    group_alive,
+)
 from wantui.core.supervisor.rundir import RunRecord, StepRecord, now_iso, read_record, write_record
 
 
@@ -60,6 +67,10 @@ class Runner:
                 else:
                     os.killpg(proc.pid, signal.SIGINT)
 
+    def on_stop_notice(self, signum: int, frame: object) -> None:
+        """SIGUSR1 from stop_run: it signals the step's group itself; just start nothing more."""
+        self.stop_requested = True
+
     # -- one step --------------------------------------------------------------------
     def cannot_start(self, step: StepRecord, message: str) -> None:
         step.state = "failed"
@@ -85,7 +96,16 @@ class Runner:
             log = open(log_path, "ab")  # noqa: SIM115 - handed to the child, closed below
         except OSError as exc:
             return self.cannot_start(step, f"cannot open its log file {log_path}: {exc.strerror}")
-        env = {**os.environ, **step.env}
+        env = dict(os.environ)
+        # the runner's PYTHONPATH points at wantui; the pipeline gets the user's own back
+        orig = env.pop(ORIG_PYTHONPATH, None)
+        if orig is None:
+            env.pop("PYTHONPATH", None)
+        elif orig != "":
+            env["PYTHONPATH"] = orig
+        else:
+            env.pop("PYTHONPATH", None)
+        env.update(step.env)
         kwargs: dict = {}
         if sys.platform == "win32":  # pragma: no cover
             kwargs["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP  # type: ignore[attr-defined]
@@ -138,7 +158,7 @@ class Runner:
         if not group_alive(step.pgid):
             return
         step.notes.append("the step left processes behind; they were stopped")
-        for sig, wait in ((signal.SIGTERM, LEFTOVER_GRACE), (signal.SIGKILL, 1.0)):
+        for sig, wait in ((signal.SIGTERM, LEFTOVER_GRACE), (SIGKILL, 1.0)):
             with contextlib.suppress(OSError):
                 os.killpg(step.pgid, sig)  # type: ignore[arg-type]
             deadline = time.monotonic() + wait
@@ -215,6 +235,8 @@ def main(argv: list[str] | None = None) -> int:
     runner.lock_fd = lock_fd
     signal.signal(signal.SIGTERM, runner.on_stop_signal)
     signal.signal(signal.SIGINT, runner.on_stop_signal)
+    if hasattr(signal, "SIGUSR1"):
+        signal.signal(signal.SIGUSR1, runner.on_stop_notice)
     try:
         return runner.run()
     except Exception as exc:  # noqa: BLE001 - the record must say the run ended
