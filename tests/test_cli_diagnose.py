@@ -242,7 +242,7 @@ def test_rules_list_json_and_explain(env: dict[str, str]) -> None:
 
 
 def test_rules_check_runs_examples(env: dict[str, str]) -> None:
-    p = wantui(env, "rules", "--no-builtin-rules", "--rules", str(DATA), "check")
+    p = wantui(env, "rules", "check", "--no-builtin-rules", "--rules", str(DATA))
     assert p.returncode == 0, p.stdout
     assert "rules check ok: 4 rules, 8 examples run, 0 failing" in p.stdout
 

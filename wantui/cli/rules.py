@@ -11,27 +11,40 @@ from wantui.core.rules import load_rules
 from wantui.core.rules.check import check_rules, explain_rule
 
 
-def register(parser: argparse.ArgumentParser) -> None:
+def _common(parser: argparse.ArgumentParser, *, sub: bool) -> None:
+    # on the sub-commands too, so `wantui rules check --rules DIR` works as well as
+    # `wantui rules --rules DIR check`; SUPPRESS keeps the sub-parser from resetting them
+    kw = {"default": argparse.SUPPRESS} if sub else {}
     parser.add_argument(
         "--rules",
         action="append",
-        default=[],
         metavar="DIR",
         help="an extra rule folder (errors in it are fatal)",
+        **({"default": []} if not sub else kw),
     )
     parser.add_argument(
         "--no-builtin-rules",
         action="store_true",
         help="use only the rules of --rules folders (and user folders)",
+        **kw,
     )
-    parser.add_argument("--no-user-rules", action="store_true", help="ignore the user rule folders")
+    parser.add_argument(
+        "--no-user-rules", action="store_true", help="ignore the user rule folders", **kw
+    )
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    _common(parser, sub=False)
     sub = parser.add_subparsers(dest="rules_command", metavar="ACTION", required=True)
     p = sub.add_parser("list", help="list the rules")
     p.add_argument("--json", action="store_true", help="print a JSON list")
     p.add_argument("--markdown", action="store_true", help="print the README table")
-    sub.add_parser("check", help="load every rule and run every example log")
+    _common(p, sub=True)
+    p = sub.add_parser("check", help="load every rule and run every example log")
+    _common(p, sub=True)
     p = sub.add_parser("explain", help="show what one rule matches and says")
     p.add_argument("rule_id", metavar="ID")
+    _common(p, sub=True)
 
 
 def run(args: argparse.Namespace) -> int:
