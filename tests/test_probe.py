@@ -76,7 +76,19 @@ def test_fast_probe_through_a_noisy_wrapper_finds_musubi(tmp_path) -> None:
     checkout = tmp_path / "checkout"
     (checkout / "src" / "musubi_tuner").mkdir(parents=True)
     py = _fake(tmp_path, "py", f'echo "activating env..."\nexec "{sys.executable}" "$@"')
-    env = dict(os.environ, PYTHONPATH=str(src.parent))
+    # an HF home with the umt5 tokenizer cached and an accelerate config in it
+    hf = tmp_path / "hf"
+    tok = hf / "hub/models--Wan-AI--Wan2.1-T2V-14B/snapshots/abc123/google/umt5-xxl"
+    tok.mkdir(parents=True)
+    (tok / "tokenizer.json").write_text("{}")
+    (hf / "accelerate").mkdir()
+    (hf / "accelerate/default_config.yaml").write_text(
+        "compute_environment: LOCAL_MACHINE\ndistributed_type: MULTI_GPU\ngpu_ids: 0,1\n"
+        "mixed_precision: bf16\nnum_processes: 2\nuse_cpu: false\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(src.parent), HF_HOME=str(hf), HF_HUB_OFFLINE="1")
+    env.pop("HF_HUB_CACHE", None)
+    env.pop("ACCELERATE_CONFIG_FILE", None)
     res = run_probe(py, timeout=90, fast=True, env=env, checkout=checkout)
     assert res.ok, res.findings
     assert res.data["bitsandbytes"]["importable"] is None  # found, import skipped
@@ -86,6 +98,32 @@ def test_fast_probe_through_a_noisy_wrapper_finds_musubi(tmp_path) -> None:
     assert mus["matches_checkout"] is False
     assert "probe-stale-install" in {f.rule for f in res.findings}
     assert "probe-musubi-missing" not in {f.rule for f in res.findings}
+    t5 = res.data["tokenizers"]["t5"]
+    assert t5["cached"] and res.data["tokenizers"]["offline"]
+    assert not [f for f in res.findings if f.catalog == "tokenizer-load-failure"]
+    acc = res.data["accelerate"]
+    assert acc["config_file"] == str(hf / "accelerate/default_config.yaml")
+    assert acc["config"] == {
+        "compute_environment": "LOCAL_MACHINE",
+        "distributed_type": "MULTI_GPU",
+        "gpu_ids": "0,1",
+        "mixed_precision": "bf16",
+        "num_processes": "2",
+        "use_cpu": "false",
+    }
+
+
+def test_probe_with_an_interpreter_without_torch() -> None:
+    base = Path(sys.base_prefix) / "bin" / "python3"
+    if not base.exists() or sys.base_prefix == sys.prefix:
+        pytest.skip("no separate base interpreter")
+    res = run_probe(str(base), timeout=60)
+    assert res.ok, res.findings
+    if res.data["torch"]["installed"]:
+        pytest.skip("the base interpreter has torch")
+    rules = {f.rule for f in res.findings}
+    assert {"probe-torch-missing", "probe-musubi-missing"} <= rules
+    assert res.data["bitsandbytes"]["importable"] is False
 
 
 def _fake(tmp_path: Path, name: str, body: str) -> str:
