@@ -239,3 +239,13 @@ def test_builtin_examples_smoke() -> None:
     assert m.prefilter_bytes() is not None, (
         "a built-in rule has no literal: every line would be searched"
     )
+
+
+def test_exception_names_without_error_suffix(rules: RuleSet) -> None:
+    text = (
+        "Traceback (most recent call last):\n"
+        '  File "/m/config_utils.py", line 184, in sanitize\n'
+        "voluptuous.error.MultipleInvalid: something new @ data['x']\n" + WRAPPER_TAIL
+    )
+    (f,) = run(text, rules)
+    assert f.captures["exception"] == "voluptuous.error.MultipleInvalid: something new @ data['x']"

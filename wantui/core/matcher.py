@@ -31,7 +31,7 @@ WRAPPER_ID = "wrapper-failure-unknown"
 _TRACEBACK = re.compile(r"^Traceback \(most recent call last\):")
 _TB_FILE = re.compile(r'^\s+File "')
 _EXCEPTION = re.compile(
-    r"^(?P<type>(?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*(?:Error|Exception|Interrupt|Exit|Failure))(?::\s*(?P<msg>.*))?$"
+    r"^(?P<type>(?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*(?:Error|Exception|Interrupt|Exit|Failure|Invalid))(?::\s*(?P<msg>.*))?$"
 )
 _CALLED_PROCESS = re.compile(
     r"CalledProcessError: Command .* returned non-zero exit status (?P<status>-?\d+)"
@@ -46,6 +46,7 @@ _INTERNAL_LITERALS = (
     "Interrupt",
     "Exit",
     "Failure",
+    "Invalid",
     ": error: ",
 )
 _TB_KEEP = 40  # File lines kept per traceback (the last ones: closest to the raise)
