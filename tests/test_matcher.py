@@ -249,3 +249,10 @@ def test_exception_names_without_error_suffix(rules: RuleSet) -> None:
     )
     (f,) = run(text, rules)
     assert f.captures["exception"] == "voluptuous.error.MultipleInvalid: something new @ data['x']"
+
+
+def test_finish_twice_adds_nothing(rules: RuleSet) -> None:
+    m = Matcher(rules)
+    m.feed(Line(1, "INFO:x"))
+    assert [f.rule for f in m.finish(2)] == [WRAPPER_ID]
+    assert m.finish(2) == [] and len(m.findings()) == 1

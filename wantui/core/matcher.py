@@ -127,6 +127,7 @@ class Matcher:
         self._argparse: list[_Hit] = []
         self.exit_status: int | None = None
         self.wrapper_seen = False
+        self._finished = False
         self._rank_counts: dict[tuple, int] = {}
 
     # -- public -----------------------------------------------------------------
@@ -202,6 +203,9 @@ class Matcher:
             self.exit_status = exit_status
         elif self.exit_status is None and self.context.get("exit_status", "").lstrip("-").isdigit():
             self.exit_status = int(self.context["exit_status"])
+        if self._finished:  # a second call adds nothing (and no second wrapper finding)
+            return []
+        self._finished = True
         new = self._expire(None)
         self._close_tb(None, all_ranks=True)
         wrapper = self._wrapper_finding()
