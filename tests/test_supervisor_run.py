@@ -282,3 +282,35 @@ def test_cli_sink_survives_every_fault_output(tmp_path: Path) -> None:
     assert rec.status == "succeeded" and report.finished.status == "succeeded"
     assert set(report.exits) == {"latents", "te", "train"}
     assert report.normalizers["train"].lines_seen == 20000
+
+
+@pytest.mark.parametrize("pythonpath", [None, "/opt/user/lib"])
+def test_step_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pythonpath: str | None
+) -> None:
+    """Steps see PYTHONUNBUFFERED, their own env, and the caller's PYTHONPATH (not wantui's)."""
+    if pythonpath is None:
+        monkeypatch.delenv("PYTHONPATH", raising=False)
+    else:
+        monkeypatch.setenv("PYTHONPATH", pythonpath)
+    proj = make_project(tmp_path, {"latents": "argv"})
+    proj.steps["latents"].args = ["--vae", "models/vae.safetensors"]
+    sink, rec = _run(proj, ["latents"])
+    out = sink.output().decode()
+    assert "ENV PYTHONUNBUFFERED=1" in out
+    assert f"ENV PYTHONPATH={pythonpath or '<unset>'}\n" in out
+    assert f"ARGV --dataset_config {tmp_path / 'dataset.toml'} --vae models/vae.safetensors" in out
+
+
+def test_follow_from_now_skips_history(tmp_path: Path) -> None:
+    proj = make_project(tmp_path, {"latents": "slow"}, env={"latents": {"FAKE_DELAY": "0.1"}})
+    handle = start_run(proj, ["latents"])
+    log = handle.run_dir / "latents.log"
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not (
+        log.exists() and b"found 2 videos" in log.read_bytes()
+    ):
+        time.sleep(0.02)
+    sink = CollectingSink()
+    follow_run(handle.run_dir, sink, from_start=False, poll=0.05)
+    assert b"glob videos" not in sink.output() and b"Encoding dataset" in sink.output()

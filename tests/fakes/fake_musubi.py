@@ -91,6 +91,7 @@ def main() -> int:
     if MODE == "argv":
         out("ARGV " + " ".join(sys.argv[1:]), err=False)
         out("ENV PYTHONUNBUFFERED=" + os.environ.get("PYTHONUNBUFFERED", ""), err=False)
+        out("ENV PYTHONPATH=" + os.environ.get("PYTHONPATH", "<unset>"), err=False)
         return 0
     if MODE == "flood":
         n = int(os.environ.get("FAKE_LINES", "100000"))
