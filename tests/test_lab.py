@@ -271,6 +271,91 @@ def test_real_no_cuda_logs_diagnose_as_no_cuda(name: str) -> None:
     assert "wrapper-failure-unknown" not in catalogs
 
 
+# The three failures the GPU run injects (docs/gpu-proof.md): broken the same way as the
+# real log, `wantui fix --log <real log> --apply all --yes` must give back a trainable project.
+def _train_args(lab: Path) -> tuple[list[str], list[str]]:
+    step = load_project(lab).steps["train"]
+    return list(step.args), list(step.launch_args)
+
+
+def _opt(args: list[str], flag: str) -> str | None:
+    return args[args.index(flag) + 1] if flag in args else None
+
+
+@pytest.mark.parametrize(
+    ("mode", "log"),
+    [
+        ("attention", "missing-attention-flag-accelerate"),
+        ("precision", "precision-mismatch-fp16"),
+        ("bnb", "bitsandbytes-missing-adamw8bit-accelerate"),
+    ],
+)
+def test_fix_flow_on_real_logs(
+    tiny_lab: tuple[Path, dict], tmp_path: Path, mode: str, log: str
+) -> None:
+    src, _ = tiny_lab
+    lab = tmp_path / "lab"
+    shutil.copytree(src, lab)
+    text = (lab / "wantui.toml").read_text(encoding="utf-8")
+    good_args, good_launch = _train_args(lab)
+    if mode == "attention":
+        text = text.replace('"--sdpa", ', "")
+    elif mode == "precision":
+        text = text.replace('"--mixed_precision", "bf16"', '"--mixed_precision", "fp16"')
+    else:
+        text = text.replace('"--optimizer_type", "adamw"', '"--optimizer_type", "AdamW8bit"')
+    (lab / "wantui.toml").write_text(text, encoding="utf-8")
+    assert _train_args(lab) != (good_args, good_launch)  # really broken
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "wantui",
+            "fix",
+            "--project",
+            str(lab),
+            "--log",
+            str(REAL / f"{log}.log"),
+            "--apply",
+            "all",
+            "--yes",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    args, launch = _train_args(lab)
+    if mode == "attention":
+        assert "--sdpa" in args
+    elif mode == "precision":
+        assert (
+            _opt(args, "--mixed_precision") == "bf16"
+        )  # the script's own flag is what musubi checks
+        assert _opt(launch, "--mixed_precision") in (None, "bf16")
+    else:
+        assert (_opt(args, "--optimizer_type") or "").lower() in (
+            "adamw",
+            "adamw_torch",
+            "adamw_torch_fused",
+        )
+    # nothing else in the step changed
+    strip = {"--sdpa", "--mixed_precision", "--optimizer_type"}
+
+    def rest(a: list[str]) -> list[str]:
+        out, skip = [], False
+        for x in a:
+            if skip:
+                skip = False
+            elif x in strip:
+                skip = x != "--sdpa"
+            else:
+                out.append(x)
+        return out
+
+    assert rest(args) == rest(good_args)
+
+
 # ------------------------------------------------------------------ against the real musubi-tuner
 def _lab_env() -> tuple[Path, str] | None:
     musubi, python = os.environ.get("WANTUI_LAB_MUSUBI"), os.environ.get("WANTUI_LAB_PYTHON")
