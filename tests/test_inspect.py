@@ -127,6 +127,16 @@ def test_dit_prefixes(tmp_path) -> None:
     assert any("not accepted" in n for n in bad.notes)
 
 
+def test_bundled_checkpoint(tmp_path) -> None:
+    t = mf.dit_tensors("1.3B", prefix="model.diffusion_model.")
+    t.update({"first_stage_model." + k: v for k, v in mf.vae_tensors().items()})
+    info = inspect_file(_write(tmp_path, "bundle.safetensors", t))
+    assert info.kind == "wan-dit" and info.details["extra_tensors"] == 194
+    assert any("not part of the DiT" in n for n in info.notes)
+    clean = inspect_file(_write(tmp_path, "c.safetensors", mf.dit_tensors("14B", fp8_scaled=True)))
+    assert clean.details["extra_tensors"] == 0
+
+
 def test_fp8_scaled(tmp_path) -> None:
     info = inspect_file(_write(tmp_path, "s.safetensors", mf.dit_tensors("14B", fp8_scaled=True)))
     assert info.kind == "wan-dit" and info.dtype == "fp8_scaled"

@@ -293,6 +293,11 @@ def _dit_file(ref: ModelRef) -> list[Finding]:
             f"its keys start with {d.get('prefix')!r}; musubi finds the dtype only without a prefix"
             " or with 'model.diffusion_model.' ('Could not find the dtype in the model weights')"
         )
+    if d.get("extra_tensors"):
+        problems.append(
+            f"it also holds {d['extra_tensors']} tensors that are not part of the DiT (a bundled"
+            " checkpoint); the strict load fails with 'Unexpected key(s)'"
+        )
     if d.get("params") == "5B":
         problems.append("it is the Wan2.2 TI2V-5B model, which musubi-tuner does not train")
     elif not d.get("tasks"):

@@ -39,6 +39,16 @@ DTYPE_NAMES = {
 DIT_SIZES = {(1536, 30): "1.3B", (5120, 40): "14B", (3072, 30): "5B"}
 
 _BLOCK_RE = re.compile(r"blocks\.(\d+)\.")
+# top-level modules of musubi's WanModel
+DIT_MODULES = (
+    "patch_embedding.",
+    "text_embedding.",
+    "time_embedding.",
+    "time_projection.",
+    "blocks.",
+    "head.",
+    "img_emb.",
+)
 
 
 def dtype_name(meta: TensorMeta | None) -> str | None:
@@ -156,6 +166,18 @@ def _as_dit(t: dict[str, TensorMeta], header: Header, filename: str):
         )
     if dtype == "fp8_e4m3fn":
         notes.append("fp8 weights: train with --fp8_base and without --fp8_scaled")
+    extra = sum(
+        1
+        for k in t
+        if not (k.startswith(prefix) and k[len(prefix) :].startswith(DIT_MODULES))
+        and k != "scaled_fp8"
+        and not k.endswith(".scale_weight")
+    )
+    if extra:
+        notes.append(
+            f"the file also holds {extra} tensors that are not part of the DiT (a bundled"
+            " checkpoint?): musubi's strict load fails with 'Unexpected key(s)'"
+        )
     suggested = tasks[0] if tasks else None
     if family == "t2v" and params == "14B":
         suggested = "t2v-A14B" if version == "2.2" else "t2v-14B"
@@ -170,6 +192,7 @@ def _as_dit(t: dict[str, TensorMeta], header: Header, filename: str):
         "in_dim": in_dim,
         "layers": layers,
         "image_keys": has_img,
+        "extra_tensors": extra,
         "notes": notes,
     }
     return "wan-dit", dtype, details
