@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import time
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -79,9 +80,24 @@ class _Display:
 
     def feed(self, data: bytes) -> list[str]:
         buf = self._pending + data
-        parts = buf.split(b"\n")
-        self._pending = parts.pop()[-self.MAX * 4 :]
-        return [self._show(p) for p in parts]
+        cut = buf.rfind(b"\n")
+        if cut < 0:
+            self._pending = buf[-self.MAX * 4 :]
+            return []
+        body, self._pending = buf[:cut], buf[cut + 1 :][-self.MAX * 4 :]
+        try:
+            text = body.decode("utf-8")  # one C call for the whole chunk: the common case
+        except UnicodeDecodeError:
+            return [self._show(p) for p in body.split(b"\n")]
+        lines = text.split("\n")
+        if "\r" in text:
+            lines = [self._collapse(x) if "\r" in x else x for x in lines]
+        return [x if len(x) <= self.MAX else x[: self.MAX] for x in lines]
+
+    @staticmethod
+    def _collapse(line: str) -> str:
+        segs = [s for s in line.split("\r") if s.strip()]
+        return segs[-1].rstrip() if segs else ""
 
     def current_state(self) -> bytes | None:
         """The last complete ``\\r`` state of the unfinished line, if it is being redrawn."""
@@ -151,11 +167,14 @@ class Feed:
         rules: Any = None,
         context: dict[str, str] | None = None,
         max_lines: int = 5000,
+        max_duty: float = 0.5,
     ) -> None:
         self.max_lines = max_lines
+        self.max_duty = max_duty  # share of the time the sink thread may hold the CPU
         self.max_losses = 2000
         self.steps = {s: StepStatus(s) for s in steps}
-        self._rules = api.load_rules_or_none() if rules is None else rules
+        self._rules = rules  # None: loaded on first use, in the sink's thread (~1 s of YAML)
+        self._rules_loaded = rules is not None
         self._context = context
         self._display = {s: _Display() for s in steps}
         self._diag: dict[str, _StepDiag] = {}
@@ -168,21 +187,36 @@ class Feed:
 
     @property
     def diagnosis_available(self) -> bool:
-        return api.matcher_available() and self._rules is not None
+        return api.matcher_available() and (self._rules is not None or not self._rules_loaded)
+
+    def _rules_now(self) -> Any:
+        if not self._rules_loaded:
+            self._rules = api.load_rules_or_none()
+            self._rules_loaded = True
+        return self._rules
 
     # -- sink side (worker thread) ----------------------------------------------------
     def emit(self, event: Any) -> None:
         kind = type(event).__name__
         handler = getattr(self, f"_on_{kind}", None)
-        if handler is not None:
-            handler(event)
+        if handler is None:
+            return
+        t = time.perf_counter()
+        handler(event)
+        if self.max_duty < 1.0:
+            # Leave the GIL to the UI thread for a while after heavy work: a thread that
+            # never sleeps makes every UI hop wait for the switch interval (a convoy), and
+            # key presses would take seconds during a flood. The backlog waits on disk.
+            busy = time.perf_counter() - t
+            if busy > 0.002:
+                time.sleep(min(busy * (1 - self.max_duty) / self.max_duty, 0.1))
 
     __call__ = emit
 
     def _diag_for(self, step: str) -> _StepDiag:
         d = self._diag.get(step)
         if d is None:
-            d = self._diag[step] = _StepDiag(step, self._rules, self._context)
+            d = self._diag[step] = _StepDiag(step, self._rules_now(), self._context)
         return d
 
     def _status(self, step: str) -> StepStatus:
