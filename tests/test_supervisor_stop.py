@@ -13,6 +13,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 from fakes.fakeproject import make_project  # noqa: E402
 
+from wantui.core.errors import WantuiError
 from wantui.core.supervisor import RunLocked, is_locked, start_run, stop_run
 from wantui.core.supervisor.rundir import effective_status, pid_alive, read_record
 
@@ -136,6 +137,8 @@ def test_killed_runner_shows_as_lost_and_can_be_stopped(tmp_path: Path) -> None:
         time.sleep(0.02)
     assert effective_status(handle.record()) == "lost"
     assert not is_locked(tmp_path / "runs")  # the kernel released it
+    with pytest.raises(WantuiError, match="lost its runner but its step latents is still running"):
+        start_run(make_project(tmp_path, {"latents": "ok"}), ["latents"])
     rec = stop_run(handle.run_dir, sigint_grace=2)  # the orphaned step is still stopped
     assert rec.status == "stopped" and read_record(handle.run_dir).status == "stopped"
     with pytest.raises(ProcessLookupError):

@@ -30,8 +30,8 @@ from wantui.core.supervisor import (
     StepOutput,
     StepSkipped,
     StepStarted,
-    find_run,
     follow_run,
+    latest_run,
     start_run,
     stop_run,
 )
@@ -244,7 +244,10 @@ def parse_steps(text: str | None) -> list[str] | None:
 def run(args: argparse.Namespace) -> int:
     project = load_project(args.project)
     if args.stop:
-        rec = find_run(project, None)
+        rec = latest_run(project)
+        if rec is None:
+            _say("no run is going in this project (no runs yet)")
+            return ExitCode.OK
         if effective_status(rec) not in ("starting", "running", "stopping", "lost"):
             _say(f"no run is going in this project (latest: {rec.run_id}, {effective_status(rec)})")
             return ExitCode.OK

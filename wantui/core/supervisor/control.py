@@ -103,6 +103,7 @@ def start_run(
     runs_dir = project.runs_path()
     fd = lockmod.acquire(runs_dir)
     try:
+        _refuse_if_orphaned_step(runs_dir)
         rid = new_run_id(runs_dir)
         run_dir = runs_dir / rid
         record = RunRecord(
@@ -183,6 +184,23 @@ def start_run(
             )
         time.sleep(0.02)
     return handle
+
+
+def _refuse_if_orphaned_step(runs_dir: Path) -> None:
+    """A run whose runner died may have left its step running (own process group): two
+    trainings on one GPU would fail both, so say so instead of starting another."""
+    from wantui.core.supervisor.rundir import latest_run
+
+    last = latest_run(runs_dir)
+    if last is None or effective_status(last) != "lost":
+        return
+    step = last.current_step()
+    if step is not None and _step_alive(step):
+        raise WantuiError(
+            f"run {last.run_id} lost its runner but its step {step.name} is still running "
+            f"(process group {step.pgid}); stop it with `wantui run --stop` first",
+            path=last.run_dir,
+        )
 
 
 def _tail(path: Path, limit: int = 300) -> str:
