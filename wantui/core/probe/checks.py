@@ -600,11 +600,8 @@ def _oom_findings(data: dict[str, Any], train: list[str], dit: ModelInfo) -> lis
         return []
     params = dit.details["params"]
     vram = min(int(g.get("total_bytes") or 0) for g in gpus)
-    fp8 = (
-        has_flag(train, "--fp8_base")
-        or dit.dtype in ("fp8_e4m3fn",)
-        and has_flag(train, "--fp8_base")
-    )
+    # an fp8 file without --fp8_base is up-cast on load: only the flag keeps 1 byte/weight
+    fp8 = has_flag(train, "--fp8_base")
     bytes_per = 1 if fp8 else 2
     weights = PARAMS[params] * bytes_per
     swap = int_flag(train, "--blocks_to_swap", 0) or 0
