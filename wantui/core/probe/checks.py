@@ -296,7 +296,7 @@ def probe_findings(
     opt = (flag_value(train, "--optimizer_type") or "").lower()
     if "8bit" in opt or "bitsandbytes" in opt:
         bnb = data.get("bitsandbytes") or {}
-        if not bnb.get("importable") or bnb.get("cuda_ok") is False:
+        if bnb.get("importable") is False or bnb.get("cuda_ok") is False:
             why = bnb.get("error") or bnb.get("cuda_error") or "not importable"
             out.append(
                 _f(

@@ -180,12 +180,12 @@ def probe_torch(p):
 
 def probe_bitsandbytes(torch, cuda_ok, test_cuda, fast=False):
     out = {"version": _dist_version("bitsandbytes")}
-    if fast:  # importing bitsandbytes takes seconds; --fast only says whether it is there
+    if fast:  # importing bitsandbytes takes seconds; then only say whether it is there
         import importlib.util
 
         out["importable"] = None if importlib.util.find_spec("bitsandbytes") else False
         out["cuda_ok"] = None
-        out["note"] = "import skipped (--fast)"
+        out["note"] = f"import skipped ({fast})"
         return out
     try:
         import bitsandbytes as bnb
@@ -438,7 +438,10 @@ def main(argv=None):
             p.timed(
                 "bitsandbytes",
                 lambda: probe_bitsandbytes(
-                    torch, cuda_ok, not args.fast and p.left() > 2, args.fast
+                    torch,
+                    cuda_ok,
+                    not args.fast and p.left() > 2,
+                    "--fast" if args.fast else ("time budget" if p.left() < 3 else ""),
                 ),
             )
             if torch is not None
