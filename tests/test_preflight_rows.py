@@ -520,3 +520,12 @@ def test_precision_message_names_the_accelerate_trap(tmp_path) -> None:
     f = next(f for f in model_findings(load_project(tmp_path)) if f.rule == "precision-mismatch")
     assert "only accelerate's --mixed_precision bf16" in f.message
     assert f.fixes[0].params == {"step": "train", "flag": "--mixed_precision", "value": "bf16"}
+
+
+def test_skipped_probe_parts_are_not_missing_packages(tmp_path) -> None:
+    s = Scenario(tmp_path)
+    s.probe["bitsandbytes"] = {"importable": None, "note": "import skipped (--fast)"}
+    _sc_attention(s)
+    s.probe["attention"]["xformers"] = {"found": True, "importable": None}
+    cats = {f.catalog for f in s.run()}
+    assert "bitsandbytes-missing" not in cats and "attention-backend-missing" not in cats
