@@ -6,7 +6,6 @@ import io
 import json
 import os
 import pickle
-import time
 import zipfile
 from pathlib import Path
 
@@ -395,15 +394,40 @@ def test_pth_missing_storage_entry(tmp_path) -> None:
 # -- cost and scan --------------------------------------------------------------------------
 
 
-def test_cost_does_not_depend_on_size(tmp_path) -> None:
-    big = _write(tmp_path, "big.safetensors", mf.dit_tensors("14B", "i2v"))  # ~32.8 GB declared
-    assert big.stat().st_size > 30e9
-    inspect_file(big)
-    t0 = time.perf_counter()
-    for _ in range(5):
-        inspect_file(big)
-    per_file = (time.perf_counter() - t0) / 5
-    assert per_file < 0.05, f"{per_file * 1000:.1f} ms per 32 GB file"
+def test_cost_does_not_depend_on_size(tmp_path, monkeypatch) -> None:
+    """Only the header is read, whatever the file's size (timings live in bench/)."""
+    import wantui.core.models.headers as headers
+
+    read: list[int] = []
+
+    class Counting:
+        def __init__(self, f) -> None:
+            self.f = f
+
+        def read(self, n: int = -1) -> bytes:
+            assert n >= 0, "a read of the whole file"
+            data = self.f.read(n)
+            read.append(len(data))
+            return data
+
+        def __getattr__(self, name):
+            return getattr(self.f, name)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc) -> None:
+            self.f.close()
+
+    monkeypatch.setattr(headers, "open", lambda p, mode="r": Counting(open(p, mode)), raising=False)
+    for params, family in (("1.3B", "t2v"), ("14B", "i2v")):
+        p = _write(tmp_path, f"{params}.safetensors", mf.dit_tensors(params, family))
+        n = int.from_bytes(p.open("rb").read(8), "little")
+        read.clear()
+        info = inspect_file(p)
+        assert info.kind == "wan-dit"
+        assert sum(read) <= 9 + 8 + n, (sum(read), n, info.size)
+        assert info.size > 100 * sum(read)
 
 
 def test_scan_models(tmp_path) -> None:
