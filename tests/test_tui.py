@@ -201,3 +201,16 @@ def test_app_start_does_not_import_torch(tmp_path: Path) -> None:
     )
     assert "BAD:" in out.stdout, out.stderr[-2000:]
     assert out.stdout.strip().endswith("BAD:"), out.stdout
+
+
+@sync
+async def test_checkpoints_appear_as_written(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    app, _ = demo_app(tmp_path, watch_dir=out)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause(0.5)  # the watcher is up
+        (out / "mylora-step00000010.safetensors").write_bytes(b"x")
+        assert await wait_for(
+            pilot, lambda: any("mylora-step00000010" in c for c in app.screen.checkpoints), 15
+        )
+        assert "mylora-step00000010" in str(app.screen.query_one("#checkpoints").render())
