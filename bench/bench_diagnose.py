@@ -237,6 +237,11 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size-mb", type=int, default=500)
     ap.add_argument("--live-lines", type=int, default=200_000)
+    ap.add_argument(
+        "--python-path",
+        action="store_true",
+        help="also time the pure-Python prefilter (WANTUI_NO_GREP=1; slow)",
+    )
     ap.add_argument("--dir", default=None, help="where to build the log (default: a temp dir)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(dir=args.dir, prefix="wantui-bench-") as tmp:
@@ -264,8 +269,6 @@ def main() -> int:
         g_s, g_rc, _ = timed(grep_cmd, folder / "grep.out", env)
         w_s, w_rc, w_rss = timed(wantui_cmd, folder / "wantui.out")
         g_s2, _, _ = timed(grep_cmd, folder / "grep.out", env)
-        py_env = dict(os.environ, WANTUI_NO_GREP="1")
-        p_s, _, p_rss = timed(wantui_cmd, folder / "wantui-py.out", py_env)
         hits = sum(1 for _ in open(folder / "grep.out", "rb"))
         found = [
             f["rule"]

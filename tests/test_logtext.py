@@ -215,6 +215,7 @@ def test_grep_lines_same_as_python_prefilter(tmp_path: Path) -> None:
     want = list(iter_file_lines(log, keep=keep))
     got = list(grep_lines(log, lits))
     assert got == want
+    assert list(grep_lines(log, lits, ignore_case=True, keep=keep)) == want
     assert [ln.number for ln in got][-3:] == [110, 111, 112]
 
 
@@ -224,3 +225,15 @@ def test_grep_lines_ignore_case_is_a_superset(tmp_path: Path) -> None:
     log.write_bytes(b"AVR_LOSS=NAN\navr_loss=nan\nnothing\n")
     assert [ln.number for ln in grep_lines(log, [b"avr_loss=nan"], ignore_case=True)] == [1, 2]
     assert [ln.number for ln in grep_lines(log, [b"avr_loss=nan"])] == [2]
+    exact = re.compile(b"avr_loss=nan")
+    assert [
+        ln.number for ln in grep_lines(log, [b"avr_loss=nan"], ignore_case=True, keep=exact)
+    ] == [2]
+
+
+@pytest.mark.skipif(shutil.which("grep") is None, reason="no grep on this machine")
+def test_grep_lines_regex_specials_are_literal(tmp_path: Path) -> None:
+    log = tmp_path / "x.log"
+    log.write_bytes(b"a.b*c+d?e|f^g$h\\i]j}k(l)[m]{2}\naXb*c\nx{2}\n")
+    lits = [b"a.b*c+d?e|f^g$h\\i]j}k(l)[m]{2}", b"x{2}"]
+    assert [ln.number for ln in grep_lines(log, lits)] == [1, 3]

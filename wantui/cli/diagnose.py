@@ -151,7 +151,7 @@ def diagnose_streams(
     """Run one matcher over every log in turn (so a cause in the caching log explains a
     failure in the training log). Returns (findings, list of empty inputs).
 
-    Regular files go through ``grep -F`` with the rules' literals when grep exists (the
+    Regular files go through ``grep -E`` with the rules' literals when grep exists (the
     same lines as the Python prefilter, found at grep's speed); stdin, UTF-16 logs and
     machines without grep use the Python prefilter.
     """
@@ -182,7 +182,10 @@ def diagnose_streams(
                 continue
             plain, folded = literals
             try:
-                for line in grep_lines(name, plain + folded, ignore_case=bool(folded), grep=grep):
+                found = grep_lines(
+                    name, plain + folded, ignore_case=bool(folded), keep=keep, grep=grep
+                )
+                for line in found:
                     matcher.feed(line)
             except OSError as exc:
                 raise WantuiError(f"cannot read: {exc}", path=label) from None
