@@ -283,9 +283,14 @@ def main() -> int:
         print(
             f"wantui diagnose:  {w_s:7.2f} s  {mb / w_s:8.1f} MB/s   exit {w_rc}, findings {found}"
         )
-        print(
-            f"  (pure-Python prefilter, WANTUI_NO_GREP=1: {p_s:.2f} s, {mb / p_s:.1f} MB/s, peak RSS {p_rss / 1024:.1f} MB)"
-        )
+        if args.python_path:
+            py_env = dict(os.environ, WANTUI_NO_GREP="1")
+            p_s, _, p_rss = timed(wantui_cmd, folder / "wantui-py.out", py_env)
+            same = (folder / "wantui-py.out").read_bytes() == (folder / "wantui.out").read_bytes()
+            print(
+                f"  pure-Python prefilter (WANTUI_NO_GREP=1): {p_s:.2f} s, {mb / p_s:.1f} MB/s, "
+                f"peak RSS {p_rss / 1024:.1f} MB, same JSON: {same}"
+            )
         print(f"ratio wantui/grep throughput: {g_best / w_s:.2f}x   (target >= 0.5x)")
         print(f"wantui peak RSS: {w_rss / 1024:.1f} MB   (target < 100 MB)")
         p50, p99, worst, count = live_latency(log, args.live_lines)
