@@ -244,7 +244,7 @@ def main() -> int:
     )
     ap.add_argument("--dir", default=None, help="where to build the log (default: a temp dir)")
     args = ap.parse_args()
-    with tempfile.TemporaryDirectory(dir=args.dir, prefix="wantui-bench-") as tmp:
+    with tempfile.TemporaryDirectory(dir=args.dir, prefix="wantui-diagbench-") as tmp:
         folder = Path(tmp)
         log = folder / "train.log"
         t0 = time.perf_counter()
