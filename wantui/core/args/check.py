@@ -755,7 +755,15 @@ def check_train(
             priority=75,
         )
     # -- Wan2.2 high/low
-    wan22_fix = "i2v-A14B" if "i2v" in task else "t2v-A14B"
+    # The file says what it is; the (possibly wrong) task string is only a fallback.
+    dit_info = infos.get("--dit")
+    family = (
+        dit_info.details.get("family")
+        if dit_info is not None and dit_info.kind == "wan-dit"
+        else None
+    )
+    is_i2v = family in ("i2v", "flf2v") if family else "i2v" in task
+    wan22_fix = "i2v-A14B" if is_i2v else "t2v-A14B"
     task_fix = FixAction(
         "flag_set" if s.has("--task") else "flag_add",
         {"step": "train", "flag": s.flag("--task"), "value": wan22_fix},
@@ -772,9 +780,7 @@ def check_train(
                 "training fails with `timestep_boundary is not specified for high noise model`. Wan2.2 is selected "
                 f"only with `--task {wan22_fix}`, which also brings its boundary.",
                 fixes=[task_fix],
-                advice=[
-                    f"Or keep the task and add --timestep_boundary {900 if 'i2v' in task else 875}."
-                ],
+                advice=[f"Or keep the task and add --timestep_boundary {900 if is_i2v else 875}."],
                 captures={"task": task},
                 priority=80,
             )
