@@ -75,7 +75,7 @@ def _venv_python(prefix: list[list[str]], cwd: Path, windows: bool) -> str | Non
 def run(args: argparse.Namespace) -> int:
     from wantui.core.args.catalog import STEP_SCRIPTS
     from wantui.core.args.parse import parse_commands
-    from wantui.core.fsutil import atomic_write
+    from wantui.core.fsutil import atomic_write, match_newlines
     from wantui.core.project import PROJECT_FILE, Project, load_project, project_to_toml
 
     command = list(args.command or [])
@@ -107,9 +107,12 @@ def run(args: argparse.Namespace) -> int:
             )
     file = root / PROJECT_FILE
     existing: str | None = None
-    if file.exists():
-        project = load_project(root)
-        existing = file.read_text(encoding="utf-8")
+    bom = ""
+    if file.exists() or file.is_symlink():
+        project = load_project(root)  # refuses a FIFO, a folder, bad TOML...: one line
+        existing = file.read_bytes().decode("utf-8")
+        if existing.startswith("\ufeff"):  # Notepad's BOM: kept, but tomlkit must not see it
+            bom, existing = "\ufeff", existing[1:]
     else:
         project = Project(root=root, name=root.name or "wan-lora")
     notes: list[str] = []
@@ -118,7 +121,9 @@ def run(args: argparse.Namespace) -> int:
         step_name = args.step or parsed.step
         _import_one(project, parsed, step_name, root, cwd, notes)
         imported.append(step_name)
-    text = project_to_toml(project, base=existing)
+    text = bom + project_to_toml(project, base=existing)
+    if existing is not None:
+        text = match_newlines(text, existing)
     if args.dry_run:
         sys.stdout.write(text)
         return ExitCode.OK

@@ -38,6 +38,71 @@ def sha256_file(path: str | os.PathLike[str], *, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+_KINDS = {
+    stat.S_IFIFO: "a FIFO (named pipe)",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFSOCK: "a socket",
+}
+
+
+def read_regular_file(path: str | os.PathLike[str], *, limit: int, what: str = "file") -> bytes:
+    """The bytes of a small regular file, or a one-line WantuiError naming it.
+
+    A FIFO or a device (``/dev/zero``, a named pipe someone made by mistake) would block
+    or never end on a plain ``read_bytes()``, so anything but a regular file is refused
+    before it is opened, and the read is bounded by ``limit`` even if the file grows.
+    """
+    p = Path(path)
+    try:
+        st = p.stat()
+    except FileNotFoundError:
+        raise WantuiError(f"{what} not found", path=p) from None
+    except OSError as exc:
+        raise WantuiError(f"cannot read the {what}: {exc.strerror or exc}", path=p) from None
+    if stat.S_ISDIR(st.st_mode):
+        raise WantuiError(f"is a directory, not a {what}", path=p)
+    if not stat.S_ISREG(st.st_mode):
+        kind = _KINDS.get(stat.S_IFMT(st.st_mode), "not a regular file")
+        raise WantuiError(f"is {kind}, not a {what}", path=p)
+    if st.st_size > limit:
+        raise WantuiError(f"too large for a {what} ({st.st_size} bytes)", path=p)
+    try:
+        # O_NONBLOCK: should the path be swapped for a FIFO after the stat, open() must
+        # not hang waiting for a writer
+        fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except PermissionError:
+        raise WantuiError(f"cannot read the {what}: permission denied", path=p) from None
+    except OSError as exc:
+        raise WantuiError(f"cannot read the {what}: {exc.strerror or exc}", path=p) from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise WantuiError(f"is not a regular file, not a {what}", path=p)
+        chunks: list[bytes] = []
+        total = 0
+        while True:
+            block = os.read(fd, 1 << 20)
+            if not block:
+                break
+            chunks.append(block)
+            total += len(block)
+            if total > limit:
+                raise WantuiError(f"too large for a {what} (over {limit} bytes)", path=p)
+    except OSError as exc:
+        raise WantuiError(f"cannot read the {what}: {exc.strerror or exc}", path=p) from None
+    finally:
+        os.close(fd)
+    return b"".join(chunks)
+
+
+def match_newlines(new: str, old: str) -> str:
+    """``new`` with CRLF line ends when ``old`` (the file it replaces) used them: tomlkit
+    writes added lines with LF, and a Windows file should not end up with both."""
+    if "\r\n" not in old:
+        return new
+    return new.replace("\r\n", "\n").replace("\n", "\r\n")
+
+
 def find_project_root(path: str | os.PathLike[str]) -> Path:
     """The nearest folder at or above ``path``'s folder holding ``wantui.toml``; else the
     file's own folder (a dataset TOML checked alone keeps its backups beside it)."""

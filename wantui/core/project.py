@@ -137,24 +137,21 @@ def load_project(root: str | os.PathLike[str]) -> Project:
     """Load ``wantui.toml`` from a folder. Errors name the file and line."""
     given = Path(root)
     path = given / PROJECT_FILE if given.is_dir() else given
+    from wantui.core.dataset.load import toml_error
+    from wantui.core.fsutil import read_regular_file
+
+    if not path.exists() and not path.is_symlink():
+        raise WantuiError("no project file here (run `wantui` to set one up)", path=path)
+    # a FIFO or /dev/zero in its place must not hang; a BOM (Notepad) is not an error
+    raw = read_regular_file(path, limit=4 * 1024 * 1024, what="project file")
     try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise WantuiError("no project file here (run `wantui` to set one up)", path=path) from None
-    except IsADirectoryError:
-        raise WantuiError("is a directory, not a project file", path=path) from None
-    except OSError as exc:
-        raise WantuiError(f"cannot read: {exc.strerror}", path=path) from None
-    try:
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as exc:
         raise WantuiError(f"not UTF-8 text (byte {exc.start})", path=path) from None
     try:
         doc = tomlkit.parse(text)
-    except tomlkit.exceptions.ParseError as exc:
-        raise WantuiError(
-            f"TOML syntax error: {exc}", path=path, line=exc.line, column=exc.col
-        ) from None
+    except Exception as exc:  # ParseError, and KeyAlreadyPresent for a duplicate key
+        raise toml_error(exc, text, path) from None
     data = doc.unwrap()
     proj_tbl = data.get("project", {})
     if not isinstance(proj_tbl, dict):

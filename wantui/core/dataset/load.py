@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ import tomlkit.exceptions
 
 from wantui.core.dataset.positions import SourceMap, scan_positions
 from wantui.core.errors import WantuiError
+from wantui.core.fsutil import read_regular_file
 
 MAX_CONFIG_BYTES = 4 * 1024 * 1024  # a dataset config is a few hundred bytes; 4 MiB is not one
 
@@ -46,21 +48,7 @@ class DatasetConfig:
 def read_config_text(path: str | os.PathLike[str]) -> str:
     """The file's text, or a WantuiError naming it (missing, a folder, huge, binary, not UTF-8)."""
     p = Path(path)
-    try:
-        if p.is_dir():
-            raise WantuiError("is a directory, not a dataset config", path=p)
-        size = p.stat().st_size
-        if size > MAX_CONFIG_BYTES:
-            raise WantuiError(f"too large for a dataset config ({size} bytes)", path=p)
-        raw = p.read_bytes()
-    except FileNotFoundError:
-        raise WantuiError("dataset config not found", path=p) from None
-    except PermissionError:
-        raise WantuiError("cannot read the dataset config: permission denied", path=p) from None
-    except OSError as exc:
-        raise WantuiError(
-            f"cannot read the dataset config: {exc.strerror or exc}", path=p
-        ) from None
+    raw = read_regular_file(p, limit=MAX_CONFIG_BYTES, what="dataset config")
     if b"\x00" in raw:
         raise WantuiError("binary file, not a TOML dataset config", path=p)
     try:
@@ -88,19 +76,55 @@ def parse_config_text(text: str, path: Path) -> DatasetConfig:
     try:
         doc = tomlkit.parse(text)
         data = doc.unwrap()
-    except tomlkit.exceptions.ParseError as exc:
+    except Exception as exc:  # ParseError, and a few other types (duplicate keys) on odd input
+        raise toml_error(exc, text, path) from None
+    return DatasetConfig(path=path, text=text, data=data, positions=scan_positions(text), doc=doc)
+
+
+_DUPLICATE = re.compile(r'Key "(.+?)" already exists')
+
+
+def duplicate_key_line(text: str, key: str) -> int | None:
+    """The line of the second assignment of ``key`` in one table (tomlkit's duplicate-key
+    error carries no position). Table headers start a new scope; the scan is textual."""
+    bare = re.escape(key)
+    assign = re.compile(rf"""^\s*(?:{bare}|"{bare}"|'{bare}')\s*=""")
+    seen = False
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.lstrip().startswith("["):
+            seen = False
+        elif assign.match(line):
+            if seen:
+                return number
+            seen = True
+    return None
+
+
+def toml_error(exc: Exception, text: str, path: Path) -> WantuiError:
+    """A tomlkit exception as a one-line WantuiError with the line and column it has."""
+    if isinstance(exc, tomlkit.exceptions.ParseError):
         message = str(exc)
         # tomlkit appends " at line L col C"; the position is carried separately
         cut = message.rfind(" at line ")
         if cut > 0:
             message = message[:cut]
         message = message.replace("'\\x00'", "end of file")  # tomlkit's EOF sentinel
-        raise WantuiError(
-            f"TOML syntax error: {message}", path=path, line=exc.line, column=max(exc.col, 1)
-        ) from None
-    except Exception as exc:  # tomlkit raises a few non-ParseError types on odd input
-        raise WantuiError(f"TOML syntax error: {type(exc).__name__}: {exc}", path=path) from None
-    return DatasetConfig(path=path, text=text, data=data, positions=scan_positions(text), doc=doc)
+        return WantuiError(
+            f"TOML syntax error: {message.rstrip('.')}",
+            path=path,
+            line=exc.line,
+            column=max(exc.col, 1),
+        )
+    message = str(exc).rstrip(".")
+    m = _DUPLICATE.search(message)
+    if m:
+        line = duplicate_key_line(text, m.group(1))
+        return WantuiError(
+            f"TOML syntax error: the key `{m.group(1)}` is given twice in one table",
+            path=path,
+            line=line,
+        )
+    return WantuiError(f"TOML syntax error: {type(exc).__name__}: {message}", path=path)
 
 
 def load_dataset_config(path: str | os.PathLike[str]) -> DatasetConfig:

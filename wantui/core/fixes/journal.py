@@ -8,20 +8,82 @@ fsync, so a crash can at worst leave a torn last line, which is skipped on readi
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from wantui.core.errors import ExitCode, WantuiError
 from wantui.core.fixes.plan import FixPlan
-from wantui.core.fsutil import atomic_write, sha256_bytes, sha256_file
+from wantui.core.fsutil import (
+    BACKUP_DIR,
+    atomic_write,
+    read_regular_file,
+    sha256_bytes,
+    sha256_file,
+)
 
 JOURNAL = Path(".wantui") / "journal.jsonl"
+LOCK = Path(".wantui") / "fix.lock"
+MAX_JOURNAL_BYTES = 64 * 1024 * 1024  # one line per fix: years of use
+LOCK_TIMEOUT_S = float(os.environ.get("WANTUI_FIX_LOCK_TIMEOUT", "30"))
+
+
+def _well_formed(obj: Any) -> bool:
+    """An entry this module wrote: the right type and the right field types. A journal
+    edited by hand or by a broken tool must not crash undo."""
+    if not isinstance(obj, dict):
+        return False
+    if obj.get("type") == "undo":
+        return isinstance(obj.get("of"), str)
+    if obj.get("type") != "apply" or not isinstance(obj.get("id"), str):
+        return False
+    return all(
+        obj.get(k) is None or isinstance(obj.get(k), str)
+        for k in ("file", "backup", "sha256_before", "sha256_after", "label")
+    )
+
+
+@contextlib.contextmanager
+def fix_lock(root: str | os.PathLike[str], *, timeout: float | None = None) -> Iterator[None]:
+    """Hold ``<root>/.wantui/fix.lock`` (``flock``) while a fix or an undo checks, writes
+    and journals, so two ``wantui fix --apply`` in one project never interleave. Waits up
+    to ``timeout`` seconds for the other one, then refuses. No-op where flock is missing
+    (Windows)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    path = Path(root) / LOCK
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise WantuiError(f"cannot create the fix lock: {exc.strerror or exc}", path=path) from None
+    try:
+        deadline = time.monotonic() + (LOCK_TIMEOUT_S if timeout is None else timeout)
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise WantuiError(
+                        "another `wantui fix` is applying or undoing a fix in this project;"
+                        " try again when it is done",
+                        path=path,
+                        code=ExitCode.FINDINGS,
+                    ) from None
+                time.sleep(0.05)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 class Journal:
@@ -32,35 +94,54 @@ class Journal:
         self.path = self.root / JOURNAL
 
     def entries(self) -> list[dict[str, Any]]:
-        """Every readable entry, oldest first (a torn or foreign line is skipped)."""
-        try:
-            raw = self.path.read_bytes()
-        except FileNotFoundError:
+        """Every readable entry, oldest first (a torn, foreign or ill-typed line is skipped)."""
+        if not self.path.exists() and not self.path.is_symlink():
             return []
-        except OSError as exc:
-            raise WantuiError(
-                f"cannot read the fix journal: {exc.strerror}", path=self.path
-            ) from None
+        raw = read_regular_file(self.path, limit=MAX_JOURNAL_BYTES, what="fix journal")
         out: list[dict[str, Any]] = []
         for line in raw.splitlines():
             try:
                 obj = json.loads(line)
             except (ValueError, UnicodeDecodeError):
                 continue
-            if isinstance(obj, dict) and obj.get("type") in ("apply", "undo"):
+            if _well_formed(obj):
                 out.append(obj)
         return out
 
     def append(self, entry: dict[str, Any]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = self.open_for_append()
+        try:
+            self.write_line(fd, entry)
+        finally:
+            os.close(fd)
+
+    def open_for_append(self) -> int:
+        """The journal opened for appending; a WantuiError (nothing written yet) when it
+        cannot be, so a fix is never applied without its undo record."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if self.path.exists() and not self.path.is_file():
+                raise WantuiError("the fix journal is not a regular file", path=self.path)
+            # O_APPEND + one write: concurrent appends never interleave inside a line
+            return os.open(
+                self.path,
+                os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_NONBLOCK", 0),
+                0o644,
+            )
+        except OSError as exc:
+            raise WantuiError(
+                f"cannot write the fix journal: {exc.strerror or exc}", path=self.path
+            ) from None
+
+    def write_line(self, fd: int, entry: dict[str, Any]) -> None:
         data = (json.dumps(entry, sort_keys=True) + "\n").encode("utf-8")
-        # O_APPEND + one write: concurrent appends never interleave inside a line
-        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         try:
             os.write(fd, data)
             os.fsync(fd)
-        finally:
-            os.close(fd)
+        except OSError as exc:
+            raise WantuiError(
+                f"cannot write the fix journal: {exc.strerror or exc}", path=self.path
+            ) from None
 
     def applied(self) -> list[dict[str, Any]]:
         """Apply entries that have not been undone, oldest first."""
@@ -135,26 +216,32 @@ def apply_plan(
         if result.downloaded != plan.download.dest:  # pragma: no cover - same basename rule
             result.notes.append(f"downloaded to {result.downloaded}")
     if change is not None:
-        _check_unchanged(change.path, change.before)  # again: a download takes minutes
-        result.backup = atomic_write(change.path, change.after, project_root=journal.root)
-        result.file = change.path
-        result.sha_before = change.sha_before
-        result.sha_after = change.sha_after
-        journal.append(
-            {
-                "type": "apply",
-                "id": fix_id,
-                "time": time.time(),
-                "file": str(change.path),
-                "role": change.role,
-                "sha256_before": result.sha_before,
-                "sha256_after": result.sha_after,
-                "backup": str(result.backup) if result.backup else None,
-                "action": plan.action.to_json(),
-                "label": plan.label,
-                "downloaded": str(result.downloaded) if result.downloaded else None,
-            }
-        )
+        with fix_lock(journal.root):
+            _check_unchanged(change.path, change.before)  # again: a download takes minutes
+            fd = journal.open_for_append()  # before the write: no fix without its record
+            try:
+                result.backup = atomic_write(change.path, change.after, project_root=journal.root)
+                result.file = change.path
+                result.sha_before = change.sha_before
+                result.sha_after = change.sha_after
+                journal.write_line(
+                    fd,
+                    {
+                        "type": "apply",
+                        "id": fix_id,
+                        "time": time.time(),
+                        "file": str(change.path),
+                        "role": change.role,
+                        "sha256_before": result.sha_before,
+                        "sha256_after": result.sha_after,
+                        "backup": str(result.backup) if result.backup else None,
+                        "action": plan.action.to_json(),
+                        "label": plan.label,
+                        "downloaded": str(result.downloaded) if result.downloaded else None,
+                    },
+                )
+            finally:
+                os.close(fd)
     elif result.downloaded is not None:
         journal.append(
             {
@@ -207,6 +294,11 @@ def undo_last(journal: Journal, *, force: bool = False) -> UndoResult:
     Refuses when the file changed since the fix (its sha256 is not the one the fix wrote),
     unless ``force``; the current bytes are backed up before they are replaced.
     """
+    with fix_lock(journal.root):
+        return _undo_locked(journal, force=force)
+
+
+def _undo_locked(journal: Journal, *, force: bool) -> UndoResult:
     entry = journal.last_undoable()
     if entry is None:
         raise WantuiError("nothing to undo: no applied fix in the journal", path=journal.path)
@@ -215,6 +307,12 @@ def undo_last(journal: Journal, *, force: bool = False) -> UndoResult:
     if not backup:
         raise WantuiError("the fix has no backup to restore from", path=path)
     backup_path = Path(backup)
+    backups = Path(os.path.realpath(journal.root / BACKUP_DIR))
+    if Path(os.path.realpath(backup_path)).parent != backups:
+        # a journal line edited to restore some other file's bytes: not ours
+        raise WantuiError(
+            f"the journal names a backup outside {backups}; not restoring", path=journal.path
+        )
     try:
         old = backup_path.read_bytes()
     except OSError as exc:
@@ -237,6 +335,12 @@ def undo_last(journal: Journal, *, force: bool = False) -> UndoResult:
                 path=path,
                 code=ExitCode.FINDINGS,
             )
-    current_backup = atomic_write(path, old, project_root=journal.root)
-    journal.append({"type": "undo", "of": entry["id"], "time": time.time(), "file": str(path)})
+    fd = journal.open_for_append()
+    try:
+        current_backup = atomic_write(path, old, project_root=journal.root)
+        journal.write_line(
+            fd, {"type": "undo", "of": entry["id"], "time": time.time(), "file": str(path)}
+        )
+    finally:
+        os.close(fd)
     return UndoResult(entry, path, current_backup)

@@ -12,6 +12,7 @@ import difflib
 import os
 import re
 import shlex
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,9 +21,10 @@ from wantui.core.errors import WantuiError
 from wantui.core.fixactions import ACTIONS, FILE_ROLES, STEPS, FixAction, validate_action
 from wantui.core.fixes import flags as flagops
 from wantui.core.fixes.toml_edit import FixRefused, apply_toml_action
-from wantui.core.fsutil import sha256_bytes
+from wantui.core.fsutil import match_newlines, read_regular_file, sha256_bytes
 from wantui.core.project import PROJECT_FILE, STEP_NAMES, Project, load_project, project_to_toml
 
+MAX_EDIT_BYTES = 4 * 1024 * 1024  # a dataset TOML or wantui.toml is a few KB
 _PATHLIKE = re.compile(r"[/\\]|^~|^[A-Za-z]:|\.(safetensors|pth|pt|ckpt|bin|toml|json|gguf)$", re.I)
 
 
@@ -222,14 +224,28 @@ def log_path_taint(action: FixAction, finding: Any) -> str | None:
 
 
 def _read(path: Path) -> bytes:
+    # a FIFO or device in the file's place must be refused, not read forever
     try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise FixRefused(f"{path} does not exist") from None
-    except IsADirectoryError:
-        raise FixRefused(f"{path} is a directory") from None
-    except OSError as exc:
-        raise FixRefused(f"cannot read {path}: {exc.strerror}") from None
+        return read_regular_file(path, limit=MAX_EDIT_BYTES, what="file")
+    except WantuiError as exc:
+        raise FixRefused(str(exc)) from None
+
+
+def _split_bom(text: str) -> tuple[str, str]:
+    """A UTF-8 BOM (Windows Notepad) is kept as it was but hidden from tomlkit, which
+    takes it for an empty key."""
+    return ("\ufeff", text[1:]) if text.startswith("\ufeff") else ("", text)
+
+
+def _check_not_read_only(path: Path) -> None:
+    """A file its owner made read-only is not ours to replace: the atomic rename would
+    succeed anyway (it needs only the folder to be writable), so ask before we try."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return  # _read says why
+    if not st.st_mode & stat.S_IWUSR or not os.access(path, os.W_OK):
+        raise FixRefused(f"{path} is read-only; make it writable (chmod u+w) to apply this fix")
 
 
 def _decode(data: bytes, path: Path) -> str:
@@ -285,12 +301,13 @@ def _project_change(project: Project, mutate: Any) -> tuple[FileChange, Project,
     """Apply ``mutate`` to a copy of the project, render it over the current text."""
     path = project.file
     before = _read(path)
-    text = _decode(before, path)
+    bom, text = _split_bom(_decode(before, path))
     current = load_project_safe(path)
     new = copy.deepcopy(current)
     mutate(new)
     after_text = project_to_toml(new, base=text)
-    after = after_text.encode("utf-8")
+    after_text = match_newlines(after_text, text)
+    after = (bom + after_text).encode("utf-8")
     # the rendered file must load back to exactly the project we meant
     check = load_project_from_text(after_text, path)
     if [vars(s) for s in check.steps.values()] != [vars(s) for s in new.steps.values()]:
@@ -377,8 +394,8 @@ def _plan_into(
         path = _resolve_role(role, project, dataset_config)
         _check_writable_input(path, plan.root, project, dataset_config)
         before = _read(path)
-        text = _decode(before, path)
-        after = apply_toml_action(text, kind, p).encode("utf-8")
+        bom, text = _split_bom(_decode(before, path))
+        after = (bom + match_newlines(apply_toml_action(text, kind, p), text)).encode("utf-8")
         if after == before:
             raise FixRefused("the file already says this; nothing to change")
         plan.change = FileChange(role, path, before, after)
@@ -464,6 +481,7 @@ def _check_writable_input(
     escape = _symlink_escape(path, root)
     if escape:
         raise FixRefused(escape)
+    _check_not_read_only(path)
 
 
 def _plan_download(

@@ -1,0 +1,354 @@
+"""QA regressions: hostile input files for `wantui check`, `fix`, `export` and `import`,
+run as a user would (real subprocesses, real files).
+
+Each test here is a bug that was found by hand: a FIFO or /dev/zero that hung the CLI,
+a duplicate key that crashed with exit 3, a Notepad BOM in wantui.toml, a read-only
+dataset TOML that `fix` silently replaced, and a journal that made undo crash.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.timeout(60)
+
+ENV = {**os.environ, "NO_COLOR": "1", "WANTUI_DEBUG": ""}
+
+DATASET = (
+    "[general]\n"
+    "resolution = [960, 544]\n"
+    'caption_extension = ".txt"\n'
+    "num_frames = 5  # 日本語のコメント\n"
+    "\n"
+    "[[datasets]]\n"
+    'video_directory = "vids"\n'
+    'path = "x"\n'
+    "target_frames = [1, 17]\n"
+)
+
+
+def wantui(*args: str, cwd: Path, timeout: float = 20) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "wantui", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def one_line_error(proc: subprocess.CompletedProcess[str], code: int, *needles: str) -> None:
+    """The documented shape of a user error: one line on stderr, the exit code, no traceback."""
+    assert proc.returncode == code, (proc.returncode, proc.stdout, proc.stderr)
+    assert "Traceback" not in proc.stderr
+    assert "internal error" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+@pytest.fixture
+def ds_dir(tmp_path: Path) -> Path:
+    (tmp_path / "vids").mkdir()
+    (tmp_path / "d.toml").write_text(DATASET, encoding="utf-8")
+    return tmp_path
+
+
+# -- files that are not regular files ------------------------------------------------------
+
+
+def test_dataset_config_fifo_and_device_do_not_hang(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "fifo.toml")
+    one_line_error(
+        wantui("check", "--dataset-config", "fifo.toml", cwd=tmp_path, timeout=10),
+        2,
+        "fifo.toml",
+        "FIFO",
+    )
+    one_line_error(
+        wantui("check", "--dataset-config", "/dev/zero", cwd=tmp_path, timeout=10),
+        2,
+        "/dev/zero",
+        "device",
+    )
+
+
+def test_project_file_fifo_device_and_dangling_link(tmp_path: Path) -> None:
+    proj = tmp_path / "wantui.toml"
+    os.mkfifo(proj)
+    for cmd in (["check"], ["export", "--sh", "-"]):
+        one_line_error(wantui(*cmd, cwd=tmp_path, timeout=10), 2, "wantui.toml", "FIFO")
+    proj.unlink()
+    proj.symlink_to("/dev/zero")
+    one_line_error(wantui("check", cwd=tmp_path, timeout=10), 2, "wantui.toml", "device")
+    proj.unlink()
+    proj.symlink_to("nowhere.toml")
+    one_line_error(wantui("check", cwd=tmp_path, timeout=10), 2, "wantui.toml", "not found")
+
+
+# -- TOML shapes ---------------------------------------------------------------------------
+
+
+def test_duplicate_key_in_project_file_is_a_usage_error_with_its_line(tmp_path: Path) -> None:
+    (tmp_path / "wantui.toml").write_text('[project]\nname = "a"\nname = "b"\n')
+    for cmd in (["check"], ["fix"], ["export", "--sh", "-"]):
+        proc = wantui(*cmd, cwd=tmp_path)
+        one_line_error(proc, 2, "wantui.toml:3:", "`name`")
+
+
+def test_duplicate_key_in_dataset_config_has_its_line(ds_dir: Path) -> None:
+    (ds_dir / "dup.toml").write_text(
+        '[general]\nresolution = [960, 544]\n[[datasets]]\nvideo_directory = "a"\n'
+        '[[datasets]]\nvideo_directory = "b"\n"video_directory" = "c"\n'
+    )
+    proc = wantui("check", "--dataset-config", "dup.toml", "--json", cwd=ds_dir)
+    assert proc.returncode == 1, proc.stderr
+    import json
+
+    (f,) = json.loads(proc.stdout)["findings"]
+    assert f["rule"] == "toml-parse-error"
+    assert f["location"]["line"] == 7
+    assert "video_directory" in f["message"] and ".." not in f["message"]
+
+
+def test_project_file_with_bom_and_crlf_loads_and_fixes_keep_both(tmp_path: Path) -> None:
+    """Notepad writes a BOM and CRLF; tomlkit took the BOM for an empty key (exit 2 in
+    check, exit 3 in fix), and import added LF lines to a CRLF file."""
+    raw = (
+        '\ufeff[project]\r\nname = "x"\r\n[steps.train]\r\n'
+        'script = "wan_train_network.py"\r\nargs = ["--dit", "x"]\r\n'
+    ).encode()
+    proj = tmp_path / "wantui.toml"
+    proj.write_bytes(raw)
+    assert wantui("check", cwd=tmp_path).returncode == 1  # findings, not a parse error
+    proc = wantui("import", "--", "python wan_cache_latents.py --vae v.safetensors", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    after_import = proj.read_bytes()
+    assert after_import.startswith(b"\xef\xbb\xbf[project]")
+    assert b"\n" not in after_import.replace(b"\r\n", b""), "mixed line ends"
+    assert b"wan_cache_latents.py" in after_import
+    proc = wantui("fix", "--apply", "all", "--yes", cwd=tmp_path)
+    assert proc.returncode in (0, 1) and "Traceback" not in proc.stderr, proc.stderr
+    assert "internal error" not in proc.stderr
+    after_fix = proj.read_bytes()
+    assert after_fix != after_import
+    assert after_fix.startswith(b"\xef\xbb\xbf")
+    assert b"\n" not in after_fix.replace(b"\r\n", b"")
+    while wantui("fix", "--undo", cwd=tmp_path).returncode == 0:
+        pass
+    assert proj.read_bytes() == after_import
+
+
+def test_dataset_config_with_bom_is_fixed_and_keeps_its_bom(ds_dir: Path) -> None:
+    d = ds_dir / "d.toml"
+    d.write_bytes(b"\xef\xbb\xbf" + DATASET.replace("\n", "\r\n").encode())
+    before = d.read_bytes()
+    proc = wantui("fix", "--dataset-config", "d.toml", "--apply", "all", "--yes", cwd=ds_dir)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    after = d.read_bytes()
+    assert after.startswith(b"\xef\xbb\xbf[general]")
+    assert b"num_frames" not in after and b"path =" not in after
+    assert "日本語".encode() not in after  # the removed key's line took its comment along
+    assert b"\n" not in after.replace(b"\r\n", b"")
+    check = wantui("check", "--dataset-config", "d.toml", "--json", cwd=ds_dir)
+    assert "toml-extra-key" not in check.stdout and '"findings"' in check.stdout
+    assert wantui("fix", "--dataset-config", "d.toml", "--undo", cwd=ds_dir).returncode == 0
+    assert wantui("fix", "--dataset-config", "d.toml", "--undo", cwd=ds_dir).returncode == 0
+    assert d.read_bytes() == before
+    one_line_error(
+        wantui("fix", "--dataset-config", "d.toml", "--undo", cwd=ds_dir), 2, "nothing to undo"
+    )
+
+
+# -- the fix engine under hostile conditions -----------------------------------------------
+
+
+def test_read_only_dataset_config_is_not_replaced(ds_dir: Path) -> None:
+    """The atomic rename only needs the folder to be writable, so a read-only file was
+    silently replaced (and made writable-looking) by `fix --apply`."""
+    d = ds_dir / "d.toml"
+    d.chmod(0o444)
+    try:
+        proc = wantui("fix", "--dataset-config", "d.toml", "--apply", "1", "--yes", cwd=ds_dir)
+        assert proc.returncode == 1, proc.stdout + proc.stderr
+        assert "read-only" in proc.stdout
+        assert d.read_text(encoding="utf-8") == DATASET
+        assert oct(d.stat().st_mode & 0o777) == oct(0o444)
+        listing = wantui("fix", "--dataset-config", "d.toml", cwd=ds_dir)
+        assert "cannot apply" in listing.stdout and "read-only" in listing.stdout
+    finally:
+        d.chmod(0o644)
+
+
+def test_journal_that_is_a_folder_means_no_write_at_all(ds_dir: Path) -> None:
+    """The file used to be rewritten, then the journal append crashed (exit 3): a fix
+    applied with no record to undo it."""
+    (ds_dir / ".wantui" / "journal.jsonl").mkdir(parents=True)
+    proc = wantui("fix", "--dataset-config", "d.toml", "--apply", "1", "--yes", cwd=ds_dir)
+    assert proc.returncode == 1, proc.stderr
+    assert "journal" in proc.stdout and "internal error" not in proc.stderr
+    assert (ds_dir / "d.toml").read_text(encoding="utf-8") == DATASET
+
+
+@pytest.mark.parametrize(
+    "journal",
+    [
+        b'{"type":"apply","id":"x","file":5}\n',
+        b'{"type":"apply","id":"x","file":"d.toml","backup":5}\n',
+        b'{"type":"apply","id":["x"],"file":"d.toml","backup":"b"}\n{"type":"undo","of":["x"]}\n',
+        b"\x00\x01binary\xff\xfe\n",
+        b'{"type":"apply","id":"x","file":"d.toml","backup":"/etc/hostname",',  # torn
+    ],
+    ids=["file-int", "backup-int", "id-list", "binary", "torn"],
+)
+def test_corrupt_journal_undo_is_a_clean_refusal(ds_dir: Path, journal: bytes) -> None:
+    (ds_dir / ".wantui").mkdir()
+    (ds_dir / ".wantui" / "journal.jsonl").write_bytes(journal)
+    one_line_error(
+        wantui("fix", "--dataset-config", "d.toml", "--undo", cwd=ds_dir), 2, "nothing to undo"
+    )
+    assert (ds_dir / "d.toml").read_text(encoding="utf-8") == DATASET
+
+
+def test_journal_naming_a_backup_outside_the_backups_folder_is_refused(ds_dir: Path) -> None:
+    import hashlib
+    import json
+
+    outside = ds_dir / "evil.bak"
+    outside.write_bytes(b"[general]\nowned = true\n")
+    sha = hashlib.sha256(outside.read_bytes()).hexdigest()
+    now = hashlib.sha256((ds_dir / "d.toml").read_bytes()).hexdigest()
+    (ds_dir / ".wantui").mkdir()
+    (ds_dir / ".wantui" / "journal.jsonl").write_text(
+        json.dumps(
+            {
+                "type": "apply",
+                "id": "x",
+                "file": str(ds_dir / "d.toml"),
+                "backup": str(outside),
+                "sha256_before": sha,
+                "sha256_after": now,
+            }
+        )
+        + "\n"
+    )
+    one_line_error(
+        wantui("fix", "--dataset-config", "d.toml", "--undo", cwd=ds_dir),
+        2,
+        "outside",
+    )
+    assert (ds_dir / "d.toml").read_text(encoding="utf-8") == DATASET
+
+
+def test_journal_fifo_does_not_hang(ds_dir: Path) -> None:
+    (ds_dir / ".wantui").mkdir()
+    os.mkfifo(ds_dir / ".wantui" / "journal.jsonl")
+    one_line_error(
+        wantui("fix", "--dataset-config", "d.toml", "--undo", cwd=ds_dir, timeout=10), 2, "FIFO"
+    )
+    proc = wantui("fix", "--dataset-config", "d.toml", "--apply", "1", "--yes", cwd=ds_dir)
+    assert proc.returncode == 1 and "journal" in proc.stdout
+    assert (ds_dir / "d.toml").read_text(encoding="utf-8") == DATASET
+
+
+def test_deleted_backups_folder_undo_says_so(ds_dir: Path) -> None:
+    import shutil
+
+    assert (
+        wantui("fix", "--dataset-config", "d.toml", "--apply", "1", "--yes", cwd=ds_dir).returncode
+        == 0
+    )
+    shutil.rmtree(ds_dir / ".wantui" / "backups")
+    one_line_error(wantui("fix", "--dataset-config", "d.toml", "--undo", cwd=ds_dir), 2, "backup")
+
+
+# -- two applies at once -------------------------------------------------------------------
+
+
+def test_fix_lock_serialises_applies(ds_dir: Path) -> None:
+    """While another process holds .wantui/fix.lock, `fix --apply` waits; past its
+    timeout it refuses without writing; once the lock is free it applies."""
+    import fcntl
+
+    (ds_dir / ".wantui").mkdir()
+    lock = os.open(ds_dir / ".wantui" / "fix.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    try:
+        env = {**ENV, "WANTUI_FIX_LOCK_TIMEOUT": "0.5"}
+        proc = subprocess.run(
+            [sys.executable, "-m", "wantui", "fix", "--dataset-config", "d.toml"]
+            + ["--apply", "1", "--yes"],
+            cwd=ds_dir,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=20,
+        )
+        assert proc.returncode == 1, proc.stderr
+        assert "another `wantui fix`" in proc.stdout
+        assert (ds_dir / "d.toml").read_text(encoding="utf-8") == DATASET
+        waiting = subprocess.Popen(
+            [sys.executable, "-m", "wantui", "fix", "--dataset-config", "d.toml"]
+            + ["--apply", "1", "--yes"],
+            cwd=ds_dir,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=ENV,
+        )
+        import time
+
+        time.sleep(1.5)
+        assert waiting.poll() is None, "it should wait for the lock"
+        assert (ds_dir / "d.toml").read_text(encoding="utf-8") == DATASET
+    finally:
+        os.close(lock)
+    out, err = waiting.communicate(timeout=20)
+    assert waiting.returncode == 0, out + err
+    assert "num_frames" not in (ds_dir / "d.toml").read_text(encoding="utf-8")
+
+
+def test_concurrent_applies_never_lose_an_edit(ds_dir: Path) -> None:
+    """Two `fix --apply all --yes` at once, a few rounds: both keys end up removed, the
+    journal records each change exactly once (no fix applied twice over a stale plan),
+    and undo walks back to the original bytes."""
+    import json
+
+    d = ds_dir / "d.toml"
+    journal = ds_dir / ".wantui" / "journal.jsonl"
+    for _ in range(3):
+        d.write_text(DATASET, encoding="utf-8")
+        before = len(journal.read_bytes().splitlines()) if journal.exists() else 0
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "wantui", "fix", "--dataset-config", "d.toml"]
+                + ["--apply", "all", "--yes"],
+                cwd=ds_dir,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=ENV,
+            )
+            for _ in range(2)
+        ]
+        for p in procs:
+            out, err = p.communicate(timeout=30)
+            assert p.returncode in (0, 1), out + err
+            assert "Traceback" not in err and "internal" not in err, err
+        text = d.read_text(encoding="utf-8")
+        assert "num_frames" not in text and "path =" not in text
+        lines = journal.read_bytes().splitlines()[before:]
+        applies = [json.loads(x) for x in lines if json.loads(x)["type"] == "apply"]
+        assert len(applies) == 2, applies
+        assert applies[0]["sha256_after"] == applies[1]["sha256_before"]
+        while wantui("fix", "--dataset-config", "d.toml", "--undo", cwd=ds_dir).returncode == 0:
+            pass
+        assert d.read_text(encoding="utf-8") == DATASET
