@@ -253,7 +253,7 @@ def stop_run(
         (SIGKILL, 2.0),
     ]
     sent: dict[int | None, tuple[int, float]] = {}  # pgid -> (stage, time sent)
-    runner_gone_at: float | None = None
+    idle_since: float | None = None
     while True:
         rec = read_record(run_dir)
         if rec.finished:
@@ -279,9 +279,9 @@ def stop_run(
                 write_record(run_dir, rec)
             return rec
         else:
-            runner_gone_at = runner_gone_at or now
-            if now - runner_gone_at > runner_grace and rec.runner_pid:
-                # the runner should have finished by now: it is stuck, end it
+            idle_since = idle_since or now
+            if now - idle_since > runner_grace and rec.runner_pid:
+                # no step alive, yet the runner has not recorded the end: it is stuck, end it
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.kill(rec.runner_pid, SIGKILL)
         time.sleep(0.05)

@@ -91,6 +91,8 @@ class Runner:
             return self.cannot_start(step, f"interpreter is not executable: {exe}")
         if step.script and not os.path.isfile(step.script):
             return self.cannot_start(step, f"script not found: {step.script}")
+        if not os.path.isdir(self.record.cwd):
+            return self.cannot_start(step, f"working folder missing: {self.record.cwd}")
         log_path = self.run_dir / step.log
         try:
             log = open(log_path, "ab")  # noqa: SIM115 - handed to the child, closed below
@@ -99,11 +101,9 @@ class Runner:
         env = dict(os.environ)
         # the runner's PYTHONPATH points at wantui; the pipeline gets the user's own back
         orig = env.pop(ORIG_PYTHONPATH, None)
-        if orig is None:
-            env.pop("PYTHONPATH", None)
-        elif orig != "":
+        if orig:
             env["PYTHONPATH"] = orig
-        else:
+        elif orig is not None:
             env.pop("PYTHONPATH", None)
         env.update(step.env)
         kwargs: dict = {}
