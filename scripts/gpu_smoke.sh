@@ -22,6 +22,9 @@
 #
 # Environment: WANTUI (default: `wantui` on PATH) and WANTUI_PY (an interpreter that
 # imports wantui; default: the one next to `wantui`, else python3).
+# GPU_SMOKE_CPU_REHEARSAL=1 (testing aid, not a proof): pretend CUDA is there, build an fp32 lab
+# with 64x64 clips and skip the precision injection (an fp32 DiT has no dtype assertion), so the
+# whole script can be exercised on a CPU box whose musubi imports (e.g. with a shim on PYTHONPATH).
 # Prints "SMOKE: PASS" and exits 0 when every stage did what it should; "SMOKE: FAIL ..."
 # and exits 1 otherwise; 2 for usage errors. On a machine without CUDA it still runs the
 # latent step once and reports wantui's verdict (it should be no-cuda), then FAILs.
@@ -104,7 +107,7 @@ if cmd == "inject":
     elif mode == "bnb":
         set_opt(t.args, "--optimizer_type", "AdamW8bit")
         if shim != "-":  # bitsandbytes is installed: hide it from this step only
-            t.env["PYTHONPATH"] = shim
+            t.env["PYTHONPATH"] = os.pathsep.join(x for x in (shim, os.environ.get("PYTHONPATH")) if x)
     save(p)
 elif cmd == "uninject":  # undo what a fix does not touch (the bnb hiding shim)
     p = project(); p.steps["train"].env.pop("PYTHONPATH", None); save(p)
@@ -135,10 +138,16 @@ export LAB
 say "pipeline interpreter: $PY"
 CUDA="$("$PY" -c 'import torch; print(torch.cuda.is_available())' 2>/dev/null || echo none)"
 echo "torch sees CUDA: $CUDA"
+REHEARSAL="${GPU_SMOKE_CPU_REHEARSAL:-0}"
+if [ "$REHEARSAL" = "1" ]; then
+  echo "CPU REHEARSAL: pretending CUDA is available (fp32 DiT, 64x64 clips, no precision injection)"
+  CUDA=True DTYPE=fp32
+fi
 "$PY" -c 'import torch, sys; print("torch", torch.__version__, "cuda", torch.version.cuda, torch.cuda.get_device_name(0) if torch.cuda.is_available() else "-")' 2>&1 | tail -1
 
 # --- 1. the lab -------------------------------------------------------------------------------
 SCALE=()
+[ "$REHEARSAL" = "1" ] && SCALE=(--size 64)
 # Without CUDA every Wan script dies at import, before any model is read: a tiny lab is enough.
 [ "$CUDA" = "True" ] || SCALE=(--tiny)
 say "building the lab in $LAB (${SCALE[*]:-real Wan2.1 1.3B + VAE shapes}, $DTYPE)"
@@ -181,6 +190,7 @@ declare -A EXPECT=([attention]=missing-attention-flag [precision]=precision-mism
 MODES=()
 [ "$INJECT" = "all" ] && MODES=(attention precision bnb) || { [ "$INJECT" != "none" ] && MODES=("$INJECT"); }
 for mode in "${MODES[@]}"; do
+  if [ "$REHEARSAL" = "1" ] && [ "$mode" = "precision" ]; then say "inject precision: skipped in a CPU rehearsal"; continue; fi
   say "inject $mode"
   cp "$LAB/wantui.toml" "$WORK/wantui.before-$mode.toml"
   shim="-"

@@ -233,6 +233,44 @@ def test_out_is_a_file_exits_2_without_traceback(tmp_path: Path) -> None:
     assert len(out.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        ([], "--musubi and --work are required"),
+        (["--musubi", "/nonexistent", "--work", "W"], "not a musubi-tuner checkout"),
+        (["--musubi", str(ROOT), "--work", "W"], "not a musubi-tuner checkout"),
+        (["--bogus"], "unknown option --bogus"),
+    ],
+)
+def test_gpu_smoke_usage_errors_exit_2(tmp_path: Path, args: list[str], needle: str) -> None:
+    args = [str(tmp_path / "w") if a == "W" else a for a in args]
+    out = subprocess.run(["bash", str(SMOKE), *args], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 2
+    assert needle in out.stderr
+
+
+def test_gpu_smoke_rejects_bad_inject_mode(tmp_path: Path) -> None:
+    fake = tmp_path / "musubi"
+    fake.mkdir()
+    (fake / "wan_train_network.py").write_text("")
+    out = subprocess.run(
+        [
+            "bash",
+            str(SMOKE),
+            "--musubi",
+            str(fake),
+            "--work",
+            str(tmp_path / "w"),
+            "--inject",
+            "oom",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert out.returncode == 2 and "--inject must be" in out.stderr
+
+
 # ------------------------------------------------------------------ real fixtures
 def _fixtures() -> list[Path]:
     return sorted(REAL.glob("*.log"))
