@@ -158,3 +158,17 @@ def test_serve_listens_on_loopback(tmp_path: Path) -> None:
         proc.terminate()
         proc.wait(timeout=10)
     assert b"WARNING" not in (proc.stderr.read() if proc.stderr else b"")
+
+
+def test_gpu_meter_reads_nvidia_smi(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from wantui.tui.widgets.gpu_meter import read_gpus
+
+    fake = tmp_path / "nvidia-smi"
+    fake.write_text("#!/bin/sh\necho '97, 62668, 81559'\necho '3, 1024, 81559'\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert read_gpus() == "GPU0 97% 61.2/79.6 GiB  GPU1 3% 1.0/79.6 GiB"
+    fake.write_text("#!/bin/sh\necho 'NVIDIA-SMI has failed' >&2\nexit 9\n")
+    assert read_gpus() is None
+    monkeypatch.setenv("PATH", str(tmp_path / "none"))
+    assert read_gpus() is None

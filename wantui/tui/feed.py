@@ -19,6 +19,7 @@ from typing import Any
 from wantui.core.finding import Finding, sort_findings
 from wantui.core.project import STEP_NAMES
 from wantui.tui import core_api as api
+from wantui.tui.display_lines import DisplayLines
 
 
 class StepState(str, Enum):
@@ -67,54 +68,6 @@ class Batch:
             or self.states_changed
             or self.finished
         )
-
-
-class _Display:
-    """Splits raw bytes into display lines: ``\\n`` ends a line, ``\\r`` restarts it (the
-    last non-empty state wins, as on a terminal). Bounded: an endless line is cut."""
-
-    MAX = 4096
-
-    def __init__(self) -> None:
-        self._pending = b""
-
-    def feed(self, data: bytes) -> list[str]:
-        buf = self._pending + data
-        cut = buf.rfind(b"\n")
-        if cut < 0:
-            self._pending = buf[-self.MAX * 4 :]
-            return []
-        body, self._pending = buf[:cut], buf[cut + 1 :][-self.MAX * 4 :]
-        try:
-            text = body.decode("utf-8")  # one C call for the whole chunk: the common case
-        except UnicodeDecodeError:
-            return [self._show(p) for p in body.split(b"\n")]
-        lines = text.split("\n")
-        if "\r" in text:
-            lines = [self._collapse(x) if "\r" in x else x for x in lines]
-        return [x if len(x) <= self.MAX else x[: self.MAX] for x in lines]
-
-    @staticmethod
-    def _collapse(line: str) -> str:
-        segs = [s for s in line.split("\r") if s.strip()]
-        return segs[-1].rstrip() if segs else ""
-
-    def current_state(self) -> bytes | None:
-        """The last complete ``\\r`` state of the unfinished line, if it is being redrawn."""
-        if b"\r" not in self._pending:
-            return None
-        segs = [s for s in self._pending.split(b"\r") if s.strip()]
-        return segs[-1][: self.MAX] if segs else None
-
-    def close(self) -> list[str]:
-        rest, self._pending = self._pending, b""
-        return [self._show(rest)] if rest.strip() else []
-
-    def _show(self, raw: bytes) -> str:
-        if b"\r" in raw:
-            segs = [s for s in raw.split(b"\r") if s.strip()]
-            raw = segs[-1] if segs else b""
-        return api.decode_line(raw[: self.MAX]).rstrip()
 
 
 class _StepDiag:
@@ -176,7 +129,7 @@ class Feed:
         self._rules = rules  # None: loaded on first use, in the sink's thread (~1 s of YAML)
         self._rules_loaded = rules is not None
         self._context = context
-        self._display = {s: _Display() for s in steps}
+        self._display = {s: DisplayLines() for s in steps}
         self._diag: dict[str, _StepDiag] = {}
         self._lock = threading.Lock()
         self._batch = Batch()
@@ -222,7 +175,7 @@ class Feed:
     def _status(self, step: str) -> StepStatus:
         if step not in self.steps:
             self.steps[step] = StepStatus(step)
-            self._display[step] = _Display()
+            self._display[step] = DisplayLines()
             self.loss_history[step] = []
         return self.steps[step]
 
@@ -234,7 +187,7 @@ class Feed:
             self._batch.states_changed = True
 
     def _on_StepOutput(self, ev: Any) -> None:  # noqa: N802
-        display = self._display.setdefault(ev.step, _Display())
+        display = self._display.setdefault(ev.step, DisplayLines())
         shown = display.feed(ev.data)
         diag = self._diag_for(ev.step)
         lines = diag.normalizer.feed(ev.data)
@@ -287,7 +240,7 @@ class Feed:
                 self._batch.findings.extend(found)
 
     def _on_StepExited(self, ev: Any) -> None:  # noqa: N802
-        shown = self._display.setdefault(ev.step, _Display()).close()
+        shown = self._display.setdefault(ev.step, DisplayLines()).close()
         lines = self._diag_for(ev.step).normalizer.close()
         self._take(ev.step, shown, lines, exit_status=ev.returncode, final=True)
         with self._lock:
@@ -335,7 +288,7 @@ class Feed:
         """Forget a step's state before it is run again (after a fix)."""
         with self._lock:
             self.steps[step] = StepStatus(step)
-            self._display[step] = _Display()
+            self._display[step] = DisplayLines()
             self._diag.pop(step, None)
             self.loss_history[step] = []
             self.last_progress.pop(step, None)
