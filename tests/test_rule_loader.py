@@ -175,10 +175,19 @@ def test_safe_regexes_pass() -> None:
 def test_required_literals() -> None:
     import re
 
-    assert required_literals(re.compile(r"found 0 (?P<k>videos|images)")) == ["found 0 images", "found 0 videos"]
+    assert required_literals(re.compile(r"found 0 (?P<k>videos|images)")) == [
+        "found 0 images",
+        "found 0 videos",
+    ]
     assert required_literals(re.compile(r"(?:foo bar|baz qux) \d+")) == ["baz qux ", "foo bar "]
-    assert required_literals(re.compile(r"avr_loss=(nan|inf)\b")) == ["avr_loss=inf", "avr_loss=nan"]
-    assert required_literals(re.compile(r"(?:ab|cd)\w+(?:long one|other one)")) == ["long one", "other one"]
+    assert required_literals(re.compile(r"avr_loss=(nan|inf)\b")) == [
+        "avr_loss=inf",
+        "avr_loss=nan",
+    ]
+    assert required_literals(re.compile(r"(?:ab|cd)\w+(?:long one|other one)")) == [
+        "long one",
+        "other one",
+    ]
     assert required_literals(re.compile(r"\w+")) is None
     assert required_literals(re.compile(r"(?i)No Module")) == ["No Module"]
 
