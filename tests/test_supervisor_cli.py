@@ -53,7 +53,9 @@ def test_run_failure_exits_1_with_findings(tmp_path: Path) -> None:
 def test_steps_option_and_bad_step(tmp_path: Path) -> None:
     make_project(tmp_path)
     r = wantui("run", "--steps", "train", "--json", cwd=tmp_path)
-    assert r.returncode == 0 and [s["name"] for s in json.loads(r.stdout)["run"]["steps"]] == ["train"]
+    assert r.returncode == 0 and [s["name"] for s in json.loads(r.stdout)["run"]["steps"]] == [
+        "train"
+    ]
     r = wantui("run", "--steps", "trian", cwd=tmp_path)
     assert r.returncode == 2 and "did you mean 'train'" in r.stderr and "Traceback" not in r.stderr
 
@@ -96,7 +98,11 @@ def test_no_follow_then_attach_and_stop(tmp_path: Path) -> None:
 def test_ctrl_c_stops_following_not_the_run(tmp_path: Path) -> None:
     proj = make_project(tmp_path, {"latents": "hang"})
     p = subprocess.Popen(
-        [sys.executable, "-m", "wantui", "run"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [sys.executable, "-m", "wantui", "run"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
