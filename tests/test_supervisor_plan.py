@@ -6,6 +6,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).parent))
 from fakes.fakeproject import make_project  # noqa: E402
@@ -150,3 +152,58 @@ def test_skip_cached_needs_every_cache(tmp_path: Path) -> None:
     assert [p.skip_reason is not None for p in plans] == [True, True, False]  # train never skipped
     (tmp_path / "dataset.toml").write_text("[[datasets]\nbroken")
     assert caches_present(proj, "latents") == (False, "no readable dataset config")
+
+
+_FLAGS = st.sampled_from(
+    [
+        "--multi_gpu",
+        "--num_processes",
+        "--num_machines",
+        "--mixed_precision",
+        "--dynamo_backend",
+        "--gpu_ids",
+        "--num_cpu_threads_per_process",
+    ]
+)
+_VALUES = st.sampled_from(["1", "2", "4", "bf16", "no", "0,1"])
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    launch=st.lists(st.tuples(_FLAGS, _VALUES), max_size=6),
+    n=st.one_of(st.none(), st.integers(1, 8)),
+    platform=st.sampled_from(["linux", "win32", "darwin"]),
+)
+def test_launch_args_invariants(
+    launch: list[tuple[str, str]], n: int | None, platform: str
+) -> None:
+    """Whatever the user wrote: one --num_processes, Windows single-process, the
+    user's other flags kept in order, nothing accelerate warns about missing."""
+    from wantui.core.project import Step
+    from wantui.core.supervisor.plan import accelerate_launch_args
+
+    args: list[str] = []
+    for flag, value in launch:
+        args += [flag] if flag == "--multi_gpu" else [flag, value]
+    step = Step(name="train", script="t.py", launcher="accelerate", launch_args=args)
+    try:
+        out, notes = accelerate_launch_args(step, num_processes=n, platform=platform)
+    except WantuiError:
+        return  # a non-numeric --num_processes: reported, fine
+    assert out.count("--num_processes") == 1
+    procs = int(out[out.index("--num_processes") + 1])
+    for flag in ("--num_machines", "--mixed_precision", "--dynamo_backend"):
+        assert flag in out
+    assert ("--multi_gpu" in out) == (procs > 1)
+    if platform == "win32":
+        assert procs == 1
+    expected: list[str] = []
+    skip = False
+    for a in args:  # the user's args minus the two that wantui owns
+        if skip:
+            skip = False
+        elif a == "--num_processes":
+            skip = True
+        elif a != "--multi_gpu":
+            expected.append(a)
+    assert out[len(out) - len(expected) :] == expected
