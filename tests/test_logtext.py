@@ -237,3 +237,12 @@ def test_grep_lines_regex_specials_are_literal(tmp_path: Path) -> None:
     log.write_bytes(b"a.b*c+d?e|f^g$h\\i]j}k(l)[m]{2}\naXb*c\nx{2}\n")
     lits = [b"a.b*c+d?e|f^g$h\\i]j}k(l)[m]{2}", b"x{2}"]
     assert [ln.number for ln in grep_lines(log, lits)] == [1, 3]
+
+
+def test_loose_scan_then_exact_keep_is_exact() -> None:
+    data = b"aaa\nbbb ERR\nccc ERROR\nERR and ERROR\nERR\n"
+    exact = re.compile(b"ERROR")
+    loose = re.compile(b"ERR")
+    n = Normalizer(keep=exact, scan=loose)
+    got = n.feed(data) + n.close()
+    assert [(ln.number, ln.text) for ln in got] == [(3, "ccc ERROR"), (4, "ERR and ERROR")]

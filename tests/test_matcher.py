@@ -256,3 +256,18 @@ def test_finish_twice_adds_nothing(rules: RuleSet) -> None:
     m.feed(Line(1, "INFO:x"))
     assert [f.rule for f in m.finish(2)] == [WRAPPER_ID]
     assert m.finish(2) == [] and len(m.findings()) == 1
+
+
+def test_loose_prefilter_is_a_superset() -> None:
+    builtin = load_rules(include_user=False)
+    m = Matcher(builtin)
+    plain, folded = m.prefilter_literals() or ([], [])
+    loose = m.prefilter_loose()
+    assert loose is not None
+    for lit in plain:
+        assert loose.search(lit), lit
+    for lit in folded:
+        assert loose.search(lit.upper()), lit
+    # and it lets few healthy lines through
+    hits = [ln for ln in HEALTHY.read_bytes().split(b"\n") if loose.search(ln)]
+    assert len(hits) <= 5, hits

@@ -136,7 +136,7 @@ def _grep() -> str | None:
 
 
 def _feed_python(matcher: Matcher, fh: BinaryIO, label: str, keep) -> int:  # noqa: ANN001
-    norm = Normalizer(keep=keep)
+    norm = Normalizer(keep=keep, scan=matcher.prefilter_loose())
     for chunk in _chunks(fh, label):
         for line in norm.feed(chunk):
             matcher.feed(line)

@@ -165,9 +165,17 @@ class Normalizer:
     matcher uses it to skip the bulk of INFO and tqdm lines at C speed.
     """
 
-    def __init__(self, *, history: bool = False, keep: re.Pattern[bytes] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        history: bool = False,
+        keep: re.Pattern[bytes] | None = None,
+        scan: re.Pattern[bytes] | None = None,
+    ) -> None:
         self.history = history
         self.keep = keep
+        # a faster, looser regex that finds candidate lines for ``keep`` to confirm
+        self.scan = scan if keep is not None else None
         self._pending = bytearray()
         self._dropping = False  # the current \r segment overflowed: drop until \r or \n
         self._dropped = 0  # bytes dropped from the current line
@@ -250,12 +258,18 @@ class Normalizer:
         if self.keep is not None:
             pos = 0  # start of the first line not yet looked at
             counted = 0  # newlines before ``pos``
-            for m in self.keep.finditer(block):
+            keep = self.keep
+            scan = self.scan or keep
+            for m in scan.finditer(block):
                 if m.start() < pos:
                     continue  # several hits on one line
                 start = block.rfind(b"\n", 0, m.start()) + 1
                 end = block.find(b"\n", m.start())
                 counted += block.count(b"\n", pos, start)
+                if scan is not keep and keep.search(block, start, end) is None:
+                    counted += 1  # a candidate of the loose scan only: skip the line
+                    pos = end + 1
+                    continue
                 out.extend(
                     normalize_line(
                         base + counted + 1, decode_line(block[start:end]), history=self.history

@@ -23,7 +23,7 @@ from wantui.core.finding import Evidence, Finding, Severity, sort_findings
 from wantui.core.fixactions import FixAction
 from wantui.core.logtext import Line
 from wantui.core.rules.model import Pattern, Rule, RuleSet
-from wantui.core.rules.regexcheck import MATCH_CHARS
+from wantui.core.rules.regexcheck import MATCH_CHARS, loose_pieces
 from wantui.core.rules.template import render
 
 WRAPPER_ID = "wrapper-failure-unknown"
@@ -116,6 +116,7 @@ class Matcher:
         self._prefilter = None if self._unfiltered else _combined(literals)
         self._literal_bytes = None if self._unfiltered else _literal_bytes(literals)
         self._prefilter_bytes = _combined_bytes(self._literal_bytes)
+        self._prefilter_loose = _combined_bytes(self._literal_bytes, loose=True)
         # state
         self._findings: dict[tuple, Finding] = {}
         self._order: list[Finding] = []
@@ -135,6 +136,10 @@ class Matcher:
         """A bytes regex every relevant raw line matches (None: every line is relevant).
         Pass it as ``Normalizer(keep=...)`` to skip irrelevant lines before decoding."""
         return self._prefilter_bytes
+
+    def prefilter_loose(self) -> re.Pattern[bytes] | None:
+        """A faster superset of :meth:`prefilter_bytes` (``Normalizer(scan=...)``)."""
+        return self._prefilter_loose
 
     def prefilter_literals(self) -> tuple[list[bytes], list[bytes]] | None:
         """The byte literals behind :meth:`prefilter_bytes`: (plain, case-insensitive
@@ -579,10 +584,16 @@ def _combined(literals: Iterable[tuple[str, bool]]) -> re.Pattern[str]:
     return re.compile(pattern)
 
 
-def _combined_bytes(lits: tuple[list[bytes], list[bytes]] | None) -> re.Pattern[bytes] | None:
+def _combined_bytes(
+    lits: tuple[list[bytes], list[bytes]] | None, *, loose: bool = False
+) -> re.Pattern[bytes] | None:
+    """The exact byte prefilter, or with ``loose`` a faster superset of it built from
+    one rare-starting piece of each literal (see ``loose_pieces``)."""
     if lits is None:
         return None
     plain, folded = lits
+    if loose:
+        plain, folded = loose_pieces(plain), loose_pieces(folded) if folded else []
     pattern = _trie(plain) + (b"|(?i:" + _trie(folded) + b")" if folded else b"")
     return re.compile(pattern)
 
