@@ -47,6 +47,54 @@ def _remove_flag(args: list[str], flag: str) -> list[str]:
     return out
 
 
+# flags whose value is a path relative to where the command ran
+_PATH_VALUED = (
+    "--dit",
+    "--dit_high_noise",
+    "--vae",
+    "--t5",
+    "--clip",
+    "--network_weights",
+    "--sample_prompts",
+    "--output_dir",
+    "--logging_dir",
+    "--config_file",
+    "--resume",
+    "--dataset_config",  # when kept (the project uses another one)
+)
+
+
+def _rebase_paths(args: list[str], run_dir: Path, root: Path) -> list[str]:
+    """Relative path values rewritten from the folder the command ran in (``cd X &&``) to
+    the project folder, which is where wantui runs every step."""
+    out: list[str] = []
+    i = 0
+    while i < len(args):
+        tok = args[i]
+        name, eq, inline = tok.partition("=")
+        if name in _PATH_VALUED and eq:
+            out.append(f"{name}={_rebase(inline, run_dir, root)}")
+        elif tok in _PATH_VALUED and i + 1 < len(args) and not args[i + 1].startswith("-"):
+            out += [tok, _rebase(args[i + 1], run_dir, root)]
+            i += 1
+        else:
+            out.append(tok)
+        i += 1
+    return out
+
+
+def _rebase(value: str, run_dir: Path, root: Path) -> str:
+    """Only where the meaning is certain: the file exists from ``run_dir`` and not from
+    ``root``, or the value climbs out with ``../`` (a name like ``vae.safetensors`` that
+    exists nowhere yet is kept as written; `wantui check` reports it)."""
+    if not value or os.path.isabs(value) or value.startswith("~"):
+        return value
+    here, there = run_dir / value, root / value
+    if value.startswith(("../", "./")) or (here.exists() and not there.exists()):
+        return _relative(here, root)
+    return value
+
+
 def _relative(path: Path, root: Path) -> str:
     """``path`` relative to the project folder when that stays readable (at most two
     levels up, same drive), else absolute."""
@@ -156,6 +204,20 @@ def _import_one(
             notes.append(
                 f"[{step_name}] kept --dataset_config {parsed.dataset_config}: "
                 f"the project uses {project.dataset_config}"
+            )
+    if run_dir != root and not parsed.windows:
+        rebased = _rebase_paths(step_args, run_dir, root)
+        if rebased != step_args:
+            step_args = rebased
+            notes.append(
+                f"[{step_name}] paths relative to {run_dir} were rewritten relative to {root},"
+                " where wantui runs the step"
+            )
+        if parsed.dataset_config:
+            notes.append(
+                f"[{step_name}] the command ran in {run_dir}; wantui runs it from {root}, "
+                "so relative folders inside the dataset config now resolve from there"
+                " (check with `wantui check`)"
             )
     # `python -m musubi_tuner.X` becomes the repo-root wrapper X.py of the checkout
     script = STEP_SCRIPTS.get(step_name, parsed.script_name) if parsed.module else parsed.script

@@ -133,6 +133,22 @@ def _valid_value(spec: ArgSpec, value: str) -> str | None:
     return None
 
 
+def _value_advice(spec: ArgSpec, better: str | None) -> list[str]:
+    """What to write instead when no value can be guessed (guides that say
+    `--blocks_to_swap transformer_blocks` leave users without a number)."""
+    if better is not None:
+        return []
+    if spec.name == "--blocks_to_swap":
+        return [
+            "It takes the number of transformer blocks to swap out to CPU memory: at most 39 for "
+            "the 14B models, 29 for 1.3B (more blocks, less VRAM, slower). Remove it if the "
+            "model fits in VRAM."
+        ]
+    if spec.type == "int":
+        return [f"{spec.name} takes a whole number."]
+    return []
+
+
 def _value_fix(spec: ArgSpec, value: str) -> str | None:
     """A corrected value when the intent is clear."""
     if spec.name == "--timestep_boundary":
@@ -325,6 +341,7 @@ def scan_args(
                     ]
                     if better
                     else [],
+                    advice=_value_advice(spec, better),
                     captures={"flag": canonical, "value": v},
                     priority=70,
                     step=fix_step,

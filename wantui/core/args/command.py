@@ -176,6 +176,22 @@ def check_project(project: Project, *, steps: list[str] | None = None) -> list[F
                 priority=90,
             )
         )
+    elif project.dataset_config and foreign_windows_path(project.dataset_config):
+        # an imported .bat: joining C:\... onto this folder gave a nonsense "not found" path
+        findings.append(
+            Finding(
+                rule="dataset-config-windows-path",
+                catalog="dataset-config-not-found",
+                severity=Severity.ERROR,
+                title="The dataset config is a Windows path",
+                message=f"`{project.dataset_config}` is a Windows path, which this machine cannot "
+                "open. Copy the TOML here and set `dataset_config` in [project] to its path "
+                "(forward slashes), or run wantui on the Windows machine.",
+                origin="check",
+                location=Location(str(project.file)),
+                priority=90,
+            )
+        )
     else:
         only_train = "train" in running and "latents" not in running
         findings += dataset_findings(ds_path, cwd, scan_step="train" if only_train else None)

@@ -138,13 +138,38 @@ def split_windows(text: str) -> list[str]:
     return out
 
 
+# Shell prompts copied along with a command from a guide or a terminal:
+# "$ ", "(venv) user@box:~/musubi-tuner$ ", "PS C:\musubi> ", "(.venv) C:\Users\me\musubi tuner>"
+_PROMPTS = (
+    re.compile(r"^\s*(?:\([^()\r\n]*\)\s*)?[\w.-]+@[\w.-]+:[^\r\n$#]*[$#]\s+"),
+    re.compile(r"^\s*(?:\([^()\r\n]*\)\s*)?(?:PS\s+)?[A-Za-z]:\\[^\r\n<>|\"]*>\s*"),
+    re.compile(r"^\s*(?:\([^()\r\n]*\)\s*)?[$%>]\s+"),
+)
+# what a command line starts with, so that "C:\x\python.exe a.py > C:\log" keeps its text
+_COMMAND_START = re.compile(
+    r"""^(?:["']?(?:[^\s"']*[\\/])?(?:python[\d.]*|py|pythonw|accelerate)(?:\.exe)?["']?(?:\s|$)"""
+    r"|[^\s]+\.py(?:\s|$)|(?:@?call|source|\.|cd|pushd|set|export|env|uv|conda|poetry|nohup)\s"
+    r"|[A-Za-z_][A-Za-z0-9_]*=)",
+    re.I,
+)
+
+
+def strip_prompt(line: str) -> str:
+    """``line`` without a shell prompt pasted in front of the command, if it has one."""
+    for prompt in _PROMPTS:
+        m = prompt.match(line)
+        if m and _COMMAND_START.match(line[m.end() :]):
+            return line[m.end() :]
+    return line
+
+
 def split_command(text: str) -> tuple[list[str], bool]:
     """Tokens of a pasted command and whether it was read as a Windows command line."""
     windows = looks_windows(text)
     text = _CONTINUATION.sub(" ", text.strip())
-    # several lines (a pasted script): one command per line, comments dropped
+    # several lines (a pasted script): one command per line, comments and prompts dropped
     lines = [
-        line
+        strip_prompt(line)
         for line in text.splitlines()
         if line.strip() and not re.match(r"^\s*(?:#|@?rem\b|::)", line, re.I)
     ]
@@ -233,6 +258,8 @@ def parse_commands(
         windows = any(looks_windows(t) for t in tokens)
         if len(tokens) == 1 and " " in tokens[0]:  # `wantui check -- "python x.py --a b"`
             tokens, windows = split_command(tokens[0])
+    while tokens and tokens[0] in ("$", ">", "%"):  # a prompt pasted after `--`
+        tokens = tokens[1:]
     if not tokens:
         raise WantuiError("empty command line")
     segs = _segments(_drop_redirections(tokens))
@@ -307,6 +334,8 @@ def _parse_main(
         while rest and rest[0].startswith("-") and rest[0] != "-m":
             # interpreter options: -u, -B, -X opt, -W arg
             rest = rest[2:] if rest[0] in ("-X", "-W") else rest[1:]
+        if rest == ["-m"]:
+            raise WantuiError("`python -m` without a module name in the command line")
         if rest[:1] == ["-m"] and len(rest) >= 2:
             mod = rest[1]
             if mod in ("accelerate.commands.launch",) or (

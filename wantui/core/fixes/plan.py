@@ -259,6 +259,15 @@ def _resolve_role(role: str, project: Project | None, dataset_config: Path | Non
     if role == "dataset_config":
         if dataset_config is not None:
             return Path(os.path.abspath(dataset_config))
+        if (
+            project is not None
+            and project.dataset_config
+            and os.name != "nt"
+            and re.match(r"^(?:[A-Za-z]:[\\/]|\\\\)", project.dataset_config)
+        ):
+            raise FixRefused(
+                f"the dataset config `{project.dataset_config}` is a Windows path this machine cannot open"
+            )
         if project is not None and project.dataset_config_path() is not None:
             return Path(os.path.abspath(project.dataset_config_path()))  # type: ignore[arg-type]
         raise FixRefused(

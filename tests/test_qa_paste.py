@@ -1,0 +1,271 @@
+"""QA regressions: commands pasted from guides, terminals and Windows .bat files, through
+`wantui import`, `check`, `fix --apply all --yes`, `check` again, `--undo` and `export`,
+run as subprocesses the way a user runs them."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.timeout(90)
+
+ENV = {**os.environ, "NO_COLOR": "1", "WANTUI_DEBUG": ""}
+
+# The wrong advice of wan-facts section 8 (rows 22, 30), pasted with the prompts a guide
+# shows and a `cd` into the checkout: relative paths are from there.
+PASTED = """\
+(venv) user@gpu-box:~/work$ cd musubi
+(venv) user@gpu-box:~/work/musubi$ accelerate launch --num_cpu_threads_per_process 1 \\
+    --mixed_precision bf16 src/musubi_tuner/wan_train_network.py \\
+    --task t2v-A14B --dit ../models/low.safetensors --dataset_config ../dataset.toml \\
+    --sdpa --mixed_precision bf16 --timestep_boundary 0.875 --v2_2 --train_batch_size 2 \\
+    --optimizer_type adamw8bit --network_module networks.lora_wan --network_dim 32 \\
+    --output_dir ../out --output_name my_lora --max_train_epochs 16
+"""
+
+DATASET = """\
+[general]
+resolution = [960, 544]
+caption_extension = ".txt"
+
+[[datasets]]
+video_directory = "vids"
+cache_directory = "cache"
+target_frames = [1, 17]
+"""
+
+
+def wantui(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "wantui", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=env or ENV,
+        timeout=30,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def errors(proc: subprocess.CompletedProcess[str]) -> set[tuple[str, str]]:
+    data = json.loads(proc.stdout)
+    return {(f["rule"], f["title"]) for f in data["findings"] if f["severity"] == "error"}
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "musubi" / "src" / "musubi_tuner").mkdir(parents=True)
+    (tmp_path / "musubi" / "src" / "musubi_tuner" / "wan_train_network.py").write_text("")
+    (tmp_path / "vids").mkdir()
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "low.safetensors").write_bytes(b"")
+    (tmp_path / "dataset.toml").write_text(DATASET)
+    return tmp_path
+
+
+def test_pasted_guide_command_import_check_fix_check_undo(project: Path) -> None:
+    proc = wantui("import", "--", PASTED, cwd=project)
+    assert proc.returncode == 0, proc.stderr
+    toml = (project / "wantui.toml").read_text()
+    # the prompts are gone, the checkout is found, and paths relative to `cd musubi`
+    # now mean the same files from the project folder, where wantui runs the step
+    assert 'musubi_dir = "musubi"' in toml and 'dataset_config = "dataset.toml"' in toml
+    assert '"models/low.safetensors"' in toml and '"out"' in toml
+    assert "../" not in toml and "user@" not in toml
+    original = {p: (project / p).read_bytes() for p in ("wantui.toml", "dataset.toml")}
+
+    before = errors(wantui("check", "--json", cwd=project))
+    wrong_advice = {
+        ("invalid-argument-value", "`--timestep_boundary 0.875` is not accepted"),
+        ("unknown-argument", "`--v2_2` does not exist; use `--task`"),
+        (
+            "unknown-argument",
+            "`--train_batch_size` does not exist; use the dataset TOML's `batch_size`",
+        ),
+    }
+    assert wrong_advice <= before
+    assert not any(rule == "file-not-found" for rule, _ in before)  # --dit was rebased
+
+    proc = wantui("fix", "--apply", "all", "--yes", cwd=project)
+    assert "Traceback" not in proc.stderr and proc.returncode in (0, 1), proc.stderr
+    after = errors(wantui("check", "--json", cwd=project))
+    assert not (wrong_advice & after), after
+    assert after <= before  # nothing new
+    assert "batch_size = 2" in (project / "dataset.toml").read_text()
+    assert '"875"' in (project / "wantui.toml").read_text()
+
+    for _ in range(10):
+        if wantui("fix", "--undo", cwd=project).returncode != 0:
+            break
+    for name, data in original.items():
+        assert (project / name).read_bytes() == data, name
+
+
+def test_windows_bat_with_carets_crlf_japanese_paths_and_activate(tmp_path: Path) -> None:
+    bat = (
+        "@echo off\r\n"
+        "rem 学習\r\n"
+        "call .venv\\Scripts\\activate.bat && ^\r\n"
+        "accelerate launch --num_cpu_threads_per_process 1 --mixed_precision bf16 ^\r\n"
+        "  src/musubi_tuner/wan_train_network.py ^\r\n"
+        '  --task t2v-14B --dit "C:\\Users\\名前\\musubi tuner\\models\\wan2.1_t2v_14B_bf16.safetensors" ^\r\n'
+        '  --dataset_config "C:\\Users\\名前\\musubi tuner\\dataset.toml" --sdpa ^\r\n'
+        "  --mixed_precision bf16 --blocks_to_swap transformer_blocks --timestep_boundary 0.875 ^\r\n"
+        "  --train_batch_size 2 ^\r\n"
+        "  --optimizer_type adamw8bit --network_module networks.lora_wan --output_dir out --output_name x\r\n"
+        "if errorlevel 1 pause\r\n"
+    )
+    proc = wantui("import", "--", bat, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    toml = (tmp_path / "wantui.toml").read_text(encoding="utf-8")
+    assert 'python = ".venv\\\\Scripts\\\\python.exe"' in toml
+    assert "名前\\\\musubi tuner\\\\models" in toml  # spaces and Japanese kept in one token
+    assert (
+        'launch_args = ["--num_cpu_threads_per_process", "1", "--mixed_precision", "bf16"]' in toml
+    )
+
+    proc = wantui("check", "--json", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    found = json.loads(proc.stdout)["findings"]
+    by_rule = {f["rule"]: f for f in found}
+    # not a nonsense "/tmp/x/C:\Users\..." not-found path
+    ds = by_rule["dataset-config-windows-path"]
+    assert ds["severity"] == "error" and str(tmp_path) not in ds["message"]
+    swap = next(f for f in found if "blocks_to_swap" in f["title"])
+    assert any("39" in a for a in swap["advice"])  # what to write instead of the word
+
+    listing = wantui("fix", cwd=tmp_path)
+    assert "Windows path this machine cannot open" in listing.stdout
+    proc = wantui("fix", "--apply", "all", "--yes", cwd=tmp_path)
+    assert "Traceback" not in proc.stderr and "internal" not in proc.stderr
+    after = {
+        f["title"] for f in json.loads(wantui("check", "--json", cwd=tmp_path).stdout)["findings"]
+    }
+    assert "`--timestep_boundary 0.875` is not accepted" not in after
+
+    # the .bat comes back out as a .bat, quoted for cmd.exe
+    out = wantui("export", "--bat", "-", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert '"C:\\Users\\名前\\musubi tuner\\models\\wan2.1_t2v_14B_bf16.safetensors"' in out.stdout
+    assert "if errorlevel 1 exit /b 1" in out.stdout
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "$ ",
+        "(venv) $ ",
+        "(venv) user@box:~/musubi-tuner$ ",
+        "root@C.12345:/workspace/musubi-tuner# ",
+        "PS C:\\musubi> ",
+        "(.venv) C:\\Users\\名前\\musubi tuner>",
+    ],
+)
+def test_shell_prompt_pasted_with_the_command(tmp_path: Path, prompt: str) -> None:
+    proc = wantui(
+        "import",
+        "--dry-run",
+        "--",
+        prompt + "python wan_train_network.py --dit x.safetensors",
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert 'script = "wan_train_network.py"' in proc.stdout
+    assert 'args = ["--dit", "x.safetensors"]' in proc.stdout
+
+
+def test_prompt_token_after_double_dash_and_redirect_kept_apart(tmp_path: Path) -> None:
+    proc = wantui(
+        "import",
+        "--dry-run",
+        "--",
+        "$",
+        "python",
+        "wan_cache_latents.py",
+        "--vae",
+        "v",
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0 and 'args = ["--vae", "v"]' in proc.stdout, proc.stderr
+    # a Windows interpreter path followed by a redirection is not a prompt
+    proc = wantui(
+        "import",
+        "--dry-run",
+        "--",
+        "C:\\venv\\Scripts\\python.exe wan_train_network.py --dit x > C:\\log.txt",
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert 'python = "C:\\\\venv\\\\Scripts\\\\python.exe"' in proc.stdout
+    assert 'args = ["--dit", "x"]' in proc.stdout
+
+
+def test_python_dash_m_without_module_is_a_usage_error(tmp_path: Path) -> None:
+    proc = wantui("import", "--", "python -m", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "wantui: `python -m` without a module name in the command line"
+
+
+def test_export_sh_runs_every_argument_verbatim_with_a_fake_python(tmp_path: Path) -> None:
+    """Quotes, $, backticks, % and spaces survive import -> wantui.toml -> .sh -> bash."""
+    fake = tmp_path / "bin" / "python"
+    fake.parent.mkdir()
+    fake.write_text('#!/bin/sh\nfor a in "$@"; do printf "[%s]\\n" "$a"; done\necho "ENV=$WAN_X"\n')
+    fake.chmod(0o755)
+    (tmp_path / "my data").mkdir()
+    (tmp_path / "my data" / "d.toml").write_text(DATASET)
+    cmd = (
+        f"WAN_X='a b$c' {fake} wan_cache_latents.py --dataset_config 'my data/d.toml' "
+        "--vae \"models/va'e 100%.safetensors\" --note '$(touch pwned)' --x '`id`'"
+    )
+    assert wantui("import", "--", cmd, cwd=tmp_path).returncode == 0
+    proc = wantui("export", "--sh", "run.sh", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert os.access(tmp_path / "run.sh", os.X_OK)
+    again = wantui("export", "--sh", "run.sh", cwd=tmp_path)
+    assert again.returncode == 2 and "--force" in again.stderr
+    run = subprocess.run(
+        ["bash", str(tmp_path / "run.sh")], cwd="/", capture_output=True, text=True, timeout=20
+    )
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert "[models/va'e 100%.safetensors]" in lines
+    assert "[$(touch pwned)]" in lines and "[`id`]" in lines
+    assert f"[{tmp_path / 'my data' / 'd.toml'}]" in lines
+    assert "ENV=a b$c" in lines
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_python_dash_m_wantui_matches_the_console_script(tmp_path: Path) -> None:
+    script = shutil.which("wantui", path=str(Path(sys.executable).parent))
+    if script is None:
+        pytest.skip("the wantui console script is not installed next to this python")
+    (tmp_path / "d.toml").write_text("[general]\nresolution = [960, 544]\nnum_frames = 3\n")
+    for args in (
+        ["check", "--dataset-config", "d.toml", "--json"],
+        ["check", "--dataset-config", "missing.toml"],
+        ["fix", "--dataset-config", "d.toml"],
+        ["import", "--dry-run", "--", "$ python wan_cache_latents.py --vae v"],
+        ["nosuchcommand"],
+    ):
+        a = subprocess.run(
+            [script, *args], cwd=tmp_path, capture_output=True, text=True, env=ENV, timeout=30
+        )
+        b = subprocess.run(
+            [sys.executable, "-m", "wantui", *args],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            env=ENV,
+            timeout=30,
+        )
+        assert (a.returncode, a.stdout) == (b.returncode, b.stdout), args
+        assert "Traceback" not in a.stderr + b.stderr
