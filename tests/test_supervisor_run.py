@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import sys
 import threading
@@ -181,25 +180,42 @@ def test_follower_keeps_reading_a_log_deleted_under_it(tmp_path: Path) -> None:
     assert any("log file deleted" in n.text for n in sink.of(RunNotice))
 
 
-def test_full_disk_for_the_log(tmp_path: Path) -> None:
-    """A log on a full disk: the step fails on its own writes, the run says so."""
-    proj = make_project(tmp_path, {"latents": "ok"})
-    handle = start_run(proj, ["latents"], startup_timeout=0)
-    # too quick to race the runner reliably: instead replay the runner on a /dev/full log
-    handle.wait(20)
-    from wantui.core.supervisor.runner import Runner
+@pytest.fixture
+def tiny_fs(tmp_path: Path):
+    """A 1 MiB tmpfs (needs root and mount rights, else the test is skipped)."""
+    import subprocess
 
-    rec = read_record(handle.run_dir)
-    rec.steps[0].state, rec.steps[0].log = "pending", "full.log"
-    rec.steps[0].pid = None
-    from wantui.core.supervisor.rundir import write_record
+    where = tmp_path / "tiny"
+    where.mkdir()
+    r = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(where)], capture_output=True
+    )
+    if r.returncode != 0:
+        pytest.skip("cannot mount a small tmpfs here")
+    yield where
+    subprocess.run(["umount", "-l", str(where)], capture_output=True)
 
-    write_record(handle.run_dir, rec)
-    os.symlink("/dev/full", handle.run_dir / "full.log")
-    runner = Runner(handle.run_dir)
-    assert runner.run() == 1
-    step = read_record(handle.run_dir).steps[0]
-    assert step.state == "failed" and step.returncode == 1  # Python dies on ENOSPC at exit
+
+def test_full_disk_while_writing_the_log(tmp_path: Path, tiny_fs: Path) -> None:
+    """A step floods a log on a 1 MiB file system: it fails on its own writes, and the run
+    still records the failure, with a message saying the disk is full."""
+    proj = make_project(
+        tmp_path / "p", {"latents": "flood", "te": "ok"}, env={"latents": {"FAKE_LINES": "200000"}}
+    )
+    proj.runs_dir = str(tiny_fs)
+    handle = start_run(proj, ["latents", "te"])
+    sink = CollectingSink()
+    rec = follow_run(handle.run_dir, sink, poll=0.05)
+    assert rec.status == "failed", rec
+    step = rec.steps[0]
+    assert step.state == "failed" and step.returncode not in (0, None)
+    assert step.message and "is full" in step.message
+    assert rec.steps[1].state == "cancelled"
+    ex = sink.of(StepExited)[0]
+    assert "is full" in (ex.message or "")
+    # everything the child managed to write was followed
+    assert sink.output("latents") == (handle.run_dir / "latents.log").read_bytes()
+    assert len(sink.output("latents")) > 500_000
 
 
 def test_run_json_write_failure_does_not_kill_the_runner(

@@ -9,6 +9,9 @@ import sys
 from pathlib import Path
 
 STOP_FILE = "stop"
+# space the runner keeps aside while steps run, to record their end on a full disk
+RESERVE_FILE = ".reserve"
+RESERVE_BYTES = 256 * 1024
 # where start_run keeps the caller's PYTHONPATH ("" when it had none) for the steps
 ORIG_PYTHONPATH = "WANTUI_ORIG_PYTHONPATH"
 SIGKILL = getattr(signal, "SIGKILL", signal.SIGTERM)  # Windows has no SIGKILL

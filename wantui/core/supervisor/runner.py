@@ -10,6 +10,7 @@ pids, times, exit codes and signals back into run.json (its only writer while it
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import signal
@@ -23,6 +24,8 @@ from wantui.core.supervisor import lock as lockmod
 from wantui.core.supervisor.procs import (
     LEFTOVER_GRACE,
     ORIG_PYTHONPATH,
+    RESERVE_BYTES,
+    RESERVE_FILE,
     SIGKILL,
     STOP_FILE,
     disk_note,
@@ -42,13 +45,30 @@ class Runner:
 
     # -- persistence -----------------------------------------------------------------
     def save(self) -> None:
-        """Write run.json; on a full disk keep going and retry at the next change."""
-        try:
-            write_record(self.run_dir, self.record)
-            self.unsaved = False
-        except OSError as exc:
-            self.unsaved = True
-            print(f"wantui runner: cannot write run.json: {exc}", file=sys.stderr, flush=True)
+        """Write run.json; on a full disk use the reserve, else retry at the next change."""
+        for attempt in range(2):
+            try:
+                write_record(self.run_dir, self.record)
+                self.unsaved = False
+                return
+            except OSError as exc:
+                self.unsaved = True
+                reserve = self.run_dir / RESERVE_FILE
+                if attempt == 0 and exc.errno == errno.ENOSPC and reserve.exists():
+                    # a step filled the disk: free the space kept for this moment
+                    with contextlib.suppress(OSError):
+                        reserve.unlink()
+                    continue
+                print(f"wantui runner: cannot write run.json: {exc}", file=sys.stderr, flush=True)
+                return
+
+    def make_reserve(self) -> None:
+        """Keep some space aside so the record can still be written when a step fills
+        the disk with its log (best effort)."""
+        with contextlib.suppress(OSError), open(self.run_dir / RESERVE_FILE, "wb") as fh:
+            fh.write(b"\0" * RESERVE_BYTES)
+            fh.flush()
+            os.fsync(fh.fileno())
 
     def check_stop(self) -> bool:
         if (self.run_dir / STOP_FILE).exists():
@@ -174,6 +194,7 @@ class Runner:
         rec.status = "running"
         rec.started = now_iso()
         self.save()
+        self.make_reserve()
         failed: str | None = None
         for step in rec.steps:
             if step.state == "skipped":
@@ -200,6 +221,8 @@ class Runner:
             with contextlib.suppress(OSError):
                 os.close(self.lock_fd)
             self.lock_fd = None
+        with contextlib.suppress(OSError):
+            (self.run_dir / RESERVE_FILE).unlink()
         for _ in range(50):  # a full disk may free up; the final state matters most
             self.save()
             if not self.unsaved:
