@@ -21,6 +21,11 @@ MAX_EVIDENCE = 12  # lines shown per finding in text mode (JSON has them all)
 MAX_EVIDENCE_CHARS = 400
 
 
+def _wrap(text: str, width: int, **kw: str) -> list[str]:
+    # never split "musubi-tuner" or "--gradient_checkpointing" at a hyphen
+    return textwrap.wrap(text, width, break_on_hyphens=False, **kw)
+
+
 def use_colour(stream: TextIO) -> bool:
     """Colour only on a terminal, and never with NO_COLOR set (https://no-color.org)."""
     if os.environ.get("NO_COLOR"):
@@ -77,7 +82,7 @@ def format_finding(
     """A finding as (text, style) lines, wrapped to ``width``."""
     lines: list[tuple[str, str]] = []
     head = f"{_LABEL[f.severity]}  {f.title}"
-    for i, chunk in enumerate(textwrap.wrap(head, width, subsequent_indent="  ") or [head]):
+    for i, chunk in enumerate(_wrap(head, width, subsequent_indent="  ") or [head]):
         lines.append((chunk, _STYLE[f.severity] if i == 0 else "bold"))
     meta = f"  rule {f.rule}, catalog {f.catalog}"
     if f.consequence_of:
@@ -90,9 +95,9 @@ def format_finding(
             if header:  # a path: never broken inside
                 lines.append(("    " + e, ""))
                 continue
-            for chunk in textwrap.wrap(
-                e, width, initial_indent="    ", subsequent_indent="        "
-            ) or [e]:
+            for chunk in _wrap(e, width, initial_indent="    ", subsequent_indent="        ") or [
+                e
+            ]:
                 lines.append((chunk, "dim"))
     if f.location is not None:
         lines.append((f"  At: {f.location}", ""))
@@ -100,21 +105,17 @@ def format_finding(
         lines.append(("  Why:", "bold"))
         for para in f.message.strip().split("\n\n"):
             flat = " ".join(para.split())
-            for chunk in textwrap.wrap(
-                flat, width, initial_indent="    ", subsequent_indent="    "
-            ):
+            for chunk in _wrap(flat, width, initial_indent="    ", subsequent_indent="    "):
                 lines.append((chunk, ""))
     if f.advice or f.fixes:
         lines.append(("  What to do:", "bold"))
         for a in f.advice:
-            for chunk in textwrap.wrap(
-                a, width, initial_indent="    - ", subsequent_indent="      "
-            ):
+            for chunk in _wrap(a, width, initial_indent="    - ", subsequent_indent="      "):
                 lines.append((chunk, ""))
         for fx in f.fixes:
             label = fx.label or fx.action
             tag = "fix" if fx.auto else "fix (manual)"
-            for chunk in textwrap.wrap(
+            for chunk in _wrap(
                 f"{tag}: {label}", width, initial_indent="    * ", subsequent_indent="      "
             ):
                 lines.append((chunk, "green"))
