@@ -271,3 +271,16 @@ def test_loose_prefilter_is_a_superset() -> None:
     # and it lets few healthy lines through
     hits = [ln for ln in HEALTHY.read_bytes().split(b"\n") if loose.search(ln)]
     assert len(hits) <= 5, hits
+
+
+def test_findings_per_rule_are_bounded(tmp_path: Path) -> None:
+    from wantui.core.matcher import MAX_FINDINGS_PER_RULE
+    from wantui.core.rules import load_rule_file
+
+    text = (DATA / "t-found-zero.yaml").read_text().replace("t-found-zero", "many")
+    text = text.replace("  any:", "  once: false\n  any:")
+    (tmp_path / "many.yaml").write_text(text)
+    rule = load_rule_file(tmp_path / "many.yaml")
+    lines = [Line(i, "found 0 videos") for i in range(1, 500)]
+    fs = diagnose_lines(lines, [rule])
+    assert len(fs) == MAX_FINDINGS_PER_RULE

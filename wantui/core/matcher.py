@@ -49,6 +49,7 @@ _INTERNAL_LITERALS = (
     "Invalid",
     ": error: ",
 )
+MAX_FINDINGS_PER_RULE = 50
 _TB_KEEP = 40  # File lines kept per traceback (the last ones: closest to the raise)
 
 
@@ -130,6 +131,7 @@ class Matcher:
         self.wrapper_seen = False
         self._finished = False
         self._rank_counts: dict[tuple, int] = {}
+        self._per_rule: dict[str, int] = {}
 
     # -- public -----------------------------------------------------------------
     def prefilter_bytes(self) -> re.Pattern[bytes] | None:
@@ -347,6 +349,10 @@ class Matcher:
         if existing is not None:
             _merge_rank(existing, trigger)
             return None
+        count = self._per_rule.get(rule.id, 0)
+        if count >= MAX_FINDINGS_PER_RULE:
+            return None  # a `once: false` rule on a line repeated every step: memory stays bounded
+        self._per_rule[rule.id] = count + 1
         values = self._values(rule, caps)
         evidence = sorted(
             {(h.source or "", h.line.number, h.line.text): h for h in [trigger, *extra]}.values(),
