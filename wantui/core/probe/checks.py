@@ -125,7 +125,25 @@ def probe_findings(
     pip = _pip(data)
 
     # -- torch and CUDA ------------------------------------------------------------------
-    if not torch.get("installed") or torch.get("error"):
+    if torch.get("timed_out"):
+        # the watchdog reported while `import torch` still ran: slow or hung, not missing
+        out.append(
+            _f(
+                "probe-torch-slow",
+                "module-not-installed",
+                Severity.WARNING,
+                "import torch did not finish within the probe's time budget",
+                f"The pipeline's Python was still importing torch after {data.get('elapsed_s')} s"
+                " (a hung CUDA driver, a network filesystem, or a very busy machine); the"
+                " pipeline's steps would stall the same way. GPU checks were not made.",
+                advice=[
+                    "Run `wantui doctor --probe-timeout 60` if the machine is only slow.",
+                    "Time `python -c 'import torch'` with that interpreter.",
+                ],
+                priority=70,
+            )
+        )
+    elif not torch.get("installed") or torch.get("error"):
         err = torch.get("error") or "not installed"
         if windows and ("DLL load failed" in err or "WinError 126" in err or "WinError 127" in err):
             out.append(

@@ -17,6 +17,7 @@ import platform
 import shutil
 import subprocess
 import sys
+import threading
 import time
 
 MARKER = "WANTUI_PROBE_JSON "
@@ -69,16 +70,19 @@ class Probe:
         self.t0 = time.monotonic()
         self.budget = budget
         self.timings = {}
+        self.current = None  # the part running now, named in a report cut short
 
     def left(self):
         return self.budget - (time.monotonic() - self.t0)
 
     def timed(self, name, fn):
         t = time.monotonic()
+        self.current = name
         try:
             return fn()
         finally:
             self.timings[name] = round(time.monotonic() - t, 3)
+            self.current = None
 
 
 def _err(exc):
@@ -428,32 +432,43 @@ def main(argv=None):
     os.dup2(2, 1)
     p = Probe(args.budget)
     data = {"schema": SCHEMA}
+    emitted = threading.Lock()
+
+    def emit(partial):
+        """Write the report once (main thread or watchdog) and leave at once: a slow
+        interpreter shutdown (torch, CUDA) must not eat the caller's time."""
+        if not emitted.acquire(False):
+            return
+        report = {}
+        for key in list(data):
+            try:  # a section still being filled may change under us: keep what dumps
+                json.dumps(data[key], default=str)
+                report[key] = data[key]
+            except Exception:
+                report[key] = {"error": "incomplete when the time budget ran out"}
+        if partial:
+            report["partial"] = True
+            report["probe_error"] = "time budget of {:g} s ran out during {}".format(
+                p.budget, p.current or "the report"
+            )
+        report["timings"] = dict(p.timings)
+        report["elapsed_s"] = round(time.monotonic() - p.t0, 3)
+        line = MARKER + json.dumps(report, default=str) + "\n"
+        try:
+            os.write(real_stdout, line.encode("utf-8"))
+        finally:
+            os._exit(0)
+
+    # a watchdog: an import or a driver call that hangs past the budget still gets a
+    # report (what was gathered, plus which part hung) instead of a killed, silent child
+    watchdog = threading.Timer(max(0.5, args.budget), emit, args=(True,))
+    watchdog.daemon = True
+    watchdog.start()
     try:
         data["python"] = probe_python()
         data["platform"] = probe_platform()
         data["env"] = {k: os.environ[k] for k in ENV_KEYS if k in os.environ}
-        data["torch"], torch = p.timed("torch", lambda: probe_torch(p))
-        cuda_ok = bool(data["torch"].get("cuda_available"))
-        data["bitsandbytes"] = (
-            p.timed(
-                "bitsandbytes",
-                lambda: probe_bitsandbytes(
-                    torch,
-                    cuda_ok,
-                    not args.fast and p.left() > 2,
-                    "--fast" if args.fast else ("time budget" if p.left() < 3 else ""),
-                ),
-            )
-            if torch is not None
-            else {
-                "importable": False,
-                "error": "torch is not importable",
-                "version": _dist_version("bitsandbytes"),
-            }
-        )
-        data["attention"] = {}
-        for name in ATTENTION_MODULES:
-            data["attention"][name] = p.timed(name, lambda n=name: probe_import(n, p, args.fast))
+        # cheap, certain parts first: only the slow imports below can be cut short
         data["versions"] = {dist: _dist_version(dist) for dist in VERSIONS}
         import importlib.util
 
@@ -473,16 +488,46 @@ def main(argv=None):
         }
         data["disk"] = probe_disk(args.path)
         data["shm"] = probe_shm()
+        data["torch"] = {"installed": None, "timed_out": True, "version": _dist_version("torch")}
+        data["torch"], torch = p.timed("torch", lambda: probe_torch(p))
+        cuda_ok = bool(data["torch"].get("cuda_available"))
+        data["bitsandbytes"] = {
+            "importable": None,
+            "cuda_ok": None,
+            "version": _dist_version("bitsandbytes"),
+            "note": "import did not finish within the time budget",
+        }
+        data["bitsandbytes"] = (
+            p.timed(
+                "bitsandbytes",
+                lambda: probe_bitsandbytes(
+                    torch,
+                    cuda_ok,
+                    not args.fast and p.left() > 2,
+                    "--fast" if args.fast else ("time budget" if p.left() < 3 else ""),
+                ),
+            )
+            if torch is not None
+            else {
+                "importable": False,
+                "error": "torch is not importable",
+                "version": _dist_version("bitsandbytes"),
+            }
+        )
+        attention = {}
+        data["attention"] = attention
+        for name in ATTENTION_MODULES:
+            attention[name] = {
+                "importable": None,
+                "note": "import did not finish within the time budget",
+            }
+            attention[name] = p.timed(name, lambda n=name: probe_import(n, p, args.fast))
         data["nvidia_smi"] = p.timed(
             "nvidia_smi", lambda: probe_nvidia_smi(args.fast or p.left() < 4)
         )
     except BaseException as exc:  # report what we have; never a traceback instead of JSON
         data["probe_error"] = _err(exc)
-    data["timings"] = p.timings
-    data["elapsed_s"] = round(time.monotonic() - p.t0, 3)
-    line = MARKER + json.dumps(data, default=str) + "\n"
-    os.dup2(real_stdout, 1)
-    os.write(1, line.encode("utf-8"))
+    emit(False)
     return 0
 
 

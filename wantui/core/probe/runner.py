@@ -78,11 +78,108 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
         pass
 
 
+# The probe's report is one line of some tens of kB; a child that prints more than this
+# is not the probe (a wrapper stuck in a loop) and is stopped instead of filling memory.
+MAX_STDOUT = 32_000_000
+STDERR_TAIL = 64_000
+# after the group is killed, how long to wait for the pipes to close: a grandchild that
+# left the group (setsid) may hold them open for ever
+DRAIN_S = 1.0
+
+
+def _collect(proc: subprocess.Popen[bytes], timeout: float) -> tuple[bytes, bytes, str | None]:
+    """Read the child's stdout and stderr until it exits, within ``timeout`` and bounded in
+    memory: (stdout, stderr tail, None) or, after killing its group, (..., "timeout"|"flood")."""
+    assert proc.stdout is not None and proc.stderr is not None
+    out = bytearray()
+    err = bytearray()
+    why: str | None = None
+    deadline = time.monotonic() + timeout
+    if os.name != "posix":  # no select() on pipes: fall back to communicate (unbounded)
+        try:
+            o, e = proc.communicate(timeout=timeout)
+            return o, e[-STDERR_TAIL:], None
+        except subprocess.TimeoutExpired:
+            _kill_group(proc)
+            try:
+                o, e = proc.communicate(timeout=DRAIN_S + 4)
+            except subprocess.TimeoutExpired:
+                o, e = b"", b""
+            return o, e[-STDERR_TAIL:], "timeout"
+    import selectors
+
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ, out)
+    sel.register(proc.stderr, selectors.EVENT_READ, err)
+    open_pipes = 2
+    killed_at: float | None = None
+    try:
+        while open_pipes:
+            now = time.monotonic()
+            if killed_at is None and now >= deadline:
+                why = "timeout"
+            if why is not None and killed_at is None:
+                _kill_group(proc)
+                killed_at = now
+            if killed_at is not None and now - killed_at > DRAIN_S:
+                break  # a process outside the group holds the pipes: stop listening
+            wait = (killed_at + DRAIN_S if killed_at is not None else deadline) - now
+            for key, _ in sel.select(max(0.0, wait)):
+                chunk = os.read(key.fd, 1 << 16)
+                if not chunk:
+                    sel.unregister(key.fileobj)
+                    open_pipes -= 1
+                    continue
+                buf = key.data
+                buf += chunk
+                if buf is err and len(err) > 2 * STDERR_TAIL:
+                    del err[:-STDERR_TAIL]
+                elif buf is out and len(out) > MAX_STDOUT and why is None:
+                    why = "flood"
+                    del out[:]
+                elif buf is out and why == "flood":
+                    del out[:]  # stopped for flooding: what it still prints does not matter
+    finally:
+        sel.close()
+        proc.stdout.close()
+        proc.stderr.close()
+    if why is None:
+        remaining = deadline - time.monotonic()
+        try:
+            proc.wait(timeout=max(0.1, remaining))
+        except subprocess.TimeoutExpired:
+            # it closed its pipes but lives on: that is a hang too
+            why = "timeout"
+    if why is not None:
+        _kill_group(proc)
+        try:
+            proc.wait(timeout=DRAIN_S + 4)
+        except subprocess.TimeoutExpired:
+            pass
+    return bytes(out), bytes(err[-STDERR_TAIL:]), why
+
+
+def _report(out: bytes) -> dict[str, Any] | None:
+    """The probe's JSON report from its stdout (the last marker line), or None."""
+    text = out.decode("utf-8", "replace")
+    line = next((ln for ln in reversed(text.splitlines()) if ln.startswith(MARKER)), None)
+    if line is None:
+        return None
+    try:
+        data = json.loads(line[len(MARKER) :])
+    except (json.JSONDecodeError, RecursionError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
 def resolve_python(python: str) -> str | None:
     """An interpreter path from a name ("python3") or a path; None when there is none."""
     if os.sep in python or (os.altsep and os.altsep in python):
-        p = Path(os.path.expanduser(python))
-        return str(p) if p.exists() else None
+        # absolute, or Popen would look a relative "./venv/bin/python" up on PATH (and
+        # str(Path("./x")) drops the "./"); abspath, not realpath: a venv's python is a
+        # symlink whose location is what makes it that venv
+        p = os.path.abspath(os.path.expanduser(python))
+        return p if os.path.lexists(p) else None
     return shutil.which(python)
 
 
@@ -126,7 +223,10 @@ def run_probe(
             )
         )
         return res
-    argv = [exe, str(PROBE_SCRIPT), "--budget", str(max(1.0, timeout - 2))]
+    # the script reports by its budget whatever it is doing then (a watchdog); leave room
+    # for the interpreter's own start-up on a loaded machine
+    budget = max(0.5, min(timeout - 2.5, timeout * 0.75))
+    argv = [exe, str(PROBE_SCRIPT), "--budget", f"{budget:.2f}"]
     if checkout:
         argv += ["--checkout", str(checkout)]
     for p in paths:
@@ -159,14 +259,26 @@ def run_probe(
             )
         )
         return res
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        _kill_group(proc)
-        out, err = proc.communicate()
+    out, err, why = _collect(proc, timeout)
+    if why == "timeout" and _report(out) is not None:
+        why = None  # it answered, then lingered on its way out: the answer counts
+    if why is not None:
         res.elapsed = time.monotonic() - t0
         res.returncode = proc.returncode
         res.stderr_tail = _tail(err.decode("utf-8", "replace"))
+        if why == "flood":
+            res.findings.append(
+                _failure(
+                    "probe-garbage",
+                    "module-not-installed",
+                    "The pipeline's Python answered with something that is not the probe's report",
+                    f"{exe} printed more than {MAX_STDOUT // 1_000_000} MB instead of the"
+                    " probe's one JSON line, and was stopped (a wrapper script that prints"
+                    " endlessly, or not a Python interpreter).",
+                    ["Point project.python at the venv's real interpreter, not a wrapper."],
+                )
+            )
+            return res
         f = _failure(
             "probe-timeout",
             "module-not-installed",
@@ -187,13 +299,7 @@ def run_probe(
     text = out.decode("utf-8", "replace")
     errtext = err.decode("utf-8", "replace")
     res.stderr_tail = _tail(errtext)
-    line = next((ln for ln in reversed(text.splitlines()) if ln.startswith(MARKER)), None)
-    data: Any = None
-    if line is not None:
-        try:
-            data = json.loads(line[len(MARKER) :])
-        except json.JSONDecodeError:
-            data = None
+    data = _report(out)
     if not isinstance(data, dict):
         if proc.returncode != 0:
             last = (
