@@ -192,6 +192,7 @@ async def flood(rate: int, seconds: float) -> None:
             await asyncio.sleep(0.02)
         while feed.steps["train"].state.value == "pending":
             await asyncio.sleep(0.02)
+        flood_start = time.time()
         while feed.finished is None:
             screen = app.screen
             before = screen.has_class("zoom")
@@ -203,6 +204,7 @@ async def flood(rate: int, seconds: float) -> None:
             latencies.append(time.perf_counter() - t)
             rss.append(rss_mib())
             await asyncio.sleep(0.05)
+        caught_up = time.time()
         shown = app.screen.query_one("#log-train").line_count
     record = json.loads(next(tmp.glob("runs/*/run.json")).read_text())
     step = record["steps"][0]
@@ -214,6 +216,12 @@ async def flood(rate: int, seconds: float) -> None:
     )
     print(
         f"child wall time: {took:.2f} s under the supervisor vs {base:.2f} s to /dev/null (ratio {took / base:.2f}, target <= 1.2)"
+    )
+    end = _iso(step["ended"])
+    rate_in = feed.steps["train"].lines / max(caught_up - flood_start, 1e-9)
+    print(
+        f"the app had shown and diagnosed every line {max(caught_up - end, 0.0):.1f} s after the child ended "
+        f"({rate_in:,.0f} lines/s through normaliser, matcher and panes)"
     )
     print(
         f"key latency over {len(lat)} presses: p50 {statistics.median(lat) * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms, max {lat[-1] * 1000:.1f} ms (target p99 < 100 ms)"
