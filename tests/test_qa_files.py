@@ -352,3 +352,44 @@ def test_concurrent_applies_never_lose_an_edit(ds_dir: Path) -> None:
         while wantui("fix", "--dataset-config", "d.toml", "--undo", cwd=ds_dir).returncode == 0:
             pass
         assert d.read_text(encoding="utf-8") == DATASET
+
+
+# -- other inputs of `wantui fix` and outputs of `wantui export` ----------------------------
+
+
+def test_findings_and_log_inputs_that_never_end_are_refused(ds_dir: Path) -> None:
+    os.mkfifo(ds_dir / "pipe")
+    for flag in ("--findings", "--log"):
+        for target in ("pipe", "/dev/zero"):
+            proc = wantui("fix", flag, target, cwd=ds_dir, timeout=10)
+            one_line_error(proc, 2, target)
+
+
+def test_findings_file_nested_too_deeply_is_not_an_internal_error(ds_dir: Path) -> None:
+    (ds_dir / "deep.json").write_text('{"findings":' + "[" * 100000 + "]" * 100000 + "}")
+    one_line_error(wantui("fix", "--findings", "deep.json", cwd=ds_dir), 2, "deep.json", "nested")
+
+
+def test_export_and_import_refuse_fifo_and_read_only_targets(tmp_path: Path) -> None:
+    (tmp_path / "wantui.toml").write_text('[steps.train]\nargs = ["--dit", "x"]\n')
+    os.mkfifo(tmp_path / "run.sh")
+    one_line_error(
+        wantui("export", "--sh", "run.sh", "--force", cwd=tmp_path, timeout=10), 2, "FIFO"
+    )
+    ro = tmp_path / "run.bat"
+    ro.write_text("old")
+    ro.chmod(0o444)
+    one_line_error(wantui("export", "--bat", "run.bat", "--force", cwd=tmp_path), 2, "read-only")
+    assert ro.read_text() == "old"
+    proj = tmp_path / "wantui.toml"
+    before = proj.read_bytes()
+    proj.chmod(0o444)
+    try:
+        one_line_error(
+            wantui("import", "--", "python wan_cache_latents.py --vae v", cwd=tmp_path),
+            2,
+            "read-only",
+        )
+        assert proj.read_bytes() == before
+    finally:
+        proj.chmod(0o644)

@@ -19,6 +19,7 @@ from wantui.core.errors import ExitCode, WantuiError
 from wantui.core.finding import Evidence, Finding, Location, Severity, exit_code_for, sort_findings
 from wantui.core.fixactions import FixAction
 from wantui.core.fixes import FixPlan, Journal, apply_plan, plan_fix, undo_last
+from wantui.core.fsutil import read_regular_file
 from wantui.core.project import PROJECT_FILE, STEP_NAMES, Project, load_project
 
 
@@ -49,6 +50,9 @@ def register(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--force", action="store_true", help="with --undo: undo even if the file changed since"
     )
+
+
+MAX_FINDINGS_BYTES = 64 * 1024 * 1024  # `check --json` of a huge dataset is a few MB
 
 
 @dataclass
@@ -104,16 +108,15 @@ def finding_from_json(obj: dict[str, Any]) -> Finding:
 
 def _load_findings_file(path: str) -> list[Finding]:
     p = Path(path)
-    try:
-        raw = p.read_bytes()
-    except IsADirectoryError:
-        raise WantuiError("is a directory, not a findings file", path=p) from None
-    except OSError as exc:
-        raise WantuiError(f"cannot read: {exc.strerror}", path=p) from None
+    if not p.exists():
+        raise WantuiError("cannot read: No such file or directory", path=p)
+    raw = read_regular_file(p, limit=MAX_FINDINGS_BYTES, what="findings file")
     try:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise WantuiError(f"not JSON: {exc}", path=p) from None
+    except RecursionError:  # "[[[[...": nested past Python's limit
+        raise WantuiError("not a findings file: JSON nested too deeply", path=p) from None
     items = data.get("findings") if isinstance(data, dict) else data
     if not isinstance(items, list):
         raise WantuiError('expected a list of findings or {"findings": [...]}', path=p)
@@ -151,6 +154,8 @@ def _log_findings(log: str, project: Project | None) -> list[Finding]:
         raise WantuiError("is a directory, not a log file", path=path)
     if not path.exists():
         raise WantuiError("no such file", path=path)
+    if not path.is_file():  # a FIFO or /dev/zero never ends; `wantui diagnose -` reads pipes
+        raise WantuiError("is not a regular file; save the log to a file first", path=path)
     rules = load_rules()
     return list(diagnose_lines(iter_file_lines(path), rules, context=context))
 

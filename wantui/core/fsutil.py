@@ -190,6 +190,13 @@ def atomic_write(
     old: bytes | None = None
     try:
         st = real.stat()
+        if not stat.S_ISREG(st.st_mode):
+            # reading a FIFO's "old bytes" for the backup would block forever
+            kind = _KINDS.get(stat.S_IFMT(st.st_mode), "not a regular file")
+            raise WantuiError(f"is {kind}; not replacing it", path=given)
+        if not st.st_mode & stat.S_IWUSR or not os.access(real, os.W_OK):
+            # the rename would succeed anyway (it needs only the folder): ask, don't override
+            raise WantuiError("is read-only; make it writable to replace it", path=given)
         mode = stat.S_IMODE(st.st_mode)
         if backup:
             old = real.read_bytes()
