@@ -102,3 +102,18 @@ def test_notices_and_losses() -> None:
     batch = feed.drain()
     assert batch.notices == ["log file deleted"]
     assert feed.loss_history["train"] == [0.99, 0.98, 0.97, 0.96, 0.95]
+
+
+def test_live_row_cleared_when_the_line_ends_and_replay_without_exit_status() -> None:
+    feed = Feed(("train",), max_duty=1.0)
+    _start(feed)
+    feed.emit(StepOutput("train", b"\rsteps:  50%|  | 1/2 [00:01<00:01, 1.00it/s, avr_loss=0.5]"))
+    feed.emit(
+        StepOutput("train", b"\rsteps: 100%|  | 2/2 [00:02<00:00, 1.00it/s, avr_loss=0.4]\nsaved\n")
+    )
+    batch = feed.drain()
+    assert batch.partial["train"] == ""  # the pane drops its live row
+    assert batch.lines["train"][-1] == "saved"
+    feed.emit(StepExited("train", None))  # a replayed log: no exit status
+    assert feed.steps["train"].state is StepState.DONE
+    assert feed.steps["train"].note == "exit status unknown"

@@ -192,7 +192,11 @@ class Feed:
         diag = self._diag_for(ev.step)
         lines = diag.normalizer.feed(ev.data)
         state = display.current_state()
-        if state is not None and state != diag.partial:
+        if state is None and diag.partial is not None:
+            diag.partial = None  # the redrawn line got its newline: no live row any more
+            with self._lock:
+                self._batch.partial[ev.step] = ""
+        elif state is not None and state != diag.partial:
             # the bar being redrawn right now: its progress (and avr_loss=nan) counts now
             diag.partial = state
             number = getattr(diag.normalizer, "lines_seen", 0) + 1
@@ -248,6 +252,9 @@ class Feed:
             st.returncode, st.signal = ev.returncode, ev.signal
             if ev.returncode == 0:
                 st.state = StepState.DONE
+            elif ev.returncode is None and ev.signal is None and not getattr(ev, "message", None):
+                st.state = StepState.DONE  # a replayed log without its exit status
+                st.note = "exit status unknown"
             elif ev.signal in (2, 15):
                 st.state = StepState.STOPPED
             else:
