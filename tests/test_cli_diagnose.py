@@ -310,3 +310,22 @@ def test_grep_and_python_paths_agree(env: dict[str, str], tmp_path: Path) -> Non
         "t-t5-layout",
         "t-no-items",
     }
+
+
+def test_stdin_paths_agree_and_bad_stdin(env: dict[str, str]) -> None:
+    data = HEALTHY.read_bytes() * 200 + FAILING.encode()  # > 2 MB: the pump thread has work
+    fast = wantui(env, "diagnose", "--json", "-", stdin=data)
+    slow = wantui(dict(env, WANTUI_NO_GREP="1"), "diagnose", "--json", "-", stdin=data)
+    assert fast.returncode == slow.returncode == 1
+    assert json.loads(fast.stdout) == json.loads(slow.stdout)
+    assert json.loads(fast.stdout)["findings"][0]["lines"] == [
+        HEALTHY.read_bytes().count(b"\n") * 200 + 1
+    ]
+    p = wantui(env, "diagnose", "-", stdin=b"\x00\x01\x02" * 100)
+    assert p.returncode == 2
+    one_line_error(p, "<stdin>: binary file")
+    p = wantui(env, "diagnose", "-", stdin=b"")
+    assert p.returncode == 0
+    one_line_error(p, "<stdin>: empty log")
+    p = wantui(env, "diagnose", "--json", "-", stdin="found 0 videos\r\n".encode("utf-16"))
+    assert [f["rule"] for f in json.loads(p.stdout)["findings"]] == ["t-found-zero"]

@@ -126,6 +126,20 @@ def _utf16(fh: BinaryIO, first: bytes, name: str) -> Iterator[bytes]:
     yield dec.decode(b"", final=True).encode("utf-8")
 
 
+class _Prefixed:
+    """A binary stream with bytes already read put back in front (stdin cannot seek)."""
+
+    def __init__(self, head: bytes, rest: BinaryIO) -> None:
+        self._head = head
+        self._rest = rest
+
+    def read(self, n: int = -1) -> bytes:
+        if self._head:
+            out, self._head = self._head, b""
+            return out
+        return self._rest.read(n)
+
+
 def _grep() -> str | None:
     """An external grep for the literal prefilter, unless WANTUI_NO_GREP is set."""
     if os.environ.get("WANTUI_NO_GREP"):
@@ -152,8 +166,8 @@ def diagnose_streams(
     failure in the training log). Returns (findings, list of empty inputs).
 
     Regular files go through ``grep -E`` with the rules' literals when grep exists (the
-    same lines as the Python prefilter, found at grep's speed); stdin, UTF-16 logs and
-    machines without grep use the Python prefilter.
+    same lines as the Python prefilter, found at grep's speed); UTF-16 logs and machines
+    without grep use the Python prefilter. stdin is pumped into grep by a thread.
     """
     matcher = Matcher(rules, context)
     keep = matcher.prefilter_bytes()
@@ -165,7 +179,7 @@ def diagnose_streams(
         matcher.set_source(label)
         fh = open_log(name)
         try:
-            if fh is sys.stdin.buffer or grep is None or literals is None:
+            if grep is None or literals is None:
                 if _feed_python(matcher, fh, label, keep) == 0:
                     empty.append(label)
                 continue
@@ -177,13 +191,19 @@ def diagnose_streams(
                 empty.append(label)
                 continue
             if b"\x00" in head or head.startswith((b"\xff\xfe", b"\xfe\xff")):
-                fh.seek(0)
-                _feed_python(matcher, fh, label, keep)  # raises for binary, decodes UTF-16
+                # binary (raises) or UTF-16 (decoded in Python); stdin cannot seek back
+                _feed_python(matcher, _Prefixed(head, fh), label, keep)
                 continue
             plain, folded = literals
             try:
                 found = grep_lines(
-                    name, plain + folded, ignore_case=bool(folded), keep=keep, grep=grep
+                    name,
+                    plain + folded,
+                    ignore_case=bool(folded),
+                    keep=keep,
+                    grep=grep,
+                    source=fh if fh is sys.stdin.buffer else None,
+                    prefix=head,
                 )
                 for line in found:
                     matcher.feed(line)

@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 MAX_LINE_CHARS = 64 * 1024  # text kept per line; the rest is counted, not stored
 _COMPACT_AT = 1024 * 1024  # a pending line longer than this is compacted in place
@@ -389,6 +390,8 @@ def grep_lines(
     ignore_case: bool = False,
     keep: re.Pattern[bytes] | None = None,
     grep: str = "grep",
+    source: BinaryIO | None = None,
+    prefix: bytes = b"",
 ) -> Iterator[Line]:
     """Normalised lines of ``path`` that contain one of ``literals``, found by an external
     grep (a DFA in C, hundreds of MB/s) instead of Python; line numbers are the file's.
@@ -401,8 +404,12 @@ def grep_lines(
     The literals go to ``grep -E`` with the first one written as a bracket expression
     (``[f]ound 0 videos``): GNU grep turns an all-literal pattern list into ``-F``, whose
     automaton slows down with the number of strings (~200 here), while its DFA does not.
+
+    With ``source`` (e.g. stdin), ``path`` is ignored: ``prefix`` (bytes already read from
+    it) and then the rest of ``source`` are pumped into grep by a thread.
     """
     import subprocess
+    import threading
 
     cmd = [grep, "-a", "-n", "-E"]
     if ignore_case:
@@ -411,10 +418,38 @@ def grep_lines(
     first = next((x for x in ordered if x[:1] not in (b"", b"]", b"^", b"-", b"[")), None)
     for lit in ordered:
         cmd += ["-e", _ere_literal(lit, bracket_first=lit is first)]
-    cmd += ["--", str(path)]
+    cmd += ["--", "-" if source is not None else str(path)]
     env = {"LC_ALL": "C", "PATH": __import__("os").environ.get("PATH", "")}
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    proc = subprocess.Popen(
+        cmd,
+        stdin=subprocess.PIPE if source is not None else subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
     assert proc.stdout is not None and proc.stderr is not None
+    pump_error: list[OSError] = []
+    if source is not None:
+        sink = proc.stdin
+        assert sink is not None
+
+        def pump() -> None:
+            try:
+                data = prefix
+                while data:
+                    sink.write(data)
+                    data = source.read(_GREP_READ)
+            except BrokenPipeError:
+                pass  # grep stopped (killed by us, or failed: its status says which)
+            except OSError as exc:
+                pump_error.append(exc)
+            finally:
+                try:
+                    sink.close()
+                except OSError:
+                    pass
+
+        threading.Thread(target=pump, name="wantui-grep-pump", daemon=True).start()
     try:
         out = proc.stdout
         while True:
@@ -442,6 +477,8 @@ def grep_lines(
             lines += norm.close()
             yield from lines
         status = proc.wait()
+        if pump_error:
+            raise pump_error[0]
         if status not in (0, 1):
             err = proc.stderr.read().decode("utf-8", "replace").strip().splitlines()
             raise OSError(f"grep failed ({status}): {err[-1] if err else ''}")
