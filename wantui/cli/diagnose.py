@@ -141,12 +141,22 @@ class _Prefixed:
 
 
 def _grep() -> str | None:
-    """An external grep for the literal prefilter, unless WANTUI_NO_GREP is set."""
+    """An external grep for the literal prefilter, unless WANTUI_NO_GREP is set or the
+    grep found does not take the options used (a minimal busybox build, say)."""
     if os.environ.get("WANTUI_NO_GREP"):
         return None
     import shutil
+    import subprocess
 
-    return shutil.which("grep")
+    grep = shutil.which("grep")
+    if grep is None:
+        return None
+    probe = [grep, "-a", "-n", "-E", "-i", "-e", "[w]antui", "--", os.devnull]
+    try:
+        ok = subprocess.run(probe, capture_output=True, timeout=10).returncode == 1
+    except (OSError, subprocess.SubprocessError):
+        ok = False
+    return grep if ok else None
 
 
 def _feed_python(matcher: Matcher, fh: BinaryIO, label: str, keep) -> int:  # noqa: ANN001
