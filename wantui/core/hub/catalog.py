@@ -7,6 +7,7 @@ takes them from the hub's metadata (for LFS files the ``X-Linked-Etag`` *is* the
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from wantui.core.errors import WantuiError
@@ -154,9 +155,31 @@ ALIASES: dict[str, str] = {
 }
 
 
+_REPO_PART = re.compile(r"^(?!.*(?:--|\.\.))[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$")
+
+
+_HUB_URL = re.compile(
+    r"^https?://(?:www\.)?(?:huggingface\.co|hf\.co)/(?P<repo>[^/]+/[^/]+)/(?:blob|resolve)/"
+    r"(?P<rev>[^/]+)/(?P<path>[^?#]+)"
+)
+
+
+def _from_url(spec: str) -> str:
+    """A file's page or download URL, as copied from the browser, -> ``OWNER/REPO/PATH``."""
+    m = _HUB_URL.match(spec)
+    if not m:
+        return spec
+    if m.group("rev") != "main":
+        raise WantuiError(
+            f"the URL names revision '{m.group('rev')}': use "
+            f"`wantui download {m.group('repo')}/{m.group('path')} --revision {m.group('rev')}`"
+        )
+    return f"{m.group('repo')}/{m.group('path')}"
+
+
 def resolve_spec(spec: str) -> HubFile:
     """A catalog name (or alias) or ``OWNER/REPO/PATH/IN/REPO`` -> a :class:`HubFile`."""
-    spec = spec.strip()
+    spec = _from_url(spec.strip())
     key = spec.lower()
     if key in CATALOG:
         return CATALOG[key]
@@ -166,6 +189,14 @@ def resolve_spec(spec: str) -> HubFile:
     if len(parts) >= 3 and all(parts):
         repo = "/".join(parts[:2])
         filename = "/".join(parts[2:])
+        # the hub's own rules for a repo id, checked here so a typo (or `../..`) is a
+        # one-line error and never a path on this machine
+        if not _REPO_PART.match(parts[0]) or not _REPO_PART.match(parts[1]) or len(repo) > 96:
+            raise WantuiError(
+                f"'{repo}' is not a hub repository id (OWNER/REPO: letters, digits, '-', '_', '.')"
+            )
+        if any(p in (".", "..") for p in parts[2:]) or "\\" in filename:
+            raise WantuiError(f"'{filename}' is not a file path inside a repository")
         for f in CATALOG.values():  # a known file spelled out keeps its size/sha256
             if f.repo.lower() == repo.lower() and f.filename == filename:
                 return f
