@@ -119,6 +119,7 @@ def _attack_strings(pattern: str, n: int) -> list[str]:
 
 _SIZES = (8, 12, 16, 20, 24, 28, 32, 64, 128, 256)
 _FLOOR_S = 0.005  # below this, timings are noise
+_CHECK_VERSION = 2  # bump when the check changes: cached "safe" verdicts then expire
 
 
 def backtracking_problem(regex: re.Pattern[str], *, budget_s: float = 0.2) -> str | None:
@@ -201,7 +202,9 @@ def _cache_key(regex: re.Pattern[str]) -> str:
     import hashlib
     import sys
 
-    raw = f"{sys.version_info[:2]}|{regex.flags}|{regex.pattern}".encode("utf-8", "surrogatepass")
+    raw = f"{_CHECK_VERSION}|{sys.version_info[:2]}|{regex.flags}|{regex.pattern}".encode(
+        "utf-8", "surrogatepass"
+    )
     return hashlib.sha256(raw).hexdigest()[:32]
 
 
