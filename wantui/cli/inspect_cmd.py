@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
 import sys
 from pathlib import Path
 
@@ -52,6 +54,19 @@ def format_info(info: ModelInfo) -> str:
     return "\n".join(lines)
 
 
+_WINDOWS_PATH = re.compile(r"^(?:[A-Za-z]:[\\/]|\\\\)|\\")
+
+
+def _windows_hint(raw: str) -> str:
+    """A Windows path typed on Linux (a guide followed on the desktop, then run over SSH)."""
+    if os.name == "nt" or not _WINDOWS_PATH.search(raw):
+        return ""
+    return (
+        " (a Windows path: on this machine, use the Linux path of the file, e.g."
+        " /workspace/models/...; over SSH the models live on the remote box)"
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     infos: list[ModelInfo] = []
     code = ExitCode.OK
@@ -66,11 +81,14 @@ def run(args: argparse.Namespace) -> int:
                 )
                 code = max(code, ExitCode.USAGE)
             infos.extend(found)
-        elif not p.exists():
-            print(f"wantui: {raw}: no such file", file=sys.stderr)
+        elif not os.path.lexists(p):
+            print(f"wantui: {raw}: no such file{_windows_hint(raw)}", file=sys.stderr)
             code = max(code, ExitCode.USAGE)
         else:
             infos.append(inspect_file(p))
+    if any(i.details.get("unreadable") for i in infos):
+        # a FIFO, a symlink loop, a dangling link, a permission-denied file: not read
+        code = max(code, ExitCode.USAGE)
     if any(i.kind == "corrupt" for i in infos) and code == ExitCode.OK:
         code = ExitCode.FINDINGS
     if args.json:

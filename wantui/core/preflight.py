@@ -188,6 +188,22 @@ def _file_findings(ref: ModelRef) -> list[Finding]:
         ]
     if role == "dit":
         return _dit_file(ref)
+    storage = _storage_problems(info)
+    if storage and info.kind in ("wan-vae", "t5", "clip"):
+        # the right model, stored in a way musubi's loader does not read
+        return [
+            _mf(
+                "model-file-unloadable",
+                wrong_catalog,
+                Severity.ERROR,
+                f"{ref.flag} holds the right model but musubi cannot load it as stored",
+                f"{ref.path} ({info.summary()}): " + "; ".join(storage) + ".",
+                ref,
+                steps=steps,
+                fixes=_download(role, ref),
+                priority=86,
+            )
+        ]
     if role == "vae":
         if info.kind != "wan-vae":
             return [
@@ -267,6 +283,28 @@ def _file_findings(ref: ModelRef) -> list[Finding]:
     return []
 
 
+def _storage_problems(info: ModelInfo) -> list[str]:
+    """How the file is stored, as musubi's VAE/T5/CLIP loaders see it."""
+    d = info.details
+    out = []
+    if d.get("extension_mismatch"):
+        out.append(
+            f"it is a {info.format} file with a {Path(info.path).suffix} name, and musubi picks"
+            " the loader from the extension"
+        )
+    if d.get("nested_under"):
+        out.append(
+            f"its tensors sit under {d['nested_under']!r} in the checkpoint, and musubi loads"
+            " the top level (strict: 'Missing key(s) in state_dict')"
+        )
+    if d.get("key_prefix"):
+        out.append(
+            f"every key starts with {d['key_prefix']!r}, which musubi's strict load does not"
+            " strip ('Missing key(s) in state_dict')"
+        )
+    return out
+
+
 def _dit_file(ref: ModelRef) -> list[Finding]:
     info = ref.info
     d = info.details
@@ -297,6 +335,12 @@ def _dit_file(ref: ModelRef) -> list[Finding]:
         problems.append(
             f"it also holds {d['extra_tensors']} tensors that are not part of the DiT (a bundled"
             " checkpoint); the strict load fails with 'Unexpected key(s)'"
+        )
+    if d.get("dtype_key_in_file") is False:
+        problems.append(
+            "it is one shard of a set and lacks blocks.0.cross_attn.k.weight, where musubi reads"
+            " the dtype ('Could not find the dtype in the model weights'); name the shard that"
+            " holds it"
         )
     if d.get("params") == "5B":
         problems.append("it is the Wan2.2 TI2V-5B model, which musubi-tuner does not train")

@@ -8,6 +8,8 @@ model files in a folder (for guided setup).
 from __future__ import annotations
 
 import os
+import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -95,15 +97,28 @@ def inspect_file(path: str | os.PathLike[str]) -> ModelInfo:
     try:
         st = p.stat()
     except FileNotFoundError:
-        return ModelInfo(shown, "unknown", details={"reason": "no such file", "notes": []})
+        return ModelInfo(
+            shown, "unknown", details={"reason": "no such file", "notes": [], "unreadable": True}
+        )
     except OSError as exc:
         return ModelInfo(
-            shown, "unknown", details={"reason": f"cannot stat: {exc.strerror}", "notes": []}
+            shown,
+            "unknown",
+            details={"reason": f"cannot stat: {exc.strerror}", "notes": [], "unreadable": True},
         )
     if p.is_dir():
         return ModelInfo(shown, "unknown", details={"reason": "is a directory", "notes": []})
+    if not stat.S_ISREG(st.st_mode):
+        # opening a FIFO blocks until someone writes to it; a device may never end
+        what = _special_kind(st.st_mode)
+        return ModelInfo(
+            shown,
+            "unknown",
+            details={"reason": f"not a regular file ({what})", "notes": [], "unreadable": True},
+        )
     try:
         header = read_header(p)
+        shards = _read_shards(p, header)
     except CorruptFile as exc:
         return ModelInfo(
             shown,
@@ -122,26 +137,147 @@ def inspect_file(path: str | os.PathLike[str]) -> ModelInfo:
         )
     except PermissionError:
         return ModelInfo(
-            shown, "unknown", details={"reason": "permission denied", "notes": []}, size=st.st_size
+            shown,
+            "unknown",
+            details={"reason": "permission denied", "notes": [], "unreadable": True},
+            size=st.st_size,
         )
     except OSError as exc:
         return ModelInfo(
             shown,
             "unknown",
-            details={"reason": f"cannot read: {exc.strerror or exc}", "notes": []},
+            details={
+                "reason": f"cannot read: {exc.strerror or exc}",
+                "notes": [],
+                "unreadable": True,
+            },
             size=st.st_size,
         )
+    size = st.st_size
+    file_header = header
+    if shards is not None:
+        header, size = shards
     kind, dtype, details = identify(header, p.name)
+    _loading_notes(p, file_header, header, kind, details, shards is not None)
     return ModelInfo(
         shown,
         kind,
         dtype,
         details,
         format=header.format,
-        size=st.st_size,
+        size=size,
         tensors=len(header.tensors),
         header=header,
     )
+
+
+def _special_kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "a special file"
+
+
+# musubi's get_split_weight_filenames (safetensors_utils.py): "<prefix>00001-of-00003.safetensors"
+SHARD_RE = re.compile(r"^(.*?)(\d+)-of-(\d+)\.safetensors$")
+MAX_SHARDS = 64
+
+
+def shard_names(name: str) -> list[str] | None:
+    """Every file name of the shard set ``name`` belongs to, as musubi builds them; None
+    for a file that is not a shard."""
+    m = SHARD_RE.match(name)
+    if m is None:
+        return None
+    count = int(m.group(3))
+    if not 1 <= count <= MAX_SHARDS:
+        return None
+    prefix = name[: m.start(2)]
+    return [f"{prefix}{i + 1:05d}-of-{count:05d}.safetensors" for i in range(count)]
+
+
+def _read_shards(p: Path, header: Header) -> tuple[Header, int] | None:
+    """A sharded checkpoint: musubi loads every shard when one is named, so the model is
+    what all of them hold together. Raise CorruptFile when a shard is missing or damaged."""
+    names = shard_names(p.name) if header.format == "safetensors" else None
+    if names is None or len(names) < 2:
+        return None
+    tensors = dict(header.tensors)
+    size = 0
+    missing = []
+    for name in names:
+        sp = p.with_name(name)
+        if sp.name == p.name:
+            size += header.size
+            continue
+        if not sp.is_file():
+            missing.append(name)
+            continue
+        try:
+            other = read_safetensors_header(sp)
+        except CorruptFile as exc:
+            raise CorruptFile(f"shard {name}: {exc}") from None
+        tensors.update(other.tensors)
+        size += other.size
+    if missing:
+        raise CorruptFile(
+            f"shard set incomplete: {', '.join(missing[:3])}"
+            + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+            + f" missing ({len(names) - len(missing)} of {len(names)} present); musubi"
+            " loads every shard and stops with FileNotFoundError"
+        )
+    merged = Header("safetensors", tensors, dict(header.metadata), size, header.data_bytes)
+    return merged, size
+
+
+def _loading_notes(
+    p: Path, file_header: Header, header: Header, kind: str, details: dict[str, Any], sharded: bool
+) -> None:
+    """What musubi's loaders make of how the file is stored (not what it holds): the
+    extension picks the loader, a .pth must hold the state dict at its top level, and a
+    shard must hold the key the DiT's dtype is read from."""
+    notes = details.setdefault("notes", [])
+    suffix = p.suffix.lower()
+    if header.format == "pth" and suffix == ".safetensors":
+        details["extension_mismatch"] = True
+        notes.append(
+            "a PyTorch .pth checkpoint named .safetensors: musubi picks the loader from the"
+            " extension and fails ('header too large'); rename it to .pth"
+        )
+    elif header.format == "safetensors" and suffix in (".pth", ".pt", ".bin", ".ckpt"):
+        details["extension_mismatch"] = True
+        notes.append(
+            f"a safetensors file named {suffix}: musubi's VAE/T5/CLIP loaders read it with"
+            " torch.load, which fails ('invalid load key'); rename it to .safetensors"
+        )
+    if header.nested:
+        details["nested_under"] = header.nested
+        notes.append(
+            f"the tensors sit under {header.nested!r} inside the checkpoint: musubi loads the"
+            " top level and its strict load fails ('Missing key(s) in state_dict'); save the"
+            " inner dict alone"
+        )
+    if header.duplicates:
+        details["duplicate_keys"] = header.duplicates[:5]
+        notes.append(
+            f"the header names {', '.join(repr(k) for k in header.duplicates[:3])} more than"
+            " once (the last entry wins): the file was not written by safetensors; re-download"
+            " it if it does not load"
+        )
+    if sharded:
+        details["shards"] = len(shard_names(p.name) or [])
+        if kind == "wan-dit" and not any(
+            k.endswith("blocks.0.cross_attn.k.weight") for k in file_header.tensors
+        ):
+            details["dtype_key_in_file"] = False
+            notes.append(
+                "musubi reads the DiT's dtype from the file named, and this shard lacks"
+                " blocks.0.cross_attn.k.weight ('Could not find the dtype in the model"
+                " weights'): name the shard that holds it"
+            )
 
 
 def scan_models(
@@ -161,4 +297,15 @@ def scan_models(
             files.append(p)
             if len(files) >= limit:
                 break
-    return [inspect_file(p) for p in sorted(files)]
+    # a shard set is one model: inspect it once, through its first present shard
+    picked: list[Path] = []
+    sets: set[tuple[Path, tuple[str, ...]]] = set()
+    for f in sorted(files):
+        names = shard_names(f.name)
+        if names is not None and len(names) > 1:
+            key = (f.parent, tuple(names))
+            if key in sets:
+                continue
+            sets.add(key)
+        picked.append(f)
+    return [inspect_file(p) for p in picked]

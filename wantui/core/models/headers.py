@@ -27,7 +27,12 @@ DTYPE_SIZES: dict[str, float] = {
     "F8_E4M3": 1,
     "F8_E5M2": 1,
     "F8_E8M0": 1,
+    "F8_E4M3FNUZ": 1,
+    "F8_E5M2FNUZ": 1,
+    "F6_E2M3": 0.75,
+    "F6_E3M2": 0.75,
     "F4": 0.5,
+    "C64": 8,
     "I64": 8,
     "I32": 4,
     "I16": 2,
@@ -38,6 +43,10 @@ DTYPE_SIZES: dict[str, float] = {
     "U8": 1,
     "BOOL": 1,
 }
+
+
+# names under which a file claims to be a model
+MODEL_NAME_SUFFIXES = (".safetensors", ".pth", ".pt", ".bin", ".ckpt", ".gguf", ".sft")
 
 
 class CorruptFile(Exception):
@@ -74,21 +83,53 @@ class Header:
     metadata: dict[str, str] = field(default_factory=dict)
     size: int = 0  # file size in bytes
     data_bytes: int = 0  # bytes the tensors declare
+    duplicates: list[str] = field(default_factory=list)  # names the JSON header repeats
+    nested: str = ""  # .pth: where the state dict sits ("state_dict/model"); "" = top level
 
 
 def sniff(path: Path) -> str:
-    """Guess the container from the first bytes: safetensors, pth-zip, pth-legacy, gguf, other."""
+    """Guess the container from the first bytes: safetensors, pth-zip, pth-legacy, gguf,
+    lfs-pointer, html, text, other. The last three are failed downloads (a model's name,
+    something else's content), hence CorruptFile: re-downloading is the fix."""
     with open(path, "rb") as fh:
         head = fh.read(9)
-    if head[:4] == b"PK\x03\x04":
-        return "pth-zip"
-    if head[:4] == b"GGUF":
-        return "gguf"
-    if len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5:
-        return "pth-legacy"
-    if len(head) == 9 and head[8:9] == b"{":
-        return "safetensors"
+        if head[:4] == b"PK\x03\x04":
+            return "pth-zip"
+        if head[:4] == b"GGUF":
+            return "gguf"
+        if len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5:
+            return "pth-legacy"
+        if len(head) == 9 and head[8:9] == b"{":
+            return "safetensors"
+        head += fh.read(503)  # none of those: look closer at what else it is
+    if head.startswith(b"version https://git-lfs.github.com/spec/"):
+        return "lfs-pointer"
+    low = head.lstrip().lower()
+    if low.startswith((b"<!doctype html", b"<html", b"<?xml", b"<head", b"<body")):
+        return "html"
+    if head and _is_text(head):
+        return "text"
     return "other"
+
+
+def _is_text(head: bytes) -> bool:
+    """Printable UTF-8 text (a JSON error body, a log, a README saved under a model name)."""
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        # the 512-byte window may cut a multibyte character in two
+        try:
+            text = head[:-3].decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+    return all(c.isprintable() or c in "\r\n\t" for c in text)
+
+
+def _first_line(path: Path) -> str:
+    with open(path, "rb") as fh:
+        head = fh.read(200)
+    line = head.decode("utf-8", "replace").strip().splitlines()
+    return line[0][:80] if line else ""
 
 
 def read_safetensors_header(path: str | os.PathLike[str]) -> Header:
@@ -108,18 +149,41 @@ def read_safetensors_header(path: str | os.PathLike[str]) -> Header:
         if 8 + n > size:
             raise CorruptFile(f"truncated: header declares {n} bytes but the file has {size} bytes")
         raw = fh.read(n)
+    dups: list[str] = []
+
+    def pairs(items: list[tuple[str, object]]) -> dict[str, object]:
+        # json keeps the last of repeated keys silently (so does the safetensors library);
+        # remember them: a header that names a tensor twice was not written by safetensors
+        d = dict(items)
+        if len(d) != len(items):
+            seen: set[str] = set()
+            for k, _ in items:
+                if k in seen and k not in dups:
+                    dups.append(k)
+                seen.add(k)
+        return d
+
     try:
-        obj = json.loads(raw.decode("utf-8"))
+        obj = json.loads(raw.decode("utf-8"), object_pairs_hook=pairs)
     except UnicodeDecodeError as exc:
         raise CorruptFile(f"header is not UTF-8 (byte {exc.start})") from None
     except json.JSONDecodeError as exc:
         raise CorruptFile(f"header is not valid JSON ({exc.msg} at byte {exc.pos})") from None
+    except RecursionError:
+        # a header of 100 000 nested brackets: the safetensors library says the same
+        raise CorruptFile("header is not valid JSON (nested too deeply)") from None
     if not isinstance(obj, dict):
         raise CorruptFile("header is not a JSON object")
-    meta_raw = obj.pop("__metadata__", None) or {}
-    metadata = {str(k): str(v) for k, v in meta_raw.items()} if isinstance(meta_raw, dict) else {}
+    meta_raw = obj.pop("__metadata__", None)
+    if meta_raw is None:
+        meta_raw = {}
+    if not isinstance(meta_raw, dict) or not all(isinstance(v, str) for v in meta_raw.values()):
+        # safetensors: "invalid type ..., expected a map" / "expected a string"
+        raise CorruptFile("__metadata__ is not a map of strings to strings")
+    metadata = {str(k): v for k, v in meta_raw.items()}
     data_len = size - 8 - n
     tensors: dict[str, TensorMeta] = {}
+    spans: list[tuple[int, int, str]] = []
     end_max = 0
     for name, entry in obj.items():
         # a tight loop on purpose: this runs once per tensor (1300 for a 14B DiT)
@@ -141,14 +205,28 @@ def read_safetensors_header(path: str | os.PathLike[str]) -> Header:
                 raise CorruptFile(f"tensor {name!r}: bad shape {shape!r}")
             numel *= d
         itemsize = DTYPE_SIZES.get(dtype)
-        if itemsize is not None and end - start != int(numel * itemsize):
+        if itemsize is None:
+            raise CorruptFile(
+                f"tensor {name!r}: unknown dtype {dtype[:20]!r} (the safetensors library refuses it)"
+            )
+        if end - start != int(numel * itemsize):
             raise CorruptFile(
                 f"tensor {name!r}: declares {end - start} bytes for"
                 f" shape {shape} {dtype} ({int(numel * itemsize)} expected)"
             )
         if end > end_max:
             end_max = end
+        spans.append((start, end, name))
         tensors[name] = TensorMeta(dtype, tuple(shape))
+    # safetensors requires the tensors to tile the data exactly: sorted by offset, each
+    # starting where the previous one ends (no overlap, no hole); it says "invalid offset"
+    spans.sort()
+    pos = 0
+    for start, end, name in spans:
+        if start != pos:
+            how = "overlaps the previous tensor" if start < pos else "leaves a hole before it"
+            raise CorruptFile(f"tensor {name!r}: invalid offset {start} ({how})")
+        pos = end
     if end_max > data_len:
         raise CorruptFile(
             f"truncated: tensors end at byte {8 + n + end_max} but the file has {size} bytes"
@@ -160,7 +238,9 @@ def read_safetensors_header(path: str | os.PathLike[str]) -> Header:
             f"incomplete metadata: the file has {data_len - end_max} bytes more than its"
             " tensors declare"
         )
-    return Header("safetensors", tensors, metadata, size, end_max)
+    header = Header("safetensors", tensors, metadata, size, end_max)
+    header.duplicates = dups
+    return header
 
 
 def read_header(path: str | os.PathLike[str]) -> Header:
@@ -171,12 +251,36 @@ def read_header(path: str | os.PathLike[str]) -> Header:
         from wantui.core.models.pth import read_pth_header
 
         return read_pth_header(p)
-    if kind == "safetensors" or p.suffix.lower() == ".safetensors":
-        return read_safetensors_header(p)
     if kind == "gguf":
         raise NotAModelFile(
             "GGUF file (a quantized ComfyUI/llama.cpp format); musubi-tuner needs .safetensors"
         )
+    # text under a model's name is a failed download (corrupt: download it again); under
+    # another name (notes.txt) it is simply not a model
+    failed = CorruptFile if p.suffix.lower() in MODEL_NAME_SUFFIXES else NotAModelFile
+    if kind == "lfs-pointer":
+        raise failed(
+            "a Git LFS pointer, not the model: the repository was cloned without git-lfs"
+            " (run `git lfs pull`, or download the file itself)"
+        )
+    if kind == "html":
+        raise failed(
+            "an HTML page, not a model: a failed download saved the server's page"
+            " (a login, error or 'file not found' page); download it again"
+            if failed is CorruptFile
+            else "an HTML page, not a model"
+        )
+    if kind == "text":
+        raise failed(
+            f"a text file, not a model (it starts {_first_line(p)!r})"
+            + (
+                ": a failed download saved the server's answer; download it again"
+                if failed is CorruptFile
+                else ""
+            )
+        )
+    if kind == "safetensors" or p.suffix.lower() == ".safetensors":
+        return read_safetensors_header(p)
     if kind == "pth-legacy":
         raise NotAModelFile(
             "legacy (pre-zip) PyTorch pickle; re-save it with a recent torch or use a"

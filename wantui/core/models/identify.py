@@ -68,6 +68,15 @@ def majority_dtype(tensors: dict[str, TensorMeta]) -> str | None:
     return DTYPE_NAMES.get(best, best.lower())
 
 
+def _common_prefix(tensors: dict[str, TensorMeta]) -> str:
+    """The first dotted component shared by every key ("module."), or ""."""
+    first = next(iter(tensors))
+    head = first.split(".", 1)[0] + "."
+    if head == first + "." or not all(k.startswith(head) for k in tensors):
+        return ""
+    return head
+
+
 def _strip(tensors: dict[str, TensorMeta], prefix: str) -> dict[str, TensorMeta]:
     n = len(prefix)
     return {k[n:]: v for k, v in tensors.items() if k.startswith(prefix)}
@@ -82,6 +91,21 @@ def identify(header: Header, filename: str = "") -> tuple[str, str | None, dict[
         got = fn(t, header, filename)
         if got is not None:
             return got
+    # every key under one wrapper ("module." from DataParallel, "_orig_mod." from
+    # torch.compile, "model."): say what is inside, and that musubi will not take it as is
+    prefix = _common_prefix(t)
+    if prefix:
+        inner = _strip(t, prefix)
+        for fn in (_as_lora, _as_dit, _as_vae, _as_t5, _as_clip):
+            got = fn(inner, header, filename)
+            if got is not None:
+                kind, dtype, details = got
+                details["key_prefix"] = prefix
+                details.setdefault("notes", []).append(
+                    f"every key carries the prefix {prefix!r}: musubi's strict load expects the"
+                    " keys without it ('Missing key(s) in state_dict'); strip it"
+                )
+                return kind, dtype, details
     sample = sorted(t)[:3]
     return (
         "unknown",
@@ -220,13 +244,16 @@ def _as_vae(t: dict[str, TensorMeta], header: Header, filename: str):
                 )
             else:
                 version = f"unknown (z_dim {z})"
+            details: dict[str, Any] = {
+                "version": version,
+                "z_dim": z,
+                "layout": "wan",
+                "notes": notes,
+            }
             if prefix:
+                details["key_prefix"] = prefix
                 notes.append(f"keys carry the prefix {prefix!r}; musubi expects none")
-            return (
-                "wan-vae",
-                majority_dtype(s),
-                {"version": version, "z_dim": z, "layout": "wan", "notes": notes},
-            )
+            return "wan-vae", majority_dtype(s), details
     if "encoder.conv_in.weight" in t and "decoder.conv_in.weight" in t:
         ci = t["encoder.conv_in.weight"]
         if len(ci.shape) == 5:

@@ -14,13 +14,17 @@ from __future__ import annotations
 import collections
 import pickle
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
 from wantui.core.models.headers import CorruptFile, Header, NotAModelFile, TensorMeta
 
-# data.pkl of a 1300-tensor state dict is ~200 kB; anything huge is not a state dict.
-MAX_PICKLE_BYTES = 64 * 1024 * 1024
+# data.pkl of a 1300-tensor state dict is ~200 kB; anything huge is not a state dict (and
+# the cap bounds what a hostile pickle can build: a list of at most a few million refs).
+MAX_PICKLE_BYTES = 16 * 1024 * 1024
+# how deep to look for the state dict inside wrapper dicts ({"state_dict": {"model": ...}})
+MAX_NESTING = 4
 
 # torch storage class name / torch dtype name -> (safetensors dtype name, bytes per element)
 _STORAGE_DTYPES: dict[str, tuple[str, int]] = {
@@ -115,19 +119,45 @@ def _rebuild_parameter(data: Any, *_rest: Any) -> Any:
     return data
 
 
+# what a damaged zip can raise besides BadZipFile (an unknown compression method, an
+# encrypted entry, a bad deflate stream); OSError (permission denied) is left to the caller
+_ZIP_ERRORS = (
+    zipfile.BadZipFile,
+    EOFError,
+    ValueError,
+    NotImplementedError,
+    RuntimeError,
+    zlib.error,
+)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text[:160] + ("..." if len(text) > 160 else "")
+
+
+def _fresh(fn: Any) -> Any:
+    def call(*args: Any) -> Any:
+        return fn(*args)
+
+    return call
+
+
 class _SafeUnpickler(pickle.Unpickler):
     """Never imports: every global is a placeholder or one of our record builders."""
 
     def find_class(self, module: str, name: str) -> Any:
+        # fresh objects on every call: BUILD can set attributes on what we return, and a
+        # hostile pickle must not be able to alter anything shared (our module's functions)
         if module == "collections" and name == "OrderedDict":
-            return collections.OrderedDict
+            return type("OrderedDict", (collections.OrderedDict,), {})
         if module == "torch._utils":
             if name == "_rebuild_tensor_v2":
-                return _rebuild_tensor_v2
+                return _fresh(_rebuild_tensor_v2)
             if name == "_rebuild_tensor_v3":
-                return _rebuild_tensor_v3
+                return _fresh(_rebuild_tensor_v3)
             if name in ("_rebuild_parameter", "_rebuild_parameter_with_state"):
-                return _rebuild_parameter
+                return _fresh(_rebuild_parameter)
         if module == "torch" and name.endswith("Storage"):
             return _StorageType(name, _STORAGE_DTYPES.get(name))
         if module == "torch.storage" and name in ("UntypedStorage", "_UntypedStorage"):
@@ -145,17 +175,28 @@ class _SafeUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"unsupported persistent id {pid!r:.80}")
 
 
-def _find_state_dict(obj: Any) -> dict[str, Any] | None:
-    """The flat name -> tensor dict, looking inside common wrappers ("state_dict", "model")."""
-    if not isinstance(obj, dict):
-        return None
-    if any(isinstance(v, _Tensor) for v in obj.values()):
-        return obj
-    for key in ("state_dict", "model", "module", "params", "ema"):
-        inner = obj.get(key)
-        found = _find_state_dict(inner)
-        if found is not None:
-            return found
+_WRAPPER_KEYS = ("state_dict", "model", "module", "params", "ema", "model_state_dict", "net")
+
+
+def _find_state_dict(obj: Any) -> tuple[dict[str, Any], str] | None:
+    """The flat name -> tensor dict and where it sits ("" = top level, "state_dict/model"),
+    searched breadth-first through wrapper dicts (common wrapper keys first); iterative and
+    bounded, so a pickle of 100 000 nested dicts costs nothing."""
+    queue: list[tuple[Any, str, int]] = [(obj, "", 0)]
+    seen: set[int] = set()
+    while queue:
+        cur, path, depth = queue.pop(0)
+        if not isinstance(cur, dict) or id(cur) in seen:
+            continue
+        seen.add(id(cur))
+        if any(isinstance(v, _Tensor) for v in cur.values()):
+            return cur, path
+        if depth >= MAX_NESTING:
+            continue
+        keys = [k for k in _WRAPPER_KEYS if k in cur]
+        keys += [k for k in cur if k not in _WRAPPER_KEYS and isinstance(cur[k], dict)][:20]
+        for k in keys:
+            queue.append((cur[k], f"{path}/{k}" if path else str(k), depth + 1))
     return None
 
 
@@ -165,8 +206,8 @@ def read_pth_header(path: str | Path) -> Header:
     size = p.stat().st_size
     try:
         zf = zipfile.ZipFile(p)
-    except zipfile.BadZipFile as exc:
-        raise CorruptFile(f"damaged or truncated zip ({exc})") from None
+    except _ZIP_ERRORS as exc:
+        raise CorruptFile(f"damaged or truncated zip ({_one_line(exc)})") from None
     with zf:
         infos = {i.filename: i for i in zf.infolist()}
         pkl_names = [n for n in infos if n.endswith("/data.pkl") or n == "data.pkl"]
@@ -184,8 +225,8 @@ def read_pth_header(path: str | Path) -> Header:
                 )
         try:
             raw = zf.read(pkl_name)
-        except (zipfile.BadZipFile, OSError, EOFError) as exc:
-            raise CorruptFile(f"cannot read data.pkl ({exc})") from None
+        except (*_ZIP_ERRORS, OSError) as exc:
+            raise CorruptFile(f"cannot read data.pkl ({_one_line(exc)})") from None
     try:
         import io
 
@@ -194,11 +235,15 @@ def read_pth_header(path: str | Path) -> Header:
         raise CorruptFile("data.pkl nests too deeply") from None
     except Exception as exc:  # any malformed pickle: report, never crash
         raise CorruptFile(
-            f"data.pkl is not a readable pickle ({type(exc).__name__}: {exc})"
+            f"data.pkl is not a readable pickle ({type(exc).__name__}: {_one_line(exc)})"
         ) from None
-    sd = _find_state_dict(obj)
-    if sd is None:
+    try:
+        found = _find_state_dict(obj)
+    except Exception as exc:  # a hostile pickle's objects misbehaving in comparisons
+        raise CorruptFile(f"data.pkl holds unexpected objects ({type(exc).__name__})") from None
+    if found is None:
         raise NotAModelFile("a torch checkpoint without a tensor state dict")
+    sd, nested = found
     tensors: dict[str, TensorMeta] = {}
     data_bytes = 0
     seen: set[str] = set()
@@ -224,4 +269,6 @@ def read_pth_header(path: str | Path) -> Header:
         if st.key not in seen:
             seen.add(st.key)
             data_bytes += entry.file_size
-    return Header("pth", tensors, {}, size, data_bytes)
+    header = Header("pth", tensors, {}, size, data_bytes)
+    header.nested = nested
+    return header
