@@ -196,6 +196,7 @@ for mode in "${MODES[@]}"; do
   shim="-"
   if [ "$mode" = "bnb" ] && "$PY" -c 'import bitsandbytes' >/dev/null 2>&1; then shim="$SHIM"; fi
   LAB="$LAB" helper inject "$mode" "$shim" || { fail "$mode: could not edit wantui.toml"; continue; }
+  cp "$LAB/wantui.toml" "$WORK/wantui.broken-$mode.toml"
   read -r status cat log all < <(run_wantui "inject-$mode" train)
   echo "run: $status; wantui says: $all"
   [ -f "$log" ] && cp "$log" "$WORK/inject-$mode-train.log"
@@ -204,7 +205,7 @@ for mode in "${MODES[@]}"; do
   say "wantui fix --apply all --yes  ($mode)"
   "$WANTUI" fix --project "$LAB" --log "$log" --apply all --yes | tee "$WORK/fix-$mode.txt"
   [ "${PIPESTATUS[0]}" = "0" ] || fail "$mode: wantui fix --apply failed"
-  diff -u "$WORK/wantui.before-$mode.toml" "$LAB/wantui.toml" > "$WORK/fix-$mode.diff"
+  diff -u "$WORK/wantui.broken-$mode.toml" "$LAB/wantui.toml" > "$WORK/fix-$mode.diff"  # what the fix changed
   [ "$mode" = "bnb" ] && LAB="$LAB" helper uninject
   read -r status cat log all < <(run_wantui "rerun-$mode" train)
   echo "rerun: $status; findings: $all"
