@@ -393,3 +393,36 @@ def test_export_and_import_refuse_fifo_and_read_only_targets(tmp_path: Path) -> 
         assert proj.read_bytes() == before
     finally:
         proj.chmod(0o644)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device", "folder", "binary", "loop", "dangling"])
+def test_project_dataset_config_that_cannot_be_read_is_a_finding(tmp_path: Path, kind: str) -> None:
+    ds = tmp_path / "ds.toml"
+    if kind == "fifo":
+        os.mkfifo(ds)
+    elif kind == "device":
+        ds.symlink_to("/dev/zero")
+    elif kind == "folder":
+        ds.mkdir()
+    elif kind == "binary":
+        ds.write_bytes(b"\x00\x01\x02" * 30)
+    elif kind == "loop":
+        ds.symlink_to("ds.toml")
+    else:
+        ds.symlink_to("gone.toml")
+    (tmp_path / "wantui.toml").write_text(
+        '[project]\ndataset_config = "ds.toml"\n[steps.train]\nargs = ["--dit", "x", "--sdpa"]\n'
+    )
+    proc = wantui("check", "--json", cwd=tmp_path, timeout=15)
+    assert proc.returncode == 1, proc.stderr
+    import json
+
+    found = json.loads(proc.stdout)["findings"]
+    about = [f for f in found if (f.get("location") or {}).get("path", "").endswith("ds.toml")]
+    assert about and all(f["severity"] == "error" for f in about)
+    if kind == "loop":
+        assert "it loops" in about[0]["message"]
+    if kind == "dangling":
+        assert "`gone.toml` is missing" in about[0]["message"]
+    fix = wantui("fix", cwd=tmp_path, timeout=15)
+    assert fix.returncode == 1 and "Traceback" not in fix.stderr, fix.stderr

@@ -25,6 +25,17 @@ def _resolve(cwd: Path, p: str) -> Path:
     return path if path.is_absolute() else cwd / path
 
 
+def _link_problem(path: Path) -> str:
+    """Why a symlink does not resolve: a loop, or a missing target."""
+    try:
+        path.resolve(strict=True)
+    except RuntimeError:  # Python < 3.13 on a loop
+        return "it loops"
+    except OSError as exc:
+        return "it loops" if exc.errno == 40 else f"`{os.readlink(path)}` is missing"
+    return "unknown"
+
+
 def dataset_findings(path: Path, cwd: Path, *, shown: str | None = None, scan_step: str | None = None,
                      scan: bool = True) -> list[Finding]:  # fmt: skip
     """Check and scan a dataset config named by a command or a project."""
@@ -35,8 +46,13 @@ def dataset_findings(path: Path, cwd: Path, *, shown: str | None = None, scan_st
                 catalog="dataset-config-not-found",
                 severity=Severity.ERROR,
                 title="Dataset config not found",
-                message=f"`{shown or path}` does not exist (resolved from {cwd} to `{path}`); musubi-tuner stops with "
-                "`ValueError: file not found`.",
+                message=f"`{shown or path}` does not exist (resolved from {cwd} to `{path}`"
+                + (
+                    f", a symlink that leads nowhere: {_link_problem(path)}"
+                    if path.is_symlink()
+                    else ""
+                )
+                + "); musubi-tuner stops with `ValueError: file not found`.",
                 origin="check",
                 location=Location(str(path)),
                 priority=90,
