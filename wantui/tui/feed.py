@@ -20,6 +20,7 @@ from wantui.core.finding import Finding, sort_findings
 from wantui.core.project import STEP_NAMES
 from wantui.tui import core_api as api
 from wantui.tui.display_lines import DisplayLines
+from wantui.tui.rank_fold import RankFolder
 
 
 class StepState(str, Enum):
@@ -39,6 +40,7 @@ class StepStatus:
     signal: int | None = None
     note: str = ""
     lines: int = 0
+    ranks: int = 0  # distinct [rankN]: prefixes seen (data-parallel training)
 
 
 @dataclass
@@ -48,6 +50,9 @@ class Batch:
     lines: dict[str, list[str]] = field(default_factory=dict)  # display lines, ANSI kept
     partial: dict[str, str] = field(default_factory=dict)  # the line being redrawn (\r)
     dropped: dict[str, int] = field(default_factory=dict)  # lines not drawn (would scroll out)
+    # lines drawn earlier, rewritten: absolute line index -> text (a rank repeated a line)
+    updates: dict[str, dict[int, str]] = field(default_factory=dict)
+    ranked: dict[str, list[tuple[int, str]]] = field(default_factory=dict)  # (rank, text)
     progress: dict[str, Any] = field(default_factory=dict)  # newest progress per step
     losses: dict[str, list[float]] = field(default_factory=dict)
     checkpoints: list[str] = field(default_factory=list)
@@ -59,6 +64,8 @@ class Batch:
     def empty(self) -> bool:
         return not (
             self.lines
+            or self.updates
+            or self.ranked
             or self.partial
             or self.progress
             or self.losses
@@ -130,6 +137,7 @@ class Feed:
         self._rules_loaded = rules is not None
         self._context = context
         self._display = {s: DisplayLines() for s in steps}
+        self._folders = {s: RankFolder() for s in steps}
         self._diag: dict[str, _StepDiag] = {}
         self._lock = threading.Lock()
         self._batch = Batch()
@@ -176,6 +184,7 @@ class Feed:
         if step not in self.steps:
             self.steps[step] = StepStatus(step)
             self._display[step] = DisplayLines()
+            self._folders[step] = RankFolder()
             self.loss_history[step] = []
         return self.steps[step]
 
@@ -220,7 +229,10 @@ class Feed:
             found += diag.matcher.finish(exit_status)
         with self._lock:
             st = self._status(step)
+            folder = self._folders.setdefault(step, RankFolder())
+            shown, updates, ranked = folder.fold(shown)
             st.lines += len(shown)
+            st.ranks = len(folder.ranks)
             if shown:
                 buf = self._batch.lines.setdefault(step, [])
                 buf.extend(shown)
@@ -228,6 +240,18 @@ class Feed:
                     cut = len(buf) - self.max_lines
                     del buf[:cut]
                     self._batch.dropped[step] = self._batch.dropped.get(step, 0) + cut
+            if updates:
+                buf = self._batch.lines.get(step, [])
+                start = folder.shown - len(buf)  # absolute index of buf[0]
+                for index, text in updates.items():
+                    if index >= start:
+                        buf[index - start] = text  # not drawn yet: rewrite it in place
+                    else:
+                        self._batch.updates.setdefault(step, {})[index] = text
+            if ranked:
+                rbuf = self._batch.ranked.setdefault(step, [])
+                rbuf.extend(ranked)
+                del rbuf[: -self.max_lines]
             if progress is not None:
                 self._batch.progress[step] = progress  # newer replaces older, unseen
                 self.last_progress[step] = progress
@@ -296,6 +320,7 @@ class Feed:
         with self._lock:
             self.steps[step] = StepStatus(step)
             self._display[step] = DisplayLines()
+            self._folders[step] = RankFolder()
             self._diag.pop(step, None)
             self.loss_history[step] = []
             self.last_progress.pop(step, None)

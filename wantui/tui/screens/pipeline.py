@@ -4,6 +4,7 @@ checkpoints and live findings. It only shows what the Feed says and forwards key
 from __future__ import annotations
 
 import threading
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,7 @@ class PipelineScreen(FixFlow, Screen[None]):
         Binding("r", "rerun", "Rerun"),
         Binding("g", "run_all", "Run"),
         Binding("z", "zoom", "Zoom"),
+        Binding("k", "next_rank", "Rank", show=False),
         Binding("question_mark", "app.show_help_panel", "Keys"),
         Binding("q", "app.quit", "Quit"),
     ]
@@ -75,6 +77,9 @@ class PipelineScreen(FixFlow, Screen[None]):
         self._stop_watch = threading.Event()
         self._offered_stop: set[str] = set()
         self.auto_follow = True  # until a step key is pressed
+        # multi-GPU: each rank's own lines, so the pane can show one rank alone (k)
+        self.rank_lines: dict[str, deque[tuple[int, str]]] = {}
+        self.rank_view: int | None = None  # None: all ranks, duplicates folded
 
     # -- layout -------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -88,6 +93,7 @@ class PipelineScreen(FixFlow, Screen[None]):
                 with ContentSwitcher(initial=f"log-{self.selected}", id="logs"):
                     for step in self.feed.steps:
                         yield LogView(max_lines=self.feed.max_lines, id=f"log-{step}")
+                    yield LogView(max_lines=self.feed.max_lines, id="log-rank")
                 yield Input(placeholder="search the log (Enter: find, Esc: close)", id="search")
             yield FindingsPanel(id="findings")
         yield Footer(compact=True, show_command_palette=False)
@@ -174,6 +180,14 @@ class PipelineScreen(FixFlow, Screen[None]):
     def apply_batch(self, batch: Batch) -> None:
         for step, lines in batch.lines.items():
             self.query_one(f"#log-{step}", LogView).write_lines(lines, batch.dropped.get(step, 0))
+        for step, updates in batch.updates.items():
+            self.query_one(f"#log-{step}", LogView).update_lines(updates)
+        for step, ranked in batch.ranked.items():
+            store = self.rank_lines.setdefault(step, deque(maxlen=self.feed.max_lines * 4))
+            store.extend(ranked)
+            if step == self.selected and self.rank_view is not None:
+                mine = [t for r, t in ranked if r == self.rank_view]
+                self.query_one("#log-rank", LogView).write_lines(mine)
         for step, text in batch.partial.items():
             self.query_one(f"#log-{step}", LogView).set_partial(text)
         stats = self.query_one(StatsPanel)
@@ -185,7 +199,8 @@ class PipelineScreen(FixFlow, Screen[None]):
             self._add_checkpoints(batch.checkpoints)
         if batch.states_changed:
             self._follow_active()
-            self._refresh_states()
+        if batch.states_changed or batch.ranked:
+            self._refresh_states()  # the rank count is in the pane title
         if batch.findings:
             self.query_one(FindingsPanel).show(self.feed.findings)
             self._offer_stop(batch)
@@ -221,8 +236,12 @@ class PipelineScreen(FixFlow, Screen[None]):
     def _pane_title(self) -> None:
         st = self.feed.steps[self.selected]
         extra = f" — {st.note}" if st.note else ""
+        ranks = ""
+        if st.ranks > 1:
+            shown = "all" if self.rank_view is None else f"rank {self.rank_view} only"
+            ranks = f" · {st.ranks} ranks ({shown}; k: switch)"
         self.query_one("#pane-title", Static).update(
-            f"[b]{self.selected}[/b] {st.state.value}{extra}"
+            f"[b]{self.selected}[/b] {st.state.value}{ranks}{extra}"
         )
 
     def _offer_stop(self, batch: Batch) -> None:
@@ -252,12 +271,40 @@ class PipelineScreen(FixFlow, Screen[None]):
             return
         self.auto_follow = self.auto_follow and not manual
         self.selected = step
+        self.rank_view = None
         self.query_one(ContentSwitcher).current = f"log-{step}"
         self.query_one(StepList).selected = step
         stats = self.query_one(StatsPanel)
         stats.show_progress(self.feed.last_progress.get(step))
         stats.show_losses(self.feed.loss_history.get(step, []))
         self._pane_title()
+
+    def action_next_rank(self) -> None:
+        """All ranks (folded) -> rank 0 -> rank 1 ... -> all again."""
+        store = self.rank_lines.get(self.selected)
+        ranks = sorted({r for r, _ in store}) if store else []
+        if not ranks:
+            self.notify("this log has no [rankN]: lines (one process)", timeout=3)
+            return
+        if self.rank_view is None:
+            self.rank_view = ranks[0]
+        else:
+            later = [r for r in ranks if r > self.rank_view]
+            self.rank_view = later[0] if later else None
+        view = self.query_one("#log-rank", LogView)
+        if self.rank_view is None:
+            self.query_one(ContentSwitcher).current = f"log-{self.selected}"
+        else:
+            view.clear()
+            view.write_lines([t for r, t in store if r == self.rank_view])
+            self.query_one(ContentSwitcher).current = "log-rank"
+        self._pane_title()
+
+    def _log(self) -> LogView:
+        """The log pane shown now (a step's, or one rank's)."""
+        if self.rank_view is not None:
+            return self.query_one("#log-rank", LogView)
+        return self.query_one(f"#log-{self.selected}", LogView)
 
     def action_next_step(self) -> None:
         steps = list(self.feed.steps)
@@ -273,18 +320,18 @@ class PipelineScreen(FixFlow, Screen[None]):
             # like less(1): Enter finds and returns to the log; n finds the next one
             self.action_search_next()
             event.input.display = False
-            self.query_one(f"#log-{self.selected}", LogView).focus()
+            self._log().focus()
 
     def action_search_next(self) -> None:
         needle = self.query_one("#search", Input).value
-        if needle and not self.query_one(f"#log-{self.selected}", LogView).search(needle):
+        if needle and not self._log().search(needle):
             self.notify(f"'{needle}' not found above", timeout=3)
 
     def key_escape(self) -> None:
         box = self.query_one("#search", Input)
         if box.display:
             box.display = False
-            self.query_one(f"#log-{self.selected}", LogView).focus()
+            self._log().focus()
 
     def action_focus_findings(self) -> None:
         self.query_one("#findings-list").focus()

@@ -87,6 +87,15 @@ class LogView(ScrollView, can_focus=True):
             self.call_after_refresh(self.scroll_end, animate=False, x_axis=False)
         self.refresh()
 
+    def update_lines(self, updates: dict[int, str]) -> None:
+        """Rewrite lines already shown (absolute index -> text); gone ones are skipped."""
+        for absolute, text in updates.items():
+            row = absolute - self._first
+            if 0 <= row < len(self._lines):
+                self._lines[row] = text
+                self._cache.pop(absolute, None)
+        self.refresh()
+
     def clear(self) -> None:
         self._lines.clear()
         self._cache.clear()

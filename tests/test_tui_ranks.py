@@ -1,0 +1,63 @@
+"""Multi-GPU logs in the TUI: the ranks' duplicate lines folded (also across batches,
+by rewriting a line already drawn), each rank's own lines kept, the rank count known."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from wantui.core.supervisor import StepExited, StepOutput, StepStarted
+from wantui.tui.feed import Feed
+from wantui.tui.rank_fold import RankFolder, split_rank
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_split_rank_keeps_colour_and_ignores_other_brackets() -> None:
+    assert split_rank("[rank3]: Traceback") == (3, "Traceback")
+    assert split_rank("\x1b[31m[rank12]:x") == (12, "\x1b[31mx")
+    assert split_rank("[Dataset 0]: x") == (None, "[Dataset 0]: x")
+    assert split_rank("INFO [rank1]: late") == (None, "INFO [rank1]: late")
+
+
+def test_folder_counts_ranks_and_updates_the_first_line() -> None:
+    f = RankFolder()
+    out, upd, ranked = f.fold(["hello", "[rank0]: Traceback", "[rank0]: boom 0"])
+    assert out == ["hello", "[rank0]: Traceback", "[rank0]: boom 0"] and upd == {}
+    out, upd, ranked = f.fold(["[rank1]: Traceback", "[rank1]: boom 1", "[rank0]: Traceback"])
+    # rank 1 repeats line 1 (shown earlier): rewritten, not shown again; rank 0 repeating
+    # itself is a new line (a second traceback), not a fold
+    assert out == ["[rank1]: boom 1", "[rank0]: Traceback"]
+    assert list(upd) == [1] and "[x2 ranks]" in upd[1] and upd[1].endswith("Traceback")
+    assert [r for r, _ in ranked] == [1, 1, 0] and f.ranks == {0, 1} and f.shown == 5
+
+
+def test_feed_folds_multirank_log_across_batches() -> None:
+    data = (ROOT / "fixtures/logs/multirank-8-oom.log").read_bytes()
+    feed = Feed(("train",), rules=[], max_duty=1.0)
+    feed.emit(StepStarted("train", (), None, None, Path("train.log")))
+    shown: list[str] = []
+    # small chunks, drained often: rank 1's copy of a line arrives after rank 3's was drawn
+    for i in range(0, len(data), 2000):
+        feed.emit(StepOutput("train", data[i : i + 2000]))
+        batch = feed.drain()
+        for index, text in batch.updates.get("train", {}).items():
+            shown[index] = text
+        shown.extend(batch.lines.get("train", []))
+    feed.emit(StepExited("train", 1))
+    shown.extend(feed.drain().lines.get("train", []))
+    st = feed.steps["train"]
+    assert st.ranks == 8 and st.lines == len(shown)
+    tb = [x for x in shown if "rank" in x and x.endswith(" Traceback (most recent call last):")]
+    assert len(tb) == 1 and "[x8 ranks]" in tb[0]
+    # the OOM line differs per rank (its GPU number): eight lines, one per rank
+    oom = [x for x in shown if "CUDA out of memory" in x]
+    assert sorted(split_rank(x)[0] for x in oom) == list(range(8))
+    assert len(shown) < data.count(b"\n") - 150  # 192 ranked lines folded to a few dozen
+
+
+def test_plain_log_untouched() -> None:
+    feed = Feed(("train",), rules=[], max_duty=1.0)
+    feed.emit(StepOutput("train", b"a\nb\na\n"))
+    b = feed.drain()
+    assert b.lines["train"] == ["a", "b", "a"] and not b.updates and not b.ranked
+    assert feed.steps["train"].ranks == 0
