@@ -101,9 +101,10 @@ def run(args: argparse.Namespace) -> int:
     from wantui.core.preflight import preflight, probe_paths, project_models
     from wantui.core.probe import run_probe
 
+    # before anything runs: "nan" and "inf" parse as floats, and a nan deadline never comes
+    if not (0 < args.probe_timeout <= 3600):
+        raise WantuiError("--probe-timeout must be a number of seconds between 0 and 3600")
     project = _load(args)
-    if args.probe_timeout <= 0:
-        raise WantuiError("--probe-timeout must be positive")
     probe = None
     if not args.no_probe:
         python = args.python or (project.python_path() if project else sys.executable)

@@ -196,6 +196,8 @@ def run_probe(
 ) -> ProbeResult:
     """Run the probe with ``python`` (default: this interpreter) and return its result."""
     python = python or sys.executable
+    # a nan or infinite timeout would make the wait below spin or never end
+    timeout = 10.0 if timeout != timeout else min(max(float(timeout), 0.5), 3600.0)
     res = ProbeResult(python=python)
     exe = resolve_python(python)
     if exe is None:

@@ -1,0 +1,207 @@
+"""QA of `wantui doctor` as a subprocess: wrong model files, broken pipeline interpreters,
+bad options; --json prints exactly one JSON object on stdout; no probe process survives."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import modelfactory as mf
+import pytest
+
+WANTUI = [sys.executable, "-c", "import sys; from wantui.cli.main import main; sys.exit(main())"]
+
+
+def _doctor(
+    cwd: Path, *args: str, timeout: float = 60
+) -> tuple[subprocess.CompletedProcess[str], float]:
+    t0 = time.monotonic()
+    r = subprocess.run(
+        [*WANTUI, "doctor", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    return r, time.monotonic() - t0
+
+
+def _json(r: subprocess.CompletedProcess[str]) -> dict:
+    """stdout must be one JSON object and nothing else."""
+    obj, end = json.JSONDecoder().raw_decode(r.stdout)
+    assert r.stdout[end:].strip() == "", r.stdout[end : end + 200]
+    assert isinstance(obj, dict)
+    assert "Traceback" not in r.stderr
+    return obj
+
+
+def _project(root: Path, train: list[str], *, python: str | None = None, te=None, lat=None):
+    text = '[project]\nname = "qa"\n'
+    if python:
+        text += f"python = {json.dumps(python)}\n"
+    for name, args in (("latents", lat), ("te", te), ("train", train)):
+        if args is not None:
+            text += f"[steps.{name}]\nargs = {json.dumps(args)}\n"
+    (root / "wantui.toml").write_text(text)
+
+
+def test_wrong_model_files_each_become_their_catalog_row(tmp_path) -> None:
+    m = tmp_path / "models"
+    m.mkdir()
+    mf.write_safetensors(m / "umt5_xxl_fp16.safetensors", mf.t5_hf_tensors())
+    mf.write_safetensors(m / "wan2.2_vae.safetensors", mf.vae_tensors("2.2"))
+    mf.write_safetensors(m / "i2v_fp16.safetensors", mf.dit_tensors("14B", "i2v", dtype="F16"))
+    _project(
+        tmp_path,
+        ["--task", "t2v-14B", "--dit", "models/i2v_fp16.safetensors", "--mixed_precision", "bf16"],
+        te=["--t5", "models/umt5_xxl_fp16.safetensors"],
+        lat=["--vae", "models/wan2.2_vae.safetensors"],
+    )
+    r, _ = _doctor(tmp_path, "--no-probe", "--json")
+    out = _json(r)
+    assert r.returncode == 1
+    cats = {f["catalog"] for f in out["findings"]}  # the inputs checks may say one first
+    assert {"wrong-t5-encoder", "vae-wrong-file", "dit-task-mismatch", "precision-mismatch"} <= cats
+    kinds = {mm["flag"]: (mm["kind"], mm["details"].get("version")) for mm in out["models"]}
+    assert kinds["--vae"] == ("wan-vae", "2.2-5B")
+
+
+def test_fp8_scaled_dit_and_renamed_pth_vae(tmp_path) -> None:
+    pytest.importorskip("torch")
+    m = tmp_path / "models"
+    m.mkdir()
+    mf.write_safetensors(
+        m / "wan2.1_t2v_14B_fp8_scaled.safetensors", mf.dit_tensors("14B", "t2v", fp8_scaled=True)
+    )
+    mf.write_pth(m / "wan_2.1_vae.safetensors", mf.vae_tensors())  # a .pth, renamed
+    _project(
+        tmp_path,
+        [
+            "--task",
+            "t2v-14B",
+            "--dit",
+            "models/wan2.1_t2v_14B_fp8_scaled.safetensors",
+            "--fp8_base",
+            "--vae",
+            "models/wan_2.1_vae.safetensors",
+        ],
+    )
+    r, _ = _doctor(tmp_path, "--no-probe", "--json")
+    out = _json(r)
+    rules = {f["rule"]: f for f in out["findings"] if f["origin"] == "model"}
+    assert "fp8_scaled" in rules["dit-unusable"]["message"]
+    assert rules["model-file-unloadable"]["catalog"] == "vae-wrong-file"
+    assert "extension" in rules["model-file-unloadable"]["message"]
+
+
+def test_nested_and_prefixed_checkpoints_are_preflight_errors(tmp_path) -> None:
+    pytest.importorskip("torch")
+    m = tmp_path / "models"
+    m.mkdir()
+    mf.write_pth(m / "t5.pth", mf.t5_wan_tensors(), wrap="state_dict")
+    mf.write_pth(m / "vae.pth", {"module." + k: v for k, v in mf.vae_tensors().items()})
+    _project(
+        tmp_path,
+        ["--task", "t2v-14B"],
+        te=["--t5", "models/t5.pth"],
+        lat=["--vae", "models/vae.pth"],
+    )
+    r, _ = _doctor(tmp_path, "--no-probe", "--json")
+    out = _json(r)
+    got = {
+        (f["captures"].get("flag"), f["catalog"])
+        for f in out["findings"]
+        if f["rule"] == "model-file-unloadable"
+    }
+    assert got == {("--t5", "wrong-t5-encoder"), ("--vae", "vae-wrong-file")}
+
+
+def test_sharded_dit_named_by_a_shard_without_the_dtype_key(tmp_path) -> None:
+    m = tmp_path / "models"
+    m.mkdir()
+    t = mf.dit_tensors("1.3B", "t2v")
+    keys = list(t)
+    half = len(keys) // 2
+    for i, part in enumerate((keys[:half], keys[half:])):
+        mf.write_safetensors(m / f"dit-{i + 1:05d}-of-00002.safetensors", {k: t[k] for k in part})
+    holder = next(
+        i
+        for i, part in enumerate((keys[:half], keys[half:]))
+        if "blocks.0.cross_attn.k.weight" in part
+    )
+    other = f"models/dit-{2 - holder:05d}-of-00002.safetensors"
+    _project(tmp_path, ["--task", "t2v-1.3B", "--dit", other, "--mixed_precision", "bf16"])
+    r, _ = _doctor(tmp_path, "--no-probe", "--json")
+    out = _json(r)
+    (f,) = [f for f in out["findings"] if f["rule"] == "dit-unusable"]
+    assert "Could not find the dtype" in f["message"]
+
+
+def _fake(d: Path, name: str, body: str) -> Path:
+    p = d / name
+    p.write_text("#!/bin/sh\n" + body + "\n")
+    p.chmod(p.stat().st_mode | stat.S_IXUSR)
+    return p
+
+
+@pytest.mark.skipif(os.name != "posix", reason="shell-script interpreters")
+@pytest.mark.parametrize(
+    "case,rule,code",  # code: 1 = the probe's finding is an error, 0 = a warning
+    [
+        ("missing", "probe-python-missing", 1),
+        ("notexec", "probe-python-missing", 1),
+        ("garbage", "probe-garbage", 1),
+        ("flood", "probe-garbage", 1),
+        ("hang", "probe-timeout", 0),  # a warning: the machine may only be slow
+    ],
+)
+def test_broken_project_python(tmp_path, case, rule, code) -> None:
+    pidfile = tmp_path / "pid"
+    python = {
+        "missing": "venv/bin/python",
+        "notexec": str(tmp_path / "notexec"),
+        "garbage": str(_fake(tmp_path, "garbage", "echo Welcome to conda; echo oops >&2")),
+        "flood": str(_fake(tmp_path, "flood", "exec yes 'WANTUI_PROBE_JSON {'")),
+        "hang": str(_fake(tmp_path, "hang", f"echo $$ > {pidfile}\nexec sleep 60")),
+    }[case]
+    (tmp_path / "notexec").write_text("print('hi')\n")
+    _project(tmp_path, ["--task", "t2v-1.3B"], python=python)
+    r, took = _doctor(tmp_path, "--json", "--probe-timeout", "2")
+    out = _json(r)
+    assert r.returncode == 1, (r.returncode, r.stderr)  # the inputs checks find errors too
+    probe = [f for f in out["findings"] if f["origin"] == "probe"]
+    assert [f["rule"] for f in probe] == [rule]
+    assert probe[0]["severity"] == ("error" if code else "warning")
+    assert out["probe"]["ok"] is False
+    assert took < 20, took
+    if case == "hang":
+        pid = int(pidfile.read_text())
+        for _ in range(50):
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.1)
+        else:
+            pytest.fail("the hung probe survived doctor")
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "0", "-1", "1e9"])
+def test_bad_probe_timeout_is_a_usage_error(tmp_path, value) -> None:
+    r, took = _doctor(tmp_path, f"--probe-timeout={value}", "--json", timeout=20)
+    assert r.returncode == 2 and r.stdout == ""
+    assert "--probe-timeout" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert took < 15
+
+
+def test_no_project_json_is_one_object(tmp_path) -> None:
+    r, _ = _doctor(tmp_path, "--no-probe", "--json")
+    out = _json(r)
+    assert r.returncode == 0
+    assert out["findings"] == [] and out["models"] == [] and out["probe"] is None
