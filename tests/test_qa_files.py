@@ -426,3 +426,73 @@ def test_project_dataset_config_that_cannot_be_read_is_a_finding(tmp_path: Path,
         assert "`gone.toml` is missing" in about[0]["message"]
     fix = wantui("fix", cwd=tmp_path, timeout=15)
     assert fix.returncode == 1 and "Traceback" not in fix.stderr, fix.stderr
+
+
+# -- as an ordinary user (the tests run as root here, which may write anything) -------------
+
+SETPRIV = shutil.which("setpriv") if (shutil := __import__("shutil")) else None
+needs_nobody = pytest.mark.skipif(
+    os.geteuid() != 0 or SETPRIV is None, reason="needs root and setpriv to drop to nobody"
+)
+
+
+def as_nobody(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [SETPRIV or "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+        + [sys.executable, "-m", "wantui", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**ENV, "HOME": str(cwd)},
+        timeout=20,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+@pytest.fixture
+def open_dir() -> Path:
+    """A folder nobody can reach (pytest's tmp_path sits under a 0700 folder)."""
+    import shutil
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="wantui-qa-", dir="/tmp"))
+    folder.chmod(0o755)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@needs_nobody
+def test_cwd_that_cannot_be_looked_into_is_not_an_internal_error(tmp_path: Path) -> None:
+    for cmd in (["fix"], ["check"], ["fix", "--undo"]):
+        proc = as_nobody(*cmd, cwd=tmp_path)
+        assert proc.returncode == 2, proc.stderr
+        assert "internal error" not in proc.stderr and "Traceback" not in proc.stderr
+
+
+@needs_nobody
+def test_permission_denied_read_write_and_folder(open_dir: Path) -> None:
+    tmp_path = open_dir
+    d = tmp_path / "d.toml"
+    d.write_text(DATASET)
+    d.chmod(0o600)  # root's, unreadable for nobody
+    one_line_error(
+        as_nobody("check", "--dataset-config", "d.toml", cwd=tmp_path), 2, "permission denied"
+    )
+    d.chmod(0o644)  # readable, but not nobody's to write
+    proc = as_nobody("fix", "--dataset-config", "d.toml", "--apply", "1", "--yes", cwd=tmp_path)
+    assert proc.returncode == 1 and "not writable by you" in proc.stdout, proc.stdout + proc.stderr
+    own = tmp_path / "mine"
+    own.mkdir()
+    (own / "d.toml").write_text(DATASET)
+    os.chown(own / "d.toml", 65534, 65534)
+    os.chown(own, 65534, 65534)
+    own.chmod(0o555)  # nobody's file in nobody's read-only folder
+    try:
+        proc = as_nobody("fix", "--dataset-config", "d.toml", cwd=own)
+        assert "the folder" in proc.stdout and "is not writable" in proc.stdout, proc.stdout
+        proc = as_nobody("fix", "--dataset-config", "d.toml", "--apply", "all", "--yes", cwd=own)
+        assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+        assert (own / "d.toml").read_text() == DATASET
+        assert not (own / ".wantui").exists()
+    finally:
+        own.chmod(0o755)

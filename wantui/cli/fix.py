@@ -69,9 +69,11 @@ class FixEntry:
 def _open_project(arg: str | None) -> Project | None:
     if arg is not None:
         return load_project(arg)
-    if (Path.cwd() / PROJECT_FILE).is_file():
-        return load_project(Path.cwd())
-    return None
+    try:
+        here = (Path.cwd() / PROJECT_FILE).is_file()
+    except OSError:  # a folder we may not look into: no project here
+        here = False
+    return load_project(Path.cwd()) if here else None
 
 
 def finding_from_json(obj: dict[str, Any]) -> Finding:

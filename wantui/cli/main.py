@@ -93,6 +93,10 @@ def main(argv: list[str] | None = None) -> int:
         return ExitCode.OK
     except SystemExit:
         raise
+    except PermissionError as exc:  # a folder or file this user may not read: bad input, not a bug
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"wantui: {where}permission denied", file=sys.stderr)
+        return ExitCode.USAGE
     except Exception as exc:  # a bug: one line, never a traceback (WANTUI_DEBUG=1 shows it)
         if os.environ.get("WANTUI_DEBUG"):
             raise

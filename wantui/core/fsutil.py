@@ -108,8 +108,11 @@ def find_project_root(path: str | os.PathLike[str]) -> Path:
     file's own folder (a dataset TOML checked alone keeps its backups beside it)."""
     start = Path(os.path.abspath(path)).parent
     for folder in (start, *start.parents):
-        if (folder / PROJECT_FILE).is_file():
-            return folder
+        try:
+            if (folder / PROJECT_FILE).is_file():
+                return folder
+        except OSError:  # a parent we may not look into
+            break
     return start
 
 

@@ -294,6 +294,8 @@ def undo_last(journal: Journal, *, force: bool = False) -> UndoResult:
     Refuses when the file changed since the fix (its sha256 is not the one the fix wrote),
     unless ``force``; the current bytes are backed up before they are replaced.
     """
+    if journal.last_undoable() is None:  # say so before taking (creating) the lock
+        raise WantuiError("nothing to undo: no applied fix in the journal", path=journal.path)
     with fix_lock(journal.root):
         return _undo_locked(journal, force=force)
 

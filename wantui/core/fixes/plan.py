@@ -244,8 +244,15 @@ def _check_not_read_only(path: Path) -> None:
         st = os.stat(path)
     except OSError:
         return  # _read says why
-    if not st.st_mode & stat.S_IWUSR or not os.access(path, os.W_OK):
+    if not os.access(path, os.W_OK):
+        raise FixRefused(f"{path} is not writable by you (permission denied)")
+    if not st.st_mode & stat.S_IWUSR:
         raise FixRefused(f"{path} is read-only; make it writable (chmod u+w) to apply this fix")
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        # the atomic write puts a temporary file beside it, and .wantui/ holds the backup
+        raise FixRefused(
+            f"the folder {path.parent} is not writable; the fix writes its new version there"
+        )
 
 
 def _decode(data: bytes, path: Path) -> str:
