@@ -221,6 +221,31 @@ def write_random_safetensors(
     os.replace(tmp, path)  # never leave a half-written model behind
 
 
+SAFETENSORS_DTYPE = {"bf16": ("BF16", 2), "fp16": ("F16", 2), "fp32": ("F32", 4)}
+
+
+def write_sparse_safetensors(path: Path, shapes: dict[str, list[int]], dtype: str) -> None:
+    """A valid safetensors file whose data are all zeros and never written: the real header
+    and the real size, as a sparse file (no disk blocks). For header-level checks only
+    (fingerprints, dtype, preflight); a zero model is useless for training."""
+    name, size = SAFETENSORS_DTYPE[dtype]
+    header: dict[str, object] = {}
+    offset = 0
+    for key in sorted(shapes):
+        n = size
+        for d in shapes[key]:
+            n *= d
+        header[key] = {"dtype": name, "shape": shapes[key], "data_offsets": [offset, offset + n]}
+        offset += n
+    raw = json.dumps(header, separators=(",", ":")).encode()
+    raw += b" " * (-len(raw) % 8)  # the format pads the header to 8 bytes
+    tmp = path.with_suffix(path.suffix + ".part")
+    with open(tmp, "wb") as f:
+        f.write(struct.pack("<Q", len(raw)) + raw)
+        f.truncate(8 + len(raw) + offset)
+    os.replace(tmp, path)
+
+
 def frames_rgb(n: int, w: int, h: int, seed: int) -> list[bytes]:
     """A moving colour gradient, so frames differ and encoders see structure."""
     out = []
@@ -348,9 +373,15 @@ def build(args: argparse.Namespace) -> dict:
     dit = dit_shapes(**dit_cfg)
     vae = vae_shapes(**vae_cfg)
     if not (dit_path.exists() and args.reuse):
-        write_random_safetensors(dit_path, dit, dtype, seed=1)
+        if args.sparse:
+            write_sparse_safetensors(dit_path, dit, args.dtype)
+        else:
+            write_random_safetensors(dit_path, dit, dtype, seed=1)
     if not (vae_path.exists() and args.reuse):
-        write_random_safetensors(vae_path, vae, torch.bfloat16, seed=2)
+        if args.sparse:
+            write_sparse_safetensors(vae_path, vae, "bf16")
+        else:
+            write_random_safetensors(vae_path, vae, torch.bfloat16, seed=2)
 
     videos = []
     for i, (stem, caption) in enumerate(CAPTIONS.items()):
@@ -455,7 +486,13 @@ def build(args: argparse.Namespace) -> dict:
         "out": str(out),
         "project": str(out / "wantui.toml"),
         "dataset_config": str(dataset),
-        "dit": {"path": str(dit_path), "tensors": len(dit), "dtype": args.dtype, "tiny": args.tiny},
+        "dit": {
+            "path": str(dit_path),
+            "tensors": len(dit),
+            "dtype": args.dtype,
+            "tiny": args.tiny,
+            "sparse": args.sparse,
+        },
         "vae": {"path": str(vae_path), "tensors": len(vae)},
         "videos": videos,
         "te_caches": sorted(str(p) for p in (out / "data/cache").glob("*_wan_te.safetensors")),
@@ -494,6 +531,11 @@ def main(argv: list[str] | None = None) -> int:
         "--steps", type=int, default=20, help="training steps in wantui.toml (default 20)"
     )
     ap.add_argument("--reuse", action="store_true", help="keep model files that already exist")
+    ap.add_argument(
+        "--sparse",
+        action="store_true",
+        help="models with the real headers and sizes but all-zero data, as sparse files (header-level tests only)",
+    )
     ap.add_argument(
         "--print-shapes",
         action="store_true",

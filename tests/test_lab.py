@@ -233,6 +233,61 @@ def test_out_is_a_file_exits_2_without_traceback(tmp_path: Path) -> None:
     assert len(out.stderr.strip().splitlines()) == 1
 
 
+def test_real_shape_sparse_lab_passes_preflight_and_breaks_as_injected(tmp_path: Path) -> None:
+    """The real-shape lab (sparse: real headers and sizes, no data written) is what wantui's
+    own checks expect of a Wan2.1 1.3B project; two of the GPU run's injected failures are
+    predicted before launch (the third, bitsandbytes, needs the pipeline's interpreter)."""
+    from wantui.core.models import inspect_file
+    from wantui.core.preflight import preflight
+
+    musubi = tmp_path / "musubi"
+    musubi.mkdir()
+    for script in (
+        "wan_cache_latents.py",
+        "wan_cache_text_encoder_outputs.py",
+        "wan_train_network.py",
+    ):
+        (musubi / script).write_text("")
+    lab = tmp_path / "lab"
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(BUILD),
+            "--out",
+            str(lab),
+            "--sparse",
+            "--musubi",
+            str(musubi),
+            "--frames",
+            "17",
+            "--size",
+            "32",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    info = json.loads(out.stdout.strip().splitlines()[-1])
+    dit = Path(info["dit"]["path"])
+    assert dit.stat().st_size == 2_838_077_304  # the size of the random-weight file
+    model = inspect_file(dit)
+    assert (model.kind, model.dtype) == ("wan-dit", "bf16")
+    assert model.details["suggested_task"] == "t2v-1.3B" and model.details["layers"] == 30
+    assert inspect_file(Path(info["vae"]["path"])).kind == "wan-vae"
+    errors = [f for f in preflight(load_project(lab)) if str(f.severity).lower().endswith("error")]
+    assert errors == [], [f.title for f in errors]
+    text = (lab / "wantui.toml").read_text(encoding="utf-8")
+    text = text.replace('"--sdpa", ', "").replace(
+        '"--mixed_precision", "bf16"', '"--mixed_precision", "fp16"'
+    )
+    (lab / "wantui.toml").write_text(text, encoding="utf-8")
+    catalogs = {
+        f.catalog for f in preflight(load_project(lab)) if str(f.severity).lower().endswith("error")
+    }
+    assert {"missing-attention-flag", "precision-mismatch"} <= catalogs
+
+
 @pytest.mark.parametrize(
     ("args", "needle"),
     [
