@@ -269,3 +269,38 @@ def test_python_dash_m_wantui_matches_the_console_script(tmp_path: Path) -> None
         )
         assert (a.returncode, a.stdout) == (b.returncode, b.stdout), args
         assert "Traceback" not in a.stderr + b.stderr
+
+
+def test_script_variables_and_tilde_are_expanded_like_the_shell(tmp_path: Path) -> None:
+    """wantui runs steps without a shell: `$MODELS/x` kept literally reached musubi-tuner
+    as a path that does not exist, while `wantui check` (which expands ~) said it was fine."""
+    env = {**ENV, "HOME": str(tmp_path / "home"), "WANTUI_QA_ROOT": "/data"}
+    script = (
+        "MODELS=$WANTUI_QA_ROOT/models\n"
+        "export OUT=/data/out\n"
+        'python wan_train_network.py --dit $MODELS/wan.safetensors --output_dir "${OUT}/lora" \\\n'
+        "  --vae ~/v.pth --logging_dir=~/logs --network_weights $NOT_SET_ANYWHERE/w.safetensors\n"
+    )
+    proc = wantui("import", "--", script, cwd=tmp_path, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert "$NOT_SET_ANYWHERE not set here" in proc.stdout
+    from wantui.core.project import load_project
+
+    args = load_project(tmp_path).steps["train"].args
+    assert args[args.index("--dit") + 1] == "/data/models/wan.safetensors"
+    assert args[args.index("--output_dir") + 1] == "/data/out/lora"
+    assert args[args.index("--vae") + 1] == f"{tmp_path}/home/v.pth"
+    assert f"--logging_dir={tmp_path}/home/logs" in args
+    assert "$NOT_SET_ANYWHERE/w.safetensors" in args
+    assert load_project(tmp_path).steps["train"].env == {"OUT": "/data/out"}
+
+
+def test_bat_set_variables_are_expanded_case_insensitively(tmp_path: Path) -> None:
+    bat = (
+        '@echo off\r\nset MODELS=C:\\models\r\nset "OUT=C:\\out dir"\r\n'
+        'python wan_train_network.py --dit %MODELS%\\wan.safetensors --output_dir "%out%\\lora"\r\n'
+    )
+    proc = wantui("import", "--dry-run", "--", bat, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert '"C:\\\\models\\\\wan.safetensors"' in proc.stdout
+    assert '"C:\\\\out dir\\\\lora"' in proc.stdout

@@ -188,6 +188,7 @@ def _import_one(
 ) -> None:
     """Put one parsed command into ``project.steps[step_name]``."""
     from wantui.core.args.catalog import STEP_SCRIPTS
+    from wantui.core.args.parse import POSIX_VAR, WINDOWS_VAR
     from wantui.core.project import Step
 
     run_dir = (parsed.cwd or cwd).resolve()
@@ -219,6 +220,13 @@ def _import_one(
                 "so relative folders inside the dataset config now resolve from there"
                 " (check with `wantui check`)"
             )
+    pattern = WINDOWS_VAR if parsed.windows else POSIX_VAR
+    unset = sorted({m.group(0) for tok in step_args for m in pattern.finditer(tok)})
+    if unset:
+        notes.append(
+            f"[{step_name}] {', '.join(unset)} not set here, kept as written: wantui runs the"
+            " step without a shell, so replace it with the real value in wantui.toml"
+        )
     # `python -m musubi_tuner.X` becomes the repo-root wrapper X.py of the checkout
     script = STEP_SCRIPTS.get(step_name, parsed.script_name) if parsed.module else parsed.script
     script_path = Path(script) if parsed.windows else Path(script.replace("\\", "/"))

@@ -247,6 +247,43 @@ def _is_main(seg: list[str]) -> bool:
     return False
 
 
+POSIX_VAR = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
+WINDOWS_VAR = re.compile(r"%([A-Za-z_][A-Za-z0-9_]*)%")
+_TILDE_VALUE = re.compile(r"^(--?[A-Za-z0-9_-]+=)(~(?:/.*)?)$")
+
+
+def expand_token(tok: str, shell_vars: dict[str, str], windows: bool) -> str:
+    """``$VAR``, ``${VAR}`` and a leading ``~`` (POSIX) or ``%VAR%`` (Windows) as the
+    shell would expand them: variables set earlier in the pasted text first, then this
+    process's environment. Unknown variables stay as written (the checks then report the
+    path). Quoting is already gone here, so ``'$X'`` is expanded too: rare in these
+    commands, and the checks show the result."""
+    if windows:
+        upper = {k.upper(): v for k, v in shell_vars.items()}
+
+        def win(m: re.Match[str]) -> str:
+            name = m.group(1).upper()
+            if name in upper:
+                return upper[name]
+            return os.environ.get(m.group(1), m.group(0)) if os.name == "nt" else m.group(0)
+
+        return WINDOWS_VAR.sub(win, tok)
+
+    def posix(m: re.Match[str]) -> str:
+        name = m.group(1) or m.group(2)
+        value = shell_vars.get(name, os.environ.get(name))
+        return value if value is not None else m.group(0)
+
+    if "$" in tok:
+        tok = POSIX_VAR.sub(posix, tok)
+    if tok == "~" or tok.startswith("~/"):
+        return os.path.expanduser(tok)
+    m = _TILDE_VALUE.match(tok)
+    if m:
+        return m.group(1) + os.path.expanduser(m.group(2))
+    return tok
+
+
 def parse_commands(
     argv: list[str] | str, cwd: str | os.PathLike[str] | None = None
 ) -> list[ParsedCommand]:
@@ -266,10 +303,18 @@ def parse_commands(
     if not any(_is_main(seg) for seg in segs):
         raise WantuiError("no python, accelerate or .py script found in the command line")
     env: dict[str, str] = {}
+    shell_vars: dict[str, str] = {}  # what `$X` / `%X%` means further down the script
     prefix: list[list[str]] = []
     run_cwd = Path(cwd) if cwd is not None else Path.cwd()
     out: list[ParsedCommand] = []
     for seg in segs:
+        # wantui runs steps without a shell, so expand what the shell would have
+        seg = [expand_token(tok, shell_vars, windows) for tok in seg]
+        if all(_ENV_ASSIGN.match(tok) for tok in seg):  # `MODELS=/data/models` alone
+            for assign in seg:
+                name, _, value = assign.partition("=")
+                shell_vars[name] = value
+            continue
         if _is_main(seg):
             # exported variables and `cd` carry over to later commands, like in a shell
             out.append(_parse_main(seg, dict(env), [list(p) for p in prefix], run_cwd, windows))
@@ -280,6 +325,7 @@ def parse_commands(
                 name, eq, value = assign.partition("=")
                 if eq:
                     env[name] = value.strip('"')
+                    shell_vars[name] = env[name]
         elif head in ("cd", "pushd", "chdir") and len(seg) >= 2:
             target = seg[-1]
             run_cwd = (
