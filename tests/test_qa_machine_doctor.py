@@ -205,3 +205,26 @@ def test_no_project_json_is_one_object(tmp_path) -> None:
     out = _json(r)
     assert r.returncode == 0
     assert out["findings"] == [] and out["models"] == [] and out["probe"] is None
+
+
+def test_a_folder_or_fifo_as_a_model_path_is_one_clear_finding(tmp_path) -> None:
+    (tmp_path / "Wan2.1-T2V-1.3B").mkdir()  # a diffusers-style folder given as --dit
+    vae = tmp_path / "vae.safetensors"
+    if hasattr(os, "mkfifo"):
+        os.mkfifo(vae)  # must not hang doctor
+    else:
+        vae.mkdir()
+    _project(
+        tmp_path,
+        ["--task", "t2v-1.3B", "--dit", "Wan2.1-T2V-1.3B", "--vae", "vae.safetensors"],
+    )
+    r, took = _doctor(tmp_path, "--no-probe", "--json", timeout=30)
+    out = _json(r)
+    bad = {
+        f["captures"]["flag"]: f for f in out["findings"] if f["rule"] == "model-file-unreadable"
+    }
+    assert "FIFO" in bad["--vae"]["message"]
+    # the folder: said once (the inputs checks may say it first, in their words)
+    said = [f for f in out["findings"] if "Wan2.1-T2V-1.3B" in f["message"]]
+    assert len(said) == 1 and ("folder" in said[0]["message"] or "directory" in said[0]["message"])
+    assert took < 20

@@ -218,3 +218,13 @@ def test_pth_wrappers_and_prefixes(tmp_path) -> None:
     assert infos["module.pth"].details["key_prefix"] == "module."
     assert infos["deep.pth"].kind == "t5"
     assert infos["deep.pth"].details["nested_under"] == "checkpoint/net"
+
+
+def test_a_folder_over_the_limit_says_it_was_cut(tmp_path) -> None:
+    # bug: scan_models stopped at 500 files silently; the rest looked absent
+    for i in range(505):
+        _st(tmp_path / f"lora_{i:03d}.safetensors", b"{}")
+    r = _cli(str(tmp_path), "--json")
+    assert r.returncode == 0
+    assert len(json.loads(r.stdout)) == 500
+    assert "more than 500 model files" in r.stderr

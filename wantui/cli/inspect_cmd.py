@@ -54,6 +54,8 @@ def format_info(info: ModelInfo) -> str:
     return "\n".join(lines)
 
 
+MAX_FILES = 500  # per folder: bounded time and output
+
 _WINDOWS_PATH = re.compile(r"^(?:[A-Za-z]:[\\/]|\\\\)|\\")
 
 
@@ -73,7 +75,15 @@ def run(args: argparse.Namespace) -> int:
     for raw in args.paths:
         p = Path(raw)
         if p.is_dir():
-            found = scan_models(p)
+            found = scan_models(p, limit=MAX_FILES + 1)
+            if len(found) > MAX_FILES:
+                # say so: a silent cut would read as "the other files are not there"
+                found = found[:MAX_FILES]
+                print(
+                    f"wantui: {raw}: more than {MAX_FILES} model files; showing the first"
+                    f" {MAX_FILES} (inspect a subfolder for the rest)",
+                    file=sys.stderr,
+                )
             if not found:
                 print(
                     f"wantui: {raw}: no model files here ({', '.join(('.safetensors', '.pth', '.pt', '.bin', '.ckpt', '.gguf'))})",

@@ -170,6 +170,21 @@ def _file_findings(ref: ModelRef) -> list[Finding]:
                 priority=90,
             )
         ]
+    if info.details.get("unreadable"):
+        # a folder, a FIFO, a symlink loop, no permission: musubi cannot open it either
+        return [
+            _mf(
+                "model-file-unreadable",
+                wrong_catalog,
+                Severity.ERROR,
+                f"{ref.flag} names something that cannot be read as a file",
+                f"{ref.flag} {ref.value}: {info.details.get('reason')} ({ref.path}).",
+                ref,
+                steps=steps,
+                advice=[f"Point {ref.flag} at the model file itself."],
+                priority=90,
+            )
+        ]
     if info.kind == "corrupt":
         return [
             _mf(
