@@ -43,9 +43,11 @@ def run(args: argparse.Namespace) -> int:
 
 def launch(source: object, *, project: object, title: str) -> int:
     from wantui.tui.app import WantuiApp
-    from wantui.tui.feed import Feed
+    from wantui.tui.feed_process import ProcessFeed
 
     steps = tuple(s.step for s in source.plan.steps)  # type: ignore[attr-defined]
-    app = WantuiApp(feed=Feed(steps), source=source, project=project, title=title, gpu=False)  # type: ignore[arg-type]
+    # the replay is read, normalised and diagnosed in a child process; the app only draws
+    feed = ProcessFeed(steps)
+    app = WantuiApp(feed=feed, source=source, project=project, title=title, gpu=False)  # type: ignore[arg-type]
     app.run()
     return int(app.return_code or ExitCode.OK)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.app import App
 
-from wantui.core.project import Project
-from wantui.tui.feed import Feed
+if TYPE_CHECKING:
+    from wantui.core.project import Project
+    from wantui.tui.feed import Feed
 
 
 class WantuiApp(App[int]):
@@ -56,7 +57,11 @@ class WantuiApp(App[int]):
 
         for key, value in overrides.items():
             setattr(self, key, value)
-        feed = self.feed or Feed()
+        if self.feed is None:
+            from wantui.tui.feed_process import ProcessFeed
+
+            self.feed = ProcessFeed()  # following and diagnosis off the UI's GIL
+        feed = self.feed
         self.feed = feed
         self.push_screen(
             PipelineScreen(

@@ -109,6 +109,21 @@ class ReplaySource:
     def stop(self) -> None:
         self._stop.set()
 
+    def spec(self) -> dict[str, Any]:
+        """What a feed process needs to play the same replay (JSON)."""
+        return {
+            "kind": "replay",
+            "steps": [[s.step, str(s.path), s.returncode] for s in self.plan.steps],
+            "status": self.plan.status,
+            "label": self.plan.label,
+            "options": {
+                "speed": self.speed,
+                "tick_s": self.tick_s,
+                "lines_per_tick": self.lines_per_tick,
+                "instant": self.instant,
+            },
+        }
+
     def run(self, sink: Any) -> None:
         ev = api.module("supervisor.events")
         if ev is None:
@@ -200,6 +215,10 @@ class LiveSource:
         self.run_dir = handle.run_dir
         self._stop = threading.Event()  # a fresh follower for the new run
         return handle.run_dir
+
+    def spec(self) -> dict[str, Any] | None:
+        """What a feed process needs to follow the same run (None: no run yet)."""
+        return None if self.run_dir is None else {"kind": "live", "run_dir": str(self.run_dir)}
 
     def run(self, sink: Any) -> None:
         sup = api.module("supervisor")

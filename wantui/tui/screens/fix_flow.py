@@ -157,4 +157,6 @@ class FixFlow:
         except WantuiError as exc:
             self.app.call_from_thread(self.notify, f"cannot start: {exc}", severity="error")  # type: ignore[attr-defined]
             return
-        self.source.run(self.feed)
+        from wantui.tui.feed_process import play
+
+        play(self.source, self.feed)

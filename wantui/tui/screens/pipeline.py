@@ -128,6 +128,9 @@ class PipelineScreen(FixFlow, Screen[None]):
         stop = getattr(self.source, "stop", None) or getattr(self.source, "stop_following", None)
         if stop is not None:
             stop()
+        close = getattr(self.feed, "close", None)  # a feed process: stop it
+        if close is not None:
+            close()
 
     # -- workers ------------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="source")
@@ -142,7 +145,9 @@ class PipelineScreen(FixFlow, Screen[None]):
                     self.notify, f"cannot start the run: {exc}", severity="error", timeout=15
                 )
                 return
-        self.source.run(self.feed)
+        from wantui.tui.feed_process import play
+
+        play(self.source, self.feed)
 
     @work(thread=True, group="gpu")
     def poll_gpu(self) -> None:
