@@ -206,6 +206,14 @@ CATALOG: dict[str, CatalogEntry] = {
         CatalogEntry(
             "dataloader-shm", "Environment and runtime", ("train",), "probe `/dev/shm` size"
         ),
+        # Added by wantui (not in the original catalog): the kernel's OOM killer or a
+        # container memory limit ends a step with SIGKILL and no Python traceback.
+        CatalogEntry(
+            "host-oom",
+            "Environment and runtime",
+            ("any",),
+            "probe: system RAM and the container's memory limit vs the model sizes",
+        ),
         CatalogEntry("wrapper-failure-unknown", "Environment and runtime", ("any",), "n/a"),
     ]
 }

@@ -33,8 +33,11 @@ _TB_FILE = re.compile(r'^\s+File "')
 _EXCEPTION = re.compile(
     r"^(?P<type>(?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*(?:Error|Exception|Interrupt|Exit|Failure|Invalid))(?::\s*(?P<msg>.*))?$"
 )
+# accelerate's wrapper: "returned non-zero exit status 1", or "died with <Signals.SIGKILL: 9>"
+# when the child was killed by a signal (then the status is recorded as -9, like Popen's).
 _CALLED_PROCESS = re.compile(
-    r"CalledProcessError: Command .* returned non-zero exit status (?P<status>-?\d+)"
+    r"CalledProcessError: Command .* (?:returned non-zero exit status (?P<status>-?\d+)"
+    r"|died with <Signals\.\w+: (?P<signal>\d+)>)"
 )
 _ARGPARSE = re.compile(r"^(?:usage: .*|[\w.-]+: error: (?P<msg>.+))$")
 # Literals that let the internal patterns above through the prefilter.
@@ -408,7 +411,12 @@ class Matcher:
         m = _CALLED_PROCESS.search(text)
         if m is not None:
             self.wrapper_seen = True
-            self.exit_status = int(m.group("status"))
+            status = m.group("status")
+            self.exit_status = int(status) if status is not None else -int(m.group("signal"))
+            if status is None:
+                # "died with <Signals.SIGKILL: 9>" carries the cause (a signal, e.g. the
+                # OOM killer) and no traceback above it: let rules see this line.
+                m = None
         rank = line.rank
         if _TRACEBACK.match(text):
             self._close_tb(rank)
