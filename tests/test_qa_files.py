@@ -147,25 +147,53 @@ def test_project_file_with_bom_and_crlf_loads_and_fixes_keep_both(tmp_path: Path
     assert proj.read_bytes() == after_import
 
 
-def test_dataset_config_with_bom_is_fixed_and_keeps_its_bom(ds_dir: Path) -> None:
+def test_dataset_config_with_bom_is_an_error_and_fixes_remove_it(ds_dir: Path) -> None:
+    """musubi-tuner's `toml.load` (toml 0.10) fails on a BOM: wantui read past it and said
+    the file was fine. Now it is an error, and a fix writes the file without it."""
     d = ds_dir / "d.toml"
     d.write_bytes(b"\xef\xbb\xbf" + DATASET.replace("\n", "\r\n").encode())
     before = d.read_bytes()
+    check = wantui("check", "--dataset-config", "d.toml", "--json", cwd=ds_dir)
+    import json
+
+    found = {f["rule"]: f for f in json.loads(check.stdout)["findings"]}
+    assert found["dataset-config-bom"]["severity"] == "error"
+    assert found["dataset-config-bom"]["location"]["line"] == 1
     proc = wantui("fix", "--dataset-config", "d.toml", "--apply", "all", "--yes", cwd=ds_dir)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     after = d.read_bytes()
-    assert after.startswith(b"\xef\xbb\xbf[general]")
+    assert after.startswith(b"[general]")
     assert b"num_frames" not in after and b"path =" not in after
     assert "日本語".encode() not in after  # the removed key's line took its comment along
-    assert b"\n" not in after.replace(b"\r\n", b"")
+    assert b"\n" not in after.replace(b"\r\n", b"")  # CRLF kept
     check = wantui("check", "--dataset-config", "d.toml", "--json", cwd=ds_dir)
-    assert "toml-extra-key" not in check.stdout and '"findings"' in check.stdout
+    rules = {f["rule"] for f in json.loads(check.stdout)["findings"]}
+    assert not rules & {"toml-extra-key", "dataset-config-bom"}, rules
     assert wantui("fix", "--dataset-config", "d.toml", "--undo", cwd=ds_dir).returncode == 0
     assert wantui("fix", "--dataset-config", "d.toml", "--undo", cwd=ds_dir).returncode == 0
     assert d.read_bytes() == before
     one_line_error(
         wantui("fix", "--dataset-config", "d.toml", "--undo", cwd=ds_dir), 2, "nothing to undo"
     )
+
+
+def test_json_dataset_config_bom_deep_nesting_and_no_toml_fixes(ds_dir: Path) -> None:
+    (ds_dir / "d.json").write_bytes(
+        b'\xef\xbb\xbf{"general": {"resolution": [960, 544], "num_frames": 3},'
+        b' "datasets": [{"video_directory": "vids"}]}'
+    )
+    import json
+
+    check = wantui("check", "--dataset-config", "d.json", "--json", cwd=ds_dir)
+    found = {f["rule"]: f for f in json.loads(check.stdout)["findings"]}
+    assert "Unexpected UTF-8 BOM" in found["dataset-config-bom"]["message"]
+    listing = wantui("fix", "--dataset-config", "d.json", cwd=ds_dir)
+    assert "is JSON" in listing.stdout
+    (ds_dir / "deep.json").write_text("[" * 100000 + "]" * 100000)
+    check = wantui("check", "--dataset-config", "deep.json", "--json", cwd=ds_dir)
+    assert check.returncode == 1 and "internal" not in check.stderr, check.stderr
+    (f,) = json.loads(check.stdout)["findings"]
+    assert f["title"] == "The dataset config is not valid JSON" and "nested" in f["message"]
 
 
 # -- the fix engine under hostile conditions -----------------------------------------------

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from wantui.core.args.check import check_step_args, foreign_windows_path, script_findings
 from wantui.core.args.parse import ParsedCommand, basename_any, parse_commands
-from wantui.core.dataset.check import check_config, parse_error_findings
-from wantui.core.dataset.load import parse_config_text, read_config_text
+from wantui.core.dataset.check import bom_finding, check_config, parse_error_findings
+from wantui.core.dataset.load import parse_config_text, read_config_text, starts_with_bom
 from wantui.core.dataset.positions import scan_positions
 from wantui.core.dataset.scan import scan_findings
 from wantui.core.errors import WantuiError
@@ -87,6 +87,8 @@ def dataset_findings(path: Path, cwd: Path, *, shown: str | None = None, scan_st
                 priority=90,
             )
         ]
+    if starts_with_bom(path):
+        bad_ext = bad_ext or bom_finding(path)
     try:
         cfg = parse_config_text(text, path)
     except WantuiError as err:

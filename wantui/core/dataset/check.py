@@ -14,7 +14,12 @@ from typing import Any
 
 import tomlkit
 
-from wantui.core.dataset.load import DatasetConfig, parse_config_text, read_config_text
+from wantui.core.dataset.load import (
+    DatasetConfig,
+    parse_config_text,
+    read_config_text,
+    starts_with_bom,
+)
 from wantui.core.dataset.positions import BasicString, Pos, SourceMap, scan_positions
 from wantui.core.dataset.schema import (
     ALL_DATASET_KEYS,
@@ -865,19 +870,48 @@ def parse_error_findings(err: WantuiError, path: Path, text: str) -> list[Findin
     if on_line:
         # a Windows path explains the syntax error: that finding is the root cause
         return on_line + [f for f in checker.findings if f.catalog != "toml-parse-error"]
+    kind = "JSON" if path.suffix.lower() == ".json" else "TOML"
     return [
         Finding(
             rule="toml-parse-error",
             catalog="toml-parse-error",
             severity=Severity.ERROR,
-            title="The dataset config is not valid TOML",
-            message=f"{err.message}. musubi-tuner stops with `Error on parsing TOML config file`.",
+            title=f"The dataset config is not valid {kind}",
+            message=f"{err.message}. musubi-tuner stops with `Error on parsing {kind} config file`.",
             location=Location(str(path), err.line, err.column),
             origin="check",
             priority=90,
         ),
         *checker.findings,
     ]
+
+
+def bom_finding(path: Path) -> Finding:
+    """The file starts with a BOM: musubi-tuner's toml (0.10) and json readers fail on it."""
+    json_file = path.suffix.lower() == ".json"
+    return Finding(
+        rule="dataset-config-bom",
+        catalog="toml-parse-error",
+        severity=Severity.ERROR,
+        title="The dataset config starts with a BOM (UTF-8 with BOM)",
+        message="musubi-tuner cannot read it: "
+        + (
+            "`json.load` stops with `Unexpected UTF-8 BOM`."
+            if json_file
+            else "`toml.load` stops with `Found invalid character in key name` on line 1, "
+            "after `Error on parsing TOML config file`."
+        ),
+        advice=[
+            "Save the file as UTF-8 without BOM (Notepad: Save As, Encoding: UTF-8; "
+            "VS Code: click 'UTF-8 with BOM' in the status bar, 'Save with Encoding', 'UTF-8').",
+        ]
+        + (
+            [] if json_file else ["Any other fix wantui applies to this file also removes the BOM."]
+        ),
+        origin="check",
+        location=Location(str(path), 1, 1),
+        priority=95,
+    )
 
 
 def check_dataset_config(
@@ -890,16 +924,18 @@ def check_dataset_config(
     """
     p = Path(path)
     text = read_config_text(p)
+    bom = [bom_finding(p)] if starts_with_bom(p) else []
     try:
         cfg = parse_config_text(text, p)
     except WantuiError as err:
-        return parse_error_findings(err, p, text)
-    return check_config(cfg, cwd)
+        return bom + parse_error_findings(err, p, text)
+    return bom + check_config(cfg, cwd)
 
 
 __all__ = [
     "ALL_DATASET_KEYS",
     "BasicString",
+    "bom_finding",
     "check_config",
     "check_dataset_config",
     "parse_error_findings",

@@ -61,11 +61,23 @@ def read_config_text(path: str | os.PathLike[str]) -> str:
     return text.removeprefix("\ufeff")
 
 
+def starts_with_bom(path: str | os.PathLike[str]) -> bool:
+    """Whether the file begins with a UTF-8 BOM (Notepad's "UTF-8 with BOM"). wantui reads
+    past it, but musubi-tuner's ``toml.load`` / ``json.load`` do not."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(3) == b"\xef\xbb\xbf"
+    except OSError:
+        return False
+
+
 def parse_config_text(text: str, path: Path) -> DatasetConfig:
     """Parse already-read text; a syntax error is a WantuiError with line and column."""
     if path.suffix.lower() == ".json":
         try:
             data = json.loads(text)
+        except RecursionError:  # "[[[[..." nested past Python's limit
+            raise WantuiError("JSON syntax error: nested too deeply", path=path) from None
         except json.JSONDecodeError as exc:
             raise WantuiError(
                 f"JSON syntax error: {exc.msg}", path=path, line=exc.lineno, column=exc.colno

@@ -410,8 +410,11 @@ def _plan_into(
         path = _resolve_role(role, project, dataset_config)
         _check_writable_input(path, plan.root, project, dataset_config)
         before = _read(path)
-        bom, text = _split_bom(_decode(before, path))
-        after = (bom + match_newlines(apply_toml_action(text, kind, p), text)).encode("utf-8")
+        if path.suffix.lower() == ".json":
+            raise FixRefused(f"{path.name} is JSON; wantui's TOML fixes edit .toml dataset configs")
+        # musubi-tuner's toml.load fails on a BOM: a fixed dataset config is written without
+        _bom, text = _split_bom(_decode(before, path))
+        after = match_newlines(apply_toml_action(text, kind, p), text).encode("utf-8")
         if after == before:
             raise FixRefused("the file already says this; nothing to change")
         plan.change = FileChange(role, path, before, after)
