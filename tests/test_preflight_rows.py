@@ -375,6 +375,12 @@ def _sc_blockswap(s: Scenario) -> None:
     s.set_flag(s.train, "--blocks_to_swap", "35")  # fine for 14B, too many for 30 blocks
 
 
+def _sc_host_oom(s: Scenario) -> None:
+    # block swap holds the 28.6 GB DiT in system RAM; the container allows 24 GiB
+    s.probe["platform"].update(ram_bytes=256 * GiB, mem_limit_bytes=24 * GiB)
+    s.set_flag(s.train, "--blocks_to_swap", "20")
+
+
 SCENARIOS: dict[str, Callable[[Scenario], None]] = {
     "attention-backend-missing": _sc_attention,
     "xformers-invalid-argument": _sc_xformers_gpu,
@@ -403,6 +409,7 @@ SCENARIOS: dict[str, Callable[[Scenario], None]] = {
     "dataloader-shm": _sc_shm,
     "windows-libuv": _sc_libuv,
     "blockswap-with-offload": _sc_blockswap,
+    "host-oom": _sc_host_oom,
 }
 
 

@@ -228,3 +228,34 @@ def test_a_folder_or_fifo_as_a_model_path_is_one_clear_finding(tmp_path) -> None
     said = [f for f in out["findings"] if "Wan2.1-T2V-1.3B" in f["message"]]
     assert len(said) == 1 and ("folder" in said[0]["message"] or "directory" in said[0]["message"])
     assert took < 20
+
+
+@pytest.mark.parametrize(
+    "ram,limit,swap,expect",
+    [
+        (256, 24, "20", True),  # the container's limit, not the host's RAM, is what counts
+        (256, None, "20", False),
+        (16, None, None, False),  # no block swap: the DiT streams to the GPU (memmap)
+        (12, None, None, True),  # but the 11 GB T5 is read whole into RAM by the te step
+    ],
+)
+def test_host_memory_estimate(tmp_path, ram, limit, swap, expect) -> None:
+    from wantui.core.preflight import preflight
+    from wantui.core.probe import ProbeResult
+    from wantui.core.project import load_project
+
+    m = tmp_path / "models"
+    m.mkdir()
+    mf.write_safetensors(m / "dit.safetensors", mf.dit_tensors("14B", "t2v"))
+    mf.write_safetensors(m / "t5.safetensors", mf.t5_wan_tensors())
+    train = ["--task", "t2v-14B", "--dit", "models/dit.safetensors"]
+    if swap:
+        train += ["--blocks_to_swap", swap]
+    _project(tmp_path, train, te=["--t5", "models/t5.safetensors"])
+    GiB = 1024**3
+    data = {"platform": {"ram_bytes": ram * GiB, "mem_limit_bytes": limit and limit * GiB}}
+    found = preflight(load_project(tmp_path), probe=ProbeResult("py", data=data, ok=True))
+    oom = [f for f in found if f.catalog == "host-oom"]
+    assert bool(oom) == expect, [f.message for f in oom]
+    for f in oom:
+        assert f.severity.value == "warning" and "OOM killer" in f.message

@@ -126,7 +126,33 @@ def probe_platform():
         "wsl": "microsoft" in platform.release().lower(),
         "cpu_count": os.cpu_count(),
         "ram_bytes": mem,
+        "mem_available_bytes": _meminfo("MemAvailable"),
+        # a container's own limit: the OOM killer acts on it, not on the host's RAM
+        "mem_limit_bytes": _cgroup_limit(),
     }
+
+
+def _meminfo(key):
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _cgroup_limit():
+    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            with open(path) as fh:
+                raw = fh.read().strip()
+        except OSError:
+            continue
+        if raw.isdigit() and int(raw) < (1 << 60):  # "max" or a huge number: no limit
+            return int(raw)
+    return None
 
 
 def probe_torch(p):
