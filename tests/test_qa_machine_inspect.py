@@ -228,3 +228,86 @@ def test_a_folder_over_the_limit_says_it_was_cut(tmp_path) -> None:
     assert r.returncode == 0
     assert len(json.loads(r.stdout)) == 500
     assert "more than 500 model files" in r.stderr
+
+
+def test_every_factory_shape_through_the_cli(tmp_path) -> None:
+    # name -> (tensors, expected kind, a detail that must hold)
+    shapes = {
+        "dit_t2v_1.3B.safetensors": (mf.dit_tensors("1.3B"), "wan-dit", ("params", "1.3B")),
+        "dit_i2v_14B.safetensors": (mf.dit_tensors("14B", "i2v"), "wan-dit", ("family", "i2v")),
+        "wan2.2_i2v_A14B.safetensors": (
+            mf.dit_tensors("14B", "i2v-A14B"),
+            "wan-dit",
+            ("wan_version", "2.2"),
+        ),
+        "dit_flf.safetensors": (mf.dit_tensors("14B", "flf2v"), "wan-dit", ("family", "flf2v")),
+        "dit_fc.safetensors": (mf.dit_tensors("1.3B", "fc"), "wan-dit", ("family", "fun-control")),
+        "dit_ti2v.safetensors": (mf.dit_tensors("5B", "ti2v"), "wan-dit", ("params", "5B")),
+        "dit_fp8.safetensors": (mf.dit_tensors("14B", fp8=True), "wan-dit", ("dim", 5120)),
+        "dit_scaled.safetensors": (mf.dit_tensors("14B", fp8_scaled=True), "wan-dit", None),
+        "dit_comfy.safetensors": (
+            mf.dit_tensors("1.3B", prefix="model.diffusion_model."),
+            "wan-dit",
+            ("prefix", "model.diffusion_model."),
+        ),
+        "dit_bad_prefix.safetensors": (
+            mf.dit_tensors("1.3B", prefix="diffusion_model."),
+            "wan-dit",
+            ("prefix", "diffusion_model."),
+        ),
+        "vae21.safetensors": (mf.vae_tensors(), "wan-vae", ("version", "2.1")),
+        "vae22.safetensors": (mf.vae_tensors("2.2"), "wan-vae", ("version", "2.2-5B")),
+        "t5_wan.safetensors": (mf.t5_wan_tensors(), "t5", ("layout", "wan")),
+        "t5_hf.safetensors": (mf.t5_hf_tensors(), "t5", ("layout", "hf-umt5")),
+        "t5_plain.safetensors": (
+            mf.t5_hf_tensors(vocab=32128, per_layer_bias=False),
+            "t5",
+            ("layout", "other"),
+        ),
+        "clip_wan.safetensors": (
+            mf.clip_wan_tensors(),
+            "clip",
+            ("variant", "wan-xlm-roberta-vit-h"),
+        ),
+        "clip_hf.safetensors": (mf.clip_hf_tensors(), "clip", ("variant", "hf-clip")),
+        "lora.safetensors": (mf.lora_tensors(rank=16), "lora", ("rank", 16)),
+        "cache_wan.safetensors": (mf.latent_cache_tensors(i2v=True), "unknown", None),
+    }
+    for name, (tensors, _, _) in shapes.items():
+        mf.write_safetensors(tmp_path / name, tensors)
+    r = _cli(str(tmp_path), "--json")
+    assert r.returncode == 0, r.stderr
+    got = {Path(i["path"]).name: i for i in json.loads(r.stdout)}
+    assert set(got) == set(shapes)
+    for name, (_, kind, detail) in shapes.items():
+        assert got[name]["kind"] == kind, (name, got[name])
+        if detail:
+            assert got[name]["details"][detail[0]] == detail[1], (name, got[name]["details"])
+    assert got["dit_scaled.safetensors"]["dtype"] == "fp8_scaled"
+    assert got["dit_fp8.safetensors"]["dtype"] == "fp8_e4m3fn"
+
+
+def test_probe_script_has_no_syntax_newer_than_python_38() -> None:
+    import shutil
+
+    from wantui.core.probe import PROBE_SCRIPT
+
+    ruff = shutil.which("ruff") or str(Path(sys.executable).with_name("ruff"))
+    if not Path(ruff).exists():
+        pytest.skip("ruff not installed")
+    r = subprocess.run(
+        [
+            ruff,
+            "check",
+            "--no-cache",
+            "--target-version",
+            "py38",
+            "--select",
+            "E9",
+            str(PROBE_SCRIPT),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
