@@ -345,14 +345,14 @@ def test_fix_lock_serialises_applies(ds_dir: Path) -> None:
 
 
 def test_concurrent_applies_never_lose_an_edit(ds_dir: Path) -> None:
-    """Two `fix --apply all --yes` at once, a few rounds: both keys end up removed, the
+    """Two `fix --apply all --yes` at once, twice: both keys end up removed, the
     journal records each change exactly once (no fix applied twice over a stale plan),
     and undo walks back to the original bytes."""
     import json
 
     d = ds_dir / "d.toml"
     journal = ds_dir / ".wantui" / "journal.jsonl"
-    for _ in range(3):
+    for _ in range(2):
         d.write_text(DATASET, encoding="utf-8")
         before = len(journal.read_bytes().splitlines()) if journal.exists() else 0
         procs = [
@@ -524,3 +524,107 @@ def test_permission_denied_read_write_and_folder(open_dir: Path) -> None:
         assert not (own / ".wantui").exists()
     finally:
         own.chmod(0o755)
+
+
+# -- the dataset TOML shapes users paste, through `wantui check --dataset-config` -----------
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "code", "needle"),
+    [
+        ("empty.toml", b"", 1, "No [[datasets]] entry"),
+        ("binary.toml", bytes(range(256)) * 4, 2, "binary file"),
+        ("huge.toml", b"# x\n" * (1024 * 1024 + 1), 2, "too large"),
+        ("latin1.toml", "# caf\u00e9\n".encode("latin-1"), 2, "not UTF-8"),
+        (
+            "tabs.toml",
+            "[general]\n\tresolution\t=\t[960, 544]\t# 解像度\n\tcaption_extension = '.txt'\n"
+            "[[datasets]]\n# 日本語のコメント\n\tvideo_directory = 'ビデオ'\n"
+            "\tcache_directory = 'キャッシュ'\n\ttarget_frames = [1, 17]\n".encode(),
+            0,
+            "",
+        ),
+    ],
+)
+def test_messy_dataset_configs(
+    tmp_path: Path, name: str, content: bytes, code: int, needle: str
+) -> None:
+    (tmp_path / "ビデオ").mkdir()
+    (tmp_path / "ビデオ" / "a.mp4").write_bytes(b"")
+    (tmp_path / "ビデオ" / "a.txt").write_text("a cat", encoding="utf-8")
+    (tmp_path / name).write_bytes(content)
+    proc = wantui("check", "--dataset-config", name, cwd=tmp_path)
+    assert proc.returncode == code, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr
+    if code == 2:
+        one_line_error(proc, 2, name, needle)
+    else:
+        assert needle in proc.stdout
+
+
+def test_dataset_config_symlink_loop_alone(tmp_path: Path) -> None:
+    (tmp_path / "a.toml").symlink_to("b.toml")
+    (tmp_path / "b.toml").symlink_to("a.toml")
+    one_line_error(wantui("check", "--dataset-config", "a.toml", cwd=tmp_path), 2, "a.toml")
+
+
+def test_file_edited_while_the_user_reads_the_preview(ds_dir: Path) -> None:
+    """Interactive apply on a terminal: the file changes while `Apply fix 1? [y/N]` waits;
+    answering y must not overwrite the edit. Answering n or Ctrl-C writes nothing."""
+    import pty
+    import select
+    import signal
+
+    def session(answer: bytes | None, edit: bool) -> tuple[int, str]:
+        pid, fd = pty.fork()
+        if pid == 0:  # the child: wantui on a terminal
+            os.chdir(ds_dir)
+            os.execve(
+                sys.executable,
+                [sys.executable, "-m", "wantui", "fix", "--dataset-config", "d.toml"]
+                + ["--apply", "1"],
+                ENV,
+            )
+        out = b""
+        deadline = 20.0
+        while b"[y/N]" not in out and deadline > 0:
+            ready, _, _ = select.select([fd], [], [], 0.5)
+            deadline -= 0.5
+            if ready:
+                try:
+                    out += os.read(fd, 4096)
+                except OSError:
+                    break
+        assert b"[y/N]" in out, out
+        if edit:
+            with open(ds_dir / "d.toml", "a", encoding="utf-8") as f:
+                f.write("# edited in another window\n")
+        if answer is None:
+            os.kill(pid, signal.SIGINT)
+        else:
+            os.write(fd, answer)
+        while True:
+            ready, _, _ = select.select([fd], [], [], 10)
+            if not ready:
+                break
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+        _, status = os.waitpid(pid, 0)
+        os.close(fd)
+        return os.waitstatus_to_exitcode(status), out.decode("utf-8", "replace")
+
+    rc, out = session(b"y\n", edit=True)
+    assert rc == 1 and "changed since the fix was planned" in out, out
+    assert (ds_dir / "d.toml").read_text(encoding="utf-8").endswith("# edited in another window\n")
+    (ds_dir / "d.toml").write_text(DATASET, encoding="utf-8")
+    rc, _ = session(b"n\n", edit=False)
+    assert rc == 0 and (ds_dir / "d.toml").read_text(encoding="utf-8") == DATASET
+    rc, out = session(None, edit=False)
+    assert rc == 130 and "interrupted" in out
+    assert (ds_dir / "d.toml").read_text(encoding="utf-8") == DATASET
+    assert not (ds_dir / ".wantui" / "journal.jsonl").exists()
