@@ -156,6 +156,9 @@ def test_windows_bat_with_carets_crlf_japanese_paths_and_activate(tmp_path: Path
     assert out.returncode == 0, out.stderr
     assert '"C:\\Users\\名前\\musubi tuner\\models\\wan2.1_t2v_14B_bf16.safetensors"' in out.stdout
     assert "if errorlevel 1 exit /b 1" in out.stdout
+    # the Windows dataset config stays as written, not glued onto this folder
+    assert '--dataset_config "C:\\Users\\名前\\musubi tuner\\dataset.toml"' in out.stdout
+    assert f"{tmp_path}/C:" not in out.stdout
 
 
 @pytest.mark.parametrize(

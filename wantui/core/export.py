@@ -21,9 +21,21 @@ _TITLES = {
 _BAT_SAFE = re.compile(r"^[A-Za-z0-9_./\\:=,+@-]+$")
 
 
+_WIN_ABS = re.compile(r"^(?:[A-Za-z]:[\\/]|\\\\)")
+
+
 def _argv(project: Project, name: str, python: str) -> list[str]:
     argv = project.argv(name)
-    return [python, *argv[1:]]
+    # a C:\... path is absolute on Windows; Project.resolve, on POSIX, glued it onto the
+    # project folder ("/home/me/proj/C:\Users\..."): write it back as the user gave it
+    written = {
+        str(project.dataset_config_path()): project.dataset_config,
+        str(project.script_path(project.steps[name])): project.steps[name].script,
+    }
+    return [python] + [
+        written[tok] if tok in written and _WIN_ABS.match(written[tok] or "") else tok
+        for tok in argv[1:]
+    ]
 
 
 def _lines(argv: list[str]) -> list[list[str]]:
