@@ -307,3 +307,22 @@ def test_bat_set_variables_are_expanded_case_insensitively(tmp_path: Path) -> No
     assert proc.returncode == 0, proc.stderr
     assert '"C:\\\\models\\\\wan.safetensors"' in proc.stdout
     assert '"C:\\\\out dir\\\\lora"' in proc.stdout
+
+
+def test_project_option_given_a_dataset_toml(project: Path) -> None:
+    """`--project dataset.toml` read the dataset TOML as a project file with no steps and
+    reported a wantui.toml that does not exist."""
+    for cmd in (
+        ["check"],
+        ["fix"],
+        ["export", "--sh", "-"],
+        ["import", "--", "python wan_train_network.py --sdpa"],
+    ):
+        args = [cmd[0], "--project", "dataset.toml", *cmd[1:]]
+        proc = wantui(*args, cwd=project)
+        assert proc.returncode == 2, (cmd, proc.stdout, proc.stderr)
+        assert proc.stderr.strip().splitlines() == [
+            "wantui: dataset.toml: --project takes the project folder (or its wantui.toml);"
+            " for a dataset TOML use --dataset-config"
+        ]
+    assert not (project / "wantui.toml").exists()

@@ -39,6 +39,22 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def project_arg(value: str | None) -> str:
+    """``--project``: a folder, or the wantui.toml in it. A dataset TOML given by mistake
+    was read as a project file with no steps, and findings named a wantui.toml that did
+    not exist."""
+    if value is None:
+        return "."
+    p = Path(value)
+    if p.name != "wantui.toml" and not p.is_dir() and (p.exists() or p.suffix):
+        raise WantuiError(
+            "--project takes the project folder (or its wantui.toml)"
+            + ("; for a dataset TOML use --dataset-config" if p.suffix.lower() == ".toml" else ""),
+            path=p,
+        )
+    return value
+
+
 def _steps(value: str | None) -> list[str] | None:
     if value is None:
         return None
@@ -71,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
         if args.project:
             from wantui.core.project import load_project
 
-            cwd = load_project(args.project).cwd()
+            cwd = load_project(project_arg(args.project)).cwd()
         else:
             cwd = Path.cwd()
         findings = sort_findings(dataset_findings(path, cwd, scan_step=None))
@@ -80,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
         from wantui.core.args import check_project
         from wantui.core.project import load_project
 
-        project = load_project(args.project or ".")
+        project = load_project(project_arg(args.project))
         findings = check_project(project, steps=_steps(args.steps))
         source = str(project.file)
     try:

@@ -21,11 +21,12 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from wantui.cli.check import project_arg
     from wantui.core.export import export_bat, export_sh
     from wantui.core.fsutil import atomic_write
     from wantui.core.project import load_project
 
-    project = load_project(args.project or ".")
+    project = load_project(project_arg(args.project))
     if not project.steps:
         raise WantuiError("the project has no steps to export", path=project.file)
     text = export_sh(project) if args.sh else export_bat(project)

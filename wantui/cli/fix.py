@@ -68,7 +68,9 @@ class FixEntry:
 
 def _open_project(arg: str | None) -> Project | None:
     if arg is not None:
-        return load_project(arg)
+        from wantui.cli.check import project_arg
+
+        return load_project(project_arg(arg))
     try:
         here = (Path.cwd() / PROJECT_FILE).is_file()
     except OSError:  # a folder we may not look into: no project here

@@ -133,7 +133,9 @@ def run(args: argparse.Namespace) -> int:
         raise WantuiError(
             "give the command to import after --, e.g. wantui import -- python wan_cache_latents.py ..."
         )
-    root = Path(args.project or ".").resolve()
+    from wantui.cli.check import project_arg
+
+    root = Path(project_arg(args.project)).resolve()
     if root.name == PROJECT_FILE:
         root = root.parent
     if not root.is_dir():
