@@ -160,7 +160,8 @@ def _grep() -> str | None:
 
 
 def _feed_python(matcher: Matcher, fh: BinaryIO, label: str, keep) -> int:  # noqa: ANN001
-    norm = Normalizer(keep=keep, scan=matcher.prefilter_loose())
+    # the block scanner when the rules allow one; the regex prefilter otherwise
+    norm = Normalizer(keep=keep, prefilter=matcher.prefilter())
     for chunk in _chunks(fh, label):
         for line in norm.feed(chunk):
             matcher.feed(line)

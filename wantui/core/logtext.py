@@ -172,9 +172,12 @@ class Normalizer:
         history: bool = False,
         keep: re.Pattern[bytes] | None = None,
         scan: re.Pattern[bytes] | None = None,
+        prefilter: Prefilter | None = None,
     ) -> None:
         self.history = history
         self.keep = keep
+        # the block scanner: only lines with a literal are decoded (see Prefilter)
+        self.prefilter = prefilter if prefilter is not None else _KNOWN.get(keep)  # type: ignore[arg-type]
         # a faster, looser regex that finds candidate lines for ``keep`` to confirm
         self.scan = scan if keep is not None else None
         self._pending = bytearray()
@@ -256,6 +259,12 @@ class Normalizer:
         """Complete lines (``block`` ends with a newline)."""
         out: list[Line] = []
         base = self.lines_seen
+        if self.prefilter is not None:
+            history = self.history
+            for idx, raw in self.prefilter.lines(block):
+                out.extend(normalize_line(base + idx + 1, decode_line(raw), history=history))
+            self.lines_seen = base + block.count(b"\n")
+            return out
         if self.keep is not None:
             pos = 0  # start of the first line not yet looked at
             counted = 0  # newlines before ``pos``
@@ -296,15 +305,21 @@ class Normalizer:
         return out
 
     def _kept(self, raw: bytes) -> bool:
-        hit = self.keep is None or self._keep_hit or self.keep.search(raw) is not None
+        if self.prefilter is not None:
+            hit = self._keep_hit or self.prefilter.matches(raw)
+        else:
+            hit = self.keep is None or self._keep_hit or self.keep.search(raw) is not None
         self._keep_hit, self._keep_tail = False, b""
         return hit
 
     def _note_dropped(self, part: bytes) -> None:
         # the prefilter must see the whole line, as grep -F does, not just what is kept
-        if self.keep is not None and not self._keep_hit:
+        if (self.keep is not None or self.prefilter is not None) and not self._keep_hit:
             window = self._keep_tail + part
-            self._keep_hit = self.keep.search(window) is not None
+            if self.prefilter is not None:
+                self._keep_hit = self.prefilter.matches(window)
+            else:
+                self._keep_hit = self.keep.search(window) is not None  # type: ignore[union-attr]
             self._keep_tail = window[-512:]
 
     def _skip_overflow(self, data: bytes) -> bytes:
@@ -346,6 +361,272 @@ class Normalizer:
             self._dropping = True
         keep.append(current)
         self._pending = bytearray(b"\r".join(keep))
+
+
+# -- the literal prefilter: find the few relevant lines of a big block at C speed ---------
+# Typical healthy output (tqdm bars and INFO records): bytes frequent here make bad anchors.
+_TYPICAL = (
+    b"INFO:musubi_tuner.training.trainer_base:DiT dtype: torch.bfloat16, device: cuda:0\n"
+    b"INFO:musubi_tuner.dataset.bucket:bucket: (960, 544, 81), count: 12\n"
+    b"INFO:musubi_tuner.utils.lora_utils:Loading state dict without FP8 optimization.\n"
+    b"INFO:musubi_tuner.dataset.cache_io:epoch is incremented. current_epoch: 0, epoch: 1\n"
+    b"WanModel: Gradient checkpointing enabled. Activation CPU offloading: False\n"
+    b"INFO:musubi_tuner.wan.modules.model:Loaded DiT model from /models/wan2.1_t2v_14B_bf16"
+    b".safetensors, info=<All keys matched successfully>\n"
+    + "\rsteps:  35%|███▌      | 14/40 [00:08<00:16,  1.59it/s, avr_loss=0.1652]".encode() * 3
+    + "\rLoading wan2.1_t2v_14B_bf16.safetensors: 100%|██████████| 1095/1095 [00:02<00:00, "
+    "460.20it/s]\n4it [00:07,  1.88s/it]\nepoch 2/16\n".encode()
+    + b"INFO:musubi_tuner.dataset.datasources:glob videos in /home/user/data/videos\n"
+    b"INFO:musubi_tuner.dataset.datasources:found 24 videos\n"
+    b'  caption_extension: ".txt"  enable_bucket: True  bucket_no_upscale: True\n'
+    b'  cache_directory: "/home/user/data/cache"  debug_dataset: False\n'
+    b"INFO:musubi_tuner.training.trainer_base:Loading DiT model from models/x.safetensors\n"
+    b"INFO:musubi_tuner.wan.modules.model:Creating WanModel. I2V: False, FLF2V: False, device: cuda\n"
+    b"INFO:musubi_tuner.utils.lora_utils:Loading model files: ['models/x.safetensors']\n"
+    b"INFO:musubi_tuner.networks.lora:create LoRA network. base dim (rank): 32, alpha: 16.0\n"
+    b"prepare optimizer, data loader etc.\n"
+    b"INFO:musubi_tuner.training.trainer_base:use AdamW optimizer | {}\n"
+    b"saving checkpoint: out/my-lora-step00000020.safetensors\n"
+    b"INFO:musubi_tuner.training.trainer_base:model saved.\n"
+)
+_FREQ = [0.0] * 256  # occurrences per MB of typical output
+for _b in _TYPICAL:
+    _FREQ[_b] += 1e6 / len(_TYPICAL)
+# a byte never seen above is still not free: letters and digits are common in other logs
+for _b in range(256):
+    _FREQ[_b] += 2000.0 if chr(_b).isalnum() else 500.0
+_NOT_ANCHOR = b"\n\r"
+# Bytes that need cleaning before literals can be looked for: ANSI escapes and controls
+# (not \t, \n, \r: a \r ends a tqdm segment, and no literal spans one).
+_DIRTY = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_ANSI_BYTES = re.compile(
+    rb"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b\n\r]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]"
+)
+_CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]+")
+_PASS_US = 500.0  # one regex pass over 1 MB, scanning for a literal first byte in C
+_FIND_US = 50.0  # memchr for one byte over 1 MB
+_PYHIT_US = 0.4  # a hit of that byte handled from Python
+_HIT_US = 0.08  # a failed try of the rest of the pattern at a hit of that byte
+_PIECE = 6  # anchor pieces are at most this long: short pieces merge, long ones are rarer
+
+
+def clean_bytes(data: bytes) -> bytes:
+    """``data`` without ANSI escapes and control bytes (newlines and ``\\r`` kept), the
+    byte-level twin of what :func:`normalize_line` removes from a line's text."""
+    return _CONTROL_BYTES.sub(b"", _ANSI_BYTES.sub(b"", data))
+
+
+def _case_variants(piece: bytes) -> list[bytes]:
+    out = [b""]
+    for b in piece:
+        c = bytes([b])
+        alts = {c.lower(), c.upper()}
+        out = [o + a for o in out for a in sorted(alts)]
+    return out
+
+
+def _trie_pattern(words: list[bytes]) -> bytes:
+    """A regex for any of ``words`` (none a prefix of another), factored as a trie: the
+    top level is a branch of literal bytes, which lets ``re`` scan for its first bytes in C
+    (its "charset prefix") and only then try the few alternatives that start there."""
+    root: dict = {}
+    for w in words:
+        node = root
+        for b in w:
+            node = node.setdefault(b, {})
+
+    def emit(node: dict) -> bytes:
+        alts = [re.escape(bytes([k])) + emit(node[k]) for k in sorted(node)]
+        if not alts:
+            return b""
+        return alts[0] if len(alts) == 1 else b"(?:" + b"|".join(alts) + b")"
+
+    return emit(root) if root else b"(?!)"
+
+
+class Prefilter:
+    """Finds the lines of a block that contain one of a set of byte literals, exactly.
+
+    Every literal is given an *anchor*: one of its bytes, chosen so that few anchors
+    cover all literals and each is rare in ordinary musubi-tuner output. Per anchor byte,
+    one regex ``b(?:piece|piece...)`` (the literals' next bytes as a trie) runs over the
+    whole block: a regex starting with a literal byte is scanned for in C at GB/s, and
+    only its few hits come back to Python. A hit's line is then confirmed with ``in``
+    checks of the literals that anchor stands for. Cost per block: one C pass per anchor
+    byte (a dozen or so), plus work per *candidate* line, never per line.
+
+    ``folded`` literals (lower case) match regardless of ASCII case. Lines with ANSI
+    escapes or control bytes are looked at cleaned (:func:`clean_bytes`), since an escape
+    can split a literal; line indexes and the returned raw lines are the block's own.
+    """
+
+    def __init__(self, plain: list[bytes], folded: list[bytes] = ()) -> None:  # type: ignore[assignment]
+        self.plain = sorted({x for x in plain if x})
+        self.folded = sorted({x.lower() for x in folded if x})
+        entries = [(lit, False) for lit in self.plain] + [(lit, True) for lit in self.folded]
+
+        def cost(b: int, icase: bool) -> float:
+            # microseconds per MB of typical output: the pass, plus a try at every hit
+            hits = (
+                _FREQ[b | 0x20] + _FREQ[b & 0xDF] if icase and 65 <= (b & 0xDF) <= 90 else _FREQ[b]
+            )
+            # a rare byte is cheaper to find with memchr and a try per hit from Python
+            return min(_PASS_US + hits * _HIT_US, _FIND_US + hits * _PYHIT_US)
+
+        # Greedy weighted set cover: the anchor byte covering most uncovered literals per
+        # unit of cost (a C pass each, plus hits in ordinary output), until all are covered.
+        uncovered = set(range(len(entries)))
+        # where each literal may be anchored: byte -> the first offset whose piece (the
+        # anchor and the next bytes) is not seen in healthy output; any offset if none is
+        spots: list[dict[int, int]] = []
+        for lit, icase in entries:
+            low = lit.lower() if icase else lit
+            limit = max(1, len(lit) - 3)  # leave a piece of 4 bytes where possible
+            good: dict[int, int] = {}
+            fallback: dict[int, int] = {}
+            for k in range(limit):
+                b = low[k]
+                if b in _NOT_ANCHOR:
+                    continue
+                fallback.setdefault(b, k)
+                piece = lit[k : k + _PIECE]
+                if piece not in _TYPICAL and piece.lower() not in _TYPICAL.lower():
+                    good.setdefault(b, k)
+            spots.append(good or fallback)
+        anchors: dict[tuple[int, bool], list[int]] = {}
+        while uncovered:
+            best = None
+            options: dict[tuple[int, bool], set[int]] = {}
+            for i in uncovered:
+                for b in spots[i]:
+                    options.setdefault((b, entries[i][1]), set()).add(i)
+            for key, covers in options.items():
+                value = cost(key[0], key[1]) / len(covers)
+                if best is None or value < best[0]:
+                    best = (value, key, covers)
+            if best is None:  # literals made only of newlines: nothing to anchor
+                break
+            _, key, covers = best
+            anchors[key] = sorted(covers)
+            uncovered -= covers
+        self._groups: list[
+            tuple[re.Pattern[bytes], tuple[bytes, ...], tuple[bytes, ...], tuple[bytes, ...]]
+        ] = []
+        for (b, icase), idxs in sorted(anchors.items()):
+            pieces = set()
+            for i in idxs:
+                k = spots[i][b]
+                pieces.add(entries[i][0][k : k + _PIECE])
+            # a piece extending another is redundant: the shorter one finds its lines too
+            short = sorted(pieces, key=len)
+            kept = [p for j, p in enumerate(short) if not any(p.startswith(q) for q in short[:j])]
+            pattern = _trie_pattern(kept)
+            hits = _FREQ[b] + (_FREQ[b & 0xDF] if icase and 97 <= b <= 122 else 0)
+            memchr: tuple[bytes, ...] = ()
+            if _FIND_US + hits * _PYHIT_US < _PASS_US + hits * _HIT_US:
+                memchr = (
+                    (bytes([b]), bytes([b & 0xDF])) if icase and 97 <= b <= 122 else (bytes([b]),)
+                )
+            self._groups.append(
+                (
+                    re.compile(pattern, re.IGNORECASE if icase else 0),
+                    memchr,
+                    tuple(entries[i][0] for i in idxs if not entries[i][1]),
+                    tuple(entries[i][0] for i in idxs if entries[i][1]),
+                )
+            )
+        self.anchors = bytes(b for b, _ in sorted(anchors))
+
+    def __repr__(self) -> str:
+        return (
+            f"Prefilter({len(self.plain)} + {len(self.folded)} literals, anchors {self.anchors!r})"
+        )
+
+    def matches(self, line: bytes) -> bool:
+        """Whether one line (or part of one) contains a literal."""
+        if _DIRTY.search(line) is not None:
+            line = clean_bytes(line)
+        for rx, _memchr, plain, folded in self._groups:
+            if rx.search(line) is not None and _contains(line, plain, folded):
+                return True
+        return False
+
+    def lines(self, block: bytes) -> list[tuple[int, bytes]]:
+        """(0-based line index, raw line without its newline) of every line of ``block``
+        that contains a literal, in order; the last line may lack a newline."""
+        hay = block
+        raw: list[bytes] | None = None
+        if _DIRTY.search(block) is not None:
+            hay = clean_bytes(block)  # newlines kept: line indexes are the same
+            raw = block.split(b"\n")
+        starts: set[int] = set()
+        rfind = hay.rfind
+        find = hay.find
+        for rx, memchr, plain, folded in self._groups:
+            last = -1  # the line start last confirmed or refuted for this group
+            last_ok = False
+            if memchr:
+                match = rx.match
+                hits = []
+                for needle in memchr:
+                    p = find(needle)
+                    while p >= 0:
+                        if match(hay, p) is not None:
+                            hits.append(p)
+                        p = find(needle, p + 1)
+                if len(memchr) > 1:
+                    hits.sort()
+            else:
+                hits = [m.start() for m in rx.finditer(hay)]
+            for p in hits:
+                start = rfind(b"\n", 0, p) + 1
+                if start == last:
+                    continue
+                last = start
+                end = find(b"\n", p)
+                line = hay[start : end if end >= 0 else len(hay)]
+                if _contains(line, plain, folded):
+                    starts.add(start)
+        if not starts:
+            return []
+        out: list[tuple[int, bytes]] = []
+        counted = 0  # newlines of ``hay`` before ``counted_to``
+        counted_to = 0
+        for start in sorted(starts):
+            end = find(b"\n", start)
+            counted += hay.count(b"\n", counted_to, start)
+            counted_to = start
+            out.append(
+                (
+                    counted,
+                    raw[counted] if raw is not None else hay[start : end if end >= 0 else len(hay)],
+                )
+            )
+        return out
+
+
+def _contains(line: bytes, plain: tuple[bytes, ...], folded: tuple[bytes, ...]) -> bool:
+    for lit in plain:
+        if lit in line:
+            return True
+    if folded:
+        low = line.lower()
+        for lit in folded:
+            if lit in low:
+                return True
+    return False
+
+
+# Prefilters known by the regex a matcher hands out (``Matcher.prefilter_bytes()``), so
+# that ``Normalizer(keep=that_regex)`` takes the block path without changing its callers.
+_KNOWN: dict[re.Pattern[bytes], Prefilter] = {}
+
+
+def register_prefilter(keep: re.Pattern[bytes], prefilter: Prefilter) -> None:
+    """Make ``Normalizer(keep=keep)`` use ``prefilter`` (which must pass the same lines)."""
+    if len(_KNOWN) > 64:
+        _KNOWN.clear()
+    _KNOWN[keep] = prefilter
 
 
 def normalize_text(data: bytes) -> list[Line]:
