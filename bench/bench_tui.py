@@ -155,12 +155,13 @@ def _iso(s: str) -> float:
     return datetime.strptime(s.rstrip("Z"), "%Y-%m-%dT%H:%M:%S.%f").timestamp()
 
 
-async def flood(rate: int, seconds: float) -> None:
+async def flood(rate: int, seconds: float, thread: bool = False) -> None:
     from textual import events
 
     from wantui.core.project import Project, Step
     from wantui.tui.app import WantuiApp
     from wantui.tui.feed import Feed
+    from wantui.tui.feed_process import ProcessFeed
     from wantui.tui.sources import LiveSource
 
     tmp = Path(tempfile.mkdtemp(prefix="wantui-bench-"))
@@ -169,7 +170,9 @@ async def flood(rate: int, seconds: float) -> None:
     base = devnull_baseline(script, rate, seconds)
     project = Project(root=tmp, name="bench", python=sys.executable, dataset_config=None)
     project.steps["train"] = Step("train", str(script), [str(rate), str(seconds)])
-    feed = Feed(("train",))
+    # the app's default: following + diagnosis in a child process; --thread: the old way
+    feed = Feed(("train",)) if thread else ProcessFeed(("train",))
+    print(f"run model: {'in-process thread (Feed)' if thread else 'child process (ProcessFeed)'}")
     app = WantuiApp(
         feed=feed,
         source=LiveSource(project, steps=["train"], autostart=True),
@@ -183,10 +186,10 @@ async def flood(rate: int, seconds: float) -> None:
         idle: list[float] = []
         for _ in range(20):  # the same measure before the flood, for scale
             screen = app.screen
-            before = screen.has_class("zoom")
+            before = screen.zoomed
             t = time.perf_counter()
             app.post_message(events.Key("z", "z"))
-            while screen.has_class("zoom") == before:
+            while screen.zoomed == before:
                 await asyncio.sleep(0.001)
             idle.append(time.perf_counter() - t)
             await asyncio.sleep(0.02)
@@ -195,11 +198,11 @@ async def flood(rate: int, seconds: float) -> None:
         flood_start = time.time()
         while feed.finished is None:
             screen = app.screen
-            before = screen.has_class("zoom")
+            before = screen.zoomed
             t = time.perf_counter()
             # the key as the terminal driver delivers it (Pilot.press adds its own waits)
             app.post_message(events.Key("z", "z"))
-            while screen.has_class("zoom") == before:
+            while screen.zoomed == before:
                 await asyncio.sleep(0.001)
             latencies.append(time.perf_counter() - t)
             rss.append(rss_mib())
@@ -241,11 +244,14 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--rate", type=int, default=200_000)
     ap.add_argument("--skip-first", action="store_true")
+    ap.add_argument(
+        "--thread", action="store_true", help="diagnose in a UI-process thread (for comparison)"
+    )
     a = ap.parse_args()
     print(f"machine: {os.cpu_count()} CPUs, python {sys.version.split()[0]}")
     if not a.skip_first:
         first_screen()
-    asyncio.run(flood(a.rate, a.seconds))
+    asyncio.run(flood(a.rate, a.seconds, a.thread))
 
 
 if __name__ == "__main__":

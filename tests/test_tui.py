@@ -78,7 +78,7 @@ async def test_demo_search_and_step_keys(tmp_path: Path) -> None:
         log = app.screen.query_one("#log-latents", LogView)
         assert log.match is not None and "found 12 videos" in log.lines()[log.match - 0]
         await pilot.press("z")
-        assert app.screen.has_class("zoom")
+        assert app.screen.zoomed and not app.screen.query_one("#side").display
 
 
 @sync

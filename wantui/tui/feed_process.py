@@ -82,7 +82,10 @@ def _send(out: IO[bytes], message: Any) -> None:
 def worker_main() -> int:
     """The child: read one JSON spec line on stdin, run it, stream batches on stdout."""
     out = sys.stdout.buffer
-    sys.stdout = sys.stderr  # a stray print must not corrupt the stream
+    sys.stdout = sys.stderr
+    if hasattr(os, "nice"):
+        # on a busy box the UI (key presses, drawing) goes first; the backlog waits on disk
+        os.nice(5)  # a stray print must not corrupt the stream
     line = b""
     while not line.endswith(b"\n"):  # unbuffered: a reader thread blocked at exit aborts
         chunk = os.read(0, 1)
