@@ -8,6 +8,7 @@ import ast
 import json
 import os
 import stat
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -152,3 +153,56 @@ def test_probe_script_parses_as_python_38() -> None:
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module]
             assert all(n.split(".")[0] in sys.stdlib_module_names for n in names), names
+
+
+def test_one_failing_part_does_not_cost_the_rest(tmp_path) -> None:
+    # an HF cache that raises (permissions, a stale NFS handle): before, the exception
+    # ended the whole probe and the missing torch section read as "torch not installed"
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(
+        "import glob\n"
+        "def _boom(*a, **k):\n"
+        "    raise PermissionError(13, 'Permission denied', a[0] if a else '')\n"
+        "glob.glob = _boom\n"
+    )
+    fake_torch = site / "torch"
+    fake_torch.mkdir()
+    (fake_torch / "__init__.py").write_text("raise ImportError('fake torch for this test')\n")
+    env = dict(os.environ, PYTHONPATH=str(site))
+    res = run_probe(sys.executable, timeout=30, fast=True, env=env)
+    assert res.ok, res.findings
+    assert "PermissionError" in res.data["tokenizers"]["probe_error"]
+    assert res.data["torch"]["error"].startswith("ImportError")  # measured after the failure
+    assert res.data["shm"] and "probe_error" not in res.data["shm"]
+    rules = {f.rule for f in res.findings}
+    assert "probe-torch-missing" in rules  # the real (fake) torch failure is still reported
+    assert not [r for r in rules if r.startswith("probe-tokenizer")]  # nothing from a failed part
+
+
+@posix
+@pytest.mark.parametrize(
+    "report",
+    [
+        '{"torch": [], "disk": {"a": 1}, "platform": 5}',
+        '{"torch": {"installed": true, "cuda_available": true, "device_count": "two",'
+        ' "gpus": [{"total_bytes": "x"}, 7]}, "musubi": {"found": 1}}',
+        '{"python": 3, "attention": {"x": 1}, "shm": {"exists": true, "total_bytes": "big"},'
+        ' "disk": [{"path": "o", "free_bytes": "lots"}, "str"]}',
+    ],
+)
+def test_a_forged_report_of_odd_shape_never_raises(tmp_path, report) -> None:
+    py = _fake(tmp_path, "py", f"echo 'WANTUI_PROBE_JSON {report}'")
+    res = run_probe(str(py), timeout=10)
+    assert res.findings  # either checks that ran, or one probe-garbage
+    if not res.ok:
+        (f,) = res.findings
+        assert f.rule == "probe-garbage" and "cannot read" in f.message
+    # and through doctor, text mode (the machine summary reads the report too)
+    r = subprocess.run(
+        [sys.executable, "-c", "import sys; from wantui.cli.main import main; sys.exit(main())",
+         "doctor", "--python", str(py)],
+        capture_output=True, text=True, timeout=60, cwd=tmp_path,
+    )  # fmt: skip
+    assert r.returncode == 1, r.stderr
+    assert "internal error" not in r.stderr and "Traceback" not in r.stderr

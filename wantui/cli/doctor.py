@@ -130,7 +130,10 @@ def run(args: argparse.Namespace) -> int:
         source = None
     from wantui.cli.render import render_findings
 
-    summary = probe_summary(probe.data) if probe else []
+    try:
+        summary = probe_summary(probe.data) if probe else []
+    except Exception:  # an odd report: its findings already say so; the summary is extra
+        summary = ["probe    (a report of an unexpected shape)"]
     if args.json:
         extra: dict[str, Any] = {"probe": probe.to_json() if probe else None, "models": models}
         render_findings(findings, stream=sys.stdout, json_mode=True, source=source, extra=extra)

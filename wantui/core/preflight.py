@@ -847,12 +847,16 @@ def preflight(project: Project, *, probe: ProbeResult | None = None) -> list[Fin
     mine = model_findings(project, refs)
     if probe is not None:
         if probe.ok:
-            from wantui.core.probe import probe_findings
+            from wantui.core.probe.runner import findings_from
 
             dit = next((r.info for r in refs if r.flag == "--dit"), None)
             checkout = str(project.resolve(project.musubi_dir)) if project.musubi_dir else None
-            mine.extend(probe_findings(probe.data, project=project, checkout=checkout, dit=dit))
-            mine.extend(host_memory_findings(project, refs, probe.data))
+            got, ok = findings_from(
+                probe.data, probe.python, project=project, checkout=checkout, dit=dit
+            )
+            mine.extend(got)
+            if ok:
+                mine.extend(host_memory_findings(project, refs, probe.data))
         else:
             mine.extend(probe.findings)
     # a check both areas make (e.g. --fp8_scaled without --fp8_base) is reported once:
@@ -871,7 +875,9 @@ def host_memory_findings(project: Project, refs: list[ModelRef], data: dict) -> 
     """host-oom: the weights a step holds in system RAM against the RAM the machine (or
     the container's memory limit) gives it. A rough estimate, hence a warning."""
     plat = data.get("platform") or {}
-    limits = [v for v in (plat.get("ram_bytes"), plat.get("mem_limit_bytes")) if v]
+    limits = [
+        v for v in (plat.get("ram_bytes"), plat.get("mem_limit_bytes")) if type(v) is int and v > 0
+    ]
     if not limits:
         return []
     avail = min(limits)

@@ -107,6 +107,34 @@ def lora_bytes(params: str, rank: int) -> int:
     return per_block * layers * rank * 2
 
 
+# what a probe report holds, in the order the script fills it
+SECTIONS = (
+    "python",
+    "platform",
+    "env",
+    "versions",
+    "tensorboard",
+    "accelerate",
+    "musubi",
+    "tokenizers",
+    "disk",
+    "shm",
+    "torch",
+    "bitsandbytes",
+    "attention",
+    "nvidia_smi",
+)
+
+
+def unknown_sections(data: dict[str, Any]) -> set[str]:
+    """Sections that failed (``{"probe_error": ...}``) or, in a report the probe cut short
+    or that failed part-way, are absent."""
+    out = {k for k, v in data.items() if isinstance(v, dict) and "probe_error" in v}
+    if data.get("partial") or data.get("probe_error"):
+        out |= {k for k in SECTIONS if k not in data}
+    return out
+
+
 def probe_findings(
     data: dict[str, Any],
     *,
@@ -124,8 +152,14 @@ def probe_findings(
     versions = data.get("versions") or {}
     pip = _pip(data)
 
+    # sections the probe could not fill (a part that raised, or a report cut short by the
+    # time budget) say nothing: no finding may be drawn from their absence
+    unknown = unknown_sections(data)
+
     # -- torch and CUDA ------------------------------------------------------------------
-    if torch.get("timed_out"):
+    if "torch" in unknown:
+        pass
+    elif torch.get("timed_out"):
         # the watchdog reported while `import torch` still ran: slow or hung, not missing
         out.append(
             _f(
@@ -208,7 +242,9 @@ def probe_findings(
 
     # -- musubi-tuner itself and its dependencies ----------------------------------------
     mus = data.get("musubi") or {}
-    if not mus.get("found"):
+    if "musubi" in unknown:
+        pass
+    elif not mus.get("found"):
         where = f" in {checkout}" if checkout else " in the musubi-tuner checkout"
         out.append(
             _f(
@@ -222,7 +258,7 @@ def probe_findings(
             )
         )
     else:
-        missing = [d for d in REQUIRED if not versions.get(d)]
+        missing = [] if "versions" in unknown else [d for d in REQUIRED if not versions.get(d)]
         if not any(versions.get(d) for d in OPENCV) and any(d in versions for d in OPENCV):
             missing.append("opencv-python")
         if missing:
@@ -340,7 +376,7 @@ def probe_findings(
     # -- tensorboard --------------------------------------------------------------------------
     log_with = flag_value(train, "--log_with")
     if has_flag(train, "--logging_dir") and log_with in (None, "tensorboard", "all"):
-        if not (data.get("tensorboard") or {}).get("importable"):
+        if "tensorboard" not in unknown and not (data.get("tensorboard") or {}).get("importable"):
             out.append(
                 _f(
                     "probe-tensorboard",
@@ -359,7 +395,7 @@ def probe_findings(
     tok = data.get("tokenizers") or {}
     offline = bool(tok.get("offline"))
     needs_t5 = bool(_args(project, "te")) or has_flag(train, "--sample_prompts") or project is None
-    if needs_t5 and not (tok.get("t5") or {}).get("cached"):
+    if "tokenizers" not in unknown and needs_t5 and not (tok.get("t5") or {}).get("cached"):
         t5 = tok.get("t5") or {}
         if offline:
             out.append(
@@ -404,7 +440,7 @@ def probe_findings(
     acc = data.get("accelerate") or {}
     cfg = acc.get("config") or {}
     ngpu = int(torch.get("device_count") or 0)
-    if launcher == "accelerate":
+    if launcher == "accelerate" and "accelerate" not in unknown:
         nproc = int_flag(launch_args, "--num_processes")
         multi = has_flag(launch_args, "--multi_gpu") or (nproc or 0) > 1
         if nproc is None and not has_flag(launch_args, "--multi_gpu"):

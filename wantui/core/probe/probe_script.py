@@ -443,6 +443,35 @@ def probe_nvidia_smi(fast):
     return out
 
 
+def probe_tensorboard():
+    import importlib.util
+
+    return {
+        "importable": importlib.util.find_spec("tensorboard") is not None,
+        "version": _dist_version("tensorboard"),
+    }
+
+
+def probe_tokenizers():
+    return {
+        "t5": _tokenizer_cached(*T5_TOKENIZER),
+        "clip": _tokenizer_cached(*CLIP_TOKENIZER),
+        "offline": any(
+            os.environ.get(k, "") not in ("", "0", "false", "False")
+            for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+        ),
+    }
+
+
+def part(data, name, fn):
+    """data[name] = fn(), or {"probe_error": ...} when it raises (wantui then draws no
+    finding from that part)."""
+    try:
+        data[name] = fn()
+    except Exception as exc:
+        data[name] = {"probe_error": _err(exc)}
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description="wantui environment probe")
     ap.add_argument("--checkout", default=None, help="the musubi-tuner checkout")
@@ -494,26 +523,15 @@ def main(argv=None):
         data["python"] = probe_python()
         data["platform"] = probe_platform()
         data["env"] = {k: os.environ[k] for k in ENV_KEYS if k in os.environ}
-        # cheap, certain parts first: only the slow imports below can be cut short
-        data["versions"] = {dist: _dist_version(dist) for dist in VERSIONS}
-        import importlib.util
-
-        data["tensorboard"] = {
-            "importable": importlib.util.find_spec("tensorboard") is not None,
-            "version": _dist_version("tensorboard"),
-        }
-        data["accelerate"] = p.timed("accelerate", probe_accelerate)
-        data["musubi"] = p.timed("musubi", lambda: probe_musubi(args.checkout))
-        data["tokenizers"] = {
-            "t5": _tokenizer_cached(*T5_TOKENIZER),
-            "clip": _tokenizer_cached(*CLIP_TOKENIZER),
-            "offline": any(
-                os.environ.get(k, "") not in ("", "0", "false", "False")
-                for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
-            ),
-        }
-        data["disk"] = probe_disk(args.path)
-        data["shm"] = probe_shm()
+        # cheap, certain parts first: only the slow imports below can be cut short. Each
+        # part fails alone: an unreadable HF cache must not cost the torch report
+        part(data, "versions", lambda: {dist: _dist_version(dist) for dist in VERSIONS})
+        part(data, "tensorboard", probe_tensorboard)
+        part(data, "accelerate", lambda: p.timed("accelerate", probe_accelerate))
+        part(data, "musubi", lambda: p.timed("musubi", lambda: probe_musubi(args.checkout)))
+        part(data, "tokenizers", probe_tokenizers)
+        part(data, "disk", lambda: probe_disk(args.path))
+        part(data, "shm", probe_shm)
         data["torch"] = {"installed": None, "timed_out": True, "version": _dist_version("torch")}
         data["torch"], torch = p.timed("torch", lambda: probe_torch(p))
         cuda_ok = bool(data["torch"].get("cuda_available"))

@@ -169,7 +169,50 @@ def _report(out: bytes) -> dict[str, Any] | None:
         data = json.loads(line[len(MARKER) :])
     except (json.JSONDecodeError, RecursionError):
         return None
-    return data if isinstance(data, dict) else None
+    return _sanitize(data) if isinstance(data, dict) else None
+
+
+def _sanitize(data: dict[str, Any]) -> dict[str, Any]:
+    """Give the report's sections the types every reader assumes (a wrapper may print a
+    marker line of its own): a section of the wrong type becomes a failed section."""
+    from wantui.core.probe.checks import SECTIONS
+
+    for key in SECTIONS:
+        if key not in data:
+            continue
+        want = list if key == "disk" else dict
+        if not isinstance(data[key], want):
+            data[key] = [] if want is list else {"probe_error": "unexpected type in the report"}
+    if "disk" in data:
+        data["disk"] = [e for e in data["disk"] if isinstance(e, dict)]
+    torch = data.get("torch")
+    if isinstance(torch, dict) and "gpus" in torch:
+        gpus = torch["gpus"]
+        torch["gpus"] = [g for g in gpus if isinstance(g, dict)] if isinstance(gpus, list) else []
+    att = data.get("attention")
+    if isinstance(att, dict):
+        data["attention"] = {k: v for k, v in att.items() if isinstance(v, dict)}
+    return data
+
+
+def findings_from(data: dict[str, Any], python: str, **kwargs: Any) -> tuple[list[Finding], bool]:
+    """probe_findings, or one probe-garbage finding when the report's shape breaks a check
+    (never an exception out of doctor): (findings, ok)."""
+    from wantui.core.probe.checks import probe_findings
+
+    try:
+        return probe_findings(data, **kwargs), True
+    except Exception as exc:  # a field of an unexpected type deep in a hand-made report
+        return [
+            _failure(
+                "probe-garbage",
+                "module-not-installed",
+                "The pipeline's Python answered with something that is not the probe's report",
+                f"{python} printed a report wantui cannot read ({type(exc).__name__}: {exc})"
+                " (a wrapper that prints its own WANTUI_PROBE_JSON line?).",
+                ["Point project.python at the venv's real interpreter, not a wrapper."],
+            )
+        ], False
 
 
 def resolve_python(python: str) -> str | None:
@@ -334,11 +377,8 @@ def run_probe(
                 )
             )
         return res
-    res.data = data
-    res.ok = True
-    from wantui.core.probe.checks import probe_findings
-
-    res.findings = probe_findings(
-        data, project=project, checkout=str(checkout) if checkout else None
+    res.findings, res.ok = findings_from(
+        data, exe, project=project, checkout=str(checkout) if checkout else None
     )
+    res.data = data if res.ok else {}
     return res
