@@ -311,3 +311,17 @@ def test_probe_script_has_no_syntax_newer_than_python_38() -> None:
         timeout=60,
     )
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_japanese_paths_on_an_ascii_terminal(tmp_path) -> None:
+    # bug: PYTHONIOENCODING=ascii (an old SSH locale) ended in UnicodeEncodeError, exit 3
+    d = tmp_path / "日本語"
+    d.mkdir()
+    mf.write_safetensors(d / "ワン.safetensors", mf.vae_tensors())
+    env = {**os.environ, "PYTHONIOENCODING": "ascii"}
+    for args, code in (((str(d),), 0), ((str(d / "無い.safetensors"),), 2)):
+        r = subprocess.run(
+            [*WANTUI, "inspect", *args], capture_output=True, text=True, env=env, timeout=30
+        )
+        assert r.returncode == code, r.stderr
+        assert "\\u" in (r.stdout + r.stderr)

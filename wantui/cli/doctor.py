@@ -98,6 +98,13 @@ def _load(args: argparse.Namespace) -> Project | None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # a path in Japanese on a terminal set to ASCII (PYTHONIOENCODING=ascii, an old SSH
+    # locale) must print escaped, not end in UnicodeEncodeError
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
+        except (AttributeError, ValueError):
+            pass
     from wantui.core.preflight import preflight, probe_paths, project_models
     from wantui.core.probe import run_probe
 

@@ -70,6 +70,13 @@ def _windows_hint(raw: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    # a path in Japanese on a terminal set to ASCII (PYTHONIOENCODING=ascii, an old SSH
+    # locale) must print escaped, not end in UnicodeEncodeError
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
+        except (AttributeError, ValueError):
+            pass
     infos: list[ModelInfo] = []
     code = ExitCode.OK
     for raw in args.paths:
