@@ -11,10 +11,21 @@ from textual import work
 from wantui.core.errors import WantuiError
 from wantui.core.project import STEP_NAMES, load_project
 from wantui.tui import core_api as api
-from wantui.tui.dialogs.confirm import ConfirmDialog
-from wantui.tui.dialogs.fix_preview import FixDialog
 from wantui.tui.feed import StepState
 from wantui.tui.widgets.findings_panel import FindingsPanel
+
+
+def _fix_dialog() -> Any:
+    # imported when first needed: rich.syntax (diff colours) is not on the first screen
+    from wantui.tui.dialogs.fix_preview import FixDialog
+
+    return FixDialog
+
+
+def _confirm_dialog() -> Any:
+    from wantui.tui.dialogs.confirm import ConfirmDialog
+
+    return ConfirmDialog
 
 
 class FixFlow:
@@ -61,7 +72,7 @@ class FixFlow:
         if self.read_only and refused is None:
             refused = "another wantui holds this project (read-only)"
         self.app.push_screen(  # type: ignore[attr-defined]
-            FixDialog(plan.label, plan.preview(), refused=refused, rerun_step=step), done
+            _fix_dialog()(plan.label, plan.preview(), refused=refused, rerun_step=step), done
         )
 
     @work(thread=True, group="fix")
@@ -101,7 +112,7 @@ class FixFlow:
                 self.stop_run()
 
         self.app.push_screen(
-            ConfirmDialog(
+            _confirm_dialog()(
                 "Stop the run?", "SIGINT, then SIGTERM, then SIGKILL to the step's group."
             ),
             done,
