@@ -206,3 +206,27 @@ def test_a_forged_report_of_odd_shape_never_raises(tmp_path, report) -> None:
     )  # fmt: skip
     assert r.returncode == 1, r.stderr
     assert "internal error" not in r.stderr and "Traceback" not in r.stderr
+
+
+@posix
+def test_ctrl_c_during_the_probe_ends_the_probe_too(tmp_path) -> None:
+    # the probe runs in its own session, so the terminal's SIGINT reaches only wantui;
+    # before, a hung probe outlived an interrupted doctor
+    import signal
+
+    pidfile = tmp_path / "pid"
+    py = _fake(tmp_path, "py", f"echo $$ > {pidfile}\nexec sleep 60")
+    doctor = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from wantui.cli.main import main; sys.exit(main())",
+         "doctor", "--python", str(py), "--probe-timeout", "30"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    for _ in range(200):
+        if pidfile.exists() and pidfile.read_text().strip():
+            break
+        time.sleep(0.05)
+    probe_pid = int(pidfile.read_text())
+    doctor.send_signal(signal.SIGINT)
+    _, err = doctor.communicate(timeout=20)
+    assert doctor.returncode == 130, err
+    assert _gone(probe_pid), "the probe survived an interrupted doctor"

@@ -304,7 +304,17 @@ def run_probe(
             )
         )
         return res
-    out, err, why = _collect(proc, timeout)
+    try:
+        out, err, why = _collect(proc, timeout)
+    except BaseException:
+        # Ctrl-C reaches only wantui: the child has its own session, and a hung one would
+        # outlive us (an orphan holding the GPU) unless its group is ended here
+        _kill_group(proc)
+        try:
+            proc.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            pass
+        raise
     if why == "timeout" and _report(out) is not None:
         why = None  # it answered, then lingered on its way out: the answer counts
     if why is not None:
