@@ -326,3 +326,35 @@ def test_project_option_given_a_dataset_toml(project: Path) -> None:
             " for a dataset TOML use --dataset-config"
         ]
     assert not (project / "wantui.toml").exists()
+
+
+SMART = "python wan_train_network.py \u2013-dit x.safetensors \u2014sdpa --output_name \u201cmy lora\u201d --optimizer_type \u2018adamw8bit\u2019 --y Bob\u2019s"
+
+
+@pytest.mark.parametrize("as_list", [False, True], ids=["one-string", "shell-split"])
+def test_smart_punctuation_from_a_blog_is_read_as_meant(tmp_path: Path, as_list: bool) -> None:
+    """En/em dashes for `--`, curly quotes and a Japanese IME space: bash passes them as
+    typed, so musubi-tuner would stop; check says so, import stores the ASCII."""
+    text = SMART.replace(" --y", "\u3000--y")
+    args = text.split(" ") if as_list else [text]
+    proc = wantui("import", "--", *args, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "typographic characters were read as meant" in proc.stdout
+    from wantui.core.project import load_project
+
+    assert load_project(tmp_path).steps["train"].args == [
+        "--dit",
+        "x.safetensors",
+        "--sdpa",
+        "--output_name",
+        "my lora",
+        "--optimizer_type",
+        "adamw8bit",
+        "--y",
+        "Bob\u2019s",  # an apostrophe inside a word is left alone
+    ]
+    proc = wantui("check", "--json", "--", *args, cwd=tmp_path)
+    found = {f["rule"]: f for f in json.loads(proc.stdout)["findings"]}
+    assert found["command-typography"]["severity"] == "error"
+    assert "`\u2013-`" in found["command-typography"]["message"]
+    assert "stray-argument" not in found and "unknown-option" not in found

@@ -222,6 +222,10 @@ def _import_one(
                 "so relative folders inside the dataset config now resolve from there"
                 " (check with `wantui check`)"
             )
+    if parsed.typography and not any("typographic" in n for n in notes):
+        notes.append(
+            "typographic characters were read as meant (" + "; ".join(parsed.typography) + ")"
+        )
     pattern = WINDOWS_VAR if parsed.windows else POSIX_VAR
     unset = sorted({m.group(0) for tok in step_args for m in pattern.finditer(tok)})
     if unset:

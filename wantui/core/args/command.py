@@ -99,12 +99,33 @@ def dataset_findings(path: Path, cwd: Path, *, shown: str | None = None, scan_st
     return out
 
 
+def typography_finding(changes: list[str]) -> Finding:
+    """Smart punctuation from a web page or a document (the checks ran on the ASCII)."""
+    return Finding(
+        rule="command-typography",
+        catalog="unknown-argument",
+        severity=Severity.ERROR,
+        title="The command has typographic characters from a web page or document",
+        message="The shell passes them as typed and musubi-tuner stops with `unrecognized "
+        f"arguments` (or a wrong value): {'; '.join(changes)}. The other checks read the "
+        "command as it was meant.",
+        advice=[
+            "Retype the dashes and quotes, or use `wantui import`, which stores the "
+            "corrected command in wantui.toml."
+        ],
+        origin="check",
+        priority=92,
+    )
+
+
 def check_parsed(
     parsed: ParsedCommand, *, cwd: Path | None = None, dataset: bool = True
 ) -> list[Finding]:
     """Every check of one parsed command."""
     base = Path(cwd) if cwd is not None else (parsed.cwd or Path.cwd())
     findings = script_findings(parsed, base)
+    if parsed.typography:
+        findings.append(typography_finding(parsed.typography))
     if parsed.step is None or parsed.other_arch:
         return sort_findings(findings)
     _, arg_findings = check_step_args(

@@ -49,6 +49,7 @@ class ParsedCommand:
     windows: bool = False
     dataset_config: str | None = None
     other_arch: bool = False  # a non-Wan script of the same checkout
+    typography: list[str] = field(default_factory=list)  # smart punctuation read as ASCII
 
     def flag_values(self, flag: str) -> list[str] | None:
         """Values of ``flag`` in ``args`` (last occurrence, like argparse), None if absent."""
@@ -161,6 +162,44 @@ def strip_prompt(line: str) -> str:
         if m and _COMMAND_START.match(line[m.end() :]):
             return line[m.end() :]
     return line
+
+
+# Guides pasted from blogs, Word or chat apps: curly quotes, dashes for "--", and spaces
+# that are not ASCII (no-break, ideographic from a Japanese IME, zero-width). The shell
+# takes them literally, so musubi-tuner sees "–-dit" or "“my" and stops.
+_SPACES = {"\u00a0": " ", "\u3000": " ", "\u2002": " ", "\u2003": " ", "\u2009": " ", "\u202f": " "}
+_INVISIBLE = ("\u200b", "\u200c", "\u200d", "\u2060", "\ufeff")
+_DASH_OPTION = re.compile(
+    r"(?<![^\s\"'=])([\u2010-\u2015\u2212\uff0d][\u2010-\u2015\u2212\uff0d-]?|-[\u2010-\u2015\u2212\uff0d])(?=[A-Za-z])"
+)
+_CURLY_DOUBLE = re.compile(r"[\u201c\u201d\u201e\u201f\u00ab\u00bb\uff02]")
+_CURLY_SINGLE = re.compile(r"(?<!\S)[\u2018\u201a]([^\u2018\u2019\s]*)\u2019(?!\S)")
+
+
+def fix_typography(text: str) -> tuple[str, list[str]]:
+    """``text`` with smart punctuation turned back into what the guide meant, and a short
+    description of each kind of change (empty when there was none)."""
+    changes: list[str] = []
+    out = text
+    for ch, repl in _SPACES.items():
+        if ch in out:
+            out = out.replace(ch, repl)
+            changes.append(f"U+{ord(ch):04X} space read as a space")
+    for ch in _INVISIBLE:
+        if ch in out:
+            out = out.replace(ch, "")
+            changes.append(f"invisible U+{ord(ch):04X} removed")
+    dashes = sorted({m.group(1) for m in _DASH_OPTION.finditer(out)})
+    if dashes:
+        out = _DASH_OPTION.sub("--", out)
+        changes.append(", ".join(f"`{d}`" for d in dashes) + " before an option read as `--`")
+    if _CURLY_DOUBLE.search(out):
+        out = _CURLY_DOUBLE.sub('"', out)
+        changes.append('curly double quotes read as `"`')
+    if _CURLY_SINGLE.search(out):
+        out = _CURLY_SINGLE.sub(r"'\1'", out)
+        changes.append("curly single quotes read as `'`")
+    return out, changes
 
 
 def split_command(text: str) -> tuple[list[str], bool]:
@@ -288,13 +327,22 @@ def parse_commands(
     argv: list[str] | str, cwd: str | os.PathLike[str] | None = None
 ) -> list[ParsedCommand]:
     """Every musubi-tuner command in a pasted command line or script, in order."""
+    typography: list[str] = []
+    if isinstance(argv, list) and len(argv) == 1 and " " in argv[0]:
+        argv = argv[0]  # `wantui check -- "python x.py --a b"`: one pasted string
     if isinstance(argv, str):
-        tokens, windows = split_command(argv)
+        text, typography = fix_typography(argv)
+        tokens, windows = split_command(text)
     else:
         tokens = list(argv)
+        _, typography = fix_typography(" ".join(tokens))
+        if typography and not any(c in t for t in tokens for c in " \"'\t"):
+            # the shell split on ASCII spaces and took “ ” as letters: read the words again
+            # as the guide meant them
+            tokens, _ = split_command(fix_typography(" ".join(tokens))[0])
+        elif typography:
+            tokens = [fix_typography(t)[0] for t in tokens]
         windows = any(looks_windows(t) for t in tokens)
-        if len(tokens) == 1 and " " in tokens[0]:  # `wantui check -- "python x.py --a b"`
-            tokens, windows = split_command(tokens[0])
     while tokens and tokens[0] in ("$", ">", "%"):  # a prompt pasted after `--`
         tokens = tokens[1:]
     if not tokens:
@@ -317,7 +365,9 @@ def parse_commands(
             continue
         if _is_main(seg):
             # exported variables and `cd` carry over to later commands, like in a shell
-            out.append(_parse_main(seg, dict(env), [list(p) for p in prefix], run_cwd, windows))
+            parsed = _parse_main(seg, dict(env), [list(p) for p in prefix], run_cwd, windows)
+            parsed.typography = list(typography)
+            out.append(parsed)
             continue
         head = seg[0].lower()
         if head in ("set", "export") and len(seg) >= 2:
