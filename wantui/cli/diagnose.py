@@ -201,8 +201,13 @@ def diagnose_streams(
             if not head:
                 empty.append(label)
                 continue
-            if b"\x00" in head or head.startswith((b"\xff\xfe", b"\xfe\xff")):
-                # binary (raises) or UTF-16 (decoded in Python); stdin cannot seek back
+            if (
+                b"\x00" in head
+                or head.startswith((b"\xff\xfe", b"\xfe\xff"))
+                or (b"\n" not in head and b"\r" in head)
+            ):
+                # binary (raises), UTF-16 or \r line ends (old Mac; grep would see one
+                # line) go through Python; stdin cannot seek back
                 _feed_python(matcher, _Prefixed(head, fh), label, keep)
                 continue
             plain, folded = literals

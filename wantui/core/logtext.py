@@ -157,6 +157,19 @@ def _split_glued(number: int, text: str, rank: int | None, dropped: int) -> list
     return [Line(number, _truncate(text.rstrip(), dropped), rank, True)]
 
 
+_SNIFF_CR = 8192  # bytes looked at to tell an old-Mac (\r-only) file from tqdm redraws
+
+
+def _cr_only(head: bytes) -> bool:
+    """Whether ``head`` (no ``\n`` in it) reads as lines ended by ``\r``: at least one
+    ``\r`` between text, and most ``\r`` pieces are not tqdm bars."""
+    pieces = [p for p in head.split(b"\r") if p.strip()]
+    if len(pieces) < 2 or b"\n" in head:
+        return False
+    bars = sum(1 for p in pieces if TQDM_BAR.search(p.decode("utf-8", "replace")))
+    return bars * 2 < len(pieces)
+
+
 class Normalizer:
     """Streaming normaliser: ``feed(bytes)`` returns the Lines completed so far,
     ``close()`` the last, unterminated one. Memory stays bounded whatever the input.
@@ -186,6 +199,9 @@ class Normalizer:
         # ``keep`` hit in a part of the current line that compaction dropped
         self._keep_hit = False
         self._keep_tail = b""
+        # line ends: None until known; "lf" (\n, tqdm redraws with \r) or "cr" (an
+        # old-Mac file: \r and never \n, so \r ends lines, see _sniff_cr)
+        self._ends: str | None = None
         self.lines_seen = 0  # complete lines consumed (the next line is lines_seen + 1)
         self.bytes_seen = 0
 
@@ -200,6 +216,11 @@ class Normalizer:
 
     def close(self) -> list[Line]:
         try:
+            if self._ends is None and self._pending and _cr_only(bytes(self._pending)):
+                self._ends = "cr"
+                data = bytes(self._pending).replace(b"\r", b"\n")
+                self._pending.clear()
+                return self._feed_body(data) + self.close()
             if not self._pending and not self._dropped:
                 return []
             raw = bytes(self._pending)
@@ -213,10 +234,39 @@ class Normalizer:
             return []
 
     # -- internals ----------------------------------------------------------
+    def _line_ends(self, data: bytes) -> bytes:
+        """Decide how lines end, from the first bytes: a stream with ``\r`` and no
+        ``\n`` in its first :data:`_SNIFF_CR` bytes, whose ``\r`` pieces are not tqdm
+        bars, is an old-Mac file and its ``\r`` become line ends."""
+        if self._ends == "cr":
+            return data.replace(b"\r", b"\n")
+        if b"\n" in data or len(self._pending) > _SNIFF_CR:
+            self._ends = "lf"
+            return data
+        if len(self._pending) + len(data) < _SNIFF_CR:
+            self._pending += data  # not decided yet: wait for more
+            return b""
+        head = bytes(self._pending) + data
+        self._pending.clear()
+        self._ends = "cr" if _cr_only(head) else "lf"
+        return head.replace(b"\r", b"\n") if self._ends == "cr" else head
+
+    def _feed_body(self, data: bytes) -> list[Line]:
+        ends, self._ends = self._ends, "lf"
+        seen = self.bytes_seen  # these bytes were counted when they arrived
+        try:
+            return self._feed(data)
+        finally:
+            self._ends, self.bytes_seen = ends, seen
+
     def _feed(self, data: bytes) -> list[Line]:
         if not data:
             return []
         self.bytes_seen += len(data)
+        if self._ends != "lf":
+            data = self._line_ends(data)
+            if not data:
+                return []
         if self._dropping:
             data = self._skip_overflow(data)
             if not data:
@@ -564,7 +614,6 @@ class Prefilter:
         find = hay.find
         for rx, memchr, plain, folded in self._groups:
             last = -1  # the line start last confirmed or refuted for this group
-            last_ok = False
             if memchr:
                 match = rx.match
                 hits = []

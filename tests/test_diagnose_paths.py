@@ -1,0 +1,162 @@
+"""The block prefilter, the grep path and the line-by-line live path give the same
+findings (and the same lines) as matching every line without any prefilter."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from wantui.core.logtext import Normalizer, Prefilter, clean_bytes, grep_lines, normalize_text
+from wantui.core.matcher import Matcher
+from wantui.core.rules import load_rules
+
+EXAMPLES = sorted((Path(__file__).parents[1] / "rules" / "examples").glob("*.log"))
+NOISE = [
+    b"INFO:musubi_tuner.dataset.cache_io:epoch is incremented. current_epoch: 0, epoch: 1\n",
+    "\rsteps:  35%|███▌      | 14/40 [00:08<00:16,  1.59it/s, avr_loss=0.1652]".encode() * 3
+    + b"\n",
+    b"WanModel: Gradient checkpointing enabled. Activation CPU offloading: False\n",
+    b"\x1b[32mINFO\x1b[0m:musubi_tuner.x:DiT dtype: torch.bfloat16\n",
+    b"[rank3]: INFO:musubi_tuner.x:bucket: (960, 544, 81), count: 12\n",
+    b"4it [00:07,  1.88s/it]\n",
+    b"\n",
+    b"saving checkpoint: out/x-step00000020.safetensors\n",
+]
+
+RULES = load_rules(include_user=False)
+
+
+def _pieces() -> list[bytes]:
+    out = [p.read_bytes() for p in EXAMPLES]
+    assert len(out) > 50, "the built-in rules' example logs are missing"
+    return out
+
+
+PIECES = _pieces()
+
+
+def findings_json(fs: list) -> list[dict]:
+    return [f.to_json() for f in fs]
+
+
+def unfiltered(data: bytes) -> list[dict]:
+    m = Matcher(RULES)
+    for line in normalize_text(data):
+        m.feed(line)
+    m.finish()
+    return findings_json(m.findings())
+
+
+def block_path(data: bytes, chunk: int) -> list[dict]:
+    m = Matcher(RULES)
+    n = Normalizer(prefilter=m.prefilter())
+    for i in range(0, len(data), chunk):
+        for line in n.feed(data[i : i + chunk]):
+            m.feed(line)
+    for line in n.close():
+        m.feed(line)
+    m.finish()
+    return findings_json(m.findings())
+
+
+def live_path(data: bytes) -> list[dict]:
+    """Line by line, as a child's output arrives, with the matcher's own keep regex."""
+    m = Matcher(RULES)
+    n = Normalizer(keep=m.prefilter_bytes())
+    for raw in data.splitlines(keepends=True):
+        for line in n.feed(raw):
+            m.feed(line)
+    for line in n.close():
+        m.feed(line)
+    m.finish()
+    return findings_json(m.findings())
+
+
+def grep_path(data: bytes, tmp: Path) -> list[dict]:
+    m = Matcher(RULES)
+    log = tmp / "mix.log"
+    log.write_bytes(data)
+    plain, folded = m.prefilter_literals() or ([], [])
+    for line in grep_lines(log, plain + folded, ignore_case=bool(folded), keep=m.prefilter_bytes()):
+        m.feed(line)
+    m.finish()
+    return findings_json(m.findings())
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    parts=st.lists(
+        st.one_of(st.sampled_from(PIECES), st.sampled_from(NOISE)), min_size=1, max_size=12
+    ),
+    chunk=st.integers(min_value=1, max_value=70_000),
+)
+def test_paths_give_identical_findings(parts: list[bytes], chunk: int, tmp_path_factory) -> None:
+    data = b"".join(p if p.endswith(b"\n") else p + b"\n" for p in parts)
+    want = unfiltered(data)
+    assert block_path(data, chunk) == want
+    assert live_path(data) == want
+    if shutil.which("grep") and b"\n" in data:
+        assert grep_path(data, tmp_path_factory.mktemp("g")) == want
+
+
+def test_prefilter_lines_equal_a_plain_literal_search() -> None:
+    m = Matcher(RULES)
+    pf = m.prefilter()
+    assert pf is not None
+    plain, folded = m.prefilter_literals() or ([], [])
+    plain = [x for x in plain if x != b"\x1b"]
+    data = b"".join(PIECES) + b"".join(NOISE) * 50 + b"\x1b[31mCUDA out \x1b[1mof memory\n"
+    want = []
+    for i, raw in enumerate(data.split(b"\n")):
+        line = clean_bytes(raw)
+        if any(lit in line for lit in plain) or any(lit in line.lower() for lit in folded):
+            want.append((i, raw))
+    assert pf.lines(data) == want
+    assert len(want) > 50
+
+
+def test_prefilter_case_folded_and_split_by_escape() -> None:
+    pf = Prefilter([b"CUDA out of memory"], [b"avr_loss=nan"])
+    data = b"x\nsteps: 1/2 [00:01, AVR_LOSS=NaN]\nCUDA \x1b[1mout of memory\nCUDA out of mem\n"
+    assert [i for i, _ in pf.lines(data)] == [1, 2]
+    assert pf.matches(b"..avr_loss=nAn..") and not pf.matches(b"avr_loss=1.2")
+
+
+def test_prefilter_anchors_are_rare_in_healthy_output() -> None:
+    """Few candidate lines in a healthy log: the scan does little per-line work."""
+    healthy = Path("/work/shared/musubi/logs/train_ok_h100.log")
+    fixture = Path(__file__).parent / "data" / "rules" / "logs" / "train_ok_h100.log"
+    log = fixture if fixture.exists() else healthy
+    if not log.exists():
+        pytest.skip("no healthy log")
+    pf = Matcher(RULES).prefilter()
+    assert pf is not None
+    assert len(pf.lines(log.read_bytes())) <= 5
+
+
+def test_old_mac_cr_only_file_has_lines() -> None:
+    data = b"INFO: start\rfound 0 videos\rValueError: No training items found in the dataset\r"
+    lines = normalize_text(data)
+    assert [(ln.number, ln.text) for ln in lines] == [
+        (1, "INFO: start"),
+        (2, "found 0 videos"),
+        (3, "ValueError: No training items found in the dataset"),
+    ]
+    # streamed in small pieces, and longer than the sniffing window
+    big = b"INFO: x\r" * 3000 + b"found 0 videos\r"
+    n = Normalizer()
+    out = []
+    for i in range(0, len(big), 777):
+        out += n.feed(big[i : i + 777])
+    out += n.close()
+    assert len(out) == 3001 and out[-1].number == 3001 and out[-1].text == "found 0 videos"
+
+
+def test_tqdm_redraws_without_newline_stay_one_line() -> None:
+    data = b"".join(b"\rsteps: %d/40 [00:01<00:02, 1.00it/s]" % i for i in range(1, 400))
+    lines = normalize_text(data)
+    assert len(lines) == 1 and lines[0].progress and "399/40" in lines[0].text
