@@ -1,0 +1,72 @@
+"""Finding the musubi-tuner checkout and the interpreters that may run it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+INSTALL_HELP = """\
+musubi-tuner was not found. To get it (Linux, a CUDA GPU):
+
+  git clone https://github.com/kohya-ss/musubi-tuner
+  cd musubi-tuner
+  python3 -m venv .venv && . .venv/bin/activate
+  pip install torch torchvision --index-url https://download.pytorch.org/whl/cu124
+  pip install -e .
+
+Install torch first, then musubi-tuner itself (`pip install -e .`), in the same venv."""
+
+# A checkout has the repo-root wrapper scripts (or at least the package sources).
+_MARKERS = ("wan_train_network.py", "src/musubi_tuner/wan_train_network.py")
+# Where people usually put a venv inside the checkout, POSIX and Windows.
+_VENV_PYTHONS = (
+    ".venv/bin/python",
+    "venv/bin/python",
+    "env/bin/python",
+    ".venv/Scripts/python.exe",
+    "venv/Scripts/python.exe",
+)
+
+
+def is_musubi_checkout(folder: Path) -> bool:
+    return any((folder / m).is_file() for m in _MARKERS)
+
+
+def find_musubi_checkouts(cwd: Path, home: Path | None = None) -> list[Path]:
+    """Checkouts in the cwd, its parents, beside it and in the usual home folders."""
+    home = home if home is not None else Path.home()
+    candidates: list[Path] = [cwd, *cwd.parents]
+    candidates += [cwd / "musubi-tuner", cwd.parent / "musubi-tuner"]
+    candidates += [
+        home / "musubi-tuner",
+        home / "src" / "musubi-tuner",
+        Path("/workspace/musubi-tuner"),
+    ]
+    found: list[Path] = []
+    for c in candidates:
+        try:
+            if c.is_dir() and is_musubi_checkout(c):
+                r = c.resolve()
+                if r not in found:
+                    found.append(r)
+        except OSError:  # unreadable parent folders are simply not candidates
+            continue
+    return found
+
+
+def find_interpreters(checkout: Path, env: dict[str, str] | None = None) -> list[str]:
+    """Interpreters that may have musubi-tuner installed: the checkout's venvs first, then
+    the active venv. The probe (run_probe) decides which one really works."""
+    env = dict(os.environ) if env is None else env
+    out: list[str] = []
+    for rel in _VENV_PYTHONS:
+        p = checkout / rel
+        if p.is_file():
+            out.append(str(p))
+    venv = env.get("VIRTUAL_ENV")
+    if venv:
+        for rel in ("bin/python", "Scripts/python.exe"):
+            p = Path(venv) / rel
+            if p.is_file() and str(p) not in out:
+                out.append(str(p))
+    return out
