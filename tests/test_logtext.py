@@ -181,8 +181,10 @@ def test_fuzz_never_raises_numbers_monotonic(chunks: list[bytes]) -> None:
     out.extend(n.close())
     nums = [ln.number for ln in out]
     assert nums == sorted(nums)
-    total_newlines = sum(c.count(b"\n") for c in chunks)
-    assert all(1 <= x <= total_newlines + 1 for x in nums)
+    data = b"".join(chunks)
+    # a file with \r and no \n at all may be an old-Mac one: then \r ends lines
+    ends = data.count(b"\n") or data.count(b"\r")
+    assert all(1 <= x <= ends + 1 for x in nums)
     assert all(isinstance(ln.text, str) and len(ln.text) <= MAX_LINE_CHARS + 100 for ln in out)
     assert all("\r" not in ln.text and "\n" not in ln.text and "\x1b" not in ln.text for ln in out)
 
