@@ -628,3 +628,24 @@ def test_file_edited_while_the_user_reads_the_preview(ds_dir: Path) -> None:
     assert rc == 130 and "interrupted" in out
     assert (ds_dir / "d.toml").read_text(encoding="utf-8") == DATASET
     assert not (ds_dir / ".wantui" / "journal.jsonl").exists()
+
+
+@pytest.mark.parametrize(
+    ("line", "char"),
+    [
+        ("caption_extension = \u201c.txt\u201d", "U+201C"),
+        ("resolution\u3000= [960, 544]", "U+3000"),
+        ("resolution = [960\uff0c 544]", "U+FF0C"),
+    ],
+    ids=["curly-quotes", "ideographic-space", "fullwidth-comma"],
+)
+def test_lookalike_characters_in_a_dataset_toml_are_named(
+    tmp_path: Path, line: str, char: str
+) -> None:
+    (tmp_path / "d.toml").write_text(f"[general]\n{line}\n", encoding="utf-8")
+    proc = wantui("check", "--dataset-config", "d.toml", "--json", cwd=tmp_path)
+    import json
+
+    (f,) = json.loads(proc.stdout)["findings"]
+    assert f["rule"] == "toml-parse-error" and f["location"]["line"] == 2
+    assert any(char in a and "Line 2" in a for a in f["advice"]), f["advice"]

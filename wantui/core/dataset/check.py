@@ -862,6 +862,40 @@ def check_config(cfg: DatasetConfig, cwd: Path | str | None = None) -> list[Find
     return checker.run()
 
 
+# characters a word processor, a web page or a Japanese IME puts where TOML needs ASCII
+_LOOKALIKES = {
+    "\u201c": '"',
+    "\u201d": '"',
+    "\u2018": "'",
+    "\u2019": "'",
+    "\u3000": "a space",
+    "\u00a0": "a space",
+    "\uff1d": "=",
+    "\uff0c": ",",
+    "\uff3b": "[",
+    "\uff3d": "]",
+    "\uff02": '"',
+    "\uff0e": ".",
+}
+
+
+def _lookalike_advice(text: str, line: int | None) -> list[str]:
+    """Name the look-alike characters on the failing line (the error only shows one)."""
+    if not line:
+        return []
+    lines = text.splitlines()
+    if not 0 < line <= len(lines):
+        return []
+    found = [ch for ch in _LOOKALIKES if ch in lines[line - 1]]
+    if not found:
+        return []
+    swaps = ", ".join(f"`{ch}` (U+{ord(ch):04X}) with {_LOOKALIKES[ch]}" for ch in found)
+    return [
+        f"Line {line} has characters that look like TOML syntax but are not: replace {swaps}. "
+        "They come from word processors, web pages and full-width (IME) input."
+    ]
+
+
 def parse_error_findings(err: WantuiError, path: Path, text: str) -> list[Finding]:
     """A syntax error as findings: the error with line/column, plus the backslash cause."""
     checker = _Checker(None, path, text, scan_positions(text))
@@ -878,6 +912,7 @@ def parse_error_findings(err: WantuiError, path: Path, text: str) -> list[Findin
             severity=Severity.ERROR,
             title=f"The dataset config is not valid {kind}",
             message=f"{err.message}. musubi-tuner stops with `Error on parsing {kind} config file`.",
+            advice=_lookalike_advice(text, err.line),
             location=Location(str(path), err.line, err.column),
             origin="check",
             priority=90,
