@@ -325,3 +325,25 @@ def test_japanese_paths_on_an_ascii_terminal(tmp_path) -> None:
         )
         assert r.returncode == code, r.stderr
         assert "\\u" in (r.stdout + r.stderr)
+
+
+def test_scan_follows_symlinked_folders_once_and_skips_hidden(tmp_path, monkeypatch) -> None:
+    import wantui.core.models as models
+
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mf.write_safetensors(disk / "vae.safetensors", mf.vae_tensors())
+    proj = tmp_path / "proj"
+    (proj / ".cache").mkdir(parents=True)
+    _st(proj / ".cache" / "hidden.safetensors", b"{}")
+    (proj / "models").symlink_to(disk)  # models on another volume, as on rented boxes
+    (disk / "back").symlink_to(proj)  # and a link back up: no loop
+    found = [Path(i.path) for i in scan_models(proj)]
+    assert found == [proj / "models" / "vae.safetensors"]
+    # a huge tree is walked only so far, and says so
+    for i in range(30):
+        (proj / f"d{i}").mkdir()
+    monkeypatch.setattr(models, "MAX_SCAN_ENTRIES", 10)
+    stats: dict = {}
+    scan_models(proj, stats=stats)
+    assert stats["cut"] is True and stats["visited"] >= 10

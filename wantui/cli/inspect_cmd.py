@@ -82,7 +82,14 @@ def run(args: argparse.Namespace) -> int:
     for raw in args.paths:
         p = Path(raw)
         if p.is_dir():
-            found = scan_models(p, limit=MAX_FILES + 1)
+            stats: dict[str, object] = {}
+            found = scan_models(p, limit=MAX_FILES + 1, stats=stats)
+            if stats.get("cut"):
+                print(
+                    f"wantui: {raw}: stopped after {stats['visited']} folder entries; inspect"
+                    " the models folder itself",
+                    file=sys.stderr,
+                )
             if len(found) > MAX_FILES:
                 # say so: a silent cut would read as "the other files are not there"
                 found = found[:MAX_FILES]

@@ -280,23 +280,52 @@ def _loading_notes(
             )
 
 
+# folder entries a scan looks at before it gives up (`wantui inspect ~` on a home holding
+# a million dataset frames must answer, not walk for minutes)
+MAX_SCAN_ENTRIES = 200_000
+
+
 def scan_models(
-    folder: str | os.PathLike[str], *, recursive: bool = True, limit: int = 500
+    folder: str | os.PathLike[str],
+    *,
+    recursive: bool = True,
+    limit: int = 500,
+    stats: dict[str, Any] | None = None,
 ) -> list[ModelInfo]:
-    """Inspect every model-looking file under ``folder`` (sorted by path, at most ``limit``)."""
+    """Inspect every model-looking file under ``folder`` (sorted by path, at most ``limit``;
+    hidden folders are not entered, symlinked ones once). ``stats``, when given, receives
+    ``visited`` (entries looked at) and ``cut`` (True when MAX_SCAN_ENTRIES stopped the walk)."""
     root = Path(folder)
     if not root.is_dir():
         return [inspect_file(root)] if root.exists() else []
-    it = root.rglob("*") if recursive else root.iterdir()
     files: list[Path] = []
-    for p in it:
-        # skip hidden folders such as .cache and the HF hub's blob store
-        if any(part.startswith(".") for part in p.relative_to(root).parts[:-1]):
+    visited = 0
+    cut = False
+    # os.walk, not rglob: hidden folders (.cache, the HF hub's blob store) are pruned
+    # instead of walked and filtered, and unreadable folders are skipped. Symlinked folders
+    # are followed (models/wan -> /workspace/wan is common on rented boxes), each real
+    # folder once, so a link back up the tree is not a loop
+    seen_dirs: set[str] = set()
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        real = os.path.realpath(dirpath)
+        if real in seen_dirs:
+            dirnames[:] = []
             continue
-        if p.suffix.lower() in MODEL_SUFFIXES and p.is_file():
-            files.append(p)
-            if len(files) >= limit:
-                break
+        seen_dirs.add(real)
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".")) if recursive else []
+        visited += len(dirnames) + len(filenames)
+        for name in sorted(filenames):
+            if os.path.splitext(name)[1].lower() not in MODEL_SUFFIXES:
+                continue
+            p = Path(dirpath, name)
+            if p.is_file():
+                files.append(p)
+        if len(files) >= limit or visited >= MAX_SCAN_ENTRIES:
+            cut = visited >= MAX_SCAN_ENTRIES
+            break
+    files = sorted(files)[:limit]
+    if stats is not None:
+        stats.update(visited=visited, cut=cut)
     # a shard set is one model: inspect it once, through its first present shard
     picked: list[Path] = []
     sets: set[tuple[Path, tuple[str, ...]]] = set()
