@@ -116,6 +116,24 @@ def test_multi_gpu_linux_and_windows() -> None:
     assert la[la.index("--dynamo_backend") + 1] == "no"
     w = choose_settings(dit_dtype="torch.bfloat16", vram_gib=80, gpu_count=4, windows=True)
     assert w.num_processes == 1 and "--multi_gpu" not in launch_args(w)
+    assert any("WSL2" in r and "libuv" in r for r in w.reasons)
+    # data-parallel asked for on Windows still gives one process
+    w2 = choose_settings(
+        dit_dtype="torch.bfloat16", vram_gib=80, gpu_count=4, windows=True, data_parallel=True
+    )
+    assert w2.num_processes == 1
+
+
+def test_data_parallel_can_be_turned_off() -> None:
+    s = choose_settings(
+        dit_dtype="torch.bfloat16", vram_gib=80, gpu_count=8, windows=False, data_parallel=False
+    )
+    la = launch_args(s)
+    assert s.num_processes == 1 and "--multi_gpu" not in la
+    assert la[la.index("--num_processes") + 1] == "1"
+    assert any("data-parallel is off" in r for r in s.reasons)
+    one = choose_settings(dit_dtype="torch.bfloat16", vram_gib=80, gpu_count=1, windows=False)
+    assert one.num_processes == 1 and not any("GPUs" in r for r in one.reasons)
 
 
 def test_train_args_have_the_essentials() -> None:

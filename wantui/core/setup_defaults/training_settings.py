@@ -67,6 +67,7 @@ def choose_settings(
     two_experts: bool = False,
     vram_gib: float | None = None,
     gpu_count: int = 1,
+    data_parallel: bool = True,
     bitsandbytes_ok: bool = True,
     windows: bool | None = None,
     output_name: str = "wan22-lora",
@@ -122,11 +123,17 @@ def choose_settings(
             + (f", --blocks_to_swap {s.blocks_to_swap}" if s.blocks_to_swap else "")
             + (", --offload_inactive_dit" if s.offload_inactive_dit else "")
         )
-    if gpu_count > 1 and not windows:
-        s.num_processes = gpu_count
-        s.reasons.append(f"{gpu_count} GPUs: data-parallel training through accelerate")
-    elif gpu_count > 1:
+    if gpu_count > 1 and windows:
         s.reasons.append(
-            "several GPUs on Windows: one process (multi-GPU fails on libuv); use WSL2 for more"
+            f"{gpu_count} GPUs on Windows: one process (multi-GPU fails there on libuv); "
+            "use WSL2 to train on all of them"
         )
+    elif gpu_count > 1 and data_parallel:
+        s.num_processes = gpu_count
+        s.reasons.append(
+            f"{gpu_count} GPUs: data-parallel training through accelerate "
+            f"(--multi_gpu --num_processes {gpu_count}, one copy of the model per GPU)"
+        )
+    elif gpu_count > 1:
+        s.reasons.append(f"{gpu_count} GPUs: one process, one GPU (data-parallel is off)")
     return s

@@ -45,7 +45,7 @@ class CheckoutScreen(SetupScreen):
     def body(self) -> ComposeResult:
         yield Static("Pick the checkout and interpreter (Enter), or type the checkout's folder:")
         yield OptionList(id="checkouts", classes="setup-list")
-        yield Input(placeholder="/path/to/musubi-tuner", id="checkout-path")
+        yield Input(placeholder="/path/to/musubi-tuner", id="checkout-path", compact=True)
         yield Static("", id="probe")
 
     def on_mount(self) -> None:
@@ -60,7 +60,10 @@ class CheckoutScreen(SetupScreen):
         ol = self.query_one("#checkouts", OptionList)
         ol.clear_options()
         for c, py in self.choices:
-            ol.add_option(Option(f"{c}  ·  {py or 'no venv found: type its python below'}"))
+            shown = py
+            if py and Path(py).is_relative_to(c):  # the checkout's own venv: say it short
+                shown = str(Path(py).relative_to(c))
+            ol.add_option(Option(f"{c}  ·  {shown or 'no venv found: type its python below'}"))
         if self.choices:
             ol.highlighted = 0
             ol.focus()

@@ -32,8 +32,8 @@ class DatasetScreen(SetupScreen):
         yield Static(
             f"Media folder (relative to {self.state.cwd}); Enter writes {DATASET_FILE} and checks it:"
         )
-        yield Input(default_media_dir(self.state.cwd), id="media-dir")
-        yield Checkbox("images, not videos", id="images")
+        yield Input(default_media_dir(self.state.cwd), id="media-dir", compact=True)
+        yield Checkbox("images, not videos", id="images", compact=True)
         yield Static("", id="scan")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:

@@ -3,6 +3,7 @@ then preflight, with one-key fixes, and the run."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from rich.text import Text
@@ -10,11 +11,11 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.widgets import Input, Label, Static
+from textual.widgets import Checkbox, Input, Label, Static
 
 from wantui.core.errors import WantuiError
 from wantui.core.project import project_to_toml
-from wantui.core.setup_defaults import build_project, choose_settings, train_args
+from wantui.core.setup_defaults import build_project, choose_settings, launch_args, train_args
 from wantui.tui import core_api as api
 from wantui.tui.screens.setup_base import SetupScreen
 from wantui.tui.widgets.findings_panel import FindingsPanel
@@ -33,20 +34,34 @@ class TrainingScreen(SetupScreen):
     def body(self) -> ComposeResult:
         with Horizontal(classes="setup-row"):
             yield Label("output name")
-            yield Input("wan22-lora", id="output-name")
+            yield Input("wan22-lora", id="output-name", compact=True)
         with Horizontal(classes="setup-row"):
             yield Label("output folder")
-            yield Input("output", id="output-dir")
+            yield Input("output", id="output-dir", compact=True)
+        yield Checkbox(
+            "data-parallel training on every GPU", True, id="data-parallel", compact=True
+        )
         yield Static("", id="settings")
         yield FindingsPanel(id="preflight")
 
     def on_mount(self) -> None:
-        self.query_one("#preflight", FindingsPanel).set_note(
-            "save (Ctrl+S) to run the preflight checks"
-        )
+        # shown once the preflight has run: at 80x24 the settings need the room before
+        self.query_one("#preflight", FindingsPanel).display = False
+        self.say("Ctrl+S saves wantui.toml and runs the preflight checks")
+        box = self.query_one("#data-parallel", Checkbox)
+        n = self.state.gpu_count
+        box.label = f"data-parallel training on all {n} GPUs (accelerate --multi_gpu)"
+        # one GPU: nothing to choose; Windows: one process whatever (said in the reasons)
+        box.display = n > 1
+        box.disabled = sys.platform == "win32"
+        if box.disabled:
+            box.value = False
         self.show_settings()
 
     def on_input_changed(self, _: Input.Changed) -> None:
+        self.show_settings()
+
+    def on_checkbox_changed(self, _: Checkbox.Changed) -> None:
         self.show_settings()
 
     def settings(self):  # noqa: ANN201 - TrainingSettings
@@ -59,6 +74,7 @@ class TrainingScreen(SetupScreen):
             two_experts=getattr(m, "dit_high_noise", None) is not None,
             vram_gib=self.state.vram_gib,
             gpu_count=self.state.gpu_count,
+            data_parallel=self.query_one("#data-parallel", Checkbox).value,
             bitsandbytes_ok=self.state.bitsandbytes_ok,
             output_name=self.query_one("#output-name", Input).value.strip() or "wan22-lora",
             output_dir=self.query_one("#output-dir", Input).value.strip() or "output",
@@ -73,7 +89,9 @@ class TrainingScreen(SetupScreen):
         out = Text()
         for r in s.reasons:
             out.append(f"• {r}\n")
-        out.append("\ntrain args: ", style="bold")
+        out.append("\naccelerate launch ", style="bold")
+        out.append(" ".join(launch_args(s)) + "\n", style="dim")
+        out.append("train args: ", style="bold")
         out.append(
             " ".join(train_args(s, dit=Path(self._path("dit", "<dit>")).name)) + "\n", style="dim"
         )
@@ -121,6 +139,7 @@ class TrainingScreen(SetupScreen):
     def show_findings(self, findings: list) -> None:
         self.state.findings = findings
         panel = self.query_one("#preflight", FindingsPanel)
+        panel.display = True
         panel.show(findings)
         if not findings:
             panel.set_note("preflight: nothing to report")
