@@ -16,7 +16,7 @@ from types import SimpleNamespace
 import pytest
 
 from tests.fakes.fakeproject import FAKE_MUSUBI
-from tests.modelfactory import dit_tensors, t5_wan_tensors, vae_tensors, write_safetensors
+from tests.modelfactory import dit_tensors, vae_tensors, write_safetensors
 from wantui.tui.app import WantuiApp
 
 pytestmark = [
