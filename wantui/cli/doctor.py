@@ -65,8 +65,14 @@ def probe_summary(data: dict[str, Any]) -> list[str]:
     att = data.get("attention") or {}
     ok = [k for k, v in att.items() if v.get("importable")]
     bnb = data.get("bitsandbytes") or {}
+    # importable is None under --fast: installed, but not imported to save seconds
+    bnb_state = {True: "yes", False: "no", None: "installed (not imported: --fast)"}.get(
+        bnb.get("importable"), "no"
+    )
+    if bnb.get("importable") is None and not bnb.get("version"):
+        bnb_state = "no"
     lines.append(
-        f"libs     bitsandbytes {'yes' if bnb.get('importable') else 'no'}"
+        f"libs     bitsandbytes {bnb_state}"
         + (f" (cuda ok: {bnb.get('cuda_ok')})" if bnb.get("importable") else "")
         + f", attention: {', '.join(ok) or 'sdpa only'}"
         + f", accelerate {(data.get('versions') or {}).get('accelerate')}"
