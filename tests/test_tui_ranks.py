@@ -61,3 +61,14 @@ def test_plain_log_untouched() -> None:
     b = feed.drain()
     assert b.lines["train"] == ["a", "b", "a"] and not b.updates and not b.ranked
     assert feed.steps["train"].ranks == 0
+
+
+def test_replay_without_exit_status_that_shows_an_error_is_failed() -> None:
+    from wantui.tui.feed import StepState
+    from wantui.tui.sources import ReplaySource, replay_plan
+
+    feed = Feed(("train",), max_duty=1.0)  # the real rules: the OOM is an error finding
+    ReplaySource(replay_plan(ROOT / "fixtures/logs/multirank-8-oom.log"), instant=True).run(feed)
+    st = feed.steps["train"]
+    assert st.returncode is None and st.state is StepState.FAILED
+    assert st.note == "exit status unknown; the log shows an error"

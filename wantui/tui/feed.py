@@ -277,8 +277,12 @@ class Feed:
             if ev.returncode == 0:
                 st.state = StepState.DONE
             elif ev.returncode is None and ev.signal is None and not getattr(ev, "message", None):
-                st.state = StepState.DONE  # a replayed log without its exit status
-                st.note = "exit status unknown"
+                # a replayed log without its exit status: done, unless it shows an error
+                errors = any(
+                    f.severity.value == "error" and ev.step in f.steps for f in self.findings
+                )
+                st.state = StepState.FAILED if errors else StepState.DONE
+                st.note = "exit status unknown" + ("; the log shows an error" if errors else "")
             elif ev.signal in (2, 15):
                 st.state = StepState.STOPPED
             else:

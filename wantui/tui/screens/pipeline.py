@@ -243,9 +243,11 @@ class PipelineScreen(FixFlow, Screen[None]):
         st = self.feed.steps[self.selected]
         extra = f" — {st.note}" if st.note else ""
         ranks = ""
-        if st.ranks > 1:
-            shown = "all" if self.rank_view is None else f"rank {self.rank_view} only"
-            ranks = f" · {st.ranks} ranks ({shown}; k: switch)"
+        if st.ranks > 1:  # short: the note after it must fit at 80 columns too
+            if self.rank_view is None:
+                ranks = f" · {st.ranks} ranks (k: one)"
+            else:
+                ranks = f" · rank {self.rank_view} of {st.ranks} (k: next)"
         self.query_one("#pane-title", Static).update(
             f"[b]{self.selected}[/b] {st.state.value}{ranks}{extra}"
         )
