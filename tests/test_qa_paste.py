@@ -358,3 +358,28 @@ def test_smart_punctuation_from_a_blog_is_read_as_meant(tmp_path: Path, as_list:
     assert found["command-typography"]["severity"] == "error"
     assert "`\u2013-`" in found["command-typography"]["message"]
     assert "stray-argument" not in found and "unknown-option" not in found
+
+
+def test_import_waits_for_the_fix_lock(project: Path) -> None:
+    """`wantui import` and `wantui fix --apply` both rewrite wantui.toml: import takes
+    the same lock, so neither overwrites the other's edit."""
+    import fcntl
+
+    (project / ".wantui").mkdir()
+    fd = os.open(project / ".wantui" / "fix.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        proc = wantui(
+            "import",
+            "--",
+            "python wan_cache_latents.py --vae v.safetensors",
+            cwd=project,
+            env={**ENV, "WANTUI_FIX_LOCK_TIMEOUT": "0.3"},
+        )
+    finally:
+        os.close(fd)
+    assert proc.returncode == 1 and "another `wantui fix`" in proc.stderr, proc.stderr
+    assert not (project / "wantui.toml").exists()
+    assert (
+        wantui("import", "--", "python wan_cache_latents.py --vae v", cwd=project).returncode == 0
+    )

@@ -160,10 +160,12 @@ def run(args: argparse.Namespace) -> int:
     bom = ""
     if file.exists() or file.is_symlink():
         project = load_project(root)  # refuses a FIFO, a folder, bad TOML...: one line
-        existing = file.read_bytes().decode("utf-8")
+        raw_before: bytes | None = file.read_bytes()
+        existing = raw_before.decode("utf-8")
         if existing.startswith("\ufeff"):  # Notepad's BOM: kept, but tomlkit must not see it
             bom, existing = "\ufeff", existing[1:]
     else:
+        raw_before = None
         project = Project(root=root, name=root.name or "wan-lora")
     notes: list[str] = []
     imported: list[str] = []
@@ -177,7 +179,14 @@ def run(args: argparse.Namespace) -> int:
     if args.dry_run:
         sys.stdout.write(text)
         return ExitCode.OK
-    atomic_write(file, text.encode("utf-8"), backup=existing is not None, project_root=root)
+    from wantui.core.fixes.journal import fix_lock
+
+    # the same lock as `wantui fix --apply`: neither may overwrite the other's edit
+    with fix_lock(root):
+        now = file.read_bytes() if file.is_file() else None
+        if now != raw_before:
+            raise WantuiError("changed while importing (another wantui?); run it again", path=file)
+        atomic_write(file, text.encode("utf-8"), backup=existing is not None, project_root=root)
     plural = "s" if len(imported) > 1 else ""
     print(f"imported the {', '.join(imported)} step{plural} into {file}")
     for note in notes:
