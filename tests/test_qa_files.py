@@ -649,3 +649,43 @@ def test_lookalike_characters_in_a_dataset_toml_are_named(
     (f,) = json.loads(proc.stdout)["findings"]
     assert f["rule"] == "toml-parse-error" and f["location"]["line"] == 2
     assert any(char in a and "Line 2" in a for a in f["advice"]), f["advice"]
+
+
+def test_undecodable_file_names_and_an_ascii_console(tmp_path: Path) -> None:
+    """A clip whose name is not UTF-8 made `check --json` write invalid UTF-8 (so `fix
+    --findings` could not read it back), and a Japanese path on an ASCII/cp1252 console
+    was a UnicodeEncodeError, exit 3."""
+    v = tmp_path / "v"
+    v.mkdir()
+    for name in (b"\xff\xfe.mp4", "ビデオ 1.mp4".encode(), b"ok.mp4"):
+        open(bytes(v) + b"/" + name, "wb").close()
+    (v / "ok.txt").write_text("a cat")
+    (tmp_path / "d.toml").write_text(
+        '[general]\nresolution = [960, 544]\ncaption_extension = ".txt"\n'
+        '[[datasets]]\nvideo_directory = "v"\ncache_directory = "c"\ntarget_frames = [1]\n'
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "wantui", "check", "--dataset-config", "d.toml", "--json"],
+        cwd=tmp_path,
+        capture_output=True,
+        env=ENV,
+        timeout=20,
+    )
+    assert proc.returncode == 1, proc.stderr
+    import json
+
+    data = json.loads(proc.stdout.decode("utf-8"))  # valid UTF-8 now
+    assert any("caption" in f["title"] for f in data["findings"])
+    (tmp_path / "f.json").write_bytes(proc.stdout)
+    assert wantui("fix", "--findings", "f.json", cwd=tmp_path).returncode == 1
+    ascii_env = {**ENV, "PYTHONIOENCODING": "ascii"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "wantui", "check", "--dataset-config", "d.toml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=ascii_env,
+        timeout=20,
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert "internal error" not in proc.stderr and "\\u30d3" in proc.stdout

@@ -63,7 +63,18 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def _tolerant_streams() -> None:
+    """A Japanese path on a cp1252 or ASCII console, or a file name that is not UTF-8,
+    must print as escapes, not end in UnicodeEncodeError (exit 3) or invalid UTF-8 JSON."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            pass  # not a text stream we own (pytest capture, a replaced stream)
+
+
 def main(argv: list[str] | None = None) -> int:
+    _tolerant_streams()
     argv = list(sys.argv[1:] if argv is None else argv)
     command = next((a for a in argv if not a.startswith("-")), None)
     if command is None and not any(a in ("-h", "--help", "--version") for a in argv):
