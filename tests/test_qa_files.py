@@ -689,3 +689,22 @@ def test_undecodable_file_names_and_an_ascii_console(tmp_path: Path) -> None:
     )
     assert proc.returncode == 1, proc.stderr
     assert "internal error" not in proc.stderr and "\\u30d3" in proc.stdout
+
+
+def test_undo_after_the_project_folder_was_moved(tmp_path: Path) -> None:
+    """The journal holds absolute paths; after `mv proj proj2` undo said the backup was
+    missing. It now reads them relative to the folder's old place."""
+    old = tmp_path / "proj"
+    old.mkdir()
+    (old / "vids").mkdir()
+    (old / "d.toml").write_text(DATASET, encoding="utf-8")
+    assert (
+        wantui("fix", "--dataset-config", "d.toml", "--apply", "1", "--yes", cwd=old).returncode
+        == 0
+    )
+    new = tmp_path / "renamed"
+    old.rename(new)
+    proc = wantui("fix", "--dataset-config", "d.toml", "--undo", cwd=new)
+    assert proc.returncode == 0, proc.stderr
+    assert (new / "d.toml").read_text(encoding="utf-8") == DATASET
+    assert not old.exists()

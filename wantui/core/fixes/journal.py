@@ -309,6 +309,16 @@ def _undo_locked(journal: Journal, *, force: bool) -> UndoResult:
     if not backup:
         raise WantuiError("the fix has no backup to restore from", path=path)
     backup_path = Path(backup)
+    moved = journal.root / BACKUP_DIR / backup_path.name
+    if not backup_path.exists() and moved.is_file():
+        # the project folder was moved or renamed since: the journal's absolute paths
+        # point at the old place; read them relative to it
+        old_root = backup_path.parent.parent.parent
+        try:
+            path = journal.root / path.relative_to(old_root)
+        except ValueError:
+            pass  # a dataset config outside the project folder stays where it was
+        backup_path = moved
     backups = Path(os.path.realpath(journal.root / BACKUP_DIR))
     if Path(os.path.realpath(backup_path)).parent != backups:
         # a journal line edited to restore some other file's bytes: not ours
