@@ -87,6 +87,24 @@ STDERR_TAIL = 64_000
 DRAIN_S = 1.0
 
 
+ANSWERED_GRACE_S = 1.0
+
+
+def _has_report_line(out: bytearray, new: int) -> bool:
+    """A complete marker line is in ``out`` (the marker at a line start, then a newline).
+    Only the last ``new`` bytes (and what a line there may have started with) are searched:
+    a flood must not cost a scan of the whole buffer per chunk."""
+    marker = MARKER.encode()
+    # the line the new bytes extend, looked back at over 1 MB at most (a report is ~50 kB;
+    # a longer one just waits for the process to exit)
+    floor = max(0, len(out) - new - 1_000_000)
+    start = max(floor, out.rfind(b"\n", floor, max(0, len(out) - new)) + 1)
+    i = out.rfind(marker, start)
+    while i > 0 and out[i - 1 : i] != b"\n":
+        i = out.rfind(marker, start, i)
+    return i >= 0 and out.find(b"\n", i) >= 0
+
+
 def _collect(proc: subprocess.Popen[bytes], timeout: float) -> tuple[bytes, bytes, str | None]:
     """Read the child's stdout and stderr until it exits, within ``timeout`` and bounded in
     memory: (stdout, stderr tail, None) or, after killing its group, (..., "timeout"|"flood")."""
@@ -112,12 +130,13 @@ def _collect(proc: subprocess.Popen[bytes], timeout: float) -> tuple[bytes, byte
     sel.register(proc.stdout, selectors.EVENT_READ, out)
     sel.register(proc.stderr, selectors.EVENT_READ, err)
     open_pipes = 2
+    answered = False
     killed_at: float | None = None
     try:
         while open_pipes:
             now = time.monotonic()
-            if killed_at is None and now >= deadline:
-                why = "timeout"
+            if killed_at is None and now >= deadline and why is None:
+                why = "lingered" if answered else "timeout"
             if why is not None and killed_at is None:
                 _kill_group(proc)
                 killed_at = now
@@ -139,6 +158,11 @@ def _collect(proc: subprocess.Popen[bytes], timeout: float) -> tuple[bytes, byte
                     del out[:]
                 elif buf is out and why == "flood":
                     del out[:]  # stopped for flooding: what it still prints does not matter
+                elif buf is out and not answered and _has_report_line(out, len(chunk)):
+                    # the report is in: a wrapper lingering after it (a slow teardown,
+                    # `conda run`) gets a short grace, not the whole timeout
+                    answered = True
+                    deadline = min(deadline, time.monotonic() + ANSWERED_GRACE_S)
     finally:
         sel.close()
         proc.stdout.close()
@@ -315,8 +339,10 @@ def run_probe(
         except subprocess.TimeoutExpired:
             pass
         raise
-    if why == "timeout" and _report(out) is not None:
+    if why in ("timeout", "lingered") and _report(out) is not None:
         why = None  # it answered, then lingered on its way out: the answer counts
+    elif why == "lingered":
+        why = None  # a marker line that is not a report: judged below as garbage
     if why is not None:
         res.elapsed = time.monotonic() - t0
         res.returncode = proc.returncode
