@@ -492,8 +492,9 @@ def main(argv=None):
     def emit(partial):
         """Write the report once (main thread or watchdog) and leave at once: a slow
         interpreter shutdown (torch, CUDA) must not eat the caller's time."""
-        if not emitted.acquire(False):
-            return
+        # the second caller waits for ever: the first ends the process with os._exit, and
+        # returning here would let the main thread exit mid-write of the report
+        emitted.acquire()
         report = {}
         for key in list(data):
             try:  # a section still being filled may change under us: keep what dumps
