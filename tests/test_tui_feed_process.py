@@ -31,8 +31,9 @@ def test_same_result_as_the_thread_feed() -> None:
     assert a == b and len(a) > 50
     assert [f.rule for f in local.findings] == [f.rule for f in remote.findings]
     assert "cuda-oom" in [f.rule for f in remote.findings]
-    assert remote.steps["train"].state is StepState.DONE and remote.steps["train"].ranks == 8
-    assert batch.finished == "succeeded" and not batch.notices
+    # no exit status in the log, but it shows an error: failed, and so is the run
+    assert remote.steps["train"].state is StepState.FAILED and remote.steps["train"].ranks == 8
+    assert batch.finished == "failed" and not batch.notices
 
 
 def test_close_stops_a_slow_replay_quickly() -> None:

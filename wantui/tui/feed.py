@@ -304,8 +304,13 @@ class Feed:
 
     def _on_RunFinished(self, ev: Any) -> None:  # noqa: N802
         with self._lock:
-            self.finished = ev.status
-            self._batch.finished = ev.status
+            status = ev.status
+            if status == "succeeded" and any(
+                st.state is StepState.FAILED for st in self.steps.values()
+            ):
+                status = "failed"  # a replay without exit codes, whose log shows an error
+            self.finished = status
+            self._batch.finished = status
             if ev.message:
                 self._batch.notices.append(ev.message)
             for st in self.steps.values():

@@ -11,7 +11,8 @@ musubi-tuner was not found. To get it (Linux, a CUDA GPU):
   git clone https://github.com/kohya-ss/musubi-tuner
   cd musubi-tuner
   python3 -m venv .venv && . .venv/bin/activate
-  pip install torch torchvision --index-url https://download.pytorch.org/whl/cu124
+  pip install torch torchvision \\
+      --index-url https://download.pytorch.org/whl/cu124
   pip install -e .
 
 Install torch first, then musubi-tuner itself (`pip install -e .`), in the same venv."""

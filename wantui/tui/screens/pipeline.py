@@ -43,7 +43,7 @@ class PipelineScreen(FixFlow, Screen[None]):
         Binding("n", "search_next", "Next", show=False),
         Binding("f", "focus_findings", "Findings"),
         Binding("a", "fix", "Fix"),
-        Binding("u", "undo", "Undo"),
+        Binding("u", "undo", "Undo", show=False),  # in ? Keys: the footer must fit 80 columns
         Binding("s", "stop", "Stop"),
         Binding("r", "rerun", "Rerun"),
         Binding("g", "run_all", "Run"),

@@ -43,7 +43,10 @@ class CheckoutScreen(SetupScreen):
         self.choices: list[tuple[Path, str]] = []
 
     def body(self) -> ComposeResult:
-        yield Static("Pick the checkout and interpreter (Enter), or type the checkout's folder:")
+        yield Static(
+            "Pick the checkout and interpreter (Enter), or type the checkout's folder:",
+            id="checkout-intro",
+        )
         yield OptionList(id="checkouts", classes="setup-list")
         yield Input(placeholder="/path/to/musubi-tuner", id="checkout-path", compact=True)
         yield Static("", id="probe")
@@ -64,12 +67,17 @@ class CheckoutScreen(SetupScreen):
             if py and Path(py).is_relative_to(c):  # the checkout's own venv: say it short
                 shown = str(Path(py).relative_to(c))
             ol.add_option(Option(f"{c}  ·  {shown or 'no venv found: type its python below'}"))
+        ol.display = bool(self.choices)  # no empty box when nothing was found
         if self.choices:
             ol.highlighted = 0
             ol.focus()
             self.say("Enter: use it and ask its Python what it can do (the probe)")
         else:
-            self.say(Text(INSTALL_HELP))
+            self.query_one("#checkout-intro", Static).update(
+                "No checkout found here, in its parents or in the usual folders. "
+                "Type the folder of your musubi-tuner checkout (Enter):"
+            )
+            self.say(Text(INSTALL_HELP + "\n\nCtrl+Q quits."))
             self.query_one("#checkout-path", Input).focus()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:

@@ -38,7 +38,8 @@ def finding_label(f: Finding) -> Text:
 def finding_detail(f: Finding) -> Text:
     out = Text()
     out.append(f.title + "\n", style="bold")
-    out.append(f"{f.rule} · {f.catalog} · {f.severity.value}\n", style="dim")
+    ids = f.rule if f.catalog in (None, "", f.rule) else f"{f.rule} · {f.catalog}"
+    out.append(f"{ids} · {f.severity.value}\n", style="dim")
     out.append(reflow(f.message) + "\n")
     if f.evidence:
         out.append("\nEvidence\n", style="bold")
