@@ -259,3 +259,19 @@ def test_host_memory_estimate(tmp_path, ram, limit, swap, expect) -> None:
     assert bool(oom) == expect, [f.message for f in oom]
     for f in oom:
         assert f.severity.value == "warning" and "OOM killer" in f.message
+
+
+@pytest.mark.skipif(os.name != "posix", reason="a deleted current folder is a POSIX thing")
+def test_doctor_in_a_deleted_folder_is_a_usage_error(tmp_path) -> None:
+    # bug: Path.cwd() raised FileNotFoundError, exit 3
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    code = (
+        "import os, sys; os.chdir(sys.argv[1]); os.rmdir(sys.argv[1]);"
+        " from wantui.cli.main import main; sys.exit(main(['doctor', '--no-probe']))"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code, str(gone)], capture_output=True, text=True, timeout=60
+    )
+    assert r.returncode == 2, r.stderr
+    assert "no longer exists" in r.stderr and len(r.stderr.strip().splitlines()) == 1

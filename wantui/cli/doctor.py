@@ -97,7 +97,13 @@ def probe_summary(data: dict[str, Any]) -> list[str]:
 
 
 def _load(args: argparse.Namespace) -> Project | None:
-    root = Path(args.project) if args.project else Path.cwd()
+    try:
+        root = Path(args.project) if args.project else Path.cwd()
+    except FileNotFoundError:
+        # the shell sits in a folder that was deleted (rm -rf of the run folder over SSH)
+        raise WantuiError(
+            "the current folder no longer exists; cd to the project folder (or give --project)"
+        ) from None
     if args.project is None and not (root / PROJECT_FILE).exists():
         return None  # machine-only doctor
     return load_project(root)
