@@ -72,3 +72,45 @@ def test_replay_without_exit_status_that_shows_an_error_is_failed() -> None:
     st = feed.steps["train"]
     assert st.returncode is None and st.state is StepState.FAILED
     assert st.note == "exit status unknown; the log shows an error"
+
+
+def test_pane_folds_ranks_and_k_shows_one_rank_through_the_feed_process() -> None:
+    """The app as `wantui replay` builds it: a ProcessFeed (child process), the pane
+    folded, k cycles rank 0, rank 1, ... and back to all; the title says which."""
+    import asyncio
+
+    from tests.fakes_tui.helpers import wait_for
+    from wantui.tui.app import WantuiApp
+    from wantui.tui.feed_process import ProcessFeed
+    from wantui.tui.sources import ReplaySource, replay_plan
+
+    async def main() -> None:
+        feed = ProcessFeed(("train",))
+        src = ReplaySource(replay_plan(ROOT / "fixtures/logs/multirank-8-oom.log"), instant=True)
+        app = WantuiApp(feed=feed, source=src, title="ranks", gpu=False)
+        async with app.run_test(size=(100, 30)) as pilot:
+            assert await wait_for(pilot, lambda: feed.finished is not None, timeout=60)
+            screen = app.screen
+            title = lambda: str(screen.query_one("#pane-title").render())  # noqa: E731
+            assert "8 ranks" in title() and "failed" in title()
+            lines = screen.query_one("#log-train").lines()
+            assert sum("[x8 ranks]" in x for x in lines) > 10
+            assert not any(x.startswith("[rank1]: Traceback") for x in lines)
+            await pilot.press("k")
+            await pilot.pause(0.2)
+            view = screen.query_one("#log-rank")
+            assert "rank 0 of 8" in title() and screen.query_one("#logs").current == "log-rank"
+            assert view.lines()[0] == "Trying to import sageattention"
+            assert any("GPU 0 has a total capacity" in x for x in view.lines())
+            assert not any("GPU 3 has" in x for x in view.lines())
+            await pilot.press("k")
+            await pilot.pause(0.2)
+            assert "rank 1 of 8" in title()
+            assert any("GPU 1 has a total capacity" in x for x in view.lines())
+            for _ in range(7):
+                await pilot.press("k")
+            await pilot.pause(0.2)
+            assert "(k: one)" in title() and screen.query_one("#logs").current == "log-train"
+            assert "cuda-oom" in [f.rule for f in feed.findings]
+
+    asyncio.run(main())
