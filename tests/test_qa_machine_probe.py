@@ -231,3 +231,13 @@ def test_ctrl_c_during_the_probe_ends_the_probe_too(tmp_path) -> None:
     _, err = doctor.communicate(timeout=20)
     assert doctor.returncode == 130, (doctor.returncode, err)
     assert _gone(probe_pid, wait=10), ("the probe survived an interrupted doctor", err)
+
+
+def test_a_venv_python_pointing_to_a_removed_base_python(tmp_path) -> None:
+    venv_bin = tmp_path / "venv" / "bin"
+    venv_bin.mkdir(parents=True)
+    (venv_bin / "python").symlink_to("/opt/pyenv/versions/3.10.4/bin/python3.10")
+    res = run_probe(str(venv_bin / "python"), timeout=5)
+    (f,) = res.findings
+    assert f.rule == "probe-python-missing" and "broken symlink" in f.title
+    assert "/opt/pyenv/versions/3.10.4" in f.message

@@ -281,6 +281,20 @@ def run_probe(
             )
         )
         return res
+    if not os.path.exists(exe):
+        # a venv's bin/python is a symlink to the base interpreter: a removed or upgraded
+        # base Python (pyenv, conda, apt) leaves it dangling
+        res.findings.append(
+            _failure(
+                "probe-python-missing",
+                "script-not-found",
+                "The pipeline's Python is a broken symlink",
+                f"{exe} points to {os.readlink(exe) if os.path.islink(exe) else '?'}, which no"
+                " longer exists (the Python the venv was made from was removed or upgraded).",
+                ["Recreate the musubi-tuner venv with an installed Python, then reinstall it."],
+            )
+        )
+        return res
     if os.path.isdir(exe) or not os.access(exe, os.X_OK):
         res.findings.append(
             _failure(
