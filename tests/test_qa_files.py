@@ -708,3 +708,26 @@ def test_undo_after_the_project_folder_was_moved(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert (new / "d.toml").read_text(encoding="utf-8") == DATASET
     assert not old.exists()
+
+
+def test_media_and_jsonl_that_are_fifos_do_not_hang_the_scan(tmp_path: Path) -> None:
+    """The frame counter opened a FIFO named clip.mp4 and waited for a writer forever;
+    so did the JSONL reader."""
+    v = tmp_path / "v"
+    v.mkdir()
+    os.mkfifo(v / "a.mp4")
+    (v / "a.txt").write_text("a cat")
+    (v / "z.mp4").symlink_to("/dev/zero")
+    (v / "z.txt").write_text("zero")
+    os.mkfifo(tmp_path / "items.jsonl")
+    (tmp_path / "d.toml").write_text(
+        '[general]\nresolution = [960, 544]\ncaption_extension = ".txt"\n'
+        '[[datasets]]\nvideo_directory = "v"\ncache_directory = "c"\ntarget_frames = [1, 17]\n'
+        '[[datasets]]\nvideo_jsonl_file = "items.jsonl"\ncache_directory = "c2"\n'
+    )
+    proc = wantui("check", "--dataset-config", "d.toml", "--json", cwd=tmp_path, timeout=15)
+    assert proc.returncode in (0, 1), proc.stderr
+    import json
+
+    titles = [f["title"] for f in json.loads(proc.stdout)["findings"]]
+    assert any("clip lengths unknown" in t for t in titles), titles

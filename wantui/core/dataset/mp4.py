@@ -8,6 +8,7 @@ is the sample count of ``stsz`` (or the sum of ``stts`` entries).
 from __future__ import annotations
 
 import os
+import stat
 import struct
 from typing import BinaryIO
 
@@ -96,7 +97,16 @@ def _track_frames(moov: bytes, t0: int, t1: int) -> int | None:
 def mp4_frame_count(path: str | os.PathLike[str]) -> int | None:
     """The number of video frames, or None when unknown (not MP4, fragmented, damaged)."""
     try:
-        with open(path, "rb") as f:
+        # O_NONBLOCK: a FIFO named clip.mp4 must not hang the scan (open() would wait
+        # for a writer); anything but a regular file has no frame count to read
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            return None
+        with os.fdopen(fd, "rb") as f:
             size = os.fstat(f.fileno()).st_size
             moov = _read_moov(f, size)
     except OSError:

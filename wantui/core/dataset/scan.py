@@ -177,6 +177,10 @@ def _scan_jsonl(scan: DatasetScan, cwd: Path, path_key: str) -> None:
     """Read a JSONL dataset like musubi-tuner: one JSON object per line, a blank line is a
     JSON error too; ``caption`` and the media path are required per item."""
     assert scan.jsonl is not None
+    if scan.jsonl.exists() and not scan.jsonl.is_file():  # a FIFO or device: never ends
+        scan.exists = True
+        scan.jsonl_bad.append((0, "not a regular file"))
+        return
     try:
         with open(scan.jsonl, encoding="utf-8") as f:
             scan.exists = True
