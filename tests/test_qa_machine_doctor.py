@@ -275,3 +275,24 @@ def test_doctor_in_a_deleted_folder_is_a_usage_error(tmp_path) -> None:
     )
     assert r.returncode == 2, r.stderr
     assert "no longer exists" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="POSIX FIFOs")
+def test_a_fifo_among_the_latent_caches_does_not_hang_doctor(tmp_path) -> None:
+    from wantui.core.models import NotAModelFile, read_safetensors_header
+
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    os.mkfifo(cache / "clip_0001-0064x0064_wan.safetensors")
+    with pytest.raises(NotAModelFile):
+        read_safetensors_header(cache / "clip_0001-0064x0064_wan.safetensors")
+    (tmp_path / "ds.toml").write_text(
+        '[general]\nresolution = [64, 64]\n[[datasets]]\nvideo_directory = "cache"\n'
+        'cache_directory = "cache"\ntarget_frames = [1]\n'
+    )
+    text = '[project]\nname = "qa"\ndataset_config = "ds.toml"\n'
+    text += '[steps.train]\nargs = ["--task", "i2v-14B"]\n'
+    (tmp_path / "wantui.toml").write_text(text)
+    r, took = _doctor(tmp_path, "--no-probe", "--json", timeout=30)
+    _json(r)
+    assert r.returncode in (0, 1) and took < 20

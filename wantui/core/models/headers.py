@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -132,9 +133,16 @@ def _first_line(path: Path) -> str:
     return line[0][:80] if line else ""
 
 
+def _regular(p: Path) -> None:
+    """Refuse what open() could block on (a FIFO) or read for ever (a device)."""
+    if not stat.S_ISREG(os.stat(p).st_mode):
+        raise NotAModelFile("not a regular file (a FIFO, a device or a socket)")
+
+
 def read_safetensors_header(path: str | os.PathLike[str]) -> Header:
     """Parse and validate a safetensors header; raise CorruptFile with a reason."""
     p = Path(path)
+    _regular(p)
     with open(p, "rb") as fh:
         size = os.fstat(fh.fileno()).st_size
         first = fh.read(8)
@@ -246,6 +254,7 @@ def read_safetensors_header(path: str | os.PathLike[str]) -> Header:
 def read_header(path: str | os.PathLike[str]) -> Header:
     """Header of a safetensors or torch zip file, whatever its extension."""
     p = Path(path)
+    _regular(p)
     kind = sniff(p)
     if kind == "pth-zip":
         from wantui.core.models.pth import read_pth_header
