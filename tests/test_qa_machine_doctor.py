@@ -296,3 +296,11 @@ def test_a_fifo_among_the_latent_caches_does_not_hang_doctor(tmp_path) -> None:
     r, took = _doctor(tmp_path, "--no-probe", "--json", timeout=30)
     _json(r)
     assert r.returncode in (0, 1) and took < 20
+
+
+def test_windows_model_paths_in_a_linux_project_get_a_hint(tmp_path) -> None:
+    _project(tmp_path, ["--task", "t2v-1.3B", "--dit", r"C:\ComfyUI\models\wan.safetensors"])
+    r, _ = _doctor(tmp_path, "--no-probe", "--json")
+    out = _json(r)
+    said = [f for f in out["findings"] if "wan.safetensors" in f["message"]]
+    assert said and any("Windows path" in f["message"] for f in said), said

@@ -9,12 +9,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sys
 from pathlib import Path
 
 from wantui.core.errors import ExitCode
-from wantui.core.models import ModelInfo, inspect_file, scan_models
+from wantui.core.models import ModelInfo, inspect_file, looks_like_windows_path, scan_models
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -56,12 +55,10 @@ def format_info(info: ModelInfo) -> str:
 
 MAX_FILES = 500  # per folder: bounded time and output
 
-_WINDOWS_PATH = re.compile(r"^(?:[A-Za-z]:[\\/]|\\\\)|\\")
-
 
 def _windows_hint(raw: str) -> str:
     """A Windows path typed on Linux (a guide followed on the desktop, then run over SSH)."""
-    if os.name == "nt" or not _WINDOWS_PATH.search(raw):
+    if not looks_like_windows_path(raw):
         return ""
     return (
         " (a Windows path: on this machine, use the Linux path of the file, e.g."

@@ -19,7 +19,12 @@ from typing import TYPE_CHECKING
 
 from wantui.core.finding import Finding, Location, Severity, sort_findings
 from wantui.core.fixactions import FixAction
-from wantui.core.models import ModelInfo, inspect_file, read_safetensors_header
+from wantui.core.models import (
+    ModelInfo,
+    inspect_file,
+    looks_like_windows_path,
+    read_safetensors_header,
+)
 from wantui.core.probe.flags import flag_value, has_flag, int_flag
 
 if TYPE_CHECKING:
@@ -163,7 +168,13 @@ def _file_findings(ref: ModelRef) -> list[Finding]:
                 wrong_catalog,
                 Severity.ERROR,
                 f"{ref.flag} names a file that does not exist",
-                f"{ref.flag} {ref.value}: no such file (resolved from the project folder: {ref.path}).",
+                f"{ref.flag} {ref.value}: no such file (resolved from the project folder: {ref.path})."
+                + (
+                    " It is a Windows path: on this machine, give the file's path here (over"
+                    " SSH the models live on the remote box)."
+                    if looks_like_windows_path(ref.value)
+                    else ""
+                ),
                 ref,
                 steps=steps,
                 fixes=_download(role, ref),

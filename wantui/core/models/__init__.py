@@ -33,6 +33,7 @@ __all__ = [
     "NotAModelFile",
     "TensorMeta",
     "inspect_file",
+    "looks_like_windows_path",
     "read_header",
     "read_safetensors_header",
     "scan_models",
@@ -87,6 +88,15 @@ class ModelInfo:
                 f"LoRA rank {d.get('rank')} for {d.get('target')} ({d.get('format')}), {self.dtype}"
             )
         return f"{self.kind}: {d.get('reason', '')}".rstrip(": ")
+
+
+_WINDOWS_PATH = re.compile(r"^(?:[A-Za-z]:[\\/]|\\\\)|\\")
+
+
+def looks_like_windows_path(raw: str) -> bool:
+    """``C:\\...``, ``D:/...``, ``\\\\server\\...`` or any backslash, on a non-Windows
+    machine: a path copied from a guide written on the desktop."""
+    return os.name != "nt" and bool(_WINDOWS_PATH.search(raw))
 
 
 def inspect_file(path: str | os.PathLike[str]) -> ModelInfo:
