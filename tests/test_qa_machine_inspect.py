@@ -12,6 +12,8 @@ from pathlib import Path
 
 import modelfactory as mf
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from wantui.core.models import inspect_file, scan_models
 
@@ -347,3 +349,50 @@ def test_scan_follows_symlinked_folders_once_and_skips_hidden(tmp_path, monkeypa
     stats: dict = {}
     scan_models(proj, stats=stats)
     assert stats["cut"] is True and stats["visited"] >= 10
+
+
+_FINGERPRINT_KEYS = [
+    "token_embedding.weight",
+    "blocks.0.attn.q.weight",
+    "blocks.0.ffn.fc1.weight",
+    "patch_embedding.weight",
+    "blocks.0.cross_attn.k.weight",
+    "model.diffusion_model.patch_embedding.weight",
+    "conv2.weight",
+    "encoder.conv1.weight",
+    "decoder.conv1.weight",
+    "encoder.conv_in.weight",
+    "decoder.conv_in.weight",
+    "quant_conv.weight",
+    "shared.weight",
+    "encoder.block.0.layer.0.SelfAttention.q.weight",
+    "log_scale",
+    "visual.cls_embedding",
+    "textual.token_embedding.weight",
+    "x.lora_down.weight",
+    "x.lora_up.weight",
+    "img_emb.proj.0.weight",
+    "scaled_fp8",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(_FINGERPRINT_KEYS),
+        st.tuples(
+            st.sampled_from(["BF16", "F16", "F32", "F8_E4M3", "I64"]),
+            st.lists(st.integers(0, 300_000), max_size=5).map(tuple),
+        ),
+        min_size=1,
+    )
+)
+def test_fingerprint_keys_with_odd_shapes_never_raise(spec) -> None:
+    # bug: a scalar token_embedding.weight or a 1-d conv2.weight raised IndexError (exit 3)
+    from wantui.core.models.headers import Header, TensorMeta
+    from wantui.core.models.identify import identify
+
+    header = Header("safetensors", {k: TensorMeta(d, s) for k, (d, s) in spec.items()})
+    kind, _, details = identify(header, "x.safetensors")
+    assert kind in ("wan-dit", "wan-vae", "t5", "clip", "lora", "unknown")
+    assert isinstance(details.get("notes", []), list)

@@ -68,6 +68,15 @@ def majority_dtype(tensors: dict[str, TensorMeta]) -> str | None:
     return DTYPE_NAMES.get(best, best.lower())
 
 
+def _try(fn: Any, t: dict[str, TensorMeta], header: Header, filename: str) -> Any:
+    """A fingerprint whose key is there with a shape it does not expect (a scalar
+    ``token_embedding.weight``, a 1-d ``conv2.weight``) does not match; it never raises."""
+    try:
+        return fn(t, header, filename)
+    except (IndexError, ValueError, TypeError, KeyError, AttributeError):
+        return None
+
+
 def _common_prefix(tensors: dict[str, TensorMeta]) -> str:
     """The first dotted component shared by every key ("module."), or ""."""
     first = next(iter(tensors))
@@ -88,7 +97,7 @@ def identify(header: Header, filename: str = "") -> tuple[str, str | None, dict[
     if not t:
         return "unknown", None, {"reason": "the file holds no tensors", "notes": []}
     for fn in (_as_lora, _as_dit, _as_vae, _as_t5, _as_clip):
-        got = fn(t, header, filename)
+        got = _try(fn, t, header, filename)
         if got is not None:
             return got
     # every key under one wrapper ("module." from DataParallel, "_orig_mod." from
@@ -97,7 +106,7 @@ def identify(header: Header, filename: str = "") -> tuple[str, str | None, dict[
     if prefix:
         inner = _strip(t, prefix)
         for fn in (_as_lora, _as_dit, _as_vae, _as_t5, _as_clip):
-            got = fn(inner, header, filename)
+            got = _try(fn, inner, header, filename)
             if got is not None:
                 kind, dtype, details = got
                 details["key_prefix"] = prefix
