@@ -413,3 +413,58 @@ def test_permission_denied_even_as_root(tmp_path, monkeypatch, capsys) -> None:
     assert info.kind == "unknown" and info.details["reason"] == "permission denied"
     assert main(["inspect", str(p)]) == 2
     assert "permission denied" in capsys.readouterr().out
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda kids: (
+        st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=6), kids, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.one_of(
+        st.binary(max_size=200),
+        _json_values.map(lambda v: json.dumps(v).encode()),
+        st.dictionaries(
+            st.text(max_size=6),
+            st.fixed_dictionaries(
+                {
+                    "dtype": st.sampled_from(["F32", "BF16", "X"]),
+                    "shape": _json_values,
+                    "data_offsets": _json_values,
+                }  # fmt: skip
+            ),
+            max_size=3,
+        ).map(lambda v: json.dumps(v).encode()),
+    ),
+    st.integers(0, 64),
+)
+def test_random_headers_only_raise_the_two_documented_errors(tmp_path_factory, raw, extra) -> None:
+    # bug found this way: a 5000-digit integer raised ValueError (int_max_str_digits), exit 3
+    from wantui.core.models import CorruptFile, NotAModelFile, read_safetensors_header
+
+    p = tmp_path_factory.mktemp("h") / "x.safetensors"
+    _st(p, raw, b"\0" * extra)
+    try:
+        read_safetensors_header(p)
+    except (CorruptFile, NotAModelFile) as exc:
+        assert "\n" not in str(exc)
+    assert inspect_file(p).kind in (
+        "unknown",
+        "corrupt",
+        "wan-dit",
+        "wan-vae",
+        "t5",
+        "clip",
+        "lora",
+    )
+
+
+def test_a_5000_digit_number_in_a_header_is_corrupt(tmp_path) -> None:
+    raw = b'{"a":{"dtype":"F32","shape":[' + b"9" * 5000 + b'],"data_offsets":[0,4]}}'
+    info = inspect_file(_st(tmp_path / "n.safetensors", raw, b"\0" * 4))
+    assert info.kind == "corrupt" and "too long" in info.details["reason"]

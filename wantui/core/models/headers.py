@@ -180,6 +180,9 @@ def read_safetensors_header(path: str | os.PathLike[str]) -> Header:
     except RecursionError:
         # a header of 100 000 nested brackets: the safetensors library says the same
         raise CorruptFile("header is not valid JSON (nested too deeply)") from None
+    except ValueError:
+        # json.loads of an integer of more than 4300 digits (int_max_str_digits)
+        raise CorruptFile("header is not valid JSON (a number too long to read)") from None
     if not isinstance(obj, dict):
         raise CorruptFile("header is not a JSON object")
     meta_raw = obj.pop("__metadata__", None)
