@@ -241,3 +241,13 @@ def test_a_venv_python_pointing_to_a_removed_base_python(tmp_path) -> None:
     (f,) = res.findings
     assert f.rule == "probe-python-missing" and "broken symlink" in f.title
     assert "/opt/pyenv/versions/3.10.4" in f.message
+
+
+@posix
+def test_a_report_with_a_5000_digit_number_is_garbage_not_a_crash(tmp_path) -> None:
+    py = _fake(
+        tmp_path, "py", "printf 'WANTUI_PROBE_JSON {\"x\": %s}\\n' $(printf '9%.0s' $(seq 5000))"
+    )
+    res = run_probe(str(py), timeout=10)
+    (f,) = res.findings
+    assert f.rule == "probe-garbage"

@@ -191,7 +191,7 @@ def _report(out: bytes) -> dict[str, Any] | None:
         return None
     try:
         data = json.loads(line[len(MARKER) :])
-    except (json.JSONDecodeError, RecursionError):
+    except (ValueError, RecursionError):  # bad JSON, or an int of 5000 digits
         return None
     return _sanitize(data) if isinstance(data, dict) else None
 
