@@ -1,7 +1,8 @@
 """``wantui inspect FILE... [--json]``: identify model files from their headers.
 
 A folder inspects the model files inside it. Exit codes: 0 all files read, 1 at least one
-file is corrupt, 2 a path is missing or holds no model files.
+file is corrupt, 2 a path is missing or unreadable (a FIFO, a symlink loop, permission
+denied) or a folder holds no model files.
 """
 
 from __future__ import annotations
