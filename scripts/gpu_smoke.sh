@@ -20,8 +20,9 @@
 #   --rounds N       bare/supervised timing pairs (default 2)
 #   --dtype D        DiT dtype bf16 (default) or fp16
 #
-# Environment: WANTUI (default: `wantui` on PATH) and WANTUI_PY (an interpreter that
-# imports wantui; default: the one next to `wantui`, else python3).
+# Environment: WANTUI (a command; default: `wantui` on PATH, else this checkout run by
+# WANTUI_PY without installing it) and WANTUI_PY (an interpreter with wantui's dependencies;
+# default: the one next to `wantui`, else python3).
 # GPU_SMOKE_CPU_REHEARSAL=1 (testing aid, not a proof): pretend CUDA is there, build an fp32 lab
 # with 64x64 clips and skip the precision injection (an fp32 DiT has no dtype assertion), so the
 # whole script can be exercised on a CPU box whose musubi imports (e.g. with a shim on PYTHONPATH).
@@ -59,11 +60,20 @@ fi
 [ -x "$PY" ] || die "$PY: not an executable interpreter"
 MUSUBI="$(cd "$MUSUBI" && pwd)"
 HERE="$(cd "$(dirname "$0")" && pwd)"
-WANTUI="${WANTUI:-$(command -v wantui || true)}"
-[ -n "$WANTUI" ] || die "wantui is not on PATH (pip install -e . first, or set WANTUI)"
-if [ -z "${WANTUI_PY:-}" ]; then
-  WANTUI_PY="$(dirname "$WANTUI")/python"; [ -x "$WANTUI_PY" ] || WANTUI_PY="$(command -v python3)"
+# wantui itself: $WANTUI (a command, may have words), else `wantui` on PATH, else this checkout
+# run by $WANTUI_PY without installing it (an offline GPU box cannot build an editable install).
+export WANTUI_ROOT="$(cd "$HERE/.." && pwd)"
+if [ -n "${WANTUI:-}" ]; then
+  read -ra WCMD <<< "$WANTUI"
+elif command -v wantui > /dev/null; then
+  WCMD=("$(command -v wantui)")
+  WANTUI_PY="${WANTUI_PY:-$(dirname "${WCMD[0]}")/python}"
 fi
+[ -x "${WANTUI_PY:-}" ] || WANTUI_PY="$(command -v python3)"
+if [ -z "${WCMD+x}" ]; then
+  WCMD=("$WANTUI_PY" -c 'import sys; sys.path.insert(0, sys.argv.pop(1)); from wantui.cli.main import main; sys.exit(main())' "$WANTUI_ROOT")
+fi
+"${WCMD[@]}" --help > /dev/null 2>&1 || die "cannot run wantui (${WCMD[*]}); install it or set WANTUI / WANTUI_PY"
 mkdir -p "$WORK" || die "$WORK: cannot create"
 WORK="$(cd "$WORK" && pwd)"
 LAB="$WORK/lab"
@@ -77,6 +87,7 @@ helper() {
 import json, os, sys
 from pathlib import Path
 
+sys.path.insert(0, os.environ["WANTUI_ROOT"])  # this checkout's wantui, installed or not
 cmd, *rest = sys.argv[1:]
 
 def project():
@@ -156,7 +167,7 @@ say "building the lab in $LAB (${SCALE[*]:-real Wan2.1 1.3B + VAE shapes}, $DTYP
 rm -rf "$LAB/runs" "$LAB/output"
 
 run_wantui() {  # run_wantui NAME STEPS -> $WORK/NAME.json ; prints "status catalog log all-catalogs"
-  "$WANTUI" run --project "$LAB" --steps "$2" --json > "$WORK/$1.json" 2> "$WORK/$1.stderr"
+  "${WCMD[@]}" run --project "$LAB" --steps "$2" --json > "$WORK/$1.json" 2> "$WORK/$1.stderr"
   LAB="$LAB" helper report "$WORK/$1.json"
 }
 
@@ -203,7 +214,7 @@ for mode in "${MODES[@]}"; do
   [ "$status" = "failed" ] || fail "$mode: the broken run did not fail ($status)"
   [ "$cat" = "${EXPECT[$mode]}" ] || fail "$mode: expected ${EXPECT[$mode]} first, wantui said $all"
   say "wantui fix --apply all --yes  ($mode)"
-  "$WANTUI" fix --project "$LAB" --log "$log" --apply all --yes | tee "$WORK/fix-$mode.txt"
+  "${WCMD[@]}" fix --project "$LAB" --log "$log" --apply all --yes | tee "$WORK/fix-$mode.txt"
   [ "${PIPESTATUS[0]}" = "0" ] || fail "$mode: wantui fix --apply failed"
   diff -u "$WORK/wantui.broken-$mode.toml" "$LAB/wantui.toml" > "$WORK/fix-$mode.diff"  # what the fix changed
   [ "$mode" = "bnb" ] && LAB="$LAB" helper uninject
