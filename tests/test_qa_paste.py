@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.timeout(90)
+pytestmark = pytest.mark.timeout(120)
 
 ENV = {**os.environ, "NO_COLOR": "1", "WANTUI_DEBUG": ""}
 
@@ -50,7 +50,7 @@ def wantui(
         capture_output=True,
         text=True,
         env=env or ENV,
-        timeout=30,
+        timeout=60,
         stdin=subprocess.DEVNULL,
     )
 
