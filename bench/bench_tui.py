@@ -180,6 +180,7 @@ async def flood(rate: int, seconds: float, thread: bool = False) -> None:
         gpu=False,
     )
     latencies: list[float] = []
+    pressed_at: list[float] = []  # wall clock of each press, to split flood / catch-up
     rss: list[float] = []
     async with app.run_test(size=(120, 40)):
         await asyncio.sleep(0.5)
@@ -205,6 +206,7 @@ async def flood(rate: int, seconds: float, thread: bool = False) -> None:
             while screen.zoomed == before:
                 await asyncio.sleep(0.001)
             latencies.append(time.perf_counter() - t)
+            pressed_at.append(time.time())
             rss.append(rss_mib())
             await asyncio.sleep(0.05)
         caught_up = time.time()
@@ -229,6 +231,12 @@ async def flood(rate: int, seconds: float, thread: bool = False) -> None:
     print(
         f"key latency over {len(lat)} presses: p50 {statistics.median(lat) * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms, max {lat[-1] * 1000:.1f} ms (target p99 < 100 ms)"
     )
+    during = sorted(x for x, w in zip(latencies, pressed_at) if w <= end)
+    if during:
+        p99d = during[min(len(during) - 1, int(len(during) * 0.99))]
+        print(
+            f"  of which while the child was flooding: {len(during)} presses, p50 {statistics.median(during) * 1000:.1f} ms, p99 {p99d * 1000:.1f} ms, max {during[-1] * 1000:.1f} ms"
+        )
     print(
         f"key latency idle (same machine, before the flood): p50 {statistics.median(idle) * 1000:.1f} ms, max {max(idle) * 1000:.1f} ms"
     )
