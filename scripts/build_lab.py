@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import struct
 import sys
 from pathlib import Path
@@ -420,7 +421,9 @@ def build(args: argparse.Namespace) -> dict:
         'frame_extraction = "head"\n',
         encoding="utf-8",
     )
-    python = args.python or sys.executable
+    # absolute: wantui.toml resolves a relative interpreter path against the project folder
+    python = shutil.which(args.python) or args.python if args.python else sys.executable
+    python = os.path.abspath(python) if os.sep in python else python
     musubi = str(args.musubi.resolve()) if args.musubi else "musubi-tuner"
     mp = MIXED_PRECISION[args.dtype]
     train_args = [

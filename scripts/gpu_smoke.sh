@@ -57,7 +57,8 @@ for n in "$STEPS" "$TIME_STEPS" "$ROUNDS"; do [[ "$n" =~ ^[0-9]+$ ]] || die "ste
 if [ -z "$PY" ]; then
   if [ -x "$MUSUBI/.venv/bin/python" ]; then PY="$MUSUBI/.venv/bin/python"; else PY="$(command -v python3)"; fi
 fi
-[ -x "$PY" ] || die "$PY: not an executable interpreter"
+PY="$(command -v "$PY" || true)"  # absolute: wantui.toml resolves a relative python against the lab
+[ -n "$PY" ] && [ -x "$PY" ] || die "--python: not an executable interpreter"
 MUSUBI="$(cd "$MUSUBI" && pwd)"
 HERE="$(cd "$(dirname "$0")" && pwd)"
 # wantui itself: $WANTUI (a command, may have words), else `wantui` on PATH, else this checkout

@@ -194,10 +194,14 @@ def test_fp16_and_fp32_options_set_matching_precision(tmp_path: Path) -> None:
         "fp16",
         "fp16",
     ]
-    info = _build(tmp_path / "b", "--dtype", "fp32")
+    info = _build(tmp_path / "b", "--dtype", "fp32", "--python", "python3")
     assert _header(Path(info["dit"]["path"]))[0]["head.head.weight"]["dtype"] == "F32"
-    train = load_project(tmp_path / "b").argv("train")
+    project = load_project(tmp_path / "b")
+    train = project.argv("train")
     assert [train[i + 1] for i, a in enumerate(train) if a == "--mixed_precision"] == ["no", "no"]
+    # a bare interpreter name is written as an absolute path: wantui.toml resolves relative
+    # paths against the project folder, where "python3" would not exist
+    assert Path(project.python or "").is_absolute() and Path(train[0]).is_file()
 
 
 @pytest.mark.parametrize(
