@@ -383,3 +383,23 @@ def test_import_waits_for_the_fix_lock(project: Path) -> None:
     assert (
         wantui("import", "--", "python wan_cache_latents.py --vae v", cwd=project).returncode == 0
     )
+
+
+@pytest.mark.parametrize(
+    ("cmd", "name"),
+    [
+        ("torchrun --nproc_per_node 2 src/musubi_tuner/wan_train_network.py --dit x", "torchrun"),
+        (
+            "NCCL_P2P_DISABLE=1 python -m torch.distributed.run --nproc_per_node 2 wan_train_network.py",
+            "python -m torch.distributed.run",
+        ),
+    ],
+)
+def test_torchrun_is_named_not_no_script_found(tmp_path: Path, cmd: str, name: str) -> None:
+    """A torchrun command has a .py script in it; "no python, accelerate or .py script
+    found" (or "cannot tell which step run.py is") sent users looking in the wrong place."""
+    for sub in (["import", "--dry-run"], ["check"]):
+        proc = wantui(*sub, "--", cmd, cwd=tmp_path)
+        assert proc.returncode == 2, proc.stderr
+        assert f"`{name}` launches are not supported" in proc.stderr
+        assert "accelerate launch --multi_gpu" in proc.stderr

@@ -264,6 +264,22 @@ def _segments(tokens: list[str]) -> list[list[str]]:
     return [s for s in segs if s]
 
 
+_OTHER_LAUNCHERS = ("torchrun", "deepspeed", "torch.distributed.run", "torch.distributed.launch")
+
+
+def _other_launcher(seg: list[str]) -> str | None:
+    """``torchrun X.py`` / ``python -m torch.distributed.run X.py`` / ``deepspeed``: the
+    script is there, but not as a step wantui can run."""
+    words = [t for t in seg if not _ENV_ASSIGN.match(t)]
+    for i, tok in enumerate(words[:4]):
+        name = basename_any(tok).lower().removesuffix(".exe")
+        if name in _OTHER_LAUNCHERS:
+            return name
+        if tok == "-m" and i + 1 < len(words) and words[i + 1] in _OTHER_LAUNCHERS:
+            return f"python -m {words[i + 1]}"
+    return None
+
+
 def _is_main(seg: list[str]) -> bool:
     for tok in seg:
         if _ENV_ASSIGN.match(tok) or tok in (
@@ -348,6 +364,14 @@ def parse_commands(
     if not tokens:
         raise WantuiError("empty command line")
     segs = _segments(_drop_redirections(tokens))
+    for seg in segs:
+        launcher = _other_launcher(seg)
+        if launcher:
+            raise WantuiError(
+                f"`{launcher}` launches are not supported: wantui runs a step with python or"
+                " `accelerate launch` (for several GPUs: `accelerate launch --multi_gpu"
+                " --num_processes N ...`)"
+            )
     if not any(_is_main(seg) for seg in segs):
         raise WantuiError("no python, accelerate or .py script found in the command line")
     env: dict[str, str] = {}
