@@ -613,32 +613,20 @@ class Prefilter:
             self._groups.append((rx, memchr, icase, owners, None))
         self._merge_passes()
         self.anchors = bytes(b for b, _ in sorted(anchors))
+        # groups with a piece that has its anchor byte inside: a non-overlapping scan
+        # could hide a hit that starts within another, so they are searched position by position
+        self._overlap = {
+            id(g[3]) for g in [*self._groups, *self._small] if any(k[:1] in k[1:] for k in g[3])
+        }
 
     def _merge_passes(self) -> None:
         """Fold the regex passes of several anchor bytes into one: the block is translated
         (GB/s) so that all those anchors become one byte, ``\x00``, and one regex over
-        the translated pieces finds every candidate. One pass instead of a dozen."""
-        merge = [g for g in self._groups if not g[1] and not g[2]]
-        if len(merge) < 2:
-            return
-        table = bytearray(range(256))
-        table[0] = 1  # a NUL in the log is not an anchor
-        for g in merge:
-            for piece in g[3]:
-                table[piece[0]] = 0
-        tmap = bytes(table)
-        owners: dict[bytes, set[bytes]] = {}
-        for g in merge:
-            for piece, lits in g[3].items():
-                owners.setdefault(piece.translate(tmap), set()).update(lits)
-        short = sorted(owners, key=len)
-        kept: dict[bytes, set[bytes]] = {}
-        for key in short:
-            host = next((k for k in kept if key.startswith(k)), None)
-            kept.setdefault(key if host is None else host, set()).update(owners[key])
-        rx = re.compile(_trie_pattern(list(kept)))
-        self._groups = [g for g in self._groups if g not in merge]
-        self._groups.append((rx, (), False, {k: tuple(sorted(v)) for k, v in kept.items()}, tmap))
+        the translated pieces finds every candidate. One pass instead of a dozen. Short
+        blocks (a live line) fold the memchr anchors in too: fewer calls per line."""
+        groups = self._groups
+        self._groups = _merged(groups, [g for g in groups if not g[1] and not g[2]])
+        self._small = _merged(groups, [g for g in groups if not g[2]])
 
     def __repr__(self) -> str:
         return (
@@ -649,7 +637,7 @@ class Prefilter:
         """Whether one line (or part of one) contains a literal."""
         if _is_dirty(line):
             line = clean_bytes(line)
-        for rx, _memchr, icase, owners, tmap in self._groups:
+        for rx, _memchr, icase, owners, tmap in self._small:
             hay = line if tmap is None else line.translate(tmap)
             for m in _overlapping(rx, hay):
                 if _contains(line, owners[m.group().lower() if icase else m.group()], icase):
@@ -659,17 +647,23 @@ class Prefilter:
     def lines(self, block: bytes) -> list[tuple[int, bytes]]:
         """(0-based line index, raw line without its newline) of every line of ``block``
         that contains a literal, in order; the last line may lack a newline."""
+        groups = self._groups if len(block) > 4096 else self._small
         hay = block
         raw: list[bytes] | None = None
-        if _is_dirty(block):
+        # the merged pass's translation also marks control bytes (as \x02): one C pass
+        # both finds anchors and tells whether the block needs cleaning
+        tmap = next((g[4] for g in groups if g[4] is not None), None)
+        translated = block.translate(tmap) if tmap is not None else None
+        if (b"\x02" in translated) if translated is not None else _is_dirty(block):
             hay = clean_bytes(block)  # newlines kept: line indexes are the same
             raw = block.split(b"\n")
+            translated = hay.translate(tmap) if tmap is not None else None
         starts: set[int] = set()
         rfind = hay.rfind
         find = hay.find
-        for rx, memchr, icase, owners, tmap in self._groups:
+        for rx, memchr, icase, owners, tmap in groups:
             if tmap is not None:
-                found = _overlapping(rx, hay.translate(tmap))  # type: ignore[assignment]
+                found = _overlapping(rx, translated)  # type: ignore[assignment,arg-type]
             elif memchr:
                 match = rx.match
                 found = []
@@ -682,7 +676,7 @@ class Prefilter:
                         p = find(needle, p + 1)
                 if len(memchr) > 1:
                     found.sort(key=lambda m: m.start())
-            elif any(k[:1] in k[1:] for k in owners):
+            elif id(owners) in self._overlap:
                 # a piece with its anchor byte inside could hide an overlapping one
                 found = _overlapping(rx, hay)  # type: ignore[assignment]
             else:
@@ -718,6 +712,30 @@ class Prefilter:
                 )
             )
         return out
+
+
+def _merged(groups: list, merge: list) -> list:
+    """``groups`` with the ``merge`` ones replaced by one pass over a translated block."""
+    if len(merge) < 2:
+        return list(groups)
+    table = bytearray(range(256))
+    for c in _DIRTY:
+        table[c] = 2  # control bytes (NUL included) are marked, never anchors
+    for g in merge:
+        for piece in g[3]:
+            table[piece[0]] = 0
+    tmap = bytes(table)
+    owners: dict[bytes, set[bytes]] = {}
+    for g in merge:
+        for piece, lits in g[3].items():
+            owners.setdefault(piece.translate(tmap), set()).update(lits)
+    kept: dict[bytes, set[bytes]] = {}
+    for key in sorted(owners, key=len):
+        host = next((k for k in kept if key.startswith(k)), None)
+        kept.setdefault(key if host is None else host, set()).update(owners[key])
+    rx = re.compile(_trie_pattern(list(kept)))
+    rest = [g for g in groups if g not in merge]
+    return [*rest, (rx, (), False, {k: tuple(sorted(v)) for k, v in kept.items()}, tmap)]
 
 
 def _overlapping(rx: re.Pattern[bytes], hay: bytes) -> Iterator[re.Match[bytes]]:
