@@ -10,6 +10,7 @@ from wantui.cli.demo import demo_files, demo_source
 from wantui.core.project import load_project
 from wantui.tui.app import WantuiApp
 from wantui.tui.feed import Feed
+from wantui.tui.feed_process import ProcessFeed
 from wantui.tui.sources import LiveSource
 
 
@@ -27,8 +28,9 @@ def demo_app(tmp: Path, **kw: Any) -> tuple[WantuiApp, Path]:
 
 
 def live_app(project: Any, **kw: Any) -> WantuiApp:
+    # as `wantui` builds it: following and diagnosis in a feed process
     return WantuiApp(
-        feed=Feed(),
+        feed=ProcessFeed(),
         source=LiveSource(project, autostart=True),
         project=project,
         title="live",
