@@ -160,3 +160,42 @@ def test_tqdm_redraws_without_newline_stay_one_line() -> None:
     data = b"".join(b"\rsteps: %d/40 [00:01<00:02, 1.00it/s]" % i for i in range(1, 400))
     lines = normalize_text(data)
     assert len(lines) == 1 and lines[0].progress and "399/40" in lines[0].text
+
+
+def test_tui_keep_with_progress_takes_the_block_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The TUI's keep, "(?:<matcher prefilter>)|it/s|...", gets the block scanner plus
+    its extra regex: same findings and the same progress as the plain regex keep."""
+    import re
+
+    from wantui.core import logtext
+    from wantui.core.progress import RunStats
+
+    m = Matcher(RULES)
+    pre = m.prefilter_bytes()
+    assert pre is not None
+    keep = re.compile(
+        b"(?:" + pre.pattern + b")|it/s|s/it|epoch \\d|saving checkpoint: ", pre.flags
+    )
+    data = b"".join(NOISE) * 30 + b"".join(PIECES[:40]) + b"epoch 3/9\n" + b"".join(NOISE)
+
+    def run(n: Normalizer) -> tuple:
+        mm = Matcher(RULES)
+        stats = RunStats()
+        for i in range(0, len(data), 5000):
+            for line in n.feed(data[i : i + 5000]):
+                mm.feed(line)
+                stats.feed(line)
+        for line in n.close():
+            mm.feed(line)
+            stats.feed(line)
+        mm.finish()
+        return findings_json(mm.findings()), stats.losses, stats.checkpoints, stats.epoch
+
+    fast = Normalizer(keep=keep, history=True)
+    assert fast.prefilter is not None
+    got = run(fast)
+    monkeypatch.setattr(logtext, "_KNOWN", {})
+    slow = Normalizer(keep=keep, history=True)
+    assert slow.prefilter is None
+    assert got == run(slow)
+    assert got[1] and got[3] == 3

@@ -190,7 +190,7 @@ class Normalizer:
         self.history = history
         self.keep = keep
         # the block scanner: only lines with a literal are decoded (see Prefilter)
-        self.prefilter = prefilter if prefilter is not None else _KNOWN.get(keep)  # type: ignore[arg-type]
+        self.prefilter = prefilter if prefilter is not None else _known_prefilter(keep)
         # a faster, looser regex that finds candidate lines for ``keep`` to confirm
         self.scan = scan if keep is not None else None
         self._pending = bytearray()
@@ -757,6 +757,55 @@ def _contains(line: bytes, lits: tuple[bytes, ...], icase: bool) -> bool:
 # Prefilters known by the regex a matcher hands out (``Matcher.prefilter_bytes()``), so
 # that ``Normalizer(keep=that_regex)`` takes the block path without changing its callers.
 _KNOWN: dict[re.Pattern[bytes], Prefilter] = {}
+
+
+class _PrefilterAnd:
+    """A :class:`Prefilter` plus an extra bytes regex (``keep = "(?:<prefilter>)|<extra>"``,
+    as the TUI asks for progress lines too): a line passes if either finds it."""
+
+    def __init__(self, prefilter: Prefilter, extra: re.Pattern[bytes]) -> None:
+        self.prefilter = prefilter
+        self.extra = extra
+
+    def matches(self, line: bytes) -> bool:
+        return self.extra.search(line) is not None or self.prefilter.matches(line)
+
+    def lines(self, block: bytes) -> list[tuple[int, bytes]]:
+        found = dict(self.prefilter.lines(block))
+        pos = 0  # start of the first line not looked at
+        counted = 0  # newlines before pos
+        for m in self.extra.finditer(block):
+            if m.start() < pos:
+                continue
+            start = block.rfind(b"\n", 0, m.start()) + 1
+            end = block.find(b"\n", m.start())
+            end = len(block) if end < 0 else end
+            counted += block.count(b"\n", pos, start)
+            found.setdefault(counted, block[start:end])
+            counted += 1
+            pos = end + 1
+        return sorted(found.items())
+
+
+def _known_prefilter(keep: re.Pattern[bytes] | None) -> Prefilter | _PrefilterAnd | None:
+    if keep is None:
+        return None
+    known = _KNOWN.get(keep)
+    if known is not None:
+        return known
+    for pattern, prefilter in list(_KNOWN.items()):
+        head = b"(?:" + pattern.pattern + b")|"
+        if (
+            isinstance(keep.pattern, bytes)
+            and keep.pattern.startswith(head)
+            and keep.flags == pattern.flags
+        ):
+            try:
+                extra = re.compile(keep.pattern[len(head) :], keep.flags)
+            except re.error:
+                return None
+            return _PrefilterAnd(prefilter, extra)
+    return None
 
 
 def register_prefilter(keep: re.Pattern[bytes], prefilter: Prefilter) -> None:
