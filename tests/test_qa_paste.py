@@ -403,3 +403,33 @@ def test_torchrun_is_named_not_no_script_found(tmp_path: Path, cmd: str, name: s
         assert proc.returncode == 2, proc.stderr
         assert f"`{name}` launches are not supported" in proc.stderr
         assert "accelerate launch --multi_gpu" in proc.stderr
+
+
+def test_bat_with_cd_d_to_a_windows_folder_imported_on_linux(tmp_path: Path) -> None:
+    """`cd /d "C:\\Users\\名前\\musubi tuner"` made the scripts "/home/x/C:\\Users\\..." and the
+    dataset config "C:\\...\\musubi tuner/dataset.toml"; every relative path is now made
+    absolute from that folder with Windows rules."""
+    bat = (
+        "@echo off\r\nchcp 65001 > nul\r\nset PYTHONUTF8=1\r\n"
+        'cd /d "C:\\Users\\名前\\musubi tuner"\r\ncall venv\\Scripts\\activate\r\n'
+        "python src\\musubi_tuner\\wan_cache_latents.py --dataset_config dataset.toml"
+        " --vae models\\wan_2.1_vae.safetensors\r\n"
+        "accelerate launch src\\musubi_tuner\\wan_train_network.py --dataset_config dataset.toml"
+        " --dit models\\dit.safetensors --sdpa\r\npause\r\n"
+    )
+    proc = wantui("import", "--", bat, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("were made absolute") == 1
+    from wantui.core.project import load_project
+
+    p = load_project(tmp_path)
+    base = "C:\\Users\\名前\\musubi tuner"
+    assert p.dataset_config == base + "\\dataset.toml"
+    assert p.python == base + "\\venv\\Scripts\\python.exe"
+    assert p.steps["latents"].script == base + "\\src\\musubi_tuner\\wan_cache_latents.py"
+    assert p.steps["latents"].args == ["--vae", base + "\\models\\wan_2.1_vae.safetensors"]
+    assert p.steps["train"].args == ["--dit", base + "\\models\\dit.safetensors", "--sdpa"]
+    assert p.steps["train"].env == {"PYTHONUTF8": "1"}
+    out = wantui("export", "--bat", "-", cwd=tmp_path).stdout
+    assert f'"{base}\\src\\musubi_tuner\\wan_train_network.py"' in out
+    assert str(tmp_path) + "/C:" not in out and "tuner/" not in out

@@ -9,6 +9,7 @@ accelerate flags, environment and arguments go into ``[steps.<step>]`` of wantui
 from __future__ import annotations
 
 import argparse
+import ntpath
 import os
 import re
 import sys
@@ -194,6 +195,81 @@ def run(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+_WIN_ABS = re.compile(r"^(?:[A-Za-z]:[\\/]|\\\\)")
+
+
+def _windows_cd(parsed: Any) -> str | None:
+    """The ``cd /d C:\\...`` folder of a pasted .bat when this machine is not Windows:
+    ``Path.resolve`` would glue it onto the current folder ("/home/me/C:\\Users...")."""
+    if os.name == "nt" or not parsed.windows or parsed.cwd is None:
+        return None
+    folder = str(parsed.cwd)
+    return folder if _WIN_ABS.match(folder) else None
+
+
+def _win_join(folder: str, value: str) -> str:
+    """``value`` from the .bat made absolute in Windows terms (as the .bat meant it)."""
+    if not value or _WIN_ABS.match(value) or value.startswith(("/", "%", "~")):
+        return value
+    return ntpath.normpath(ntpath.join(folder, value))
+
+
+def _import_windows_cd(
+    project: Any, parsed: Any, step_name: str, win_dir: str, notes: list[str]
+) -> None:
+    """A .bat that does ``cd /d C:\\...`` first, imported on Linux or macOS: every
+    relative path (dataset config, script, interpreter, model files) is made absolute
+    from that folder with Windows rules, for ``wantui export --bat`` and for reading."""
+    from wantui.core.args.catalog import STEP_SCRIPTS
+    from wantui.core.project import Step
+
+    step_args = list(parsed.args)
+    out: list[str] = []
+    i = 0
+    while i < len(step_args):  # path-valued flags, also in --flag=value form
+        tok = step_args[i]
+        name, eq, inline = tok.partition("=")
+        if name in _PATH_VALUED and eq:
+            out.append(f"{name}={_win_join(win_dir, inline)}")
+        elif tok in _PATH_VALUED and i + 1 < len(step_args):
+            out += [tok, _win_join(win_dir, step_args[i + 1])]
+            i += 1
+        else:
+            out.append(tok)
+        i += 1
+    step_args = out
+    if parsed.dataset_config:
+        dc = _win_join(win_dir, parsed.dataset_config)
+        if project.dataset_config in (None, dc):
+            project.dataset_config = dc
+            step_args = _remove_flag(step_args, "--dataset_config")
+    script = STEP_SCRIPTS.get(step_name, parsed.script_name) if parsed.module else parsed.script
+    script = _win_join(win_dir, script)
+    python = parsed.python
+    if python and ("/" in python or "\\" in python):
+        project.python = _win_join(win_dir, python)
+    elif project.python is None:
+        venv_py = _venv_python(parsed.prefix, Path("."), True)
+        if venv_py:
+            project.python = _win_join(win_dir, venv_py)
+    note = (
+        f"paths relative to {win_dir} (the .bat's `cd`) were made absolute; they are"
+        " Windows paths: run the pipeline on Windows (`wantui export --bat`)"
+    )
+    if note not in notes:
+        notes.append(note)
+    old = project.steps.get(step_name)
+    project.steps[step_name] = Step(
+        name=step_name,
+        script=script,
+        args=step_args,
+        launcher=parsed.launcher,
+        launch_args=list(parsed.launch_args),
+        env={**(old.env if old else {}), **parsed.env},
+        enabled=old.enabled if old else True,
+    )
+
+
 def _import_one(
     project: Any, parsed: Any, step_name: str, root: Path, cwd: Path, notes: list[str]
 ) -> None:
@@ -202,6 +278,10 @@ def _import_one(
     from wantui.core.args.parse import POSIX_VAR, WINDOWS_VAR
     from wantui.core.project import Step
 
+    win_dir = _windows_cd(parsed)
+    if win_dir is not None:
+        _import_windows_cd(project, parsed, step_name, win_dir, notes)
+        return
     run_dir = (parsed.cwd or cwd).resolve()
     step_args = list(parsed.args)
     if parsed.dataset_config:
