@@ -731,3 +731,23 @@ def test_media_and_jsonl_that_are_fifos_do_not_hang_the_scan(tmp_path: Path) -> 
 
     titles = [f["title"] for f in json.loads(proc.stdout)["findings"]]
     assert any("clip lengths unknown" in t for t in titles), titles
+
+
+def test_guide_keys_path_and_num_frames_fixed_in_one_apply_all(tmp_path: Path) -> None:
+    """wan-facts §8 row 11: `path` and `num_frames` are not keys. `--apply all` renamed
+    num_frames to `target_frames = 17`, an int, which is a new error; it now writes the list."""
+    (tmp_path / "clips").mkdir()
+    (tmp_path / "d.toml").write_text(
+        '[general]\nresolution = [960, 544]\ncaption_extension = ".txt"\n'
+        '[[datasets]]\npath = "clips"  # where my clips are\nnum_frames = 17\n'
+    )
+    proc = wantui("fix", "--dataset-config", "d.toml", "--apply", "all", "--yes", cwd=tmp_path)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    text = (tmp_path / "d.toml").read_text()
+    assert 'video_directory = "clips"  # where my clips are' in text
+    assert "target_frames = [17]" in text and "num_frames" not in text and "path" not in text
+    import json
+
+    check = wantui("check", "--dataset-config", "d.toml", "--json", cwd=tmp_path)
+    rules = {f["rule"] for f in json.loads(check.stdout)["findings"]}
+    assert not rules & {"toml-extra-key", "toml-invalid-value"}, rules

@@ -488,7 +488,24 @@ class _Checker:
             or table == "general"
             and target in self.general_keys()
         )
-        if in_scope and not exists and key not in ("width", "height"):
+        value = (entry or {}).get(key)
+        if (
+            in_scope
+            and not exists
+            and target == "target_frames"
+            and isinstance(value, int)
+            and not isinstance(value, bool)
+        ):
+            # `num_frames = 17` renamed would be `target_frames = 17`, which is the wrong
+            # type: write the list musubi-tuner wants (the remove fix below drops the old key)
+            fixes.append(
+                FixAction(
+                    "toml_set_key",
+                    {"file": FILE, "table": table, "key": target, "value": [value]},
+                    label=f"Set `{target} = [{value}]` (from `{key}`)",
+                )
+            )
+        elif in_scope and not exists and key not in ("width", "height"):
             fixes.append(
                 FixAction(
                     "toml_rename_key",
