@@ -197,6 +197,9 @@ class ProcessFeed:
             "source": described,
         }
         env = dict(os.environ, PYTHONUNBUFFERED="1")
+        # the child imports the same wantui as this process, installed or not
+        root = str(Path(__file__).resolve().parent.parent.parent)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
         child = subprocess.Popen(
             [self.python, "-m", "wantui.tui.feed_process"],
             stdin=subprocess.PIPE,
