@@ -211,3 +211,11 @@ def test_tui_keep_with_progress_takes_the_block_path(monkeypatch: pytest.MonkeyP
     assert slow.prefilter is None
     assert got == run(slow)
     assert got[1] and got[3] == 3
+
+
+def test_prefilter_short_and_odd_literals() -> None:
+    pf = Prefilter([b"\rab", b"xy", b"Q", b"E(s)"], [b"n"])
+    data = b"zz\nab\nqxyq\nQ\nN\nno\nError(s) E(s)\n"
+    assert pf.lines(data) == [(2, b"qxyq"), (3, b"Q"), (4, b"N"), (5, b"no"), (6, b"Error(s) E(s)")]
+    assert pf.lines(b"") == [] and pf.lines(b"\n\n") == []
+    assert pf.lines(b"tail without newline xy") == [(0, b"tail without newline xy")]

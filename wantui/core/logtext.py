@@ -509,13 +509,15 @@ def _trie_pattern(words: list[bytes]) -> bytes:
 class Prefilter:
     """Finds the lines of a block that contain one of a set of byte literals, exactly.
 
-    Every literal is given an *anchor*: one of its bytes, chosen so that few anchors
-    cover all literals and each is rare in ordinary musubi-tuner output. Per anchor byte,
-    one regex ``b(?:piece|piece...)`` (the literals' next bytes as a trie) runs over the
-    whole block: a regex starting with a literal byte is scanned for in C at GB/s, and
-    only its few hits come back to Python. A hit's line is then confirmed with ``in``
-    checks of the literals that anchor stands for. Cost per block: one C pass per anchor
-    byte (a dozen or so), plus work per *candidate* line, never per line.
+    Every literal is given an *anchor*: one of its bytes, rare in ordinary musubi-tuner
+    output, starting a *piece* (the anchor and up to 5 next bytes) not seen in healthy
+    logs. The block is translated (``bytes.translate``, GB/s) so that every anchor byte
+    becomes ``\x00``; one regex, ``\x00`` followed by a trie of the translated pieces,
+    then runs over it: ``re`` scans for a literal first byte in C and tries the trie only
+    at anchors. Anchors that are very rare may instead be found with ``bytes.find``
+    (memchr); case-folded literals get their own pass. A hit's line is confirmed with
+    ``in`` checks of just the literals its piece stands for. Cost per block: a few C passes,
+    plus work per *candidate* line, never per line.
 
     ``folded`` literals (lower case) match regardless of ASCII case. Lines with ANSI
     escapes or control bytes are looked at cleaned (:func:`clean_bytes`), since an escape
@@ -535,9 +537,7 @@ class Prefilter:
             # a rare byte is cheaper to find with memchr and a try per hit from Python
             return min(_MERGED_US + hits * _HIT_US, _FIND_US + hits * _PYHIT_US)
 
-        # Greedy weighted set cover: the anchor byte covering most uncovered literals per
-        # unit of cost (a C pass each, plus hits in ordinary output), until all are covered.
-        uncovered = set(range(len(entries)))
+        uncovered = range(len(entries))
         # where each literal may be anchored: byte -> the first offset whose piece (the
         # anchor and the next bytes) is not seen in healthy output; any offset if none is
         spots: list[dict[int, int]] = []
@@ -557,12 +557,14 @@ class Prefilter:
                     fallback[b], fallback_seen[b] = k, seen
                 if piece not in _TYPICAL and piece.lower() not in _TYPICAL.lower():
                     good.setdefault(b, k)
+            if not (good or fallback):  # a short literal starting with a line end
+                fallback = {b: k for k, b in reversed(list(enumerate(low))) if b not in _NOT_ANCHOR}
             spots.append(good or fallback)
         # Every literal takes its cheapest anchor byte (the cost is per anchor byte, not
         # per literal, and the cheapest bytes are shared by many literals); then anchors
         # whose literals all have another chosen anchor are dropped, dearest first.
         chosen: set[tuple[int, bool]] = set()
-        for i in sorted(uncovered):
+        for i in uncovered:
             icase = entries[i][1]
             if spots[i]:
                 chosen.add((min(spots[i], key=lambda b, ic=icase: cost(b, ic)), icase))
@@ -575,7 +577,7 @@ class Prefilter:
             ):
                 chosen = rest
         anchors: dict[tuple[int, bool], list[int]] = {}
-        for i in sorted(uncovered):
+        for i in uncovered:
             icase = entries[i][1]
             options = [b for b in spots[i] if (b, icase) in chosen]
             if options:
