@@ -248,3 +248,26 @@ def test_loose_scan_then_exact_keep_is_exact() -> None:
     n = Normalizer(keep=exact, scan=loose)
     got = n.feed(data) + n.close()
     assert [(ln.number, ln.text) for ln in got] == [(3, "ccc ERROR"), (4, "ERR and ERROR")]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                b"ok line",
+                "学習開始".encode("cp932"),
+                "café".encode("cp1252"),
+                b"\xff\xfe",
+                b"",
+                "✓".encode(),
+            ]
+        ),
+        max_size=12,
+    )
+)
+def test_block_decode_equals_per_line_decode(lines: list[bytes]) -> None:
+    from wantui.core.logtext import _decode_lines
+
+    block = b"\n".join(lines) + b"\n"
+    assert _decode_lines(block) == [decode_line(x) for x in block.split(b"\n")]

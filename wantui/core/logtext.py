@@ -77,6 +77,29 @@ def decode_line(raw: bytes) -> str:
         return raw.decode("utf-8", errors="replace")
 
 
+def _decode_lines(block: bytes) -> list[str]:
+    """``block`` split at newlines and decoded: valid UTF-8 runs in one C call each; only
+    a line with an invalid byte goes through :func:`decode_line` (its own code page)."""
+    out: list[str] = []
+    pos = 0
+    while True:
+        try:
+            out.extend(block[pos:].decode("utf-8").split("\n"))
+            return out
+        except UnicodeDecodeError as exc:
+            bad = pos + exc.start
+            nl = block.rfind(b"\n", pos, bad)
+            start = nl + 1 if nl >= 0 else pos
+            end = block.find(b"\n", bad)
+            if start > pos:  # the valid lines before the bad one
+                out.extend(block[pos : start - 1].decode("utf-8").split("\n"))
+            if end < 0:
+                out.append(decode_line(block[start:]))
+                return out
+            out.append(decode_line(block[start:end]))
+            pos = end + 1
+
+
 def _strip_rank(text: str) -> tuple[str, int | None]:
     if text.startswith("["):
         m = _RANK.match(text)
@@ -339,11 +362,7 @@ class Normalizer:
                 pos = end + 1
             self.lines_seen = base + block.count(b"\n")
             return out
-        try:
-            text = block.decode("utf-8")
-            pieces = text.split("\n")
-        except UnicodeDecodeError:
-            pieces = [decode_line(b) for b in block.split(b"\n")]
+        pieces = _decode_lines(block)
         pieces.pop()  # after the final newline
         history = self.history
         for i, piece in enumerate(pieces, base + 1):
