@@ -56,3 +56,30 @@ def test_fix_dialog_80x24(snap_compare, tmp_path: Path) -> None:  # noqa: ANN001
         await pilot.pause(0.3)
 
     assert snap_compare(_app(tmp_path), terminal_size=(80, 24), run_before=open_fix)
+
+
+def test_multirank_replay_80x24(snap_compare) -> None:  # noqa: ANN001
+    """An 8-GPU OOM replayed: ranks folded, the rank count in the pane title."""
+    from wantui.tui.app import WantuiApp
+    from wantui.tui.feed import Feed
+    from wantui.tui.sources import ReplaySource, replay_plan
+
+    log = Path(__file__).resolve().parent.parent / "fixtures/logs/multirank-8-oom.log"
+    app = WantuiApp(
+        feed=Feed(("train",)),
+        source=ReplaySource(replay_plan(log), instant=True),
+        title="replay: multirank-8-oom.log",
+        gpu=False,
+    )
+
+    async def finished(pilot) -> None:  # noqa: ANN001
+        for _ in range(200):
+            await pilot.pause(0.05)
+            if app.feed.finished is not None:
+                break
+        await pilot.pause(0.4)
+        app.clear_notifications()
+        await pilot.press("slash", *"Traceback (most", "enter", "n")  # the folded one
+        await pilot.pause(0.3)
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=finished)
