@@ -253,7 +253,8 @@ class ProcessFeed:
     def _merge(self, batch: Batch, states: dict[str, StepStatus], diag_ok: bool) -> None:
         with self._lock:
             self._diag_ok = diag_ok
-            self.steps.update(states)
+            if states:  # a new dict: the UI thread may be iterating the old one
+                self.steps = {**self.steps, **states}
             mine = self._batch
             for step, updates in batch.updates.items():
                 # lines drawn before this batch, rewritten: still pending here, or drawn
