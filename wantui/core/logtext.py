@@ -488,7 +488,8 @@ _MERGED_US = 20.0  # an anchor's share of the one merged pass (see _merge_passes
 _FIND_US = 50.0  # memchr for one byte over 1 MB
 _PYHIT_US = 0.4  # a hit of that byte handled from Python
 _HIT_US = 0.08  # a failed try of the rest of the pattern at a hit of that byte
-_PIECE = 6  # anchor pieces are at most this long: short pieces merge, long ones are rarer
+_MIN_PIECE = 4  # where the literal allows: shorter pieces hit more often by chance
+_PIECE = 12  # anchor pieces are at most this long: short pieces merge, long ones are rarer
 
 
 def clean_bytes(data: bytes) -> bytes:
@@ -562,7 +563,7 @@ class Prefilter:
         spots: list[dict[int, int]] = []
         for lit, icase in entries:
             low = lit.lower() if icase else lit
-            limit = max(1, len(lit) - 3)  # leave a piece of 4 bytes where possible
+            limit = max(1, len(lit) - _MIN_PIECE + 1)  # leave a long enough piece
             good: dict[int, int] = {}
             fallback: dict[int, int] = {}  # least seen piece per byte, if none is unseen
             fallback_seen: dict[int, int] = {}
