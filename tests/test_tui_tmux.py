@@ -50,7 +50,9 @@ def test_run_survives_sighup_and_attach_shows_it(tmp_path: Path) -> None:
     session = f"wantui-test-{os.getpid()}"
     root = Path(__file__).resolve().parent.parent
     env_cmd = f"cd {proj} && TERM=xterm-256color PYTHONPATH={root} {sys.executable} -m wantui"
-    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "100", "-y", "30", env_cmd], check=True)
+    subprocess.run(
+        ["tmux", "new-session", "-d", "-s", session, "-x", "100", "-y", "30", env_cmd], check=True
+    )
     try:
         assert _wait(lambda: "Run" in _tmux("capture-pane", "-p", "-t", session), 30), _tmux(
             "capture-pane", "-p", "-t", session
