@@ -604,13 +604,13 @@ class Prefilter:
                 b = min(options, key=lambda b, ic=icase: cost(b, ic))
                 anchors.setdefault((b, icase), []).append(i)
         # per anchor: (regex of its pieces, memchr needles or (), case-folded?,
-        # piece -> the literals that piece stands for, translation table or None)
+        # piece -> the (plain, folded) literals it stands for, translation table or None)
         self._groups: list[
             tuple[
                 re.Pattern[bytes],
                 tuple[bytes, ...],
                 bool,
-                dict[bytes, tuple[bytes, ...]],
+                dict[bytes, tuple[tuple[bytes, ...], tuple[bytes, ...]]],
                 bytes | None,
             ]
         ] = []
@@ -621,10 +621,10 @@ class Prefilter:
             # a piece extending another is redundant: the shorter one finds its lines too
             short = sorted(set(piece_of.values()), key=len)
             kept = [p for j, p in enumerate(short) if not any(p.startswith(q) for q in short[:j])]
-            owners = {
-                k: tuple(sorted(lit for lit, piece in piece_of.items() if piece.startswith(k)))
-                for k in kept
-            }
+            owners = {}
+            for k in kept:
+                lits = tuple(sorted(lit for lit, piece in piece_of.items() if piece.startswith(k)))
+                owners[k] = ((), lits) if icase else (lits, ())
             hits = _FREQ[b] + (_FREQ[b & 0xDF] if icase and 97 <= b <= 122 else 0)
             memchr: tuple[bytes, ...] = ()
             if _FIND_US + hits * _PYHIT_US < _MERGED_US + hits * _HIT_US:
@@ -647,8 +647,8 @@ class Prefilter:
         the translated pieces finds every candidate. One pass instead of a dozen. Short
         blocks (a live line) fold the memchr anchors in too: fewer calls per line."""
         groups = self._groups
-        self._groups = _merged(groups, [g for g in groups if not g[1] and not g[2]])
-        self._small = _merged(groups, [g for g in groups if not g[2]])
+        self._groups = _merged(groups, [g for g in groups if not g[1] and _mergeable(g)])
+        self._small = _merged(groups, [g for g in groups if _mergeable(g)])
 
     def __repr__(self) -> str:
         return (
@@ -662,7 +662,7 @@ class Prefilter:
         for rx, _memchr, icase, owners, tmap in self._small:
             hay = line if tmap is None else line.translate(tmap)
             for m in _overlapping(rx, hay):
-                if _contains(line, owners[m.group().lower() if icase else m.group()], icase):
+                if _contains(line, owners[m.group().lower() if icase else m.group()]):
                     return True
         return False
 
@@ -715,7 +715,7 @@ class Prefilter:
                 if end < 0:
                     end = len(hay)
                 lits = owners[m.group().lower() if icase else m.group()]
-                if _contains(hay[start:end], lits, icase):
+                if _contains(hay[start:end], lits):
                     starts.add(start)
                     last = end
         if not starts:
@@ -747,17 +747,35 @@ def _merged(groups: list, merge: list) -> list:
         for piece in g[3]:
             table[piece[0]] = 0
     tmap = bytes(table)
-    owners: dict[bytes, set[bytes]] = {}
+    owners: dict[bytes, tuple[set[bytes], set[bytes]]] = {}
     for g in merge:
-        for piece, lits in g[3].items():
-            owners.setdefault(piece.translate(tmap), set()).update(lits)
-    kept: dict[bytes, set[bytes]] = {}
+        for piece, (plain, folded) in g[3].items():
+            # a case-folded piece enters as all its case variants
+            for v in _case_variants(piece) if g[2] else [piece]:
+                entry = owners.setdefault(v.translate(tmap), (set(), set()))
+                entry[0].update(plain)
+                entry[1].update(folded)
+    kept: dict[bytes, tuple[set[bytes], set[bytes]]] = {}
     for key in sorted(owners, key=len):
         host = next((k for k in kept if key.startswith(k)), None)
-        kept.setdefault(key if host is None else host, set()).update(owners[key])
+        entry = kept.setdefault(key if host is None else host, (set(), set()))
+        entry[0].update(owners[key][0])
+        entry[1].update(owners[key][1])
     rx = re.compile(_trie_pattern(list(kept)))
     rest = [g for g in groups if g not in merge]
-    return [*rest, (rx, (), False, {k: tuple(sorted(v)) for k, v in kept.items()}, tmap)]
+    done = {k: (tuple(sorted(a)), tuple(sorted(b))) for k, (a, b) in kept.items()}
+    return [*rest, (rx, (), False, done, tmap)]
+
+
+def _mergeable(group: tuple) -> bool:
+    """Plain groups merge; a case-folded one too when its anchor has no case and its
+    pieces few letters (each enters the merged trie as all its case variants)."""
+    if not group[2]:
+        return True
+    return all(
+        not chr(piece[0]).isalpha() and sum(chr(c).isalpha() for c in piece) <= 6
+        for piece in group[3]
+    )
 
 
 def _overlapping(rx: re.Pattern[bytes], hay: bytes) -> Iterator[re.Match[bytes]]:
@@ -767,12 +785,16 @@ def _overlapping(rx: re.Pattern[bytes], hay: bytes) -> Iterator[re.Match[bytes]]
         m = rx.search(hay, m.start() + 1)
 
 
-def _contains(line: bytes, lits: tuple[bytes, ...], icase: bool) -> bool:
-    if icase:
-        line = line.lower()
-    for lit in lits:
+def _contains(line: bytes, lits: tuple[tuple[bytes, ...], tuple[bytes, ...]]) -> bool:
+    plain, folded = lits
+    for lit in plain:
         if lit in line:
             return True
+    if folded:
+        low = line.lower()
+        for lit in folded:
+            if lit in low:
+                return True
     return False
 
 
