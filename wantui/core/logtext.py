@@ -649,6 +649,8 @@ class Prefilter:
         groups = self._groups
         self._groups = _merged(groups, [g for g in groups if not g[1] and _mergeable(g)])
         self._small = _merged(groups, [g for g in groups if _mergeable(g)])
+        self._tmap = next((g[4] for g in self._groups if g[4] is not None), None)
+        self._small_tmap = next((g[4] for g in self._small if g[4] is not None), None)
 
     def __repr__(self) -> str:
         return (
@@ -669,12 +671,14 @@ class Prefilter:
     def lines(self, block: bytes) -> list[tuple[int, bytes]]:
         """(0-based line index, raw line without its newline) of every line of ``block``
         that contains a literal, in order; the last line may lack a newline."""
-        groups = self._groups if len(block) > 4096 else self._small
+        if len(block) > 4096:
+            groups, tmap = self._groups, self._tmap
+        else:
+            groups, tmap = self._small, self._small_tmap
         hay = block
         raw: list[bytes] | None = None
         # the merged pass's translation also marks control bytes (as \x02): one C pass
         # both finds anchors and tells whether the block needs cleaning
-        tmap = next((g[4] for g in groups if g[4] is not None), None)
         translated = block.translate(tmap) if tmap is not None else None
         if (b"\x02" in translated) if translated is not None else _is_dirty(block):
             hay = clean_bytes(block)  # newlines kept: line indexes are the same
