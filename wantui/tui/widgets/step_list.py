@@ -48,6 +48,8 @@ class StepList(Static):
             if st.state is StepState.FAILED and st.returncode is not None:
                 tail += f" ({st.returncode})"
             line.append(f" {tail}", style="dim")
+            if st.ranks > 1:  # data-parallel: how many ranks wrote to this log
+                line.append(f" ×{st.ranks}", style="bold")
             out.append_text(line)
             out.append("\n")
         self.update(out)
