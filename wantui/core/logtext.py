@@ -6,7 +6,9 @@ What users paste or what the pipeline writes is messy: invalid UTF-8, Windows co
 Rules must see clean text, and evidence must keep the *original* line numbers.
 
 The :class:`Normalizer` is streaming and keeps bounded memory: a line with no newline
-is compacted while it grows and its text truncated to :data:`MAX_LINE_CHARS`.
+is compacted while it grows and its text truncated to :data:`MAX_LINE_CHARS`. Given a
+:class:`Prefilter` (the rules' literals), it finds the few relevant lines of each block that
+arrives with a handful of C passes and decodes only those: ~100+ MB/s in pure Python.
 """
 
 from __future__ import annotations

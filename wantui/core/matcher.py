@@ -1,10 +1,11 @@
 """The log matcher: normalised Lines in, ranked Findings out. Pure and streaming.
 
 Feed it line by line (live, from the supervisor) or a whole file (``wantui diagnose``);
-both give the same findings. Per line the cost is one search of a combined regex of
-every rule's required literals (see :mod:`wantui.core.rules.regexcheck`); only lines that
-hit it run the rules' own regexes. :meth:`Matcher.prefilter_bytes` is the same filter on
-raw bytes, which lets the normaliser skip the bulk of INFO and tqdm lines at C speed.
+both give the same findings. Per line the cost is one check for every rule's required
+literals (see :mod:`wantui.core.rules.regexcheck`; the block scanner's check for ASCII
+text, a combined regex otherwise); only lines that pass run the rules' own regexes.
+:meth:`Matcher.prefilter` / :meth:`Matcher.prefilter_bytes` are the same filter on raw
+bytes, which lets the normaliser skip the bulk of INFO and tqdm lines at C speed.
 
 Beyond the rules, the matcher follows the run itself: Python tracebacks, argparse
 ``error:`` lines and accelerate's closing ``subprocess.CalledProcessError`` (which is
