@@ -24,6 +24,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -122,7 +123,8 @@ def worker_main() -> int:
             batch = feed.drain()
             if not batch.empty():
                 with feed._lock:  # noqa: SLF001 - a consistent snapshot of the states
-                    states = {n: st for n, st in feed.steps.items() if _touched(st)}
+                    # copies: the source thread goes on changing the live objects
+                    states = {n: replace(st) for n, st in feed.steps.items() if _touched(st)}
                 _send(out, (batch, states, feed.diagnosis_available))
             if finished:  # the drain above came after the source's last event
                 return 0
