@@ -97,3 +97,38 @@ def test_missing_and_binary(tmp_path: Path) -> None:
     (tmp_path / "wantui.toml").write_bytes(b"\xff\xfe\x00garbage")
     with pytest.raises(WantuiError, match="not UTF-8"):
         load_project(tmp_path)
+
+
+ARGS_WITH_COMMENTS = """\
+[steps.train]
+launcher = "accelerate"
+args = [
+  "--task", "t2v-A14B",  # wan2.2
+  "--sdpa",              # attention
+  "--mixed_precision", "bf16",  # matches the DiT
+]
+"""
+
+
+def test_flag_edits_keep_comments_inside_the_args_array(tmp_path: Path) -> None:
+    p = load_project(_write(tmp_path, ARGS_WITH_COMMENTS))
+    args = p.steps["train"].args
+    args[args.index("--sdpa")] = "--flash_attn"
+    args[args.index("bf16")] = "fp16"
+    text = project_to_toml(p, base=ARGS_WITH_COMMENTS)
+    assert '"--task", "t2v-A14B",  # wan2.2' in text
+    assert '"--mixed_precision", "fp16",  # matches the DiT' in text
+    assert "[project]" not in text  # nothing to say there: no empty table added
+    assert "script =" not in text  # the user's table had none: the default stays implicit
+    (tmp_path / "wantui.toml").write_text(text, encoding="utf-8")
+    assert load_project(tmp_path).steps["train"].args == args
+
+
+def test_append_after_a_trailing_comment_is_never_swallowed(tmp_path: Path) -> None:
+    # tomlkit writes an item appended after a commented last item *into* the comment;
+    # the value must still be there when the file is read back.
+    p = load_project(_write(tmp_path, ARGS_WITH_COMMENTS))
+    p.steps["train"].args.append("--gradient_checkpointing")
+    text = project_to_toml(p, base=ARGS_WITH_COMMENTS)
+    (tmp_path / "wantui.toml").write_text(text, encoding="utf-8")
+    assert load_project(tmp_path).steps["train"].args[-1] == "--gradient_checkpointing"

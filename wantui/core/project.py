@@ -39,12 +39,13 @@ from typing import Any
 
 import tomlkit
 import tomlkit.exceptions
+import tomlkit.items
 
 from wantui.core.errors import WantuiError
 
 PROJECT_FILE = "wantui.toml"
 STEP_NAMES = ("latents", "te", "train")
-_DEFAULTS = {"models_dir": "models", "runs_dir": "runs"}
+_DEFAULTS = {"name": "wan-lora", "models_dir": "models", "runs_dir": "runs"}
 DEFAULT_SCRIPTS = {
     "latents": "wan_cache_latents.py",
     "te": "wan_cache_text_encoder_outputs.py",
@@ -197,7 +198,11 @@ def project_to_toml(project: Project, base: str | None = None) -> str:
     ptbl = doc.get("project")
     if ptbl is None:
         ptbl = tomlkit.table()
-        doc["project"] = ptbl
+        if any(
+            getattr(project, k) not in (None, _DEFAULTS.get(k))
+            for k in ("name", "musubi_dir", "python", "dataset_config", "models_dir", "runs_dir")
+        ):
+            doc["project"] = ptbl  # only when there is something to say
     for key in ("name", "musubi_dir", "python", "dataset_config", "models_dir", "runs_dir"):
         value = getattr(project, key)
         if value is None:
@@ -218,10 +223,15 @@ def project_to_toml(project: Project, base: str | None = None) -> str:
                 del steps[name]
             continue
         tbl = steps.get(name)
+        new_table = tbl is None
         if tbl is None:
             tbl = tomlkit.table()
             steps[name] = tbl
-        wanted: dict[str, Any] = {"script": step.script}
+        wanted: dict[str, Any] = {}
+        # a new step says which script it runs; an existing one the user wrote without
+        # `script` (the default) is not given one by a fix
+        if new_table or "script" in tbl or step.script != DEFAULT_SCRIPTS[name]:
+            wanted["script"] = step.script
         if step.launcher != "python" or "launcher" in tbl:
             wanted["launcher"] = step.launcher
         if step.launch_args or "launch_args" in tbl:
@@ -235,7 +245,13 @@ def project_to_toml(project: Project, base: str | None = None) -> str:
             current = tbl.get(key)
             current_plain = current.unwrap() if hasattr(current, "unwrap") else current
             if current_plain != value:
-                if isinstance(value, list):
+                if (
+                    isinstance(value, list)
+                    and isinstance(current, tomlkit.items.Array)
+                    and _update_array(current, value)
+                ):
+                    pass  # edited in place: comments on the kept items survive
+                elif isinstance(value, list):
                     arr = tomlkit.array()
                     arr.extend(value)
                     if len(value) > 4:
@@ -248,3 +264,32 @@ def project_to_toml(project: Project, base: str | None = None) -> str:
                 else:
                     tbl[key] = value
     return tomlkit.dumps(doc)
+
+
+def _update_array(arr: tomlkit.items.Array, values: list[str]) -> bool:
+    """Turn ``arr`` into ``values`` with the fewest inserts and deletes, so that a fix
+    which adds one flag leaves the user's other items, and their comments, untouched.
+
+    Returns False when the edited array does not read back as ``values``: tomlkit can
+    swallow an item appended after a trailing comment into that comment. The caller
+    then writes a fresh array (comments inside it are lost, the values are right)."""
+    import difflib
+
+    old = [str(v) for v in arr]
+    ops = difflib.SequenceMatcher(a=old, b=values, autojunk=False).get_opcodes()
+    for tag, i1, i2, j1, j2 in reversed(ops):  # back to front: indices stay valid
+        if tag == "equal":
+            continue
+        # a changed value keeps its place and its comment; only the surplus is
+        # deleted or inserted
+        common = min(i2 - i1, j2 - j1) if tag == "replace" else 0
+        for offset in range(common):
+            arr[i1 + offset] = values[j1 + offset]
+        for i in range(i2 - 1, i1 + common - 1, -1):
+            del arr[i]
+        for offset, value in enumerate(values[j1 + common : j2]):
+            arr.insert(i1 + common + offset, value)
+    try:
+        return tomlkit.parse("x = " + arr.as_string())["x"].unwrap() == values
+    except tomlkit.exceptions.ParseError:
+        return False
