@@ -288,6 +288,12 @@ class Normalizer:
         if not data:
             return []
         self.bytes_seen += len(data)
+        if (
+            data[-1] == 10
+            and self._ends == "lf"
+            and not (self._pending or self._dropping or self._dropped or self._keep_hit)
+        ):
+            return self._emit_block(data)  # the common live case: whole lines arrived
         if self._ends != "lf":
             data = self._line_ends(data)
             if not data:
