@@ -102,6 +102,13 @@ def _decode_lines(block: bytes) -> list[str]:
             pos = end + 1
 
 
+_CONTROLS_BUT_CR = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _same(seg: str) -> str:
+    return seg
+
+
 def _strip_rank(text: str) -> tuple[str, int | None]:
     if text.startswith("["):
         m = _RANK.match(text)
@@ -144,10 +151,15 @@ def normalize_line(
         return [Line(number, _truncate(body, dropped), rank)]
     rank: int | None = None
     kept: list[str] = []
+    # a tqdm line usually has \r and nothing else to clean: skip the per-segment cleaning
+    clean = _clean_segment if _CONTROLS_BUT_CR.search(text) else _same
+    ranks = "[rank" in text or "[default" in text
     for seg in text.split("\r"):
-        seg, r = _strip_rank(_clean_segment(seg))
-        if r is not None:
-            rank = r
+        seg = clean(seg)
+        if ranks:
+            seg, r = _strip_rank(seg)
+            if r is not None:
+                rank = r
         if seg.strip():  # tqdm clears its line with spaces; CRLF leaves an empty tail
             kept.append(seg)
     if not kept:
