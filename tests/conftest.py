@@ -1,0 +1,51 @@
+"""Suite-wide safety net: no test leaves a process behind.
+
+Many tests start real detached runs (their own sessions and process groups, by design:
+they must survive the test's terminal). A test that fails before stopping its run would
+otherwise leave a hanging fake step running after the suite, so at the end of the session
+every process whose command line names this session's temporary folder is stopped.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+
+def _leftovers(marker: str) -> list[int]:
+    pids = []
+    me = os.getpid()
+    for entry in Path("/proc").iterdir() if Path("/proc").is_dir() else []:
+        if not entry.name.isdigit() or int(entry.name) == me:
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if marker in cmdline:
+            pids.append(int(entry.name))
+    return pids
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    factory = getattr(session.config, "_tmp_path_factory", None)
+    if factory is None or os.name != "posix":
+        return
+    try:
+        marker = str(factory.getbasetemp())
+    except (OSError, ValueError):
+        return
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        pids = _leftovers(marker)
+        if not pids:
+            return
+        for pid in pids:
+            try:
+                os.kill(pid, sig)
+            except OSError:
+                pass
+        time.sleep(2.0)
