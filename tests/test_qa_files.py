@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -578,6 +579,9 @@ def test_file_edited_while_the_user_reads_the_preview(ds_dir: Path) -> None:
     def session(answer: bytes | None, edit: bool) -> tuple[int, str]:
         pid, fd = pty.fork()
         if pid == 0:  # the child: wantui on a terminal
+            # A shell starts background jobs with SIGINT ignored, and an ignored signal
+            # survives exec: give the child the terminal's default, as a user's shell does.
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
             os.chdir(ds_dir)
             os.execve(
                 sys.executable,
@@ -614,7 +618,14 @@ def test_file_edited_while_the_user_reads_the_preview(ds_dir: Path) -> None:
             if not chunk:
                 break
             out += chunk
-        _, status = os.waitpid(pid, 0)
+        for _ in range(200):  # bounded: a child that does not exit fails the test, not CI
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            time.sleep(0.1)
+        else:
+            os.kill(pid, signal.SIGKILL)
+            _, status = os.waitpid(pid, 0)
         os.close(fd)
         return os.waitstatus_to_exitcode(status), out.decode("utf-8", "replace")
 
