@@ -81,7 +81,7 @@ def _state(proj: Path):  # noqa: ANN202 - a SetupState
 
 
 async def _settle(pilot) -> None:  # noqa: ANN001
-    for _ in range(40):  # workers (scan, checks) finish; then one more redraw
+    for _ in range(300):  # workers (scan, checks) finish, even on a loaded box; then a redraw
         await pilot.pause(0.1)
         if not pilot.app.workers._workers or all(  # noqa: SLF001
             w.is_finished for w in pilot.app.workers
