@@ -256,3 +256,17 @@ def test_dataset_alone_without_project(tmp_path):
         FixAction("flag_add", {"step": "train", "flag": "--sdpa"}), None, dataset_config=ds
     )
     assert p2.refused and "open a project" in p2.refused
+
+
+def test_argv_changes_name_what_a_flag_fix_changes() -> None:
+    from wantui.core.fixes.plan import argv_changes
+
+    before = ["py", "train.py", "--task", "t2v-14B", "--dit", "d.safetensors", "--sage_attn"]
+    after = ["py", "train.py", "--task", "t2v-A14B", "--dit", "d.safetensors", "--sdpa", "--gc"]
+    assert argv_changes(before, after) == [
+        "~ --task t2v-14B -> t2v-A14B",
+        "~ --sage_attn -> --sdpa --gc",
+    ]
+    assert argv_changes(["a", "--fp8_scaled"], ["a"]) == ["- --fp8_scaled"]
+    assert argv_changes(["a"], ["a", "--sdpa"]) == ["+ --sdpa"]
+    assert argv_changes(["a"], ["a"]) == []

@@ -105,6 +105,11 @@ class FixPlan:
             out.append(f"  destination: {d.dest}")
             out.append(f"  free disk:   {human_size(d.free) if d.free is not None else 'unknown'}")
         for step in self.argv_before:
+            # what changes first (argv lines are long), then the whole command both ways
+            out.extend(
+                f"Step {step}: {c}"
+                for c in argv_changes(self.argv_before[step], self.argv_after[step])
+            )
             out.append(f"Step {step}, before: {shlex.join(self.argv_before[step])}")
             out.append(f"Step {step}, after:  {shlex.join(self.argv_after[step])}")
         if self.change is not None:
@@ -549,3 +554,25 @@ def _plan_download(
             for name in names:
                 plan.argv_before[name] = old.argv(name)
                 plan.argv_after[name] = new.argv(name)
+
+
+def argv_changes(before: list[str], after: list[str]) -> list[str]:
+    """The tokens a fix adds, removes or replaces: ``+ --sdpa``, ``- --fp8_scaled``,
+    ``~ bf16 -> fp16``."""
+    import difflib
+
+    out: list[str] = []
+    ops = difflib.SequenceMatcher(a=before, b=after, autojunk=False).get_opcodes()
+    for tag, i1, i2, j1, j2 in ops:
+        old, new = shlex.join(before[i1:i2]), shlex.join(after[j1:j2])
+        if tag == "insert":
+            out.append(f"+ {new}")
+        elif tag == "delete":
+            out.append(f"- {old}")
+        elif tag == "replace":
+            # a changed value reads better with its flag: "~ --task t2v-14B -> t2v-A14B"
+            flag = before[i1 - 1] if i1 and before[i1 - 1].startswith("-") else ""
+            if flag and not before[i1].startswith("-"):
+                old = f"{flag} {old}"
+            out.append(f"~ {old} -> {new}")
+    return out
