@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from wantui.core.finding import Finding, Location, Severity, sort_findings
+from wantui.core.findings import make_finding
 from wantui.core.fixactions import FixAction
 from wantui.core.models import (
     ModelInfo,
@@ -118,19 +119,19 @@ def _mf(
             "step": ref.step,
             "kind": ref.info.kind,
         }
-    return Finding(
-        rule=rule,
-        catalog=catalog,
-        severity=severity,
-        title=title,
-        message=message,
-        captures=captures,
-        fixes=fixes or [],
-        advice=advice or [],
-        steps=steps,
-        priority=priority,
+    return make_finding(
+        rule,
+        catalog,
+        severity,
+        title,
+        message,
         origin="model",
         location=Location(str(ref.path)) if ref is not None else None,
+        fixes=fixes,
+        advice=advice,
+        captures=captures,
+        steps=steps,
+        priority=priority,
     )
 
 
@@ -782,14 +783,16 @@ def _cache_key_findings(project: Project, task: str) -> list[Finding]:
                 names = ", ".join(p.rstrip("_") for p, _ in lacking)
                 hows = ", ".join(how for _, how in lacking)
                 out.append(
-                    Finding(
-                        rule="i2v-cache-keys",
-                        catalog="i2v-cache-mismatch",
-                        severity=Severity.ERROR,
-                        title=f"Latent caches were made for another task than {task}",
-                        message=f"{cache.name} has no {names} tensors, which --task {task} reads:"
+                    make_finding(
+                        "i2v-cache-keys",
+                        "i2v-cache-mismatch",
+                        Severity.ERROR,
+                        f"Latent caches were made for another task than {task}",
+                        f"{cache.name} has no {names} tensors, which --task {task} reads:"
                         f" training stops at the first step with KeyError: '{lacking[0][0].rstrip('_')}'."
                         f" Cache again with {hows}.",
+                        origin="model",
+                        location=Location(str(cache)),
                         captures={"path": str(cache), "task": task},
                         fixes=[
                             FixAction(
@@ -798,8 +801,6 @@ def _cache_key_findings(project: Project, task: str) -> list[Finding]:
                         ],
                         steps=("latents", "train"),
                         priority=77,
-                        origin="model",
-                        location=Location(str(cache)),
                     )
                 )
                 break  # one finding per cache folder

@@ -29,6 +29,7 @@ from wantui.core.args.catalog import (
 )
 from wantui.core.args.parse import ParsedCommand, _is_option
 from wantui.core.finding import Finding, Location, Severity
+from wantui.core.findings import FindingList
 from wantui.core.fixactions import FixAction
 from wantui.core.similar import did_you_mean
 
@@ -66,13 +67,16 @@ class ArgState:
         return self.written.get(name, name)
 
 
-class _Out:
+class _Out(FindingList):
+    """A step's findings: origin "check", the step captured and in ``steps`` (launcher
+    options belong to training), the command's location."""
+
     def __init__(self, step: str, location: Location | None) -> None:
+        super().__init__()
         self.step = step
         self.location = location
-        self.findings: list[Finding] = []
 
-    def add(
+    def add(  # type: ignore[override]
         self,
         rule: str,
         catalog: str,
@@ -85,22 +89,21 @@ class _Out:
         captures: dict[str, str] | None = None,
         priority: int = 60,
         step: str | None = None,
-    ) -> None:
-        self.findings.append(
-            Finding(
-                rule=rule,
-                catalog=catalog,
-                severity=severity,
-                title=title,
-                message=message,
-                fixes=fixes or [],
-                advice=advice or [],
-                captures={"step": step or self.step, **(captures or {})},
-                steps=(step or self.step,) if (step or self.step) != "launch" else ("train",),
-                priority=priority,
-                origin="check",
-                location=self.location,
-            )
+    ) -> Finding:
+        step = step or self.step
+        return super().add(
+            rule,
+            catalog,
+            severity,
+            title,
+            message,
+            origin="check",
+            location=self.location,
+            fixes=fixes,
+            advice=advice,
+            captures={"step": step, **(captures or {})},
+            steps=(step,) if step != "launch" else ("train",),
+            priority=priority,
         )
 
 

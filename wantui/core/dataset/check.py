@@ -40,6 +40,7 @@ from wantui.core.dataset.schema import (
 )
 from wantui.core.errors import WantuiError
 from wantui.core.finding import Finding, Location, Severity
+from wantui.core.findings import FindingList, make_finding
 from wantui.core.fixactions import FixAction
 from wantui.core.similar import did_you_mean
 
@@ -81,7 +82,8 @@ class _Checker:
         self.path = path
         self.text = text
         self.pos = positions
-        self.findings: list[Finding] = []
+        self.out = FindingList()
+        self.findings = self.out.findings
 
     # -- helpers -----------------------------------------------------------------------
     def loc(self, table: str, key: str | None = None, *, value: bool = False) -> Location:
@@ -109,21 +111,19 @@ class _Checker:
         steps: tuple[str, ...] = ("any",),
         priority: int = 60,
     ) -> None:
-        self.findings.append(
-            Finding(
-                rule=rule,
-                catalog=catalog,
-                severity=severity,
-                title=title,
-                message=message,
-                location=location,
-                fixes=fixes or [],
-                advice=advice or [],
-                captures=captures or {},
-                steps=steps,
-                priority=priority,
-                origin="check",
-            )
+        self.out.add(
+            rule,
+            catalog,
+            severity,
+            title,
+            message,
+            origin="check",
+            location=location,
+            fixes=fixes,
+            advice=advice,
+            captures=captures,
+            steps=steps,
+            priority=priority,
         )
 
     # -- whole file --------------------------------------------------------------------
@@ -923,15 +923,16 @@ def parse_error_findings(err: WantuiError, path: Path, text: str) -> list[Findin
         return on_line + [f for f in checker.findings if f.catalog != "toml-parse-error"]
     kind = "JSON" if path.suffix.lower() == ".json" else "TOML"
     return [
-        Finding(
-            rule="toml-parse-error",
-            catalog="toml-parse-error",
-            severity=Severity.ERROR,
-            title=f"The dataset config is not valid {kind}",
-            message=f"{err.message}. musubi-tuner stops with `Error on parsing {kind} config file`.",
-            advice=_lookalike_advice(text, err.line),
-            location=Location(str(path), err.line, err.column),
+        make_finding(
+            "toml-parse-error",
+            "toml-parse-error",
+            Severity.ERROR,
+            f"The dataset config is not valid {kind}",
+            f"{err.message}. musubi-tuner stops with `Error on parsing {kind} config file`.",
             origin="check",
+            location=Location(str(path), err.line, err.column),
+            advice=_lookalike_advice(text, err.line),
+            steps=(),
             priority=90,
         ),
         *checker.findings,
@@ -941,18 +942,20 @@ def parse_error_findings(err: WantuiError, path: Path, text: str) -> list[Findin
 def bom_finding(path: Path) -> Finding:
     """The file starts with a BOM: musubi-tuner's toml (0.10) and json readers fail on it."""
     json_file = path.suffix.lower() == ".json"
-    return Finding(
-        rule="dataset-config-bom",
-        catalog="toml-parse-error",
-        severity=Severity.ERROR,
-        title="The dataset config starts with a BOM (UTF-8 with BOM)",
-        message="musubi-tuner cannot read it: "
+    return make_finding(
+        "dataset-config-bom",
+        "toml-parse-error",
+        Severity.ERROR,
+        "The dataset config starts with a BOM (UTF-8 with BOM)",
+        "musubi-tuner cannot read it: "
         + (
             "`json.load` stops with `Unexpected UTF-8 BOM`."
             if json_file
             else "`toml.load` stops with `Found invalid character in key name` on line 1, "
             "after `Error on parsing TOML config file`."
         ),
+        origin="check",
+        location=Location(str(path), 1, 1),
         advice=[
             "Save the file as UTF-8 without BOM (Notepad: Save As, Encoding: UTF-8; "
             "VS Code: click 'UTF-8 with BOM' in the status bar, 'Save with Encoding', 'UTF-8').",
@@ -960,8 +963,7 @@ def bom_finding(path: Path) -> Finding:
         + (
             [] if json_file else ["Any other fix wantui applies to this file also removes the BOM."]
         ),
-        origin="check",
-        location=Location(str(path), 1, 1),
+        steps=(),
         priority=95,
     )
 

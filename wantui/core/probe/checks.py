@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from wantui.core.finding import Finding, Severity
+from wantui.core.findings import make_finding
 from wantui.core.fixactions import FixAction
 from wantui.core.probe.flags import flag_value, has_flag, int_flag
 
@@ -59,18 +60,18 @@ def _f(
     priority: int = 60,
     captures: dict[str, str] | None = None,
 ) -> Finding:
-    return Finding(
-        rule=rule,
-        catalog=catalog,
-        severity=severity,
-        title=title,
-        message=message,
-        steps=steps,
-        fixes=fixes or [],
-        advice=advice or [],
-        priority=priority,
+    return make_finding(
+        rule,
+        catalog,
+        severity,
+        title,
+        message,
         origin="probe",
-        captures=captures or {},
+        fixes=fixes,
+        advice=advice,
+        captures=captures,
+        steps=steps,
+        priority=priority,
     )
 
 
