@@ -1,0 +1,216 @@
+"""Files a step names (models, prompts, --config_file, the script itself) and required options."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from wantui.core.args.catalog import (
+    STEP_SCRIPTS,
+    script_options,
+)
+from wantui.core.args.parse import ParsedCommand
+from wantui.core.args.state import ArgState, StepFindings
+from wantui.core.finding import Finding, Location, Severity
+
+PATH_FLAGS = {
+    "--dit": "dit-wrong-file",
+    "--dit_high_noise": "dit-wrong-file",
+    "--vae": "vae-wrong-file",
+    "--t5": "wrong-t5-encoder",
+    "--clip": "wrong-clip-model",
+    "--network_weights": "unknown-argument",
+    "--sample_prompts": "missing-required-argument",
+}
+
+
+def _resolve(cwd: Path, p: str) -> Path:
+    path = Path(os.path.expanduser(p))
+    return path if path.is_absolute() else cwd / path
+
+
+def foreign_windows_path(value: str) -> bool:
+    """A drive-letter or UNC path seen on a POSIX machine (a pasted Windows command)."""
+    return os.name != "nt" and bool(re.match(r"^(?:[A-Za-z]:[\\/]|\\\\)", value))
+
+
+def _model_info(path: Path) -> Any:
+    """The files-and-machine inspector, or None when the file is not there."""
+    if not path.is_file():
+        return None
+    from wantui.core.models import inspect_file  # headless: reads headers only
+
+    try:
+        return inspect_file(path)
+    except Exception:  # inspection is a bonus for these checks, never a reason to fail them
+        return None
+
+
+def check_required(state: ArgState, out: StepFindings) -> None:
+    opts = script_options(STEP_SCRIPTS[state.step])
+    missing = sorted({s.name for s in opts.values() if s.required and not state.has(s.name)})
+    if missing:
+        out.add(
+            "missing-required-argument",
+            "missing-required-argument",
+            Severity.ERROR,
+            f"Missing {', '.join(missing)}",
+            f"argparse stops with `the following arguments are required: {', '.join(missing)}`.",
+            captures={"flags": " ".join(missing)},
+            priority=80,
+        )
+    practical = {"latents": {"--vae": "AssertionError: vae checkpoint is required"},
+                 "train": {"--dit": "ValueError: path to DiT model is required",
+                           "--dataset_config": "ValueError: dataset_config is required"}}  # fmt: skip
+    for flag, error in practical.get(state.step, {}).items():
+        if not state.has(flag):
+            out.add(
+                "missing-required-argument",
+                "missing-required-argument",
+                Severity.ERROR,
+                f"Missing {flag}",
+                f"argparse allows it, but musubi-tuner then stops with `{error}`.",
+                captures={"flags": flag},
+                priority=80,
+            )
+
+
+def check_files(state: ArgState, cwd: Path, out: StepFindings) -> dict[str, Any]:
+    """Model and prompt files named by the arguments must exist; returns model infos."""
+    infos: dict[str, Any] = {}
+    for flag, catalog in PATH_FLAGS.items():
+        value = state.get(flag)
+        if value is None:
+            continue
+        if foreign_windows_path(value):
+            continue  # C:\... cannot be checked from a POSIX machine
+        path = _resolve(cwd, value)
+        if not path.exists():
+            out.add(
+                "file-not-found",
+                catalog,
+                Severity.ERROR,
+                f"{flag}: file not found",
+                f"`{value}` does not exist (resolved from {cwd} to `{path}`).",
+                captures={"flag": flag, "path": str(path)},
+                priority=75,
+            )
+        elif path.is_dir() and flag != "--network_weights":
+            out.add(
+                "file-is-directory",
+                catalog,
+                Severity.ERROR,
+                f"{flag}: a folder, not a file",
+                f"`{value}` is a folder; musubi-tuner needs the model file itself.",
+                captures={"flag": flag, "path": str(path)},
+                priority=75,
+            )
+        elif flag in ("--dit", "--dit_high_noise"):
+            infos[flag] = _model_info(path)
+    return infos
+
+
+def merge_config_file(state: ArgState, cwd: Path, out: StepFindings) -> None:
+    """``--config_file``: its values (tables flattened) fill the options not given on the
+    command line, as musubi-tuner's ``read_config_from_file`` does (values are not
+    type-checked there, so a float ``timestep_boundary`` works in the file)."""
+    value = state.get("--config_file") or ""
+    if foreign_windows_path(value):
+        return
+    path = _resolve(cwd, value if value.endswith(".toml") else value + ".toml")
+    try:
+        import tomlkit
+
+        data = tomlkit.parse(path.read_text(encoding="utf-8")).unwrap()
+    except FileNotFoundError:
+        out.add(
+            "config-file-not-found",
+            "missing-required-argument",
+            Severity.ERROR,
+            "--config_file not found",
+            f"`{path}` does not exist; musubi-tuner logs `{path} not found.` and exits with status 1.",
+            captures={"path": str(path)},
+            priority=85,
+        )
+        return
+    except Exception as exc:  # unreadable or not TOML: musubi-tuner fails the same way
+        out.add(
+            "config-file-invalid",
+            "invalid-argument-value",
+            Severity.ERROR,
+            "--config_file cannot be read",
+            f"`{path}`: {exc}",
+            captures={"path": str(path)},
+            priority=85,
+        )
+        return
+    flat: dict[str, Any] = {}
+    for key, val in data.items():
+        if isinstance(val, dict):
+            flat.update(val)
+        else:
+            flat[key] = val
+    opts = script_options(STEP_SCRIPTS[state.step])
+    for key, val in flat.items():
+        spec = opts.get("--" + key)
+        if spec is None or spec.name in state.values:
+            continue  # the command line wins; unknown keys are kept silently by musubi-tuner
+        if isinstance(val, bool):
+            if val:
+                state.values[spec.name] = []
+        elif isinstance(val, list):
+            state.values[spec.name] = [str(v) for v in val]
+        elif val is not None:
+            state.values[spec.name] = [str(val)]
+
+
+def script_findings(
+    parsed: ParsedCommand, cwd: Path, *, location: Location | None = None
+) -> list[Finding]:
+    """Is it a Wan script, and is it there?"""
+    out = StepFindings(parsed.step or "any", location)
+    if parsed.other_arch:
+        wan = STEP_SCRIPTS.get(parsed.step or "", "the wan_* script")
+        out.add(
+            "wrong-architecture-script",
+            "wrong-architecture-script",
+            Severity.ERROR,
+            f"`{parsed.script_name}` is not a Wan script",
+            f"It is for another architecture (HunyuanVideo, FramePack, ...); with Wan files it fails or trains the "
+            f"wrong model. Use `{wan}`.",
+            captures={"script": parsed.script_name, "wan_script": wan},
+            priority=90,
+        )
+    elif parsed.step is None:
+        out.add(
+            "unknown-script",
+            "wrong-architecture-script",
+            Severity.WARNING,
+            f"`{parsed.script_name}` is not one of the three Wan steps",
+            f"wantui knows {', '.join(STEP_SCRIPTS.values())}; this command is not checked further.",
+            priority=30,
+        )
+    if not parsed.module:
+        path = _resolve(
+            cwd,
+            parsed.script.replace("\\", "/")
+            if not parsed.windows or os.name != "nt"
+            else parsed.script,
+        )
+        if foreign_windows_path(parsed.script):
+            pass  # a Windows absolute path cannot be checked from here
+        elif not path.is_file():
+            out.add(
+                "script-not-found",
+                "script-not-found",
+                Severity.ERROR,
+                f"Script not found: {parsed.script}",
+                f"`{path}` does not exist; python would stop with `can't open file ... [Errno 2] No such file "
+                "or directory`.",
+                advice=["Run from the musubi-tuner checkout, or give the script's full path."],
+                captures={"script": parsed.script, "path": str(path)},
+                priority=90,
+            )
+    return out.findings

@@ -1,0 +1,433 @@
+"""Walk a step's tokens the way argparse does: unknown, ambiguous, abbreviated, mistyped,
+repeated and stray options, each with the fix argparse's own message implies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from wantui.core.args.catalog import (
+    STEP_SCRIPTS,
+    ArgSpec,
+    hunyuan_options,
+    replacement_for,
+    script_options,
+)
+from wantui.core.args.parse import _is_option
+from wantui.core.args.state import ArgState, StepFindings
+from wantui.core.finding import Severity
+from wantui.core.fixactions import FixAction
+from wantui.core.similar import did_you_mean
+
+
+def _prefix_hits(name: str, opts: dict[str, ArgSpec]) -> list[str]:
+    if not name.startswith("--"):
+        return []
+    return sorted({opts[n].name for n in opts if n.startswith(name)})
+
+
+def _valid_value(spec: ArgSpec, value: str) -> str | None:
+    """argparse's complaint about a value, or None."""
+    if spec.type == "int":
+        try:
+            int(value)
+        except ValueError:
+            return f"invalid int value: '{value}'"
+    elif spec.type == "float":
+        try:
+            float(value)
+        except ValueError:
+            return f"invalid float value: '{value}'"
+    elif spec.type == "_int_or_float":
+        v = value[:-1] if value.endswith("%") else value
+        try:
+            float(v)
+        except ValueError:
+            return f"invalid _int_or_float value: '{value}'"
+    if spec.choices is not None and value not in spec.choices:
+        return f"invalid choice: '{value}' (choose from {', '.join(repr(c) for c in spec.choices)})"
+    return None
+
+
+def _value_advice(spec: ArgSpec, better: str | None) -> list[str]:
+    """What to write instead when no value can be guessed (guides that say
+    `--blocks_to_swap transformer_blocks` leave users without a number)."""
+    if better is not None:
+        return []
+    if spec.name == "--blocks_to_swap":
+        return [
+            "It takes the number of transformer blocks to swap out to CPU memory: at most 39 for "
+            "the 14B models, 29 for 1.3B (more blocks, less VRAM, slower). Remove it if the "
+            "model fits in VRAM."
+        ]
+    if spec.type == "int":
+        return [f"{spec.name} takes a whole number."]
+    return []
+
+
+def _value_fix(spec: ArgSpec, value: str) -> str | None:
+    """A corrected value when the intent is clear."""
+    if spec.name == "--timestep_boundary":
+        try:
+            f = float(value)
+        except ValueError:
+            return None
+        return str(round(f * 1000)) if 0 < f <= 1 else str(round(f))
+    if spec.type == "int":
+        try:
+            f = float(value)
+            return str(int(f)) if f.is_integer() else None
+        except ValueError:
+            return None
+    if spec.choices:
+        if spec.name == "--mixed_precision" and value.lower() in (
+            "fp32",
+            "float32",
+            "float",
+            "none",
+            "full",
+        ):
+            return "no"
+        if value.lower() in ("bfloat16",) and "bf16" in spec.choices:
+            return "bf16"
+        if value.lower() in ("float16", "half") and "fp16" in spec.choices:
+            return "fp16"
+        return did_you_mean(value, spec.choices)
+    return None
+
+
+def scan_args(
+    step: str,
+    args: list[str],
+    out: StepFindings,
+    *,
+    opts: dict[str, ArgSpec] | None = None,
+    fix_step: str | None = None,
+) -> ArgState:
+    """Walk the tokens like argparse; report unknown, ambiguous, mistyped and stray tokens."""
+    opts = opts if opts is not None else script_options(STEP_SCRIPTS[step])
+    fix_step = fix_step or step
+    state = ArgState(step=step)
+    names = sorted({s.name for s in opts.values()})
+    i = 0
+    while i < len(args):
+        tok = args[i]
+        if not _is_option(tok):
+            out.add(
+                "stray-argument",
+                "unknown-argument",
+                Severity.ERROR,
+                f"Stray argument `{tok}`",
+                f"argparse stops with `unrecognized arguments: {tok}` (a value with no option before it).",
+                advice=["Remove it, or put the option it belongs to in front of it."],
+                captures={"token": tok},
+                step=fix_step,
+            )
+            i += 1
+            continue
+        name, eq, inline = tok.partition("=") if tok.startswith("--") else (tok, "", "")
+        j = i + 1
+        following: list[str] = []
+        while j < len(args) and not _is_option(args[j]):
+            following.append(args[j])
+            j += 1
+        spec = opts.get(name)
+        if spec is None:
+            hits = _prefix_hits(name, opts)
+            if len(hits) == 1:
+                spec = opts[hits[0]]
+                out.add(
+                    "abbreviated-option",
+                    "unknown-argument",
+                    Severity.INFO,
+                    f"`{name}` is read as `{spec.name}`",
+                    f"argparse accepts the unique prefix `{name}` for `{spec.name}`; spelling it out keeps the "
+                    "command working when musubi-tuner adds options.",
+                    fixes=[
+                        FixAction(
+                            "flag_replace",
+                            {"step": fix_step, "flag": name, "new_flag": spec.name},
+                            label=f"Write `{spec.name}`",
+                        )
+                    ],
+                    priority=5,
+                    step=fix_step,
+                )
+            elif len(hits) > 1:
+                rep = replacement_for(name, step) if fix_step != "launch" else None
+                out.add(
+                    "ambiguous-option",
+                    "invalid-argument-value",
+                    Severity.ERROR,
+                    f"`{name}` is ambiguous",
+                    f"argparse stops with `ambiguous option: {name} could match {', '.join(hits)}`.",
+                    fixes=_replacement_fixes(name, rep, fix_step, following, state) if rep else [],
+                    advice=[f"Use one of {', '.join(hits)}."],
+                    captures={"flag": name},
+                    step=fix_step,
+                )
+                i = j
+                continue
+            else:
+                _unknown(
+                    name,
+                    step,
+                    fix_step,
+                    following,
+                    names,
+                    out,
+                    state,
+                    launcher=fix_step == "launch",
+                )
+                i = j
+                continue
+        canonical = spec.name
+        state.counts[canonical] = state.counts.get(canonical, 0) + 1
+        state.written[canonical] = name
+        if spec.type == "flag":
+            state.values[canonical] = []
+            stray = ([inline] if eq else []) + following
+            if stray:
+                out.add(
+                    "flag-given-a-value",
+                    "unknown-argument",
+                    Severity.ERROR,
+                    f"`{canonical}` takes no value",
+                    f"`{canonical}` is an on/off switch; `{' '.join([name, *following]) if not eq else tok}` "
+                    + (
+                        f"fails with `argument {canonical}: ignored explicit argument '{inline}'`."
+                        if eq
+                        else f"leaves `{' '.join(following)}` as unrecognized arguments."
+                    ),
+                    fixes=[
+                        FixAction(
+                            "flag_set",
+                            {"step": fix_step, "flag": tok if eq else name, "value": []},
+                            label=f"Keep `{canonical}` alone",
+                        )
+                    ]
+                    if not eq
+                    else [
+                        FixAction(
+                            "flag_remove", {"step": fix_step, "flag": name}, label=f"Remove `{tok}`"
+                        ),
+                    ],
+                    captures={"flag": canonical},
+                    step=fix_step,
+                )
+            i = j
+            continue
+        if eq:
+            vals = [inline]
+            extra = following
+        elif spec.nargs in ("*", "+"):
+            vals, extra = following, []
+        elif spec.nargs == "?":
+            vals, extra = following[:1], following[1:]
+        else:
+            vals, extra = following[:1], following[1:]
+        if not vals and spec.nargs not in ("*", "?"):
+            out.add(
+                "option-missing-value",
+                "invalid-argument-value",
+                Severity.ERROR,
+                f"`{canonical}` has no value",
+                f"argparse stops with `argument {canonical}: expected "
+                f"{'at least one argument' if spec.nargs == '+' else 'one argument'}`.",
+                captures={"flag": canonical},
+                step=fix_step,
+            )
+        for v in vals:
+            problem = _valid_value(spec, v)
+            if problem:
+                better = _value_fix(spec, v)
+                out.add(
+                    "invalid-argument-value",
+                    "invalid-argument-value",
+                    Severity.ERROR,
+                    f"`{canonical} {v}` is not accepted",
+                    f"argparse stops with `argument {canonical}: {problem}`."
+                    + (f" Use `{canonical} {better}`." if better else ""),
+                    fixes=[
+                        FixAction(
+                            "flag_set",
+                            {"step": fix_step, "flag": name, "value": better},
+                            label=f"Set {canonical} {better}",
+                        )
+                    ]
+                    if better
+                    else [],
+                    advice=_value_advice(spec, better),
+                    captures={"flag": canonical, "value": v},
+                    priority=70,
+                    step=fix_step,
+                )
+        if extra:
+            out.add(
+                "stray-argument",
+                "unknown-argument",
+                Severity.ERROR,
+                f"Extra value(s) after `{canonical}`: {' '.join(extra)}",
+                f"`{canonical}` takes one value; argparse stops with `unrecognized arguments: {' '.join(extra)}`.",
+                fixes=[
+                    FixAction(
+                        "flag_set",
+                        {"step": fix_step, "flag": name, "value": vals[0] if vals else []},
+                        label=f"Keep `{canonical} {vals[0] if vals else ''}`".rstrip() + "`",
+                    )
+                ],
+                captures={"flag": canonical},
+                step=fix_step,
+            )
+        if state.counts[canonical] == 2:
+            out.add(
+                "option-repeated",
+                "invalid-argument-value",
+                Severity.WARNING,
+                f"`{canonical}` is given more than once",
+                f"argparse keeps the last value (`{' '.join(vals)}`); the earlier one is ignored.",
+                captures={"flag": canonical},
+                priority=20,
+                step=fix_step,
+            )
+        state.values[canonical] = vals
+        i = j
+    return state
+
+
+def _replacement_fixes(
+    name: str, rep: Any, step: str, values: list[str], state: ArgState
+) -> list[FixAction]:
+    fixes: list[FixAction] = []
+    if rep.kind == "flag":
+        params: dict[str, Any] = {"step": step, "flag": name, "new_flag": rep.target}
+        if rep.value is not None:
+            params["value"] = rep.value
+        if state.has(rep.target):
+            fixes.append(
+                FixAction("flag_remove", {"step": step, "flag": name}, label=f"Remove `{name}`")
+            )
+        else:
+            fixes.append(
+                FixAction("flag_replace", params, label=f"Use `{rep.target}` instead of `{name}`")
+            )
+    elif rep.kind == "toml":
+        value = _toml_value(rep.target, values)
+        if value is not None and rep.target != "target_frames":
+            fixes.append(
+                FixAction(
+                    "toml_set_key",
+                    {
+                        "file": "dataset_config",
+                        "table": "general",
+                        "key": rep.target,
+                        "value": value,
+                    },
+                    label=f"Set {rep.target} = {value} in the dataset TOML's [general]",
+                )
+            )
+        fixes.append(
+            FixAction("flag_remove", {"step": step, "flag": name}, label=f"Remove `{name}`")
+        )
+    else:
+        fixes.append(
+            FixAction("flag_remove", {"step": step, "flag": name}, label=f"Remove `{name}`")
+        )
+    return fixes
+
+
+def _toml_value(key: str, values: list[str]) -> str | None:
+    try:
+        nums = [int(v) for v in values]
+    except ValueError:
+        return None
+    if key == "resolution" and len(nums) in (1, 2):
+        return str(nums[0]) if len(nums) == 1 else f"[{nums[0]}, {nums[1]}]"
+    if key == "batch_size" and len(nums) == 1:
+        return str(nums[0])
+    if key == "target_frames" and nums:
+        return "[" + ", ".join(str(n) for n in nums) + "]"
+    return None
+
+
+def _unknown(
+    name: str,
+    step: str,
+    fix_step: str,
+    values: list[str],
+    names: list[str],
+    out: StepFindings,
+    state: ArgState,
+    *,
+    launcher: bool = False,
+) -> None:
+    rep = None if launcher else replacement_for(name, step)
+    shown = " ".join([name, *values])
+    if rep is not None:
+        target = (
+            f"the dataset TOML's `{rep.target}`"
+            if rep.kind == "toml"
+            else f"`{rep.target}`"
+            if rep.target
+            else ""
+        )
+        out.add(
+            "unknown-argument",
+            "unknown-argument",
+            Severity.ERROR,
+            f"`{name}` does not exist" + (f"; use {target}" if target else ""),
+            f"argparse stops with `unrecognized arguments: {shown}`"
+            + (f": {rep.why}" if rep.why else "")
+            + ".",
+            fixes=_replacement_fixes(name, rep, fix_step, values, state),
+            captures={"flag": name, "replacement": rep.target},
+            priority=65,
+            step=fix_step,
+        )
+        return
+    if not launcher and name in hunyuan_options():
+        out.add(
+            "unknown-argument",
+            "unknown-argument",
+            Severity.ERROR,
+            f"`{name}` is a HunyuanVideo option",
+            f"The Wan scripts do not have it: `unrecognized arguments: {shown}`.",
+            fixes=[
+                FixAction("flag_remove", {"step": fix_step, "flag": name}, label=f"Remove `{name}`")
+            ],
+            captures={"flag": name},
+            priority=65,
+            step=fix_step,
+        )
+        return
+    hit = did_you_mean(name, names) or did_you_mean(name.replace("-", "_"), names)
+    fixes = []
+    if hit and not state.has(hit):
+        fixes.append(
+            FixAction(
+                "flag_replace",
+                {"step": fix_step, "flag": name, "new_flag": hit},
+                label=f"Use `{hit}`",
+            )
+        )
+    fixes.append(
+        FixAction("flag_remove", {"step": fix_step, "flag": name}, label=f"Remove `{name}`")
+    )
+    out.add(
+        "unknown-argument",
+        "unknown-argument",
+        Severity.ERROR,
+        f"Unknown option `{name}`" + (f" (did you mean `{hit}`?)" if hit else ""),
+        (
+            "`accelerate launch` has no such option (it stops with an argparse error)."
+            if launcher
+            else f"{STEP_SCRIPTS.get(step, 'the script')} has no such option: argparse stops with "
+            f"`unrecognized arguments: {shown}`."
+        ),
+        fixes=fixes,
+        captures={"flag": name, "suggestion": hit or ""},
+        priority=60,
+        step=fix_step,
+    )
+
+
+# -- semantic checks ---------------------------------------------------------------------
