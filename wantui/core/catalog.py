@@ -144,6 +144,12 @@ CATALOG: dict[str, CatalogEntry] = {
             "probe: torch build and `cuda.is_available()`",
         ),
         CatalogEntry(
+            "gpu-arch-unsupported",
+            "Environment and runtime",
+            ("any",),
+            "not checked yet (would compare torch.cuda.get_arch_list() with the GPU's sm_XY)",
+        ),
+        CatalogEntry(
             "module-not-installed",
             "Environment and runtime",
             ("any",),
