@@ -1,0 +1,181 @@
+"""Filesystem side of a dataset config: cache folders, Windows backslashes in paths."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from wantui.core.dataset.check_base import FILE, CheckerBase, toml_literal
+from wantui.core.finding import Location, Severity
+from wantui.core.fixactions import FixAction
+
+
+class PathChecks(CheckerBase):
+    """Cache directories shared or missing, and backslashes that TOML reads as escapes."""
+
+    def check_cache_dirs(self, entries: list[dict[str, Any]]) -> None:
+        seen: dict[str, int] = {}
+        used = {
+            _norm(self.cwd, e.get("cache_directory"))
+            for e in entries
+            if isinstance(e.get("cache_directory"), str)
+        }
+        for i, entry in enumerate(entries):
+            cache = entry.get("cache_directory")
+            media = entry.get("video_directory") or entry.get("image_directory")
+            effective = (
+                cache if isinstance(cache, str) else media if isinstance(media, str) else None
+            )
+            if effective is None:
+                continue
+            key = _norm(self.cwd, effective)
+            if key not in seen:
+                seen[key] = i
+                continue
+            first = seen[key]
+            table = f"datasets[{i}]"
+            base = (media if isinstance(media, str) else effective).rstrip("/\\") or "dataset"
+            suggestion = f"{base}_cache"
+            n = 2
+            while _norm(self.cwd, suggestion) in used or _norm(self.cwd, suggestion) in seen:
+                suggestion = f"{base}_cache{n}"
+                n += 1
+            used.add(_norm(self.cwd, suggestion))
+            implicit = "" if isinstance(cache, str) else " (the default: its media folder)"
+            self.add(
+                "dataset-cache-dir-shared",
+                "dataset-cache-dir-shared",
+                Severity.ERROR,
+                f"[[datasets]] #{i + 1} shares its cache directory with #{first + 1}",
+                f"Both datasets cache into `{effective}`{implicit}; musubi-tuner stops with "
+                "`ValueError: cache directory should be unique for each dataset`.",
+                self.loc(table, "cache_directory", value=True)
+                if isinstance(cache, str)
+                else self.loc(table),
+                fixes=[
+                    FixAction(
+                        "toml_set_key",
+                        {
+                            "file": FILE,
+                            "table": table,
+                            "key": "cache_directory",
+                            "value": toml_literal(suggestion),
+                        },
+                        label=f'Set cache_directory = "{suggestion}"',
+                    )
+                ],
+                captures={"cache_directory": effective, "table": table},
+            )
+
+    cwd: Path = Path(".")
+
+    # -- Windows backslashes -----------------------------------------------------------
+    def check_backslashes(self) -> None:
+        for s in self.pos.strings:
+            if "\\" not in s.raw:
+                continue
+            decoded, invalid = _decode_basic(s.raw)
+            changed = any(c in decoded for c in "\b\t\n\f\r\x1b")
+            if not invalid and not (changed and _PATHLIKE.search(s.raw)):
+                continue
+            fixed = s.raw.replace("\\\\", "\x00").replace("\\", "/").replace("\x00", "/")
+            fixes = []
+            if s.key and s.table is not None:
+                fixes.append(
+                    FixAction(
+                        "toml_set_key",
+                        {
+                            "file": FILE,
+                            "table": s.table,
+                            "key": s.key,
+                            "value": toml_literal(fixed),
+                        },
+                        label=f'Write the path with forward slashes: "{fixed}"',
+                        auto=not invalid,  # a file that does not parse cannot be edited with tomlkit
+                    )
+                )
+            where = Location(str(self.path), s.pos.line, s.pos.column)
+            if invalid:
+                self.add(
+                    "toml-windows-backslash",
+                    "toml-parse-error",
+                    Severity.ERROR,
+                    "Backslashes in a double-quoted TOML string",
+                    f'`"{s.raw}"` contains `\\{invalid}`, which is not a TOML escape: the file does not parse '
+                    "(`TomlDecodeError: Reserved escape sequence used`).",
+                    where,
+                    fixes=fixes,
+                    advice=[
+                        f"Write `\"{fixed}\"` or `'{s.raw}'` (single quotes keep backslashes as they are)."
+                    ],
+                    captures={"value": s.raw},
+                    priority=90,
+                )
+            else:
+                shown = decoded.encode("unicode_escape").decode("ascii")
+                self.add(
+                    "toml-windows-backslash",
+                    "toml-invalid-value",
+                    Severity.ERROR,
+                    "A Windows path silently changed by TOML escapes",
+                    f'`"{s.raw}"` parses, but `\\t`, `\\n`, `\\b`, `\\f`, `\\r` are escapes: musubi-tuner reads '
+                    f"`{shown}`, a path that does not exist.",
+                    where,
+                    fixes=fixes,
+                    advice=[f"Write `\"{fixed}\"` or `'{s.raw}'`."],
+                    captures={"value": s.raw},
+                    priority=80,
+                )
+
+
+_ESCAPES = {
+    "b": "\b",
+    "t": "\t",
+    "n": "\n",
+    "f": "\f",
+    "r": "\r",
+    '"': '"',
+    "\\": "\\",
+    "e": "\x1b",
+}
+_PATHLIKE = re.compile(r"^(?:[A-Za-z]:|\.{1,2}|~)?\\|[A-Za-z0-9_.-]\\[A-Za-z0-9_ .-]")
+
+
+def _decode_basic(raw: str) -> tuple[str, str]:
+    """Decode TOML basic-string escapes; return (text, first invalid escape char or "")."""
+    out: list[str] = []
+    i = 0
+    invalid = ""
+    while i < len(raw):
+        c = raw[i]
+        if c != "\\":
+            out.append(c)
+            i += 1
+            continue
+        nxt = raw[i + 1] if i + 1 < len(raw) else ""
+        if nxt in _ESCAPES:
+            out.append(_ESCAPES[nxt])
+            i += 2
+        elif nxt in ("u", "U"):
+            n = 4 if nxt == "u" else 8
+            digits = raw[i + 2 : i + 2 + n]
+            if len(digits) == n and all(d in "0123456789abcdefABCDEF" for d in digits):
+                out.append("?")
+                i += 2 + n
+            else:
+                invalid = invalid or nxt
+                i += 2
+        else:
+            invalid = invalid or nxt or "\\"
+            out.append(nxt)
+            i += 2
+    return "".join(out), invalid
+
+
+def _norm(cwd: Path, p: str) -> str:
+    path = Path(os.path.expanduser(p))
+    if not path.is_absolute():
+        path = cwd / path
+    return os.path.normcase(os.path.normpath(str(path)))
