@@ -1,0 +1,255 @@
+"""Per-file checks: each model file against the role its flag gives it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from wantui.core.finding import Finding, Severity
+from wantui.core.models import (
+    ModelInfo,
+    looks_like_windows_path,
+)
+
+if TYPE_CHECKING:
+    pass
+from wantui.core.modelchecks.refs import (
+    ROLE_CATALOG,
+    ModelRef,
+    describe,
+    download_fix,
+    model_finding,
+)
+
+
+def file_findings(ref: ModelRef) -> list[Finding]:
+    """One model file against the role its flag gives it (missing, wrong kind, damaged)."""
+    info = ref.info
+    role = ref.role
+    wrong_catalog = ROLE_CATALOG[role][0]
+    steps = (ref.step,)
+    if info.kind == "unknown" and info.details.get("reason") == "no such file":
+        return [
+            model_finding(
+                "model-file-missing",
+                wrong_catalog,
+                Severity.ERROR,
+                f"{ref.flag} names a file that does not exist",
+                f"{ref.flag} {ref.value}: no such file (resolved from the project folder: {ref.path})."
+                + (
+                    " It is a Windows path: on this machine, give the file's path here (over"
+                    " SSH the models live on the remote box)."
+                    if looks_like_windows_path(ref.value)
+                    else ""
+                ),
+                ref,
+                steps=steps,
+                fixes=download_fix(role, ref),
+                priority=90,
+            )
+        ]
+    if info.details.get("unreadable"):
+        # a folder, a FIFO, a symlink loop, no permission: musubi cannot open it either
+        return [
+            model_finding(
+                "model-file-unreadable",
+                wrong_catalog,
+                Severity.ERROR,
+                f"{ref.flag} names something that cannot be read as a file",
+                f"{ref.flag} {ref.value}: {info.details.get('reason')} ({ref.path}).",
+                ref,
+                steps=steps,
+                advice=[f"Point {ref.flag} at the model file itself."],
+                priority=90,
+            )
+        ]
+    if info.kind == "corrupt":
+        return [
+            model_finding(
+                "model-file-corrupt",
+                "corrupt-model-file",
+                Severity.ERROR,
+                f"{ref.flag} file is damaged or incomplete",
+                f"{ref.path}: {info.details.get('reason')}. Loading it fails with a safetensors"
+                " header error or a truncated read.",
+                ref,
+                steps=steps,
+                fixes=download_fix(role, ref),
+                advice=["Re-download it (an interrupted download is the usual cause)."],
+                priority=95,
+            )
+        ]
+    if role == "dit":
+        return _dit_file(ref)
+    storage = _storage_problems(info)
+    if storage and info.kind in ("wan-vae", "t5", "clip"):
+        # the right model, stored in a way musubi's loader does not read
+        return [
+            model_finding(
+                "model-file-unloadable",
+                wrong_catalog,
+                Severity.ERROR,
+                f"{ref.flag} holds the right model but musubi cannot load it as stored",
+                f"{ref.path} ({info.summary()}): " + "; ".join(storage) + ".",
+                ref,
+                steps=steps,
+                fixes=download_fix(role, ref),
+                priority=86,
+            )
+        ]
+    if role == "vae":
+        if info.kind != "wan-vae":
+            return [
+                model_finding(
+                    "vae-not-a-vae",
+                    "vae-wrong-file",
+                    Severity.ERROR,
+                    f"{ref.flag} is not a Wan VAE",
+                    f"{ref.path} is a {describe(info)}. Loading fails with 'Error(s) in loading state_dict"
+                    " for WanVAE_' (.pth) or 'Cannot copy out of meta tensor' (.safetensors).",
+                    ref,
+                    steps=steps,
+                    fixes=download_fix("vae", ref),
+                )
+            ]
+        if info.details.get("version") != "2.1" or info.details.get("layout") != "wan":
+            why = (
+                "the Wan2.2 TI2V-5B VAE (z_dim 48); Wan2.1 and Wan2.2 14B both use the Wan2.1 VAE"
+                if info.details.get("version") == "2.2-5B"
+                else f"a VAE in the {info.details.get('layout')} layout, version {info.details.get('version')}"
+            )
+            return [
+                model_finding(
+                    "vae-wrong-version",
+                    "vae-wrong-file",
+                    Severity.ERROR,
+                    f"{ref.flag} is not the Wan2.1 VAE",
+                    f"{ref.path} is {why}. Expect 'size mismatch for conv1.weight' or"
+                    " 'Cannot copy out of meta tensor'.",
+                    ref,
+                    steps=steps,
+                    fixes=download_fix("vae", ref),
+                )
+            ]
+        return []
+    if role == "t5":
+        layout = info.details.get("layout")
+        if info.kind != "t5" or layout != "wan" or info.notes:
+            what = (
+                "the HF/ComfyUI umt5-xxl layout (encoder.block.N...)"
+                if layout == "hf-umt5"
+                else describe(info)
+            )
+            return [
+                model_finding(
+                    "t5-wrong-layout",
+                    "wrong-t5-encoder",
+                    Severity.ERROR,
+                    f"{ref.flag} is not the Wan T5 encoder",
+                    f"{ref.path} is {what}. musubi's strict load fails: 'Error(s) in loading"
+                    ' state_dict for T5Encoder: Missing key(s) in state_dict: "token_embedding.weight"\'.',
+                    ref,
+                    steps=steps,
+                    fixes=download_fix("t5", ref),
+                    advice=[
+                        "The right file is models_t5_umt5-xxl-enc-bf16.pth from Wan-AI/Wan2.1-I2V-14B-720P."
+                    ],
+                    priority=85,
+                )
+            ]
+        return []
+    if role == "clip":
+        if info.kind != "clip" or info.details.get("variant") != "wan-xlm-roberta-vit-h":
+            return [
+                model_finding(
+                    "clip-wrong-file",
+                    "wrong-clip-model",
+                    Severity.ERROR,
+                    f"{ref.flag} is not the Wan-AI CLIP",
+                    f"{ref.path} is a {describe(info)}. musubi's strict load fails: 'Error(s) in loading"
+                    " state_dict for XLMRobertaCLIP'.",
+                    ref,
+                    steps=steps,
+                    fixes=download_fix("clip", ref),
+                )
+            ]
+    return []
+
+
+def _storage_problems(info: ModelInfo) -> list[str]:
+    """How the file is stored, as musubi's VAE/T5/CLIP loaders see it."""
+    d = info.details
+    out = []
+    if d.get("extension_mismatch"):
+        out.append(
+            f"it is a {info.format} file with a {Path(info.path).suffix} name, and musubi picks"
+            " the loader from the extension"
+        )
+    if d.get("nested_under"):
+        out.append(
+            f"its tensors sit under {d['nested_under']!r} in the checkpoint, and musubi loads"
+            " the top level (strict: 'Missing key(s) in state_dict')"
+        )
+    if d.get("key_prefix"):
+        out.append(
+            f"every key starts with {d['key_prefix']!r}, which musubi's strict load does not"
+            " strip ('Missing key(s) in state_dict')"
+        )
+    return out
+
+
+def _dit_file(ref: ModelRef) -> list[Finding]:
+    info = ref.info
+    d = info.details
+    if info.kind != "wan-dit":
+        return [
+            model_finding(
+                "dit-not-a-dit",
+                "dit-wrong-file",
+                Severity.ERROR,
+                f"{ref.flag} is not a Wan DiT",
+                f"{ref.path} is a {describe(info)}. musubi fails with 'Could not find the dtype in the"
+                " model weights' (or a header error for a non-safetensors file).",
+                ref,
+                priority=90,
+            )
+        ]
+    problems = []
+    if info.format != "safetensors":
+        problems.append(f"it is a {info.format} file; musubi reads --dit as safetensors only")
+    if info.dtype == "fp8_scaled":
+        problems.append("it is a ComfyUI fp8_scaled checkpoint, unsupported even with --fp8_scaled")
+    if d.get("prefix") not in ("", "model.diffusion_model."):
+        problems.append(
+            f"its keys start with {d.get('prefix')!r}; musubi finds the dtype only without a prefix"
+            " or with 'model.diffusion_model.' ('Could not find the dtype in the model weights')"
+        )
+    if d.get("extra_tensors"):
+        problems.append(
+            f"it also holds {d['extra_tensors']} tensors that are not part of the DiT (a bundled"
+            " checkpoint); the strict load fails with 'Unexpected key(s)'"
+        )
+    if d.get("dtype_key_in_file") is False:
+        problems.append(
+            "it is one shard of a set and lacks blocks.0.cross_attn.k.weight, where musubi reads"
+            " the dtype ('Could not find the dtype in the model weights'); name the shard that"
+            " holds it"
+        )
+    if d.get("params") == "5B":
+        problems.append("it is the Wan2.2 TI2V-5B model, which musubi-tuner does not train")
+    elif not d.get("tasks"):
+        problems.append(f"its shape matches no Wan task ({d.get('params')}, {d.get('family')})")
+    if not problems:
+        return []
+    return [
+        model_finding(
+            "dit-unusable",
+            "dit-wrong-file",
+            Severity.ERROR,
+            f"{ref.flag} cannot be trained by musubi-tuner",
+            f"{ref.path} ({info.summary()}): " + "; ".join(problems) + ".",
+            ref,
+            advice=["Use the bf16 or fp16 .safetensors DiT (Comfy-Org repackaged files work)."],
+            priority=88,
+        )
+    ]

@@ -1,0 +1,144 @@
+"""The model files a project names (which step, flag and role), and the finding builder
+the model checks share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from wantui.core.finding import Finding, Location, Severity
+from wantui.core.findings import make_finding
+from wantui.core.fixactions import FixAction
+from wantui.core.models import (
+    ModelInfo,
+    inspect_file,
+)
+from wantui.core.probe.flags import flag_value
+
+if TYPE_CHECKING:
+    from wantui.core.project import Project
+
+# (step, flag) -> role. Training reads --vae/--t5/--clip only for --sample_prompts, but a
+# wrong file there still fails, so they are checked wherever they are given.
+MODEL_FLAGS: tuple[tuple[str, str, str], ...] = (
+    ("train", "--dit", "dit"),
+    ("train", "--dit_high_noise", "dit"),
+    ("latents", "--vae", "vae"),
+    ("train", "--vae", "vae"),
+    ("te", "--t5", "t5"),
+    ("train", "--t5", "t5"),
+    ("latents", "--clip", "clip"),
+    ("train", "--clip", "clip"),
+)
+# role -> (catalog id for a wrong file, hub catalog name of the right file)
+ROLE_CATALOG = {
+    "dit": ("dit-wrong-file", None),
+    "vae": ("vae-wrong-file", "vae"),
+    "t5": ("wrong-t5-encoder", "t5"),
+    "clip": ("wrong-clip-model", "clip"),
+}
+WAN22_TASKS = ("t2v-A14B", "i2v-A14B")
+WAN21_CLIP_TASKS = ("i2v-14B", "flf2v-14B")  # Wan2.1 I2V: latents need --clip
+DEFAULT_TASK = "t2v-14B"
+
+
+@dataclass
+class ModelRef:
+    """One model file named by a step: where, which flag, what it is."""
+
+    step: str
+    flag: str
+    role: str
+    value: str  # as written on the command line
+    path: Path  # resolved against the project folder
+    info: ModelInfo
+
+
+def project_models(project: Project) -> list[ModelRef]:
+    """Inspect every model file named in the enabled steps (each file read once)."""
+    seen: dict[Path, ModelInfo] = {}
+    refs: list[ModelRef] = []
+    for step, flag, role in MODEL_FLAGS:
+        st = project.steps.get(step)
+        if st is None or not st.enabled:
+            continue
+        value = flag_value(st.args, flag)
+        if not value:
+            continue
+        path = project.resolve(value)
+        if path not in seen:
+            seen[path] = inspect_file(path)
+        refs.append(ModelRef(step, flag, role, value, path, seen[path]))
+    return refs
+
+
+def train_task(project: Project) -> str:
+    """The training step's --task (musubi-tuner's default when absent)."""
+    st = project.steps.get("train")
+    return (flag_value(st.args, "--task") if st else None) or DEFAULT_TASK
+
+
+def step_args(project: Project, step: str) -> list[str]:
+    """An enabled step's arguments (none for a missing or disabled step)."""
+    st = project.steps.get(step)
+    return list(st.args) if st is not None and st.enabled else []
+
+
+def model_finding(
+    rule: str,
+    catalog: str,
+    severity: Severity,
+    title: str,
+    message: str,
+    ref: ModelRef | None = None,
+    *,
+    steps: tuple[str, ...] = ("train",),
+    fixes: list[FixAction] | None = None,
+    advice: list[str] | None = None,
+    priority: int = 80,
+) -> Finding:
+    """A model-file finding: origin "model", located at the file, its ref captured."""
+    captures: dict[str, str] = {}
+    if ref is not None:
+        captures = {
+            "path": str(ref.path),
+            "flag": ref.flag,
+            "step": ref.step,
+            "kind": ref.info.kind,
+        }
+    return make_finding(
+        rule,
+        catalog,
+        severity,
+        title,
+        message,
+        origin="model",
+        location=Location(str(ref.path)) if ref is not None else None,
+        fixes=fixes,
+        advice=advice,
+        captures=captures,
+        steps=steps,
+        priority=priority,
+    )
+
+
+def download_fix(role: str, ref: ModelRef) -> list[FixAction]:
+    """The download fix for a role the hub catalog knows (none for the DiT)."""
+    name = ROLE_CATALOG[role][1]
+    if name is None:
+        return []
+    return [
+        FixAction(
+            "download",
+            {"name": name, "step": ref.step, "flag": ref.flag},
+            label=f"Download the right {role.upper()} and point {ref.flag} at it",
+        )
+    ]
+
+
+def describe(info: ModelInfo) -> str:
+    """What a file is, in words (with the reason when it is unknown or corrupt)."""
+    if info.kind in ("unknown", "corrupt"):
+        return f"{info.kind} ({info.details.get('reason', '')})"
+    return info.summary()
