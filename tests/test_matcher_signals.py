@@ -32,3 +32,38 @@ def test_nonzero_exit_wrapper_is_still_never_a_finding() -> None:
     m.finish()
     assert m.exit_status == 1
     assert [f.rule for f in m.findings()] == ["wrapper-failure-unknown"]
+
+
+def _ranked(text: str) -> tuple[list[str], Matcher]:
+    m = Matcher(load_rules(include_user=False))
+    for line in normalize_text(text.encode()):
+        m.feed(line)
+    m.finish()
+    return [f.rule for f in m.findings()], m
+
+
+def test_traceback_behind_a_gui_prefix_is_still_a_failed_run() -> None:
+    prefix = "[MusubiTuner WanLoRATrainer] TRAINER: "
+    text = (
+        f"{prefix}Traceback (most recent call last):\n"
+        f'{prefix}  File "C:\\AI\\node\\run_training.py", line 16, in <module>\n'
+        f"{prefix}NameError: name 'debug_print' is not defined\n"
+    )
+    rules, m = _ranked(text)
+    assert rules == ["wrapper-failure-unknown"]
+    evidence = m.findings()[0].evidence
+    assert [e.line for e in evidence] == [1, 2, 3]
+
+
+def test_flattened_wrapper_lines_mark_the_run_failed() -> None:
+    for tail, status in (
+        ("'--output_dir', 'out']' returned non-zero exit status 1.\n", 1),
+        ("[Trainer] ERROR: Training subprocess failed with return code 3.\n", 3),
+    ):
+        rules, m = _ranked("INFO:musubi_tuner.training.trainer_base:preparing accelerator\n" + tail)
+        assert rules == ["wrapper-failure-unknown"] and m.exit_status == status
+
+
+def test_healthy_log_mentioning_no_wrapper_stays_clean() -> None:
+    rules, m = _ranked("steps: 100%|██████████| 40/40 [00:20<00:00, 1.9it/s, avr_loss=0.1]\n")
+    assert rules == [] and not m.failed

@@ -30,7 +30,11 @@ from wantui.core.rules.template import render
 
 WRAPPER_ID = "wrapper-failure-unknown"
 
-_TRACEBACK = re.compile(r"^Traceback \(most recent call last\):")
+# searched, not matched: GUIs and trainer nodes re-print the child's output behind their own
+# prefix ("[MusubiTuner WanLoRATrainer] TRAINER: Traceback ..."); the prefix is remembered and
+# stripped from the traceback's following lines.
+_TRACEBACK = re.compile(r"Traceback \(most recent call last\):")
+_MAX_PREFIX = 160
 _TB_FILE = re.compile(r'^\s+File "')
 _EXCEPTION = re.compile(
     r"^(?P<type>(?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*(?:Error|Exception|Interrupt|Exit|Failure|Invalid))(?::\s*(?P<msg>.*))?$"
@@ -40,6 +44,13 @@ _EXCEPTION = re.compile(
 _CALLED_PROCESS = re.compile(
     r"CalledProcessError: Command .* (?:returned non-zero exit status (?P<status>-?\d+)"
     r"|died with <Signals\.\w+: (?P<signal>\d+)>)"
+)
+# The same news from wrappers that flatten or reword it: the tail of an argv list
+# ("...'--clip', '']' returned non-zero exit status 1.") or a GUI's own line
+# ("Training subprocess failed with return code 1").
+_WRAPPER_EXIT = re.compile(
+    r"(?:\]' returned non-zero exit status|[Tt]raining (?:sub)?process failed with (?:return|exit) code)"
+    r" (?P<status>-?\d+)"
 )
 _ARGPARSE = re.compile(r"^(?:usage: .*|[\w.-]+: error: (?P<msg>.+))$")
 # Literals that let the internal patterns above through the prefilter.
@@ -53,6 +64,8 @@ _INTERNAL_LITERALS = (
     "Failure",
     "Invalid",
     ": error: ",
+    "non-zero exit status",
+    "process failed with",
 )
 MAX_FINDINGS_PER_RULE = 50
 _TB_KEEP = 40  # File lines kept per traceback (the last ones: closest to the raise)
@@ -63,6 +76,7 @@ class _Traceback:
     lines: list[Line] = field(default_factory=list)
     exception: Line | None = None
     source: str | None = None
+    prefix: str = ""  # a GUI's prefix in front of every line of this traceback
 
     @property
     def is_wrapper(self) -> bool:
@@ -442,18 +456,25 @@ class Matcher:
                 # "died with <Signals.SIGKILL: 9>" carries the cause (a signal, e.g. the
                 # OOM killer) and no traceback above it: let rules see this line.
                 m = None
+        elif self.exit_status in (None, 0):
+            wm = _WRAPPER_EXIT.search(text)
+            if wm is not None:
+                self.wrapper_seen = True
+                self.exit_status = int(wm.group("status"))
         rank = line.rank
-        if _TRACEBACK.match(text):
+        tm = _TRACEBACK.search(text)
+        if tm is not None and tm.start() <= _MAX_PREFIX:
             self._close_tb(rank)
-            self._tb[rank] = _Traceback([line], source=self._source)
+            self._tb[rank] = _Traceback([line], source=self._source, prefix=text[: tm.start()])
             return m is not None
         tb = self._tb.get(rank)
         if tb is not None:
-            if _TB_FILE.match(text):
+            body = text[len(tb.prefix) :] if tb.prefix and text.startswith(tb.prefix) else text
+            if _TB_FILE.match(body):
                 tb.lines.append(line)
                 if len(tb.lines) > _TB_KEEP + 1:
                     del tb.lines[1]
-            elif _EXCEPTION.match(text):
+            elif _EXCEPTION.match(body):
                 tb.exception = line
                 self._close_tb(rank)
         pm = _ARGPARSE.match(text)
