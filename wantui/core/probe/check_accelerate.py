@@ -1,0 +1,146 @@
+"""Probe checks of accelerate: its config against the launcher and the GPUs there are."""
+
+from __future__ import annotations
+
+from wantui.core.finding import Finding, Severity
+from wantui.core.fixactions import FixAction
+from wantui.core.probe.context import (
+    ProbeContext,
+    as_int,
+    probe_finding,
+)
+from wantui.core.probe.flags import has_flag, int_flag
+
+
+def accelerate_findings(c: ProbeContext) -> list[Finding]:
+    """accelerate launch, its config and multi-GPU runs."""
+    data = c.data
+    launcher = c.launcher
+    launch_args = c.launch_args
+    windows = c.windows
+    torch = c.torch
+    unknown = c.unknown
+    out: list[Finding] = []
+    acc = data.get("accelerate") or {}
+    cfg = acc.get("config") or {}
+    ngpu = int(torch.get("device_count") or 0)
+    if launcher == "accelerate" and "accelerate" not in unknown:
+        nproc = int_flag(launch_args, "--num_processes")
+        multi = has_flag(launch_args, "--multi_gpu") or (nproc or 0) > 1
+        if nproc is None and not has_flag(launch_args, "--multi_gpu"):
+            if acc.get("config_exists"):
+                multi = as_int(cfg.get("num_processes")) > 1 or "MULTI" in str(
+                    cfg.get("distributed_type", "")
+                )
+            else:
+                multi = ngpu > 1  # accelerate picks multi-GPU by itself without a config
+        if windows and multi:
+            out.append(
+                probe_finding(
+                    "probe-windows-libuv",
+                    "windows-libuv",
+                    Severity.ERROR,
+                    "Multi-GPU training on Windows",
+                    "On Windows, accelerate's multi-process launch fails with 'use_libuv was requested"
+                    " but PyTorch was built without libuv support'"
+                    + (
+                        ""
+                        if acc.get("config_exists")
+                        else f" (no accelerate config and {ngpu} GPUs: accelerate switches to multi-GPU by itself)"
+                    )
+                    + ".",
+                    steps=("train",),
+                    fixes=[
+                        FixAction(
+                            "flag_set",
+                            {"step": "launch", "flag": "--num_processes", "value": "1"},
+                            label="Launch one process",
+                        ),
+                        FixAction(
+                            "env_set",
+                            {"step": "train", "name": "USE_LIBUV", "value": "0"},
+                            label="Set USE_LIBUV=0 for training",
+                        ),
+                    ],
+                    advice=["For real multi-GPU training use Linux or WSL2."],
+                    priority=80,
+                )
+            )
+        if acc.get("config_exists"):
+            problems = []
+            if str(cfg.get("use_cpu", "")).lower() == "true":
+                problems.append(
+                    "use_cpu: true (training would run on the CPU or fail with"
+                    " 'fp16 mixed precision requires a GPU')"
+                )
+            ids = [
+                s.strip()
+                for s in str(cfg.get("gpu_ids", "")).split(",")
+                if s.strip() not in ("", "all")
+            ]
+            bad_ids = (
+                [i for i in ids if i.isdigit() and int(i) >= ngpu]
+                if torch.get("cuda_available")
+                else []
+            )
+            if bad_ids:
+                problems.append(f"gpu_ids {','.join(bad_ids)} do not exist ({ngpu} GPU(s) visible)")
+            if (
+                nproc is None
+                and torch.get("cuda_available")
+                and as_int(cfg.get("num_processes")) > max(ngpu, 1)
+            ):
+                problems.append(
+                    f"num_processes {cfg.get('num_processes')} but {ngpu} GPU(s) visible"
+                )
+            if problems:
+                out.append(
+                    probe_finding(
+                        "probe-accelerate-config",
+                        "accelerate-gpu-config",
+                        Severity.ERROR,
+                        "accelerate's config does not fit this machine",
+                        f"{acc.get('config_file')}: " + "; ".join(problems) + ".",
+                        steps=("train",),
+                        fixes=[
+                            FixAction(
+                                "flag_set",
+                                {"step": "launch", "flag": "--num_processes", "value": "1"},
+                                label="Launch one process on GPU 0",
+                            ),
+                            FixAction(
+                                "flag_set",
+                                {"step": "launch", "flag": "--gpu_ids", "value": "0"},
+                                label="Use GPU 0",
+                            ),
+                        ],
+                        advice=[
+                            "Or run `accelerate config` again (this machine, no distributed training)."
+                        ],
+                        priority=65,
+                    )
+                )
+        elif not has_flag(launch_args, "--num_processes"):
+            out.append(
+                probe_finding(
+                    "probe-accelerate-defaults",
+                    "accelerate-defaults",
+                    Severity.INFO,
+                    "No accelerate config: accelerate will pick defaults",
+                    f"{acc.get('config_file')} does not exist and the launch line does not say"
+                    " --num_processes; accelerate warns and uses defaults"
+                    + (f" (multi-GPU with {ngpu} GPUs)" if ngpu > 1 else "")
+                    + ".",
+                    steps=("train",),
+                    fixes=[
+                        FixAction(
+                            "flag_add",
+                            {"step": "launch", "flag": "--num_processes", "value": "1"},
+                            label="Pass --num_processes 1 explicitly",
+                        )
+                    ],
+                    priority=5,
+                )
+            )
+
+    return out
