@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from wantui.core.args.catalog import accelerate_options
 from wantui.core.finding import Finding, Location, Severity
 from wantui.core.findings import FindingList
-from wantui.core.fixactions import FixAction
 
 
 @dataclass
@@ -50,12 +50,11 @@ class StepFindings(FindingList):
         title: str,
         message: str,
         *,
-        fixes: list[FixAction] | None = None,
-        advice: list[str] | None = None,
         captures: dict[str, str] | None = None,
-        priority: int = 60,
         step: str | None = None,
+        **kw: Any,
     ) -> Finding:
+        """A finding of ``step`` (default: this list's step); ``kw``: fixes, advice, priority."""
         step = step or self.step
         return super().add(
             rule,
@@ -65,11 +64,9 @@ class StepFindings(FindingList):
             message,
             origin="check",
             location=self.location,
-            fixes=fixes,
-            advice=advice,
             captures={"step": step, **(captures or {})},
             steps=(step,) if step != "launch" else ("train",),
-            priority=priority,
+            **kw,
         )
 
 

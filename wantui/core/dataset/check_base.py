@@ -11,7 +11,6 @@ from wantui.core.dataset.load import DatasetConfig
 from wantui.core.dataset.positions import Pos, SourceMap
 from wantui.core.finding import Location, Severity
 from wantui.core.findings import FindingList
-from wantui.core.fixactions import FixAction
 
 FILE = "dataset_config"
 
@@ -64,24 +63,9 @@ class CheckerBase:
         title: str,
         message: str,
         location: Location | None,
-        *,
-        fixes: list[FixAction] | None = None,
-        advice: list[str] | None = None,
-        captures: dict[str, str] | None = None,
-        steps: tuple[str, ...] = ("any",),
-        priority: int = 60,
+        **kw: Any,
     ) -> None:
+        """A dataset-config finding (origin "check"); ``kw`` as for ``FindingList.add``."""
         self.out.add(
-            rule,
-            catalog,
-            severity,
-            title,
-            message,
-            origin="check",
-            location=location,
-            fixes=fixes,
-            advice=advice,
-            captures=captures,
-            steps=steps,
-            priority=priority,
+            rule, catalog, severity, title, message, origin="check", location=location, **kw
         )

@@ -4,11 +4,10 @@ the constants and the finding builder the checks share."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from wantui.core.finding import Finding, Severity
 from wantui.core.findings import make_finding
-from wantui.core.fixactions import FixAction
 
 if TYPE_CHECKING:
     from wantui.core.models import ModelInfo
@@ -45,32 +44,9 @@ PARAMS = {"1.3B": 1.42e9, "14B": 14.3e9, "5B": 5.0e9}
 BLOCKS = {"1.3B": 30, "14B": 40, "5B": 30}
 
 
-def probe_finding(
-    rule: str,
-    catalog: str,
-    severity: Severity,
-    title: str,
-    message: str,
-    *,
-    steps: tuple[str, ...] = ("any",),
-    fixes: list[FixAction] | None = None,
-    advice: list[str] | None = None,
-    priority: int = 60,
-    captures: dict[str, str] | None = None,
-) -> Finding:
-    return make_finding(
-        rule,
-        catalog,
-        severity,
-        title,
-        message,
-        origin="probe",
-        fixes=fixes,
-        advice=advice,
-        captures=captures,
-        steps=steps,
-        priority=priority,
-    )
+# a probe finding is a check finding with origin "probe" and the shared defaults
+# (steps ("any",), priority 60, no location)
+probe_finding = partial(make_finding, origin="probe")
 
 
 def gib_text(n: float | int | None) -> str:
