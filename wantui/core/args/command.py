@@ -14,6 +14,7 @@ from wantui.core.dataset.positions import scan_positions
 from wantui.core.dataset.scan import scan_findings
 from wantui.core.errors import WantuiError
 from wantui.core.finding import Finding, Location, Severity, sort_findings
+from wantui.core.findings import make_finding
 from wantui.core.fixactions import FixAction
 from wantui.core.project import Project, Step
 
@@ -41,7 +42,7 @@ def dataset_findings(path: Path, cwd: Path, *, shown: str | None = None, scan_st
     """Check and scan a dataset config named by a command or a project."""
     if not path.exists():
         return [
-            Finding(
+            make_finding(
                 rule="dataset-config-not-found",
                 catalog="dataset-config-not-found",
                 severity=Severity.ERROR,
@@ -57,10 +58,11 @@ def dataset_findings(path: Path, cwd: Path, *, shown: str | None = None, scan_st
                 location=Location(str(path)),
                 priority=90,
                 captures={"path": str(path)},
+                steps=(),
             )
         ]
     if path.suffix.lower() not in (".toml", ".json"):
-        bad_ext = Finding(
+        bad_ext = make_finding(
             rule="dataset-config-format",
             catalog="toml-parse-error",
             severity=Severity.ERROR,
@@ -69,6 +71,7 @@ def dataset_findings(path: Path, cwd: Path, *, shown: str | None = None, scan_st
             origin="check",
             location=Location(str(path)),
             priority=85,
+            steps=(),
         )
     else:
         bad_ext = None
@@ -76,7 +79,7 @@ def dataset_findings(path: Path, cwd: Path, *, shown: str | None = None, scan_st
         text = read_config_text(path)
     except WantuiError as err:
         return [
-            Finding(
+            make_finding(
                 rule="dataset-config-unreadable",
                 catalog="toml-parse-error",
                 severity=Severity.ERROR,
@@ -85,6 +88,7 @@ def dataset_findings(path: Path, cwd: Path, *, shown: str | None = None, scan_st
                 origin="check",
                 location=Location(str(path), err.line, err.column),
                 priority=90,
+                steps=(),
             )
         ]
     if starts_with_bom(path):
@@ -101,7 +105,7 @@ def dataset_findings(path: Path, cwd: Path, *, shown: str | None = None, scan_st
 
 def typography_finding(changes: list[str]) -> Finding:
     """Smart punctuation from a web page or a document (the checks ran on the ASCII)."""
-    return Finding(
+    return make_finding(
         rule="command-typography",
         catalog="unknown-argument",
         severity=Severity.ERROR,
@@ -115,6 +119,7 @@ def typography_finding(changes: list[str]) -> Finding:
         ],
         origin="check",
         priority=92,
+        steps=(),
     )
 
 
@@ -134,7 +139,7 @@ def check_parsed(
     findings += arg_findings
     if dataset and parsed.dataset_config and foreign_windows_path(parsed.dataset_config):
         findings.append(
-            Finding(
+            make_finding(
                 rule="dataset-config-windows-path",
                 catalog="dataset-config-not-found",
                 severity=Severity.INFO,
@@ -143,6 +148,7 @@ def check_parsed(
                 "Windows machine to check it.",
                 origin="check",
                 priority=5,
+                steps=(),
             )
         )
     elif dataset and parsed.dataset_config:
@@ -204,7 +210,7 @@ def check_project(project: Project, *, steps: list[str] | None = None) -> list[F
     ds_path = project.dataset_config_path()
     if ds_path is None:
         findings.append(
-            Finding(
+            make_finding(
                 rule="dataset-config-unset",
                 catalog="dataset-config-not-found",
                 severity=Severity.ERROR,
@@ -213,12 +219,13 @@ def check_project(project: Project, *, steps: list[str] | None = None) -> list[F
                 origin="check",
                 location=Location(str(project.file)),
                 priority=90,
+                steps=(),
             )
         )
     elif project.dataset_config and foreign_windows_path(project.dataset_config):
         # an imported .bat: joining C:\... onto this folder gave a nonsense "not found" path
         findings.append(
-            Finding(
+            make_finding(
                 rule="dataset-config-windows-path",
                 catalog="dataset-config-not-found",
                 severity=Severity.ERROR,
@@ -229,6 +236,7 @@ def check_project(project: Project, *, steps: list[str] | None = None) -> list[F
                 origin="check",
                 location=Location(str(project.file)),
                 priority=90,
+                steps=(),
             )
         )
     else:
@@ -255,7 +263,7 @@ def check_project(project: Project, *, steps: list[str] | None = None) -> list[F
         states[name] = state
         if step.launcher != "accelerate" and step.launch_args:
             findings.append(
-                Finding(
+                make_finding(
                     rule="launch-args-unused",
                     catalog="unknown-argument",
                     severity=Severity.INFO,
@@ -264,6 +272,7 @@ def check_project(project: Project, *, steps: list[str] | None = None) -> list[F
                     origin="check",
                     location=loc,
                     priority=5,
+                    steps=(),
                 )
             )
     findings += _cross_checks(project, states)
@@ -286,7 +295,7 @@ def _script_checks(project: Project, step: Step, loc: Location) -> list[Finding]
     out = script_findings(parsed, project.root, location=loc)
     if parsed.step is not None and not parsed.other_arch and parsed.step != step.name:
         out.append(
-            Finding(
+            make_finding(
                 rule="step-script-mismatch",
                 catalog="wrong-architecture-script",
                 severity=Severity.ERROR,
@@ -295,6 +304,7 @@ def _script_checks(project: Project, step: Step, loc: Location) -> list[Finding]
                 origin="check",
                 location=loc,
                 priority=80,
+                steps=(),
             )
         )
     return out
@@ -307,7 +317,7 @@ def _cross_checks(project: Project, states: dict) -> list[Finding]:
         task = train.get("--task") or "t2v-14B"
         if task in I2V_TASKS and not (latents.has("--i2v") or latents.has("--clip")):
             out.append(
-                Finding(
+                make_finding(
                     rule="i2v-latents-without-i2v",
                     catalog="i2v-cache-mismatch",
                     severity=Severity.ERROR,
@@ -329,7 +339,7 @@ def _cross_checks(project: Project, states: dict) -> list[Finding]:
             )
         if task in ("i2v-14B", "flf2v-14B") and not latents.has("--clip"):
             out.append(
-                Finding(
+                make_finding(
                     rule="i2v-latents-without-clip",
                     catalog="i2v-cache-mismatch",
                     severity=Severity.ERROR,
@@ -344,7 +354,7 @@ def _cross_checks(project: Project, states: dict) -> list[Finding]:
             )
         if task not in I2V_TASKS and latents.has("--i2v") and "FC" not in task:
             out.append(
-                Finding(
+                make_finding(
                     rule="t2v-latents-with-i2v",
                     catalog="i2v-cache-mismatch",
                     severity=Severity.INFO,
@@ -353,6 +363,7 @@ def _cross_checks(project: Project, states: dict) -> list[Finding]:
                     origin="check",
                     location=_step_location(project, "latents"),
                     priority=5,
+                    steps=(),
                 )
             )
     for name, state in states.items():
@@ -360,7 +371,7 @@ def _cross_checks(project: Project, states: dict) -> list[Finding]:
         if own and project.dataset_config and "--dataset_config" in project.steps[name].args:
             if _resolve(project.root, own) != project.dataset_config_path():
                 out.append(
-                    Finding(
+                    make_finding(
                         rule="dataset-config-differs",
                         catalog="cache-missing",
                         severity=Severity.WARNING,
@@ -370,6 +381,7 @@ def _cross_checks(project: Project, states: dict) -> list[Finding]:
                         origin="check",
                         location=_step_location(project, name),
                         priority=50,
+                        steps=(),
                     )
                 )
     return out

@@ -22,6 +22,7 @@ from wantui.core.dataset.schema import (
     round_target_frames,
 )
 from wantui.core.finding import Finding, Location, Severity
+from wantui.core.findings import make_finding
 from wantui.core.fixactions import FixAction
 
 ARCH = "wan"
@@ -278,8 +279,8 @@ def scan_findings(config: DatasetConfig, cwd: Path | str, step: str | None = Non
         **kw: Any,
     ) -> None:
         out.append(
-            Finding(rule=rule, catalog=catalog, severity=severity, title=title, message=message,
-                    location=loc, origin="check", **kw)
+            make_finding(rule=rule, catalog=catalog, severity=severity, title=title, message=message,
+                         location=loc, origin="check", **kw)
         )  # fmt: skip
 
     for scan in scans:
@@ -398,41 +399,41 @@ def _jsonl_findings(config: DatasetConfig, scan: DatasetScan) -> list[Finding]:
     base: dict[str, Any] = {"origin": "check", "steps": ("latents", "te")}
     if not scan.exists:
         return [
-            Finding(rule="dataset-jsonl-missing", catalog="dataset-empty", severity=Severity.ERROR,
-                    title=f"[[datasets]] #{n}: {key} not found",
-                    message=f"`{scan.jsonl}` (resolved from the working directory) does not exist.",
-                    location=loc, priority=85, **base)
+            make_finding(rule="dataset-jsonl-missing", catalog="dataset-empty", severity=Severity.ERROR,
+                         title=f"[[datasets]] #{n}: {key} not found",
+                         message=f"`{scan.jsonl}` (resolved from the working directory) does not exist.",
+                         location=loc, priority=85, **base)
         ]  # fmt: skip
     out: list[Finding] = []
     if scan.jsonl_bad:
         line, problem = scan.jsonl_bad[0]
         more = f" ({len(scan.jsonl_bad) - 1} more)" if len(scan.jsonl_bad) > 1 else ""
         out.append(
-            Finding(rule="dataset-jsonl-invalid", catalog="dataset-empty", severity=Severity.ERROR,
-                    title=f"[[datasets]] #{n}: the JSONL file has bad lines",
-                    message=f"Line {line}: {problem}{more}. musubi-tuner reads every line with `json.loads` "
-                    "(a blank line fails too) and stops at the first bad one.",
-                    location=Location(str(scan.jsonl), line or None), priority=80, **base)
+            make_finding(rule="dataset-jsonl-invalid", catalog="dataset-empty", severity=Severity.ERROR,
+                         title=f"[[datasets]] #{n}: the JSONL file has bad lines",
+                         message=f"Line {line}: {problem}{more}. musubi-tuner reads every line with `json.loads` "
+                         "(a blank line fails too) and stops at the first bad one.",
+                         location=Location(str(scan.jsonl), line or None), priority=80, **base)
         )  # fmt: skip
     if not scan.media and not scan.jsonl_bad:
         out.append(
-            Finding(rule="dataset-empty", catalog="dataset-empty", severity=Severity.ERROR,
-                    title=f"[[datasets]] #{n}: the JSONL file lists no {scan.kind}s",
-                    message=f"`{scan.jsonl}` is empty.", location=loc, priority=80, **base)
+            make_finding(rule="dataset-empty", catalog="dataset-empty", severity=Severity.ERROR,
+                         title=f"[[datasets]] #{n}: the JSONL file lists no {scan.kind}s",
+                         message=f"`{scan.jsonl}` is empty.", location=loc, priority=80, **base)
         )  # fmt: skip
     if scan.captions_missing:
         out.append(
-            Finding(rule="caption-missing", catalog="caption-missing", severity=Severity.ERROR,
-                    title=f"[[datasets]] #{n}: {len(scan.captions_missing)} JSONL item(s) have no \"caption\"",
-                    message=f"musubi-tuner fails with `KeyError: 'caption'`: {_sample(scan.captions_missing)}.",
-                    location=Location(str(scan.jsonl)), priority=75, **base)
+            make_finding(rule="caption-missing", catalog="caption-missing", severity=Severity.ERROR,
+                         title=f"[[datasets]] #{n}: {len(scan.captions_missing)} JSONL item(s) have no \"caption\"",
+                         message=f"musubi-tuner fails with `KeyError: 'caption'`: {_sample(scan.captions_missing)}.",
+                         location=Location(str(scan.jsonl)), priority=75, **base)
         )  # fmt: skip
     if scan.media_missing:
         out.append(
-            Finding(rule="dataset-media-missing", catalog="dataset-empty", severity=Severity.ERROR,
-                    title=f"[[datasets]] #{n}: {len(scan.media_missing)} {scan.kind} path(s) in the JSONL do not exist",
-                    message=f"Paths are resolved from the working directory: {_sample(scan.media_missing)}.",
-                    location=Location(str(scan.jsonl)), priority=70, **base)
+            make_finding(rule="dataset-media-missing", catalog="dataset-empty", severity=Severity.ERROR,
+                         title=f"[[datasets]] #{n}: {len(scan.media_missing)} {scan.kind} path(s) in the JSONL do not exist",
+                         message=f"Paths are resolved from the working directory: {_sample(scan.media_missing)}.",
+                         location=Location(str(scan.jsonl)), priority=70, **base)
         )  # fmt: skip
     return out
 
@@ -455,7 +456,7 @@ def _cache_findings(config: DatasetConfig, scans: list[DatasetScan]) -> list[Fin
         base = {"origin": "check", "location": loc, "steps": ("train",), "catalog": "cache-missing"}
         if scan.latent_caches == 0:
             out.append(
-                Finding(
+                make_finding(
                     rule="cache-missing",
                     severity=Severity.ERROR if nothing else Severity.WARNING,
                     title=f"[[datasets]] #{n}: no latent cache files",
@@ -477,7 +478,7 @@ def _cache_findings(config: DatasetConfig, scans: list[DatasetScan]) -> list[Fin
             continue
         if scan.missing_te:
             out.append(
-                Finding(
+                make_finding(
                     rule="te-cache-missing",
                     severity=Severity.ERROR
                     if len(scan.missing_te) == len(scan.cached_stems)
@@ -496,7 +497,7 @@ def _cache_findings(config: DatasetConfig, scans: list[DatasetScan]) -> list[Fin
         uncached = sorted(media_stems - scan.cached_stems) if scan.media else []
         if uncached:
             out.append(
-                Finding(
+                make_finding(
                     rule="latent-cache-incomplete",
                     severity=Severity.WARNING,
                     title=f"[[datasets]] #{n}: {len(uncached)} of {len(media_stems)} {scan.kind}s are not cached",

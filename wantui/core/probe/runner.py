@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from wantui.core.finding import Finding, Severity
+from wantui.core.findings import make_finding
 
 if TYPE_CHECKING:
     from wantui.core.project import Project
@@ -51,16 +52,16 @@ class ProbeResult:
 
 
 def _failure(rule: str, catalog: str, title: str, message: str, advice: list[str]) -> Finding:
-    return Finding(
-        rule=rule,
-        catalog=catalog,
-        severity=Severity.ERROR,
-        title=title,
-        message=message,
+    return make_finding(
+        rule,
+        catalog,
+        Severity.ERROR,
+        title,
+        message,
+        origin="probe",
         advice=advice,
         steps=("any",),
         priority=90,
-        origin="probe",
     )
 
 
