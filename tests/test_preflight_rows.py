@@ -41,6 +41,7 @@ def healthy_probe(checkout: Path) -> dict[str, Any]:
             "cuda_build": "12.8",
             "cuda_available": True,
             "device_count": 1,
+            "arch_list": ["sm_80", "sm_86", "sm_90", "sm_100", "sm_120", "compute_120"],
             "gpus": [
                 {
                     "index": 0,
@@ -188,6 +189,12 @@ def _sc_xformers_gpu(s: Scenario) -> None:
     _sc_attention(s)
     s.probe["attention"]["xformers"] = {"found": True, "importable": True, "version": "0.0.28"}
     s.probe["torch"]["gpus"][0].update(name="NVIDIA RTX PRO 6000 Blackwell", capability="12.0")
+
+
+def _sc_gpu_arch(s: Scenario) -> None:
+    # an RTX 50-series card under a cu124 torch wheel: no sm_120 kernels, no PTX to JIT
+    s.probe["torch"]["arch_list"] = ["sm_50", "sm_60", "sm_70", "sm_75", "sm_80", "sm_86", "sm_90"]
+    s.probe["torch"]["gpus"][0].update(name="NVIDIA GeForce RTX 5090", capability="12.0")
 
 
 def _sc_bnb(s: Scenario) -> None:
@@ -410,6 +417,7 @@ SCENARIOS: dict[str, Callable[[Scenario], None]] = {
     "windows-libuv": _sc_libuv,
     "blockswap-with-offload": _sc_blockswap,
     "host-oom": _sc_host_oom,
+    "gpu-arch-unsupported": _sc_gpu_arch,
 }
 
 

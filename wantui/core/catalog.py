@@ -147,7 +147,7 @@ CATALOG: dict[str, CatalogEntry] = {
             "gpu-arch-unsupported",
             "Environment and runtime",
             ("any",),
-            "not checked yet (would compare torch.cuda.get_arch_list() with the GPU's sm_XY)",
+            "probe: torch.cuda.get_arch_list() vs the compute capability of each GPU",
         ),
         CatalogEntry(
             "module-not-installed",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from wantui.core.finding import Finding, Severity
 from wantui.core.fixactions import FixAction
 from wantui.core.probe.context import (
@@ -103,7 +105,65 @@ def torch_findings(c: ProbeContext) -> list[Finding]:
                 priority=95,
             )
         )
+    elif torch.get("arch_list"):
+        out.extend(_arch_findings(torch, c.pip))
 
+    return out
+
+
+def arch_supported(cap: str, arch_list: list[str]) -> bool | None:
+    """Whether a torch build with ``arch_list`` kernels runs on a GPU of compute capability
+    ``cap`` ("12.0"): a cubin runs on its major version at the same or a higher minor, PTX
+    (compute_XY) is compiled on the fly for any newer GPU. None when unknown."""
+    try:
+        major, minor = (int(x) for x in cap.split(".")[:2])
+    except ValueError:
+        return None
+    for arch in arch_list:
+        m = re.fullmatch(r"(sm|compute)_(\d+)(\d)([a-z]?)", arch)
+        if m is None:
+            continue
+        kind, a_major, a_minor, suffix = m.group(1), int(m.group(2)), int(m.group(3)), m.group(4)
+        if (
+            kind == "sm"
+            and a_major == major
+            and (a_minor == minor or (not suffix and a_minor < minor))
+        ):
+            return True
+        if kind == "compute" and (a_major, a_minor) <= (major, minor):
+            return True
+    return False
+
+
+def _arch_findings(torch: dict, pip: str) -> list[Finding]:
+    arch_list = [str(a) for a in torch.get("arch_list") or []]
+    out: list[Finding] = []
+    for gpu in torch.get("gpus") or []:
+        cap = str(gpu.get("capability") or "")
+        if arch_supported(cap, arch_list) is not False:
+            continue
+        sm = "sm_" + cap.replace(".", "")
+        out.append(
+            probe_finding(
+                "probe-gpu-arch",
+                "gpu-arch-unsupported",
+                Severity.ERROR,
+                f"This torch build has no kernels for the {gpu.get('name') or 'GPU'} ({sm})",
+                f"torch {torch.get('version')} (CUDA {torch.get('cuda_build')}) was built for"
+                f" {', '.join(arch_list)}. On this GPU every CUDA operation fails with 'no kernel"
+                " image is available for execution on the device' (RTX 50-series cards need a"
+                " torch built with CUDA 12.8 or newer).",
+                advice=[
+                    f"{pip} --force-reinstall torch torchvision --index-url"
+                    " https://download.pytorch.org/whl/cu128",
+                    "Extension wheels (xformers, flash-attn, sageattention) must be built for the same"
+                    " torch and GPU.",
+                ],
+                captures={"gpu": str(gpu.get("name") or ""), "capability": cap},
+                priority=95,
+            )
+        )
+        break  # one finding: the fix is the same for every GPU of the box
     return out
 
 

@@ -203,6 +203,11 @@ def probe_torch(p):
                 gpus.append(g)
         except Exception as exc:
             out["cuda_error"] = _err(exc)
+    if out["cuda_available"]:
+        try:  # the GPU architectures this build has kernels for (sm_XY, compute_XY)
+            out["arch_list"] = [str(a) for a in torch.cuda.get_arch_list()]
+        except Exception as exc:
+            out["arch_error"] = _err(exc)
     out["device_count"] = len(gpus)
     out["gpus"] = gpus
     return out, torch
