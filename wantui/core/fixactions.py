@@ -91,3 +91,21 @@ def validate_action(action: str, params: dict[str, Any], *, templated: bool = Fa
         if "step" in params and params["step"] not in STEPS:
             return f"fix action '{action}': step must be one of {sorted(STEPS)}, not {params['step']!r}"
     return None
+
+
+def windows_single_process_fixes() -> list[FixAction]:
+    """The fixes for multi-process training on Windows (torch there has no libuv): one
+    process, and USE_LIBUV=0 for the training step. Shared by the argument checks and the
+    probe checks, which reach the same conclusion from the command line or the machine."""
+    return [
+        FixAction(
+            "flag_set",
+            {"step": "launch", "flag": "--num_processes", "value": "1"},
+            label="Launch one process",
+        ),
+        FixAction(
+            "env_set",
+            {"step": "train", "name": "USE_LIBUV", "value": "0"},
+            label="Set USE_LIBUV=0 for training",
+        ),
+    ]

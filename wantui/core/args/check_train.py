@@ -20,7 +20,7 @@ from wantui.core.args.check_wan import (
 )
 from wantui.core.args.state import ArgState, StepFindings, multi_process
 from wantui.core.finding import Severity
-from wantui.core.fixactions import FixAction
+from wantui.core.fixactions import FixAction, windows_single_process_fixes
 from wantui.core.similar import did_you_mean
 
 
@@ -306,18 +306,7 @@ def check_launch(s: ArgState, out: StepFindings, *, launch_args: list[str], wind
             "Several processes on Windows",
             "Windows torch builds have no libuv: multi-process launch fails with `use_libuv was requested but "
             "PyTorch was built without libuv support`.",
-            fixes=[
-                FixAction(
-                    "flag_set",
-                    {"step": "launch", "flag": "--num_processes", "value": "1"},
-                    label="Launch one process",
-                ),
-                FixAction(
-                    "env_set",
-                    {"step": "train", "name": "USE_LIBUV", "value": "0"},
-                    label="Set USE_LIBUV=0",
-                ),
-            ],  # fmt: skip
+            fixes=windows_single_process_fixes(),
             priority=50,
         )
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from wantui.core.finding import Finding, Severity
-from wantui.core.fixactions import FixAction
+from wantui.core.fixactions import FixAction, windows_single_process_fixes
 from wantui.core.probe.context import (
     ProbeContext,
     as_int,
@@ -50,18 +50,7 @@ def accelerate_findings(c: ProbeContext) -> list[Finding]:
                     )
                     + ".",
                     steps=("train",),
-                    fixes=[
-                        FixAction(
-                            "flag_set",
-                            {"step": "launch", "flag": "--num_processes", "value": "1"},
-                            label="Launch one process",
-                        ),
-                        FixAction(
-                            "env_set",
-                            {"step": "train", "name": "USE_LIBUV", "value": "0"},
-                            label="Set USE_LIBUV=0 for training",
-                        ),
-                    ],
+                    fixes=windows_single_process_fixes(),
                     advice=["For real multi-GPU training use Linux or WSL2."],
                     priority=80,
                 )
