@@ -131,7 +131,8 @@ def test_stop_from_another_terminal_while_attached(tmp_path: Path, tmux) -> None
     assert stop_run(rec.run_dir, sigint_grace=3).status == "stopped"
     _wait(lambda: not pid_alive(grandchild), 10, "the grandchild to be gone")
     _wait(
-        lambda: "stopped" in tmux("capture-pane", "-p", "-t", "t").stdout,
+        # the whole scrollback: the findings printed after the stop can push it off screen
+        lambda: "stopped" in tmux("capture-pane", "-p", "-S", "-", "-t", "t").stdout,
         20,
         "the follower to report the stop",
     )

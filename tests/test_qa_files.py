@@ -460,8 +460,27 @@ def test_project_dataset_config_that_cannot_be_read_is_a_finding(tmp_path: Path,
 # -- as an ordinary user (the tests run as root here, which may write anything) -------------
 
 SETPRIV = shutil.which("setpriv") if (shutil := __import__("shutil")) else None
+
+
+def _nobody_can_run_wantui() -> bool:
+    """nobody must reach this checkout and interpreter (a clone under a 0700 folder is not)."""
+    if os.geteuid() != 0 or SETPRIV is None:
+        return False
+    proc = subprocess.run(
+        [SETPRIV, "--reuid=65534", "--regid=65534", "--clear-groups"]
+        + [sys.executable, "-c", "import wantui"],
+        cwd="/",
+        capture_output=True,
+        env=ENV,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    return proc.returncode == 0
+
+
 needs_nobody = pytest.mark.skipif(
-    os.geteuid() != 0 or SETPRIV is None, reason="needs root and setpriv to drop to nobody"
+    not _nobody_can_run_wantui(),
+    reason="needs root, setpriv, and a checkout the user nobody can read",
 )
 
 
