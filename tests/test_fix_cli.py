@@ -163,6 +163,42 @@ def test_apply_all_replans_each_fix(proj):
     assert '"--sdpa"' in (proj / "wantui.toml").read_text()
 
 
+def test_apply_all_then_one_undo_reverts_the_whole_apply(proj):
+    """Issue 9 item 16: `--apply all` is one apply, so `--undo` reverts every fix it made
+    (two files here), and not a fix applied by an earlier command."""
+    ff = findings_file(proj)
+    earlier = FixAction("flag_add", {"step": "train", "flag": "--fp8_base"}, "Add --fp8_base")
+    apply_plan(plan_fix(earlier, load_project(proj)), Journal(proj))
+    ds_before = (proj / "dataset.toml").read_bytes()
+    proj_before = (proj / "wantui.toml").read_bytes()
+    r = wantui("fix", "--findings", str(ff), "--apply", "all", "--yes", "--json", cwd=proj)
+    applied = [x for x in json.loads(r.stdout)["results"] if x["applied"]]
+    assert len(applied) == 2, r.stdout  # the rename and --sdpa; the remove is refused
+    assert (proj / "dataset.toml").read_bytes() != ds_before
+    assert (proj / "wantui.toml").read_bytes() != proj_before
+    r = wantui("fix", "--undo", cwd=proj)
+    assert r.returncode == 0, r.stderr
+    assert "Undone 2 fixes applied together" in r.stdout
+    assert (proj / "dataset.toml").read_bytes() == ds_before
+    assert (proj / "wantui.toml").read_bytes() == proj_before
+    # the next undo reverts the earlier single apply, not more of the group
+    r = wantui("fix", "--undo", "--json", cwd=proj)
+    assert r.returncode == 0, r.stderr
+    undo = json.loads(r.stdout)["undo"]
+    assert undo["label"] == "Add --fp8_base" and "also_undone" not in undo
+    assert (proj / "wantui.toml").read_text() == PROJECT
+
+
+def test_group_undo_checks_every_file_before_restoring_any(proj):
+    ff = findings_file(proj)
+    r = wantui("fix", "--findings", str(ff), "--apply", "all", "--yes", cwd=proj)
+    ds_after = (proj / "dataset.toml").read_bytes()
+    (proj / "wantui.toml").write_text((proj / "wantui.toml").read_text() + "# edited\n")
+    r = wantui("fix", "--undo", cwd=proj)
+    assert r.returncode == 1 and "changed since the fix was applied" in r.stderr
+    assert (proj / "dataset.toml").read_bytes() == ds_after  # nothing restored
+
+
 def test_bad_ids_and_inputs_are_one_line(proj):
     ff = findings_file(proj)
     for args, needle in [

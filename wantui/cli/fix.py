@@ -18,7 +18,7 @@ from typing import Any, TextIO
 from wantui.core.errors import ExitCode, WantuiError
 from wantui.core.finding import Evidence, Finding, Location, Severity, exit_code_for, sort_findings
 from wantui.core.fixactions import FixAction
-from wantui.core.fixes import FixPlan, Journal, apply_plan, plan_fix, undo_last
+from wantui.core.fixes import FixPlan, Journal, apply_plan, new_group_id, plan_fix, undo_last
 from wantui.core.fsutil import read_regular_file
 from wantui.core.project import PROJECT_FILE, STEP_NAMES, Project, load_project
 
@@ -295,9 +295,10 @@ def run(args: argparse.Namespace) -> int:
             json.dump({"undo": result.to_json()}, out, indent=2)
             out.write("\n")
         else:
-            out.write(
-                f"Undone: {result.entry.get('label')}\n  restored {result.file} byte for byte\n"
-            )
+            if result.others:
+                out.write(f"Undone {len(result.all)} fixes applied together:\n")
+            for r in result.all:
+                out.write(f"Undone: {r.entry.get('label')}\n  restored {r.file} byte for byte\n")
         return ExitCode.OK
 
     findings, source = collect_findings(args, project)
@@ -350,6 +351,7 @@ def run(args: argparse.Namespace) -> int:
 
     results: list[dict[str, Any]] = []
     failed = 0
+    group = new_group_id() if len(chosen) > 1 else None  # one apply, one undo
     for e in chosen:
         # plan again now: an earlier fix of this run may have changed the same file
         plan = plan_fix(e.action, project, dataset_config=ds, finding=e.finding)
@@ -366,7 +368,9 @@ def run(args: argparse.Namespace) -> int:
             results.append({"id": e.id, "applied": False, "skipped": True, "label": plan.label})
             continue
         try:
-            applied = apply_plan(plan, Journal(plan.root), progress=_progress_printer(sys.stderr))
+            applied = apply_plan(
+                plan, Journal(plan.root), progress=_progress_printer(sys.stderr), group=group
+            )
         except WantuiError as exc:
             failed += 1
             results.append({"id": e.id, "applied": False, "error": str(exc), "label": plan.label})

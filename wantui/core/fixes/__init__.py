@@ -9,7 +9,14 @@ undo_last(Journal(plan.root))
 
 from __future__ import annotations
 
-from wantui.core.fixes.journal import AppliedFix, Journal, UndoResult, apply_plan, undo_last
+from wantui.core.fixes.journal import (
+    AppliedFix,
+    Journal,
+    UndoResult,
+    apply_plan,
+    new_group_id,
+    undo_last,
+)
 from wantui.core.fixes.plan import DownloadStep, FileChange, FixPlan, describe_action, plan_fix
 from wantui.core.fixes.toml_edit import FixRefused
 from wantui.core.fsutil import atomic_write
@@ -25,6 +32,7 @@ __all__ = [
     "apply_plan",
     "atomic_write",
     "describe_action",
+    "new_group_id",
     "plan_fix",
     "undo_last",
 ]

@@ -1,8 +1,9 @@
 """Apply a plan atomically and record it; undo the last applied fix, even after a restart.
 
 The journal is ``.wantui/journal.jsonl`` in the project folder: one JSON object per line,
-``{"type": "apply", id, time, file, role, sha256_before, sha256_after, backup, action}``
-and ``{"type": "undo", "of": id, time}``. Lines are appended with one ``write`` and an
+``{"type": "apply", id, time, file, role, sha256_before, sha256_after, backup, action,
+group}`` and ``{"type": "undo", "of": id, time}``. Fixes applied by one command (``wantui
+fix --apply all``) share a ``group`` id, and one undo reverts the whole group. Lines are appended with one ``write`` and an
 fsync, so a crash can at worst leave a torn last line, which is skipped on reading.
 """
 
@@ -45,7 +46,7 @@ def _well_formed(obj: Any) -> bool:
         return False
     return all(
         obj.get(k) is None or isinstance(obj.get(k), str)
-        for k in ("file", "backup", "sha256_before", "sha256_after", "label")
+        for k in ("file", "backup", "sha256_before", "sha256_after", "label", "group")
     )
 
 
@@ -155,6 +156,22 @@ class Journal:
                 return e
         return None
 
+    def last_group(self) -> list[dict[str, Any]]:
+        """The entries one undo reverts, newest first: the last undoable fix and every
+        not-yet-undone fix applied by the same command (its ``group``)."""
+        last = self.last_undoable()
+        if last is None:
+            return []
+        group = last.get("group")
+        if not group:
+            return [last]
+        return [e for e in reversed(self.applied()) if e.get("file") and e.get("group") == group]
+
+
+def new_group_id() -> str:
+    """An id for the fixes one command applies together (one apply, one undo)."""
+    return "g-" + time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + "-" + uuid.uuid4().hex[:6]
+
 
 @dataclass
 class AppliedFix:
@@ -197,9 +214,11 @@ def apply_plan(
     journal: Journal,
     *,
     progress: Callable[[Any], None] | None = None,
+    group: str | None = None,
 ) -> AppliedFix:
     """Apply a plan made by :func:`plan_fix`. Raises WantuiError (nothing written) when the
-    plan was refused or its file changed since it was planned."""
+    plan was refused or its file changed since it was planned. Fixes applied with the same
+    ``group`` (:func:`new_group_id`) are undone together."""
     if plan.refused:
         raise WantuiError(f"fix refused: {plan.refused}", code=ExitCode.FINDINGS)
     fix_id = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + "-" + uuid.uuid4().hex[:6]
@@ -238,6 +257,7 @@ def apply_plan(
                         "action": plan.action.to_json(),
                         "label": plan.label,
                         "downloaded": str(result.downloaded) if result.downloaded else None,
+                        "group": group,
                     },
                 )
             finally:
@@ -252,6 +272,7 @@ def apply_plan(
                 "action": plan.action.to_json(),
                 "label": plan.label,
                 "downloaded": str(result.downloaded),
+                "group": group,
             }
         )
     return result
@@ -275,24 +296,40 @@ def _check_unchanged(path: Path, before: bytes) -> None:
 
 @dataclass
 class UndoResult:
+    """One undo: the fix it reverted (``entry``, ``file``) and, when that fix was applied
+    together with others (``--apply all``), those reverted with it (``others``, newest
+    first)."""
+
     entry: dict[str, Any]
     file: Path
     backup_of_current: Path | None
+    others: list[UndoResult] = field(default_factory=list)
+
+    @property
+    def all(self) -> list[UndoResult]:
+        return [self, *self.others]
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out = {
             "undone": self.entry.get("id"),
             "label": self.entry.get("label"),
             "file": str(self.file),
             "backup_of_current": str(self.backup_of_current) if self.backup_of_current else None,
         }
+        if self.others:
+            out["group"] = self.entry.get("group")
+            out["also_undone"] = [o.to_json() for o in self.others]
+        return out
 
 
 def undo_last(journal: Journal, *, force: bool = False) -> UndoResult:
-    """Restore the file of the last applied fix byte for byte from its backup.
+    """Revert the last apply: restore the file of the last applied fix byte for byte from
+    its backup, and the files of every fix applied with it (one ``--apply all`` is one undo).
 
-    Refuses when the file changed since the fix (its sha256 is not the one the fix wrote),
-    unless ``force``; the current bytes are backed up before they are replaced.
+    Refuses when a file changed since the fix (its sha256 is not the one the fix wrote),
+    unless ``force``; the current bytes are backed up before they are replaced. Every
+    fix of the group is checked before the first file is restored, so a refusal restores
+    nothing.
     """
     if journal.last_undoable() is None:  # say so before taking (creating) the lock
         raise WantuiError("nothing to undo: no applied fix in the journal", path=journal.path)
@@ -301,9 +338,52 @@ def undo_last(journal: Journal, *, force: bool = False) -> UndoResult:
 
 
 def _undo_locked(journal: Journal, *, force: bool) -> UndoResult:
-    entry = journal.last_undoable()
-    if entry is None:
+    group = journal.last_group()
+    if not group:
         raise WantuiError("nothing to undo: no applied fix in the journal", path=journal.path)
+    # check all, newest first, as each restore would leave the file for the next one
+    current: dict[Path, str | None] = {}
+    prepared: list[tuple[dict[str, Any], Path, bytes]] = []
+    for entry in group:
+        path, old = _prepared_restore(journal, entry)
+        if path not in current:
+            current[path] = _current_sha(path)
+        if not force and current[path] != entry.get("sha256_after"):
+            raise WantuiError(
+                "changed since the fix was applied; undo would lose those edits (use --force to undo anyway)",
+                path=path,
+                code=ExitCode.FINDINGS,
+            )
+        current[path] = entry.get("sha256_before")
+        prepared.append((entry, path, old))
+    results: list[UndoResult] = []
+    for entry, path, old in prepared:
+        fd = journal.open_for_append()
+        try:
+            current_backup = atomic_write(path, old, project_root=journal.root)
+            journal.write_line(
+                fd, {"type": "undo", "of": entry["id"], "time": time.time(), "file": str(path)}
+            )
+        finally:
+            os.close(fd)
+        results.append(UndoResult(entry, path, current_backup))
+    first = results[0]
+    first.others = results[1:]
+    return first
+
+
+def _current_sha(path: Path) -> str | None:
+    try:
+        return sha256_file(path)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise WantuiError(f"cannot read: {exc.strerror}", path=path) from None
+
+
+def _prepared_restore(journal: Journal, entry: dict[str, Any]) -> tuple[Path, bytes]:
+    """The file an undo of ``entry`` restores and the bytes it restores, checked: the
+    backup lies in the project's backup folder and matches the journal."""
     path = Path(entry["file"])
     backup = entry.get("backup")
     if not backup:
@@ -334,25 +414,4 @@ def _undo_locked(journal: Journal, *, force: bool) -> UndoResult:
             "the backup does not match the journal (it was modified); not restoring",
             path=backup_path,
         )
-    if not force:
-        try:
-            now = sha256_file(path)
-        except FileNotFoundError:
-            now = None
-        except OSError as exc:
-            raise WantuiError(f"cannot read: {exc.strerror}", path=path) from None
-        if now != entry.get("sha256_after"):
-            raise WantuiError(
-                "changed since the fix was applied; undo would lose those edits (use --force to undo anyway)",
-                path=path,
-                code=ExitCode.FINDINGS,
-            )
-    fd = journal.open_for_append()
-    try:
-        current_backup = atomic_write(path, old, project_root=journal.root)
-        journal.write_line(
-            fd, {"type": "undo", "of": entry["id"], "time": time.time(), "file": str(path)}
-        )
-    finally:
-        os.close(fd)
-    return UndoResult(entry, path, current_backup)
+    return path, old
