@@ -132,16 +132,37 @@ def fsync_dir(folder: str | os.PathLike[str]) -> None:
         os.close(fd)
 
 
+def current_umask() -> int:
+    """The process umask. Linux says it in /proc without changing it; elsewhere it is
+    read by setting and restoring it (there is no other call)."""
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    old = os.umask(0o022)
+    os.umask(old)
+    return old
+
+
+def new_file_mode() -> int:
+    """The mode ``open(path, "w")`` would give a new file: 0666 less the umask.
+    (mkstemp makes its files 0600, private, which a user's shared project must not get.)"""
+    return 0o666 & ~current_umask()
+
+
 def _write_new_file(folder: Path, prefix: str, data: bytes, mode: int | None) -> Path:
-    """Write ``data`` into a fresh temporary file in ``folder`` and fsync it."""
+    """Write ``data`` into a fresh temporary file in ``folder`` and fsync it; it gets
+    ``mode``, or the user's umask when None."""
     fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        if mode is not None:
-            os.chmod(tmp, mode)
+        os.chmod(tmp, new_file_mode() if mode is None else mode)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
@@ -149,8 +170,11 @@ def _write_new_file(folder: Path, prefix: str, data: bytes, mode: int | None) ->
     return Path(tmp)
 
 
-def write_backup(path: Path, old: bytes, project_root: Path | None = None) -> Path:
-    """Keep ``old`` (the bytes about to be replaced) under ``<root>/.wantui/backups``."""
+def write_backup(
+    path: Path, old: bytes, project_root: Path | None = None, mode: int | None = None
+) -> Path:
+    """Keep ``old`` (the bytes about to be replaced) under ``<root>/.wantui/backups``,
+    with the mode of the file it came from (a private file's backup stays private)."""
     root = project_root if project_root is not None else find_project_root(path)
     folder = root / BACKUP_DIR
     folder.mkdir(parents=True, exist_ok=True)
@@ -159,7 +183,7 @@ def write_backup(path: Path, old: bytes, project_root: Path | None = None) -> Pa
     target = folder / name
     if target.exists() and target.read_bytes() == old:
         return target  # the same bytes at the same second: one backup is enough
-    tmp = _write_new_file(folder, f".{path.name}.", old, None)
+    tmp = _write_new_file(folder, f".{path.name}.", old, mode)
     os.replace(tmp, target)
     fsync_dir(folder)
     return target
@@ -175,7 +199,7 @@ def atomic_write(
     """Replace ``path`` with ``data`` atomically; return the backup path (or None).
 
     A temporary file in the same folder is written, flushed and fsynced, given the old
-    file's mode, then renamed over the target and the folder fsynced. A symlink is
+    file's mode (a new file: 0666 less the umask, as any editor would make it), then renamed over the target and the folder fsynced. A symlink is
     followed (the link stays a link). With ``backup``, the old bytes are first saved in
     the project's ``.wantui/backups/``. Errors are one-line :class:`WantuiError`s naming
     the file; on any failure the target is untouched.
@@ -211,7 +235,7 @@ def atomic_write(
     try:
         if old is not None:
             root = Path(project_root) if project_root is not None else None
-            backup_path = write_backup(real, old, root)
+            backup_path = write_backup(real, old, root, mode)
         tmp = _write_new_file(folder, f".{real.name}.", bytes(data), mode)
         try:
             os.replace(tmp, real)

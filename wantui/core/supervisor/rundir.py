@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from wantui.core.errors import WantuiError
+from wantui.core.fsutil import new_file_mode
 
 RUN_FILE = "run.json"
 FORMAT_VERSION = 1
@@ -129,6 +130,7 @@ def atomic_write_json(path: Path, data: dict[str, Any]) -> None:
             fh.write(payload)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, new_file_mode())  # mkstemp's 0600 is not what the user's umask says
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
