@@ -36,6 +36,10 @@ class DatasetScreen(SetupScreen):
         yield Checkbox("images, not videos", id="images", compact=True)
         yield Static("", id="scan")
 
+    def on_mount(self) -> None:
+        # typing must reach the folder box at once: Enter there writes and checks
+        self.query_one("#media-dir", Input).focus()
+
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.write_and_check(event.value.strip(), self.query_one("#images", Checkbox).value)
 

@@ -46,6 +46,8 @@ class ModelsScreen(SetupScreen):
         yield Static("", id="roles")
 
     def on_mount(self) -> None:
+        # typing must reach the folder box at once (nothing else here takes keys)
+        self.query_one("#models-dir", Input).focus()
         self.scan(Path(self.query_one("#models-dir", Input).value))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:

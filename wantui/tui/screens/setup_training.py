@@ -3,8 +3,8 @@ then preflight, with one-key fixes, and the run."""
 
 from __future__ import annotations
 
+import shlex
 import sys
-from pathlib import Path
 
 from rich.text import Text
 from textual import work
@@ -14,8 +14,8 @@ from textual.containers import Horizontal
 from textual.widgets import Checkbox, Input, Label, Static
 
 from wantui.core.errors import WantuiError
-from wantui.core.project import project_to_toml
-from wantui.core.setup_defaults import build_project, choose_settings, launch_args, train_args
+from wantui.core.project import STEP_NAMES, project_to_toml
+from wantui.core.setup_defaults import build_project, choose_settings
 from wantui.tui import core_api as api
 from wantui.tui.screens.setup_base import SetupScreen
 from wantui.tui.widgets.findings_panel import FindingsPanel
@@ -85,19 +85,24 @@ class TrainingScreen(SetupScreen):
         return m.path if m is not None else fallback
 
     def show_settings(self) -> None:
+        """The reasons, then each step's arguments exactly as Ctrl+S will save them (the
+        same Project that ``build`` hands to the writer, not a second rendering)."""
         s = self.settings()
+        project = self.build(s)
         out = Text()
         for r in s.reasons:
             out.append(f"• {r}\n")
+        train = project.steps["train"]
         out.append("\naccelerate launch ", style="bold")
-        out.append(" ".join(launch_args(s)) + "\n", style="dim")
-        out.append("train args: ", style="bold")
-        out.append(
-            " ".join(train_args(s, dit=Path(self._path("dit", "<dit>")).name)) + "\n", style="dim"
-        )
+        out.append(shlex.join(train.launch_args) + "\n", style="dim")
+        for name in STEP_NAMES:
+            step = project.steps.get(name)
+            if step is not None:
+                out.append(f"{name} args: ", style="bold")
+                out.append(shlex.join(step.args) + "\n", style="dim")
         self.query_one("#settings", Static).update(out)
 
-    def build(self):  # noqa: ANN201 - Project
+    def build(self, settings=None):  # noqa: ANN001, ANN201 - TrainingSettings -> Project
         models_dir = self.state.models_dir or self.state.cwd / "models"
         high = getattr(self.state.models, "dit_high_noise", None)
         return build_project(
@@ -111,7 +116,7 @@ class TrainingScreen(SetupScreen):
             t5=self._path("t5", str(models_dir / "models_t5_umt5-xxl-enc-bf16.pth")),
             dit=self._path("dit", str(models_dir / "wan2.2_t2v_low_noise_14B_fp16.safetensors")),
             dit_high_noise=high.path if high is not None else None,
-            settings=self.settings(),
+            settings=settings or self.settings(),
             vram_gib=self.state.vram_gib,
         )
 
