@@ -298,7 +298,13 @@ def run(args: argparse.Namespace) -> int:
             if result.others:
                 out.write(f"Undone {len(result.all)} fixes applied together:\n")
             for r in result.all:
-                out.write(f"Undone: {r.entry.get('label')}\n  restored {r.file} byte for byte\n")
+                if r.landed:
+                    out.write(f"Undone: {r.entry.get('label')}\n  restored {r.file} byte for byte\n")
+                else:
+                    out.write(
+                        f"Undone: {r.entry.get('label')}\n  the fix was interrupted before it"
+                        f" reached {r.file}; the file already has its old bytes\n"
+                    )
         return ExitCode.OK
 
     findings, source = collect_findings(args, project)

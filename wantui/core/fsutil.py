@@ -14,6 +14,7 @@ import os
 import stat
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from wantui.core.errors import WantuiError
@@ -195,6 +196,7 @@ def atomic_write(
     *,
     backup: bool = True,
     project_root: str | os.PathLike[str] | None = None,
+    before_replace: Callable[[Path | None], None] | None = None,
 ) -> Path | None:
     """Replace ``path`` with ``data`` atomically; return the backup path (or None).
 
@@ -203,6 +205,11 @@ def atomic_write(
     followed (the link stays a link). With ``backup``, the old bytes are first saved in
     the project's ``.wantui/backups/``. Errors are one-line :class:`WantuiError`s naming
     the file; on any failure the target is untouched.
+
+    ``before_replace(backup_path)`` runs when the backup and the new bytes are on disk,
+    just before the rename: the fix journal writes its record there (write-ahead), so a
+    SIGKILL can never leave a changed file without its undo record. If it raises, the
+    target is untouched.
     """
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise TypeError("atomic_write takes bytes")
@@ -238,6 +245,8 @@ def atomic_write(
             backup_path = write_backup(real, old, root, mode)
         tmp = _write_new_file(folder, f".{real.name}.", bytes(data), mode)
         try:
+            if before_replace is not None:
+                before_replace(backup_path)
             os.replace(tmp, real)
         except BaseException:
             with contextlib.suppress(OSError):

@@ -5,6 +5,11 @@ The journal is ``.wantui/journal.jsonl`` in the project folder: one JSON object 
 group}`` and ``{"type": "undo", "of": id, time}``. Fixes applied by one command (``wantui
 fix --apply all``) share a ``group`` id, and one undo reverts the whole group. Lines are appended with one ``write`` and an
 fsync, so a crash can at worst leave a torn last line, which is skipped on reading.
+
+The apply line is written ahead of the file (after the backup and the temp file, before
+the rename): a kill at any moment leaves the file unchanged, or changed with its record.
+An apply whose file still has its ``sha256_before`` never landed; undo closes it with
+``{"type": "undo", "of": id, "landed": false}`` and touches nothing.
 """
 
 from __future__ import annotations
@@ -239,27 +244,43 @@ def apply_plan(
             _check_unchanged(change.path, change.before)  # again: a download takes minutes
             fd = journal.open_for_append()  # before the write: no fix without its record
             try:
-                result.backup = atomic_write(change.path, change.after, project_root=journal.root)
                 result.file = change.path
                 result.sha_before = change.sha_before
                 result.sha_after = change.sha_after
-                journal.write_line(
-                    fd,
-                    {
-                        "type": "apply",
-                        "id": fix_id,
-                        "time": time.time(),
-                        "file": str(change.path),
-                        "role": change.role,
-                        "sha256_before": result.sha_before,
-                        "sha256_after": result.sha_after,
-                        "backup": str(result.backup) if result.backup else None,
-                        "action": plan.action.to_json(),
-                        "label": plan.label,
-                        "downloaded": str(result.downloaded) if result.downloaded else None,
-                        "group": group,
-                    },
-                )
+
+                def record(backup: Path | None) -> None:
+                    # write-ahead: the record is on disk before the rename, so a kill at
+                    # any moment leaves the file unchanged or changed *and* journaled;
+                    # undo knows an entry whose file still has the old bytes never landed
+                    journal.write_line(
+                        fd,
+                        {
+                            "type": "apply",
+                            "id": fix_id,
+                            "time": time.time(),
+                            "file": str(change.path),
+                            "role": change.role,
+                            "sha256_before": result.sha_before,
+                            "sha256_after": result.sha_after,
+                            "backup": str(backup) if backup else None,
+                            "action": plan.action.to_json(),
+                            "label": plan.label,
+                            "downloaded": str(result.downloaded) if result.downloaded else None,
+                            "group": group,
+                        },
+                    )
+
+                try:
+                    result.backup = atomic_write(
+                        change.path, change.after, project_root=journal.root, before_replace=record
+                    )
+                except WantuiError:
+                    # the rename failed after the record was written: close the record
+                    with contextlib.suppress(WantuiError):
+                        journal.write_line(
+                            fd, {"type": "undo", "of": fix_id, "time": time.time(), "landed": False}
+                        )
+                    raise
             finally:
                 os.close(fd)
     elif result.downloaded is not None:
@@ -304,6 +325,7 @@ class UndoResult:
     file: Path
     backup_of_current: Path | None
     others: list[UndoResult] = field(default_factory=list)
+    landed: bool = True  # False: the apply was killed before its rename; nothing to restore
 
     @property
     def all(self) -> list[UndoResult]:
@@ -315,6 +337,7 @@ class UndoResult:
             "label": self.entry.get("label"),
             "file": str(self.file),
             "backup_of_current": str(self.backup_of_current) if self.backup_of_current else None,
+            "landed": self.landed,
         }
         if self.others:
             out["group"] = self.entry.get("group")
@@ -343,11 +366,17 @@ def _undo_locked(journal: Journal, *, force: bool) -> UndoResult:
         raise WantuiError("nothing to undo: no applied fix in the journal", path=journal.path)
     # check all, newest first, as each restore would leave the file for the next one
     current: dict[Path, str | None] = {}
-    prepared: list[tuple[dict[str, Any], Path, bytes]] = []
+    prepared: list[tuple[dict[str, Any], Path, bytes | None]] = []
     for entry in group:
         path, old = _prepared_restore(journal, entry)
         if path not in current:
             current[path] = _current_sha(path)
+        before = entry.get("sha256_before")
+        if current[path] is not None and current[path] == before != entry.get("sha256_after"):
+            # the journal is written ahead of the file: an apply killed between its
+            # record and its rename left the old bytes. Close the record, touch nothing.
+            prepared.append((entry, path, None))
+            continue
         if not force and current[path] != entry.get("sha256_after"):
             raise WantuiError(
                 "changed since the fix was applied; undo would lose those edits (use --force to undo anyway)",
@@ -358,6 +387,12 @@ def _undo_locked(journal: Journal, *, force: bool) -> UndoResult:
         prepared.append((entry, path, old))
     results: list[UndoResult] = []
     for entry, path, old in prepared:
+        if old is None:
+            journal.append(
+                {"type": "undo", "of": entry["id"], "time": time.time(), "landed": False}
+            )
+            results.append(UndoResult(entry, path, None, landed=False))
+            continue
         fd = journal.open_for_append()
         try:
             current_backup = atomic_write(path, old, project_root=journal.root)
