@@ -299,7 +299,9 @@ def run(args: argparse.Namespace) -> int:
                 out.write(f"Undone {len(result.all)} fixes applied together:\n")
             for r in result.all:
                 if r.landed:
-                    out.write(f"Undone: {r.entry.get('label')}\n  restored {r.file} byte for byte\n")
+                    out.write(
+                        f"Undone: {r.entry.get('label')}\n  restored {r.file} byte for byte\n"
+                    )
                 else:
                     out.write(
                         f"Undone: {r.entry.get('label')}\n  the fix was interrupted before it"
