@@ -174,6 +174,15 @@ def test_cache_missing(tmp_path):
     assert "cache-missing" not in ids(check_project(project))  # caching runs first
 
 
+def test_cache_deleted(tmp_path):
+    from wantui.core.preflight import preflight
+
+    assert "cache-deleted" not in ids(preflight(build(tmp_path)))  # clip1 still makes them
+    (tmp_path / "moved").mkdir()
+    project = build(tmp_path, toml=GOOD_TOML.replace('"videos"', '"moved"'))
+    assert "cache-deleted" in ids(preflight(project))
+
+
 # -- Arguments ---------------------------------------------------------------------------
 
 

@@ -55,6 +55,12 @@ CATALOG: dict[str, CatalogEntry] = {
             ("train",),
             "count cache files per dataset for the chosen TOML",
         ),
+        CatalogEntry(
+            "cache-deleted",
+            "Dataset config (TOML)",
+            ("latents", "te"),
+            "cache files no current item maps to are deleted unless --keep_cache",
+        ),
         CatalogEntry("unknown-argument", "Arguments", ("any",), "argument catalog per script"),
         CatalogEntry("missing-required-argument", "Arguments", ("any",), "argument catalog"),
         CatalogEntry(

@@ -6,7 +6,8 @@ Three sources, one list of Findings:
    :mod:`wantui.core.args`, or the dataset check alone while that is not available),
 2. the model files each step names (``--dit``, ``--dit_high_noise``, ``--vae``, ``--t5``,
    ``--clip``), identified from their headers against ``--task`` and the precision and
-   fp8 flags, plus the keys of existing latent caches against ``--task``,
+   fp8 flags, plus the keys of existing latent caches against ``--task``, and the cache
+   files a caching step about to run would delete (:mod:`wantui.core.dataset.cache_loss`),
 3. the environment probe's report (:mod:`wantui.core.probe`), when one is given.
 
 The model-file checks live in :mod:`wantui.core.modelchecks`; this module combines the
@@ -18,6 +19,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from wantui.core.dataset.cache_loss import cache_loss_findings
 from wantui.core.finding import Finding, sort_findings
 from wantui.core.modelchecks.caches import cache_dirs, clip_and_cache_findings
 from wantui.core.modelchecks.files import file_findings
@@ -62,14 +64,15 @@ log = logging.getLogger(__name__)
 # -- the whole preflight ----------------------------------------------------------------------
 
 
-def inputs_findings(project: Project) -> list[Finding]:
-    """The dataset and argument checks (owned by the inputs area), degrading gracefully."""
+def inputs_findings(project: Project, steps: list[str] | None = None) -> list[Finding]:
+    """The dataset and argument checks (owned by the inputs area), degrading gracefully;
+    ``steps``: the steps about to run (default: the enabled ones)."""
     try:
         from wantui.core.args import check_project  # type: ignore[attr-defined]
     except ImportError:
         check_project = None
     if check_project is not None:
-        return list(check_project(project))
+        return list(check_project(project, steps=steps))
     out: list[Finding] = []
     path = project.dataset_config_path()
     if path is not None:
@@ -104,11 +107,16 @@ def model_findings(project: Project, refs: list[ModelRef] | None = None) -> list
     return out
 
 
-def preflight(project: Project, *, probe: ProbeResult | None = None) -> list[Finding]:
-    """Every predictable failure of ``project``, ranked (root causes first)."""
-    found = inputs_findings(project)
+def preflight(
+    project: Project, *, probe: ProbeResult | None = None, steps: list[str] | None = None
+) -> list[Finding]:
+    """Every predictable failure of ``project``, ranked (root causes first); ``steps``:
+    the steps about to run (default: the enabled ones)."""
+    found = inputs_findings(project, steps)
     refs = project_models(project)
     mine = model_findings(project, refs)
+    # data loss is predictable too: a caching step deletes caches no item maps to
+    mine.extend(cache_loss_findings(project, steps))
     if probe is not None:
         if probe.ok:
             from wantui.core.probe.runner import findings_from
