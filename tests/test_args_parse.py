@@ -130,8 +130,8 @@ def test_unusable_commands_are_wantui_errors(bad):
 
 def test_flag_values_last_wins():
     p = parse_command("python wan_train_network.py --task t2v-14B --task=t2v-A14B", "/w")
-    assert p.flag_values("--task") == ["t2v-A14B"]
-    assert p.flag_values("--sdpa") is None
+    assert p.options.get_all("--task") == ["t2v-A14B"]
+    assert p.options.get_all("--sdpa") is None
 
 
 PIECES = ["python", "accelerate", "launch", "-m", "wan_train_network.py", "--sdpa", "--task", "t2v-A14B", "^\n",

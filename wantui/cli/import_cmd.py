@@ -32,20 +32,10 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _remove_flag(args: list[str], flag: str) -> list[str]:
-    out: list[str] = []
-    skip = False
-    for tok in args:
-        if skip:
-            skip = False
-            continue
-        if tok == flag:
-            skip = True
-            continue
-        if tok.startswith(flag + "="):
-            continue
-        out.append(tok)
-    return out
+def _remove_flag(step: str, args: list[str], flag: str) -> list[str]:
+    from wantui.core.args.options import step_view, without
+
+    return without(args, step_view(step, args), flag)
 
 
 # flags whose value is a path relative to where the command ran
@@ -65,23 +55,14 @@ _PATH_VALUED = (
 )
 
 
-def _rebase_paths(args: list[str], run_dir: Path, root: Path) -> list[str]:
+def _rebase_paths(step: str, args: list[str], run_dir: Path, root: Path) -> list[str]:
     """Relative path values rewritten from the folder the command ran in (``cd X &&``) to
     the project folder, which is where wantui runs every step."""
-    out: list[str] = []
-    i = 0
-    while i < len(args):
-        tok = args[i]
-        name, eq, inline = tok.partition("=")
-        if name in _PATH_VALUED and eq:
-            out.append(f"{name}={_rebase(inline, run_dir, root)}")
-        elif tok in _PATH_VALUED and i + 1 < len(args) and not args[i + 1].startswith("-"):
-            out += [tok, _rebase(args[i + 1], run_dir, root)]
-            i += 1
-        else:
-            out.append(tok)
-        i += 1
-    return out
+    from wantui.core.args.options import map_values, step_view
+
+    return map_values(
+        args, step_view(step, args), _PATH_VALUED, lambda v: _rebase(v, run_dir, root)
+    )
 
 
 def _rebase(value: str, run_dir: Path, root: Path) -> str:
@@ -221,28 +202,18 @@ def _import_windows_cd(
     relative path (dataset config, script, interpreter, model files) is made absolute
     from that folder with Windows rules, for ``wantui export --bat`` and for reading."""
     from wantui.core.args.catalog import STEP_SCRIPTS
+    from wantui.core.args.options import map_values, step_view
     from wantui.core.project import Step
 
     step_args = list(parsed.args)
-    out: list[str] = []
-    i = 0
-    while i < len(step_args):  # path-valued flags, also in --flag=value form
-        tok = step_args[i]
-        name, eq, inline = tok.partition("=")
-        if name in _PATH_VALUED and eq:
-            out.append(f"{name}={_win_join(win_dir, inline)}")
-        elif tok in _PATH_VALUED and i + 1 < len(step_args):
-            out += [tok, _win_join(win_dir, step_args[i + 1])]
-            i += 1
-        else:
-            out.append(tok)
-        i += 1
-    step_args = out
+    step_args = map_values(  # path-valued flags, also in --flag=value form
+        step_args, step_view(step_name, step_args), _PATH_VALUED, lambda v: _win_join(win_dir, v)
+    )
     if parsed.dataset_config:
         dc = _win_join(win_dir, parsed.dataset_config)
         if project.dataset_config in (None, dc):
             project.dataset_config = dc
-            step_args = _remove_flag(step_args, "--dataset_config")
+            step_args = _remove_flag(step_name, step_args, "--dataset_config")
     script = STEP_SCRIPTS.get(step_name, parsed.script_name) if parsed.module else parsed.script
     script = _win_join(win_dir, script)
     python = parsed.python
@@ -289,16 +260,16 @@ def _import_one(
         dc_abs = Path(os.path.normpath(dc if dc.is_absolute() else run_dir / dc))
         if project.dataset_config is None:
             project.dataset_config = _relative(dc_abs, root)
-            step_args = _remove_flag(step_args, "--dataset_config")
+            step_args = _remove_flag(step_name, step_args, "--dataset_config")
         elif Path(os.path.normpath(project.dataset_config_path())) == dc_abs:
-            step_args = _remove_flag(step_args, "--dataset_config")
+            step_args = _remove_flag(step_name, step_args, "--dataset_config")
         else:
             notes.append(
                 f"[{step_name}] kept --dataset_config {parsed.dataset_config}: "
                 f"the project uses {project.dataset_config}"
             )
     if run_dir != root and not parsed.windows:
-        rebased = _rebase_paths(step_args, run_dir, root)
+        rebased = _rebase_paths(step_name, step_args, run_dir, root)
         if rebased != step_args:
             step_args = rebased
             notes.append(

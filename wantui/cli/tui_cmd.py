@@ -52,11 +52,10 @@ def build_app(folder: Path, *, setup: bool = False):  # noqa: ANN201 - a WantuiA
 
 def output_dir(project: object) -> Path | None:
     """The training step's --output_dir, where checkpoints appear (watched with watchfiles)."""
-    step = getattr(project, "steps", {}).get("train")
-    if step is None or "--output_dir" not in step.args:
-        return None
-    i = step.args.index("--output_dir")
-    return project.resolve(step.args[i + 1]) if i + 1 < len(step.args) else None  # type: ignore[attr-defined]
+    from wantui.core.args.options import project_view
+
+    value = project_view(project, "train").get("--output_dir")  # type: ignore[arg-type]
+    return project.resolve(value) if value else None  # type: ignore[attr-defined]
 
 
 def run(args: argparse.Namespace) -> int:

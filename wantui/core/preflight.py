@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from wantui.core.args.options import project_view
 from wantui.core.dataset.cache_loss import cache_loss_findings
 from wantui.core.finding import Finding, sort_findings
 from wantui.core.modelchecks.caches import cache_dirs, clip_and_cache_findings
@@ -33,9 +34,7 @@ from wantui.core.modelchecks.refs import (
     WAN22_TASKS,
     ModelRef,
     project_models,
-    step_args,
 )
-from wantui.core.probe.flags import flag_value
 
 if TYPE_CHECKING:
     from wantui.core.probe import ProbeResult
@@ -88,7 +87,7 @@ def inputs_findings(project: Project, steps: list[str] | None = None) -> list[Fi
 def probe_paths(project: Project) -> list[str]:
     """Folders whose free space matters: the output folder and the cache folders."""
     paths: list[str] = []
-    out_dir = flag_value(step_args(project, "train"), "--output_dir")
+    out_dir = project_view(project, "train").get("--output_dir")
     if out_dir:
         paths.append(out_dir)
     for d in cache_dirs(project):

@@ -105,9 +105,11 @@ class Project:
     # -- argv --------------------------------------------------------------------------
     def argv(self, step_name: str) -> list[str]:
         """The exact argv of a step (interpreter first). Never a shell string."""
+        from wantui.core.args.options import step_view
+
         step = self.steps[step_name]
         args = list(step.args)
-        if self.dataset_config and "--dataset_config" not in args:
+        if self.dataset_config and not step_view(step_name, args).has("--dataset_config"):
             args = ["--dataset_config", str(self.dataset_config_path())] + args
         script = str(self.script_path(step))
         if step.launcher == "accelerate":

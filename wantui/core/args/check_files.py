@@ -9,8 +9,8 @@ from typing import Any
 
 from wantui.core.args.catalog import (
     STEP_SCRIPTS,
-    script_options,
 )
+from wantui.core.args.options import apply_config, config_path, read_config, step_options
 from wantui.core.args.parse import ParsedCommand
 from wantui.core.args.state import ArgState, StepFindings
 from wantui.core.finding import Finding, Location, Severity
@@ -49,7 +49,7 @@ def _model_info(path: Path) -> Any:
 
 
 def check_required(state: ArgState, out: StepFindings) -> None:
-    opts = script_options(STEP_SCRIPTS[state.step])
+    opts = step_options(state.step)
     missing = sorted({s.name for s in opts.values() if s.required and not state.has(s.name)})
     if missing:
         out.add(
@@ -119,11 +119,9 @@ def merge_config_file(state: ArgState, cwd: Path, out: StepFindings) -> None:
     value = state.get("--config_file") or ""
     if foreign_windows_path(value):
         return
-    path = _resolve(cwd, value if value.endswith(".toml") else value + ".toml")
+    path = config_path(value, cwd)
     try:
-        import tomlkit
-
-        data = tomlkit.parse(path.read_text(encoding="utf-8")).unwrap()
+        data = read_config(path)
     except FileNotFoundError:
         out.add(
             "config-file-not-found",
@@ -146,24 +144,7 @@ def merge_config_file(state: ArgState, cwd: Path, out: StepFindings) -> None:
             priority=85,
         )
         return
-    flat: dict[str, Any] = {}
-    for key, val in data.items():
-        if isinstance(val, dict):
-            flat.update(val)
-        else:
-            flat[key] = val
-    opts = script_options(STEP_SCRIPTS[state.step])
-    for key, val in flat.items():
-        spec = opts.get("--" + key)
-        if spec is None or spec.name in state.values:
-            continue  # the command line wins; unknown keys are kept silently by musubi-tuner
-        if isinstance(val, bool):
-            if val:
-                state.values[spec.name] = []
-        elif isinstance(val, list):
-            state.values[spec.name] = [str(v) for v in val]
-        elif val is not None:
-            state.values[spec.name] = [str(val)]
+    apply_config(state, data, step_options(state.step))
 
 
 def script_findings(

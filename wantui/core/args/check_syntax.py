@@ -3,6 +3,7 @@ repeated and stray options, each with the fix argparse's own message implies."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from wantui.core.args.catalog import (
@@ -10,9 +11,8 @@ from wantui.core.args.catalog import (
     ArgSpec,
     hunyuan_options,
     replacement_for,
-    script_options,
 )
-from wantui.core.args.parse import _is_option
+from wantui.core.args.options import Occurrence, read_args, step_options
 from wantui.core.args.state import ArgState, StepFindings
 from wantui.core.finding import Severity
 from wantui.core.fixactions import FixAction
@@ -100,198 +100,181 @@ def scan_args(
     args: list[str],
     out: StepFindings,
     *,
-    opts: dict[str, ArgSpec] | None = None,
+    opts: Mapping[str, ArgSpec] | None = None,
     fix_step: str | None = None,
 ) -> ArgState:
-    """Walk the tokens like argparse; report unknown, ambiguous, mistyped and stray tokens."""
-    opts = opts if opts is not None else script_options(STEP_SCRIPTS[step])
+    """Report unknown, ambiguous, mistyped and stray tokens of the command model's walk."""
+    opts = opts if opts is not None else step_options(step)
     fix_step = fix_step or step
-    state = ArgState(step=step)
+    view = read_args(args, opts)
+    state = ArgState.of(step, view)
     names = sorted({s.name for s in opts.values()})
-    i = 0
-    while i < len(args):
-        tok = args[i]
-        if not _is_option(tok):
+    for _, tok in view.stray:
+        out.add(
+            "stray-argument",
+            "unknown-argument",
+            Severity.ERROR,
+            f"Stray argument `{tok}`",
+            f"argparse stops with `unrecognized arguments: {tok}` (a value with no option before it).",
+            advice=["Remove it, or put the option it belongs to in front of it."],
+            captures={"token": tok},
+            step=fix_step,
+        )
+    seen: dict[str, int] = {}
+    for occ in view.occurrences:
+        _occurrence(occ, step, fix_step, names, out, state, seen)
+    return state
+
+
+def _occurrence(
+    occ: Occurrence,
+    step: str,
+    fix_step: str,
+    names: list[str],
+    out: StepFindings,
+    state: ArgState,
+    seen: dict[str, int],
+) -> None:
+    """The findings of one option occurrence."""
+    name, spec = occ.written, occ.spec
+    tok = state.args[occ.start]
+    if spec is None:
+        following = list(occ.values[1:] if occ.inline else occ.values)
+        if occ.ambiguous:
+            rep = replacement_for(name, step) if fix_step != "launch" else None
             out.add(
-                "stray-argument",
-                "unknown-argument",
-                Severity.ERROR,
-                f"Stray argument `{tok}`",
-                f"argparse stops with `unrecognized arguments: {tok}` (a value with no option before it).",
-                advice=["Remove it, or put the option it belongs to in front of it."],
-                captures={"token": tok},
-                step=fix_step,
-            )
-            i += 1
-            continue
-        name, eq, inline = tok.partition("=") if tok.startswith("--") else (tok, "", "")
-        j = i + 1
-        following: list[str] = []
-        while j < len(args) and not _is_option(args[j]):
-            following.append(args[j])
-            j += 1
-        spec = opts.get(name)
-        if spec is None:
-            hits = _prefix_hits(name, opts)
-            if len(hits) == 1:
-                spec = opts[hits[0]]
-                out.add(
-                    "abbreviated-option",
-                    "unknown-argument",
-                    Severity.INFO,
-                    f"`{name}` is read as `{spec.name}`",
-                    f"argparse accepts the unique prefix `{name}` for `{spec.name}`; spelling it out keeps the "
-                    "command working when musubi-tuner adds options.",
-                    fixes=[
-                        FixAction(
-                            "flag_replace",
-                            {"step": fix_step, "flag": name, "new_flag": spec.name},
-                            label=f"Write `{spec.name}`",
-                        )
-                    ],
-                    priority=5,
-                    step=fix_step,
-                )
-            elif len(hits) > 1:
-                rep = replacement_for(name, step) if fix_step != "launch" else None
-                out.add(
-                    "ambiguous-option",
-                    "invalid-argument-value",
-                    Severity.ERROR,
-                    f"`{name}` is ambiguous",
-                    f"argparse stops with `ambiguous option: {name} could match {', '.join(hits)}`.",
-                    fixes=_replacement_fixes(name, rep, fix_step, following, state) if rep else [],
-                    advice=[f"Use one of {', '.join(hits)}."],
-                    captures={"flag": name},
-                    step=fix_step,
-                )
-                i = j
-                continue
-            else:
-                _unknown(
-                    name,
-                    step,
-                    fix_step,
-                    following,
-                    names,
-                    out,
-                    state,
-                    launcher=fix_step == "launch",
-                )
-                i = j
-                continue
-        canonical = spec.name
-        state.counts[canonical] = state.counts.get(canonical, 0) + 1
-        state.written[canonical] = name
-        if spec.type == "flag":
-            state.values[canonical] = []
-            stray = ([inline] if eq else []) + following
-            if stray:
-                out.add(
-                    "flag-given-a-value",
-                    "unknown-argument",
-                    Severity.ERROR,
-                    f"`{canonical}` takes no value",
-                    f"`{canonical}` is an on/off switch; `{' '.join([name, *following]) if not eq else tok}` "
-                    + (
-                        f"fails with `argument {canonical}: ignored explicit argument '{inline}'`."
-                        if eq
-                        else f"leaves `{' '.join(following)}` as unrecognized arguments."
-                    ),
-                    fixes=[
-                        FixAction(
-                            "flag_set",
-                            {"step": fix_step, "flag": tok if eq else name, "value": []},
-                            label=f"Keep `{canonical}` alone",
-                        )
-                    ]
-                    if not eq
-                    else [
-                        FixAction(
-                            "flag_remove", {"step": fix_step, "flag": name}, label=f"Remove `{tok}`"
-                        ),
-                    ],
-                    captures={"flag": canonical},
-                    step=fix_step,
-                )
-            i = j
-            continue
-        if eq:
-            vals = [inline]
-            extra = following
-        elif spec.nargs in ("*", "+"):
-            vals, extra = following, []
-        elif spec.nargs == "?":
-            vals, extra = following[:1], following[1:]
-        else:
-            vals, extra = following[:1], following[1:]
-        if not vals and spec.nargs not in ("*", "?"):
-            out.add(
-                "option-missing-value",
+                "ambiguous-option",
                 "invalid-argument-value",
                 Severity.ERROR,
-                f"`{canonical}` has no value",
-                f"argparse stops with `argument {canonical}: expected "
-                f"{'at least one argument' if spec.nargs == '+' else 'one argument'}`.",
-                captures={"flag": canonical},
+                f"`{name}` is ambiguous",
+                f"argparse stops with `ambiguous option: {name} could match {', '.join(occ.ambiguous)}`.",
+                fixes=_replacement_fixes(name, rep, fix_step, following, state) if rep else [],
+                advice=[f"Use one of {', '.join(occ.ambiguous)}."],
+                captures={"flag": name},
                 step=fix_step,
             )
-        for v in vals:
-            problem = _valid_value(spec, v)
-            if problem:
-                better = _value_fix(spec, v)
-                out.add(
-                    "invalid-argument-value",
-                    "invalid-argument-value",
-                    Severity.ERROR,
-                    f"`{canonical} {v}` is not accepted",
-                    f"argparse stops with `argument {canonical}: {problem}`."
-                    + (f" Use `{canonical} {better}`." if better else ""),
-                    fixes=[
-                        FixAction(
-                            "flag_set",
-                            {"step": fix_step, "flag": name, "value": better},
-                            label=f"Set {canonical} {better}",
-                        )
-                    ]
-                    if better
-                    else [],
-                    advice=_value_advice(spec, better),
-                    captures={"flag": canonical, "value": v},
-                    priority=70,
-                    step=fix_step,
+        else:
+            _unknown(
+                name, step, fix_step, following, names, out, state, launcher=fix_step == "launch"
+            )
+        return
+    if occ.abbreviated:
+        out.add(
+            "abbreviated-option",
+            "unknown-argument",
+            Severity.INFO,
+            f"`{name}` is read as `{spec.name}`",
+            f"argparse accepts the unique prefix `{name}` for `{spec.name}`; spelling it out keeps the "
+            "command working when musubi-tuner adds options.",
+            fixes=[
+                FixAction(
+                    "flag_replace",
+                    {"step": fix_step, "flag": name, "new_flag": spec.name},
+                    label=f"Write `{spec.name}`",
                 )
-        if extra:
+            ],
+            priority=5,
+            step=fix_step,
+        )
+    canonical = spec.name
+    seen[canonical] = seen.get(canonical, 0) + 1
+    if not spec.takes_value:
+        if occ.extra:
+            following = list(occ.extra[1:] if occ.inline else occ.extra)
+            inline = occ.extra[0] if occ.inline else ""
             out.add(
-                "stray-argument",
+                "flag-given-a-value",
                 "unknown-argument",
                 Severity.ERROR,
-                f"Extra value(s) after `{canonical}`: {' '.join(extra)}",
-                f"`{canonical}` takes one value; argparse stops with `unrecognized arguments: {' '.join(extra)}`.",
+                f"`{canonical}` takes no value",
+                f"`{canonical}` is an on/off switch; `{' '.join([name, *following]) if not occ.inline else tok}` "
+                + (
+                    f"fails with `argument {canonical}: ignored explicit argument '{inline}'`."
+                    if occ.inline
+                    else f"leaves `{' '.join(following)}` as unrecognized arguments."
+                ),
                 fixes=[
                     FixAction(
                         "flag_set",
-                        {"step": fix_step, "flag": name, "value": vals[0] if vals else []},
-                        label=f"Keep `{canonical} {vals[0] if vals else ''}`".rstrip() + "`",
+                        {"step": fix_step, "flag": tok if occ.inline else name, "value": []},
+                        label=f"Keep `{canonical}` alone",
                     )
+                ]
+                if not occ.inline
+                else [
+                    FixAction(
+                        "flag_remove", {"step": fix_step, "flag": name}, label=f"Remove `{tok}`"
+                    ),
                 ],
                 captures={"flag": canonical},
                 step=fix_step,
             )
-        if state.counts[canonical] == 2:
+        return
+    vals, extra = list(occ.values), list(occ.extra)
+    if not vals and spec.nargs not in ("*", "?"):
+        out.add(
+            "option-missing-value",
+            "invalid-argument-value",
+            Severity.ERROR,
+            f"`{canonical}` has no value",
+            f"argparse stops with `argument {canonical}: expected "
+            f"{'at least one argument' if spec.nargs == '+' else 'one argument'}`.",
+            captures={"flag": canonical},
+            step=fix_step,
+        )
+    for v in vals:
+        problem = _valid_value(spec, v)
+        if problem:
+            better = _value_fix(spec, v)
             out.add(
-                "option-repeated",
                 "invalid-argument-value",
-                Severity.WARNING,
-                f"`{canonical}` is given more than once",
-                f"argparse keeps the last value (`{' '.join(vals)}`); the earlier one is ignored.",
-                captures={"flag": canonical},
-                priority=20,
+                "invalid-argument-value",
+                Severity.ERROR,
+                f"`{canonical} {v}` is not accepted",
+                f"argparse stops with `argument {canonical}: {problem}`."
+                + (f" Use `{canonical} {better}`." if better else ""),
+                fixes=[
+                    FixAction(
+                        "flag_set",
+                        {"step": fix_step, "flag": name, "value": better},
+                        label=f"Set {canonical} {better}",
+                    )
+                ]
+                if better
+                else [],
+                advice=_value_advice(spec, better),
+                captures={"flag": canonical, "value": v},
+                priority=70,
                 step=fix_step,
             )
-        state.values[canonical] = vals
-        i = j
-    return state
+    if extra:
+        out.add(
+            "stray-argument",
+            "unknown-argument",
+            Severity.ERROR,
+            f"Extra value(s) after `{canonical}`: {' '.join(extra)}",
+            f"`{canonical}` takes one value; argparse stops with `unrecognized arguments: {' '.join(extra)}`.",
+            fixes=[
+                FixAction(
+                    "flag_set",
+                    {"step": fix_step, "flag": name, "value": vals[0] if vals else []},
+                    label=f"Keep `{canonical} {vals[0] if vals else ''}`".rstrip() + "`",
+                )
+            ],
+            captures={"flag": canonical},
+            step=fix_step,
+        )
+    if seen[canonical] == 2:
+        out.add(
+            "option-repeated",
+            "invalid-argument-value",
+            Severity.WARNING,
+            f"`{canonical}` is given more than once",
+            f"argparse keeps the last value (`{' '.join(state.values.get(canonical, vals))}`); the earlier one is ignored.",
+            captures={"flag": canonical},
+            priority=20,
+            step=fix_step,
+        )
 
 
 def _replacement_fixes(

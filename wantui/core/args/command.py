@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from wantui.core.args.check import check_step_args, foreign_windows_path, script_findings
+from wantui.core.args.options import step_view
 from wantui.core.args.parse import ParsedCommand, basename_any, parse_commands
 from wantui.core.dataset.check import bom_finding, check_config, parse_error_findings
 from wantui.core.dataset.load import parse_config_text, read_config_text, starts_with_bom
@@ -249,7 +250,7 @@ def check_project(project: Project, *, steps: list[str] | None = None) -> list[F
         loc = _step_location(project, name)
         findings += _script_checks(project, step, loc)
         args = list(step.args)
-        if project.dataset_config and "--dataset_config" not in args:
+        if project.dataset_config and not step_view(name, args).has("--dataset_config"):
             args = ["--dataset_config", str(ds_path), *args]
         state, found = check_step_args(
             name,
@@ -368,7 +369,8 @@ def _cross_checks(project: Project, states: dict) -> list[Finding]:
             )
     for name, state in states.items():
         own = state.get("--dataset_config")
-        if own and project.dataset_config and "--dataset_config" in project.steps[name].args:
+        given = step_view(name, project.steps[name].args).has("--dataset_config")
+        if own and project.dataset_config and given:
             if _resolve(project.root, own) != project.dataset_config_path():
                 out.append(
                     make_finding(

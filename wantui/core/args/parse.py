@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from wantui.core.args.catalog import OTHER_ARCH_SCRIPTS, SCRIPT_STEPS, accelerate_options
+from wantui.core.args.options import ArgView, is_option, launch_view, resolve_option, step_view
 from wantui.core.errors import WantuiError
 
 _CONTINUATION = re.compile(r"(?:\\|\^|`)[ \t]*\r?\n")
@@ -51,35 +52,15 @@ class ParsedCommand:
     other_arch: bool = False  # a non-Wan script of the same checkout
     typography: list[str] = field(default_factory=list)  # smart punctuation read as ASCII
 
-    def flag_values(self, flag: str) -> list[str] | None:
-        """Values of ``flag`` in ``args`` (last occurrence, like argparse), None if absent."""
-        found: list[str] | None = None
-        i = 0
-        while i < len(self.args):
-            tok = self.args[i]
-            if tok == flag:
-                j = i + 1
-                vals = []
-                while j < len(self.args) and not _is_option(self.args[j]):
-                    vals.append(self.args[j])
-                    j += 1
-                found = vals
-                i = j
-                continue
-            if tok.startswith(flag + "="):
-                found = [tok[len(flag) + 1 :]]
-            i += 1
-        return found
+    @property
+    def options(self) -> ArgView:
+        """The script's own arguments, read by the command model."""
+        return step_view(self.step, self.args)
 
-
-def _is_option(tok: str) -> bool:
-    if not tok.startswith("-") or tok == "-":
-        return False
-    try:
-        float(tok)
-        return False  # a negative number is a value, as argparse sees it
-    except ValueError:
-        return True
+    @property
+    def launch(self) -> ArgView:
+        """``accelerate launch``'s flags, read by the command model."""
+        return launch_view(self.launch_args)
 
 
 def looks_windows(text: str) -> bool:
@@ -488,10 +469,10 @@ def _parse_main(
     if launcher == "accelerate":
         opts = accelerate_options()
         j = 0
-        while j < len(rest) and _is_option(rest[j]):
+        while j < len(rest) and is_option(rest[j]):
             tok = rest[j]
             name = tok.split("=", 1)[0]
-            spec = opts.get(name) or _unique_prefix(name, opts)
+            spec = resolve_option(name, opts)[0]
             launch_args.append(tok)
             j += 1
             if spec is not None and spec.name in ("--module",) or name == "-m":
@@ -504,7 +485,7 @@ def _parse_main(
                 and "=" not in tok
                 and j + 1 < len(rest)
                 and not rest[j].endswith(".py")
-                and not _is_option(rest[j])
+                and not is_option(rest[j])
             ):
                 # an unknown launch flag: assume it takes a value unless that value is the script
                 launch_args.append(rest[j])
@@ -516,13 +497,6 @@ def _parse_main(
     return _finish(
         cmd, script, rest[1:], python, launcher, launch_args, module, env, prefix, run_cwd, windows
     )
-
-
-def _unique_prefix(name: str, opts: dict) -> object | None:
-    if not name.startswith("--"):
-        return None
-    hits = {opts[n] for n in opts if n.startswith(name)}
-    return next(iter(hits)) if len(hits) == 1 else None
 
 
 def _finish(
@@ -556,10 +530,7 @@ def _finish(
         windows=windows,
         other_arch=step is None and name in OTHER_ARCH_SCRIPTS,
     )
-    for flag in ("--dataset_config",):
-        vals = parsed.flag_values(flag)
-        if vals:
-            parsed.dataset_config = vals[0]
+    parsed.dataset_config = parsed.options.get("--dataset_config")
     return parsed
 
 

@@ -2,35 +2,31 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from wantui.core.args.catalog import accelerate_options
+from wantui.core.args.options import ArgView, launch_view
 from wantui.core.finding import Finding, Location, Severity
 from wantui.core.findings import FindingList
 
 
 @dataclass
-class ArgState:
-    """What argparse would make of a step's arguments: last value per option."""
+class ArgState(ArgView):
+    """What argparse makes of a step's arguments (the command model's view) and the step."""
 
-    step: str
-    values: dict[str, list[str]] = field(
-        default_factory=dict
-    )  # canonical name -> values (last wins)
-    written: dict[str, str] = field(default_factory=dict)  # canonical name -> the token as typed
-    counts: dict[str, int] = field(default_factory=dict)
+    step: str = ""
 
-    def has(self, name: str) -> bool:
-        return name in self.values
-
-    def get(self, name: str) -> str | None:
-        vals = self.values.get(name)
-        return vals[0] if vals else None
-
-    def flag(self, name: str) -> str:
-        """The flag as the user wrote it (fixes must find it in the argv)."""
-        return self.written.get(name, name)
+    @classmethod
+    def of(cls, step: str, view: ArgView) -> ArgState:
+        return cls(
+            args=view.args,
+            occurrences=view.occurrences,
+            stray=view.stray,
+            values=view.values,
+            written=view.written,
+            counts=view.counts,
+            step=step,
+        )
 
 
 class StepFindings(FindingList):
@@ -72,24 +68,11 @@ class StepFindings(FindingList):
 
 def launch_value(launch_args: list[str], flag: str) -> str | None:
     """The last value accelerate launch would take for ``flag`` (prefixes resolved)."""
-    opts = accelerate_options()
-    value = None
-    i = 0
-    while i < len(launch_args):
-        tok = launch_args[i]
-        name, eq, inline = tok.partition("=")
-        spec = opts.get(name)
-        if spec is not None and spec.name == flag:
-            if eq:
-                value = inline
-            elif i + 1 < len(launch_args):
-                value = launch_args[i + 1]
-                i += 1
-        i += 1
-    return value
+    return launch_view(launch_args).get(flag)
 
 
 def multi_process(launch_args: list[str]) -> bool:
     """Does accelerate launch start more than one process?"""
-    n = launch_value(launch_args, "--num_processes")
-    return "--multi_gpu" in launch_args or (n is not None and n.isdigit() and int(n) > 1)
+    view = launch_view(launch_args)
+    n = view.int("--num_processes")
+    return view.has("--multi_gpu") or (n is not None and n > 1)

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from wantui.core.args.options import project_view
 from wantui.core.dataset.load import DatasetConfig, load_dataset_config
 from wantui.core.dataset.scan import ARCH, DatasetScan, scan_datasets
 from wantui.core.dataset.schema import round_target_frames
@@ -148,7 +149,7 @@ def cache_loss_findings(project: Project, steps: list[str] | None = None) -> lis
         return []  # the dataset checks report an unreadable config
     out: list[Finding] = []
     for step in todo:
-        if "--keep_cache" in project.steps[step].args:
+        if project_view(project, step).has("--keep_cache"):  # --keep_c too, like argparse
             continue
         for d in doomed:
             names, total = (d.latents, d.total_latents) if step == "latents" else (d.te, d.total_te)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from wantui.core.args.options import options_for
 from wantui.core.errors import WantuiError
 from wantui.core.fixactions import ACTIONS, FILE_ROLES, STEPS, FixAction, validate_action
 from wantui.core.fixes import flags as flagops
@@ -304,17 +305,19 @@ def _steps_for(step: str, project: Project) -> list[str]:
     return [name]
 
 
-def _edit_args(action: FixAction, args: list[str]) -> list[str]:
+def _edit_args(action: FixAction, args: list[str], step: str) -> list[str]:
+    """``step``: the step whose options ``args`` are (``launch``: accelerate's)."""
     p = action.params
+    opts = options_for(step)
     match action.action:
         case "flag_add":
-            return flagops.add_flag(args, p["flag"], p.get("value"))
+            return flagops.add_flag(args, p["flag"], p.get("value"), opts)
         case "flag_remove":
-            return flagops.remove_flag(args, p["flag"])
+            return flagops.remove_flag(args, p["flag"], opts)
         case "flag_set":
-            return flagops.set_flag(args, p["flag"], p["value"])
+            return flagops.set_flag(args, p["flag"], p["value"], opts)
         case "flag_replace":
-            return flagops.replace_flag(args, p["flag"], p["new_flag"], p.get("value"))
+            return flagops.replace_flag(args, p["flag"], p["new_flag"], p.get("value"), opts)
     raise FixRefused(f"'{action.action}' is not a flag action")
 
 
@@ -443,9 +446,9 @@ def _plan_into(
             for name in names:
                 s = proj.steps[name]
                 if step == "launch":
-                    s.launch_args = _edit_args(action, s.launch_args)
+                    s.launch_args = _edit_args(action, s.launch_args, "launch")
                 else:
-                    s.args = _edit_args(action, s.args)
+                    s.args = _edit_args(action, s.args, name)
 
         change, old, new = _project_change(project, mutate)
         for name in names:
@@ -544,9 +547,9 @@ def _plan_download(
         def mutate(proj: Project) -> None:
             for name in names:
                 s = proj.steps[name]
-                if flagops.current_values(s.args, flag) == [shown]:
+                if flagops.current_values(s.args, flag, options_for(name)) == [shown]:
                     continue
-                s.args = flagops.set_flag(s.args, flag, shown)
+                s.args = flagops.set_flag(s.args, flag, shown, options_for(name))
 
         change, old, new = _project_change(project, mutate)
         if change.before != change.after:

@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from wantui.core.args.options import project_view
 from wantui.core.finding import Finding, Location, Severity
 from wantui.core.findings import make_finding
 from wantui.core.fixactions import FixAction
 from wantui.core.models import (
     read_safetensors_header,
 )
-from wantui.core.probe.flags import has_flag
 
 if TYPE_CHECKING:
     from wantui.core.project import Project
@@ -20,7 +20,6 @@ from wantui.core.modelchecks.refs import (
     WAN22_TASKS,
     ModelRef,
     model_finding,
-    step_args,
     train_task,
 )
 
@@ -31,11 +30,11 @@ def clip_and_cache_findings(project: Project, refs: list[ModelRef]) -> list[Find
     if "train" not in project.steps:
         return out
     task = train_task(project)
-    latents = step_args(project, "latents")
+    latents = project_view(project, "latents")
     i2v = "i2v" in task or "flf2v" in task
     needs_clip = task in WAN21_CLIP_TASKS
     latents_on = "latents" in project.steps and project.steps["latents"].enabled
-    if latents_on and needs_clip and not has_flag(latents, "--clip"):
+    if latents_on and needs_clip and not latents.has("--clip"):
         out.append(
             model_finding(
                 "clip-missing-for-i2v",
@@ -55,7 +54,7 @@ def clip_and_cache_findings(project: Project, refs: list[ModelRef]) -> list[Find
                 priority=78,
             )
         )
-    elif latents_on and i2v and not (has_flag(latents, "--i2v") or has_flag(latents, "--clip")):
+    elif latents_on and i2v and not (latents.has("--i2v") or latents.has("--clip")):
         out.append(
             model_finding(
                 "i2v-latents-flag",

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from wantui.core.args.options import project_launch, project_view
 from wantui.core.finding import Finding, Severity
 from wantui.core.fixactions import FixAction
-from wantui.core.probe.flags import flag_value, has_flag, int_flag
 
 if TYPE_CHECKING:
     from wantui.core.project import Project
@@ -14,7 +14,6 @@ from wantui.core.modelchecks.refs import (
     WAN22_TASKS,
     ModelRef,
     model_finding,
-    step_args,
     train_task,
 )
 
@@ -22,9 +21,9 @@ from wantui.core.modelchecks.refs import (
 def dit_findings(project: Project, refs: list[ModelRef]) -> list[Finding]:
     """The DiT (and its high-noise expert) against --task, precision, fp8 and block swap."""
     out: list[Finding] = []
-    train = step_args(project, "train")
+    train = project_view(project, "train")
     task = train_task(project)
-    task_given = has_flag(train, "--task")
+    task_given = train.has("--task")
     dits = [r for r in refs if r.role == "dit" and r.info.kind == "wan-dit"]
     for ref in dits:
         d = ref.info.details
@@ -77,8 +76,8 @@ def dit_findings(project: Project, refs: list[ModelRef]) -> list[Finding]:
     # Wan2.2 weights under a Wan2.1 task
     family = (low or high).info.details.get("family") if (low or high) else None
     wan22_task = "i2v-A14B" if family == "i2v" else "t2v-A14B"
-    if has_flag(train, "--dit_high_noise") and task not in WAN22_TASKS:
-        boundary = has_flag(train, "--timestep_boundary")
+    if train.has("--dit_high_noise") and task not in WAN22_TASKS:
+        boundary = train.has("--timestep_boundary")
         out.append(
             model_finding(
                 "wan22-task-high-noise",
@@ -134,13 +133,12 @@ def dit_findings(project: Project, refs: list[ModelRef]) -> list[Finding]:
 
 def _precision_findings(project: Project, ref: ModelRef) -> list[Finding]:
     out: list[Finding] = []
-    train = step_args(project, "train")
-    st = project.steps.get("train")
-    launch = list(st.launch_args) if st is not None and st.launcher == "accelerate" else []
+    train = project_view(project, "train")
+    launch = project_launch(project)
     dtype = ref.info.dtype
-    mp = flag_value(train, "--mixed_precision")
+    mp = train.get("--mixed_precision")
     if dtype in ("bf16", "fp16") and mp not in (dtype, "no"):
-        launch_mp = flag_value(launch, "--mixed_precision")
+        launch_mp = launch.get("--mixed_precision")
         why = (
             f"only accelerate's --mixed_precision {launch_mp} is set; musubi checks the script's own"
             " --mixed_precision, which is unset"
@@ -175,8 +173,8 @@ def _precision_findings(project: Project, ref: ModelRef) -> list[Finding]:
                 priority=82,
             )
         )
-    fp8_base = has_flag(train, "--fp8_base")
-    fp8_scaled = has_flag(train, "--fp8_scaled")
+    fp8_base = train.has("--fp8_base")
+    fp8_scaled = train.has("--fp8_scaled")
     if dtype == "fp8_e4m3fn" and fp8_scaled:
         out.append(
             model_finding(
@@ -236,8 +234,8 @@ def _precision_findings(project: Project, ref: ModelRef) -> list[Finding]:
 
 
 def _blockswap_findings(project: Project, ref: ModelRef) -> list[Finding]:
-    train = step_args(project, "train")
-    swap = int_flag(train, "--blocks_to_swap")
+    train = project_view(project, "train")
+    swap = train.int("--blocks_to_swap")
     layers = ref.info.details.get("layers") or 0
     out: list[Finding] = []
     if swap is not None and layers and swap > layers - 1:
@@ -260,7 +258,7 @@ def _blockswap_findings(project: Project, ref: ModelRef) -> list[Finding]:
                 priority=75,
             )
         )
-    if swap and has_flag(train, "--offload_inactive_dit"):
+    if swap and train.has("--offload_inactive_dit"):
         out.append(
             model_finding(
                 "blockswap-and-offload",

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from wantui.core.args.options import project_view
 from wantui.core.finding import Finding, Severity
-from wantui.core.probe.flags import has_flag, int_flag
 
 if TYPE_CHECKING:
     from wantui.core.project import Project
 from wantui.core.modelchecks.refs import (
     ModelRef,
     model_finding,
-    step_args,
 )
 
 GiB = 1024**3
@@ -41,23 +40,23 @@ def host_memory_findings(project: Project, refs: list[ModelRef], data: dict) -> 
             out.append(
                 _host_oom("te", need, avail, where, f"the T5 file ({_gb(t5.info.size)})", t5)
             )
-    train = step_args(project, "train")
+    train = project_view(project, "train")
     dit = by_flag.get(("train", "--dit"))
     if dit is not None:
 
         def resident(ref: ModelRef) -> int:
             # --fp8_base halves 16-bit weights; fp8 files are already that size
-            halve = has_flag(train, "--fp8_base") and ref.info.dtype in ("bf16", "fp16", "fp32")
+            halve = train.has("--fp8_base") and ref.info.dtype in ("bf16", "fp16", "fp32")
             return ref.info.size // (2 if halve else 1)
 
         parts: list[str] = []
         need = HOST_OVERHEAD
-        if (int_flag(train, "--blocks_to_swap") or 0) > 0:
+        if (train.int("--blocks_to_swap") or 0) > 0:
             # block swap loads the DiT to the CPU and keeps the swapped blocks there
             need += resident(dit)
             parts.append(f"the DiT loaded on the CPU for block swap ({_gb(resident(dit))})")
         high = by_flag.get(("train", "--dit_high_noise"))
-        if high is not None and has_flag(train, "--offload_inactive_dit"):
+        if high is not None and train.has("--offload_inactive_dit"):
             need += resident(high)
             parts.append(f"the inactive expert offloaded to RAM ({_gb(resident(high))})")
         if parts and need > avail:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from wantui.core.args.options import project_view
 from wantui.core.finding import Finding, Location, Severity
 from wantui.core.findings import make_finding
 from wantui.core.fixactions import FixAction
@@ -14,7 +15,6 @@ from wantui.core.models import (
     ModelInfo,
     inspect_file,
 )
-from wantui.core.probe.flags import flag_value
 
 if TYPE_CHECKING:
     from wantui.core.project import Project
@@ -63,7 +63,7 @@ def project_models(project: Project) -> list[ModelRef]:
         st = project.steps.get(step)
         if st is None or not st.enabled:
             continue
-        value = flag_value(st.args, flag)
+        value = project_view(project, step).get(flag)
         if not value:
             continue
         path = project.resolve(value)
@@ -75,14 +75,7 @@ def project_models(project: Project) -> list[ModelRef]:
 
 def train_task(project: Project) -> str:
     """The training step's --task (musubi-tuner's default when absent)."""
-    st = project.steps.get("train")
-    return (flag_value(st.args, "--task") if st else None) or DEFAULT_TASK
-
-
-def step_args(project: Project, step: str) -> list[str]:
-    """An enabled step's arguments (none for a missing or disabled step)."""
-    st = project.steps.get(step)
-    return list(st.args) if st is not None and st.enabled else []
+    return project_view(project, "train").get("--task") or DEFAULT_TASK
 
 
 def model_finding(

@@ -9,7 +9,6 @@ from wantui.core.probe.context import (
     as_int,
     probe_finding,
 )
-from wantui.core.probe.flags import has_flag, int_flag
 
 
 def accelerate_findings(c: ProbeContext) -> list[Finding]:
@@ -25,9 +24,9 @@ def accelerate_findings(c: ProbeContext) -> list[Finding]:
     cfg = acc.get("config") or {}
     ngpu = int(torch.get("device_count") or 0)
     if launcher == "accelerate" and "accelerate" not in unknown:
-        nproc = int_flag(launch_args, "--num_processes")
-        multi = has_flag(launch_args, "--multi_gpu") or (nproc or 0) > 1
-        if nproc is None and not has_flag(launch_args, "--multi_gpu"):
+        nproc = launch_args.int("--num_processes")
+        multi = launch_args.has("--multi_gpu") or (nproc or 0) > 1
+        if nproc is None and not launch_args.has("--multi_gpu"):
             if acc.get("config_exists"):
                 multi = as_int(cfg.get("num_processes")) > 1 or "MULTI" in str(
                     cfg.get("distributed_type", "")
@@ -109,7 +108,7 @@ def accelerate_findings(c: ProbeContext) -> list[Finding]:
                         priority=65,
                     )
                 )
-        elif not has_flag(launch_args, "--num_processes"):
+        elif not launch_args.has("--num_processes"):
             out.append(
                 probe_finding(
                     "probe-accelerate-defaults",

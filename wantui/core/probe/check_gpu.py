@@ -12,7 +12,6 @@ from wantui.core.probe.context import (
     capability,
     probe_finding,
 )
-from wantui.core.probe.flags import has_flag
 
 
 def torch_findings(c: ProbeContext) -> list[Finding]:
@@ -176,7 +175,7 @@ def attention_findings(c: ProbeContext) -> list[Finding]:
     out: list[Finding] = []
     att = data.get("attention") or {}
     for flag, (module, nameerror) in ATTENTION.items():
-        if not has_flag(train, flag):
+        if not train.has(flag):
             continue
         info = att.get(module) or {}
         if info.get("importable") is False:
@@ -202,7 +201,7 @@ def attention_findings(c: ProbeContext) -> list[Finding]:
                     captures={"flag": flag, "module": module},
                 )
             )
-    if has_flag(train, "--xformers") and (att.get("xformers") or {}).get("importable"):
+    if train.has("--xformers") and (att.get("xformers") or {}).get("importable"):
         caps = [g.get("capability", "0.0") for g in torch.get("gpus") or []]
         xv = (att.get("xformers") or {}).get("version") or versions.get("xformers") or ""
         if any(capability(c) >= 10.0 for c in caps):

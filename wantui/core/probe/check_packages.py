@@ -3,6 +3,7 @@ tensorboard, tokenizers."""
 
 from __future__ import annotations
 
+from wantui.core.args.options import project_view
 from wantui.core.finding import Finding, Severity
 from wantui.core.fixactions import FixAction
 from wantui.core.probe.context import (
@@ -10,9 +11,7 @@ from wantui.core.probe.context import (
     REQUIRED,
     ProbeContext,
     probe_finding,
-    step_args,
 )
-from wantui.core.probe.flags import flag_value, has_flag
 
 
 def musubi_findings(c: ProbeContext) -> list[Finding]:
@@ -84,7 +83,7 @@ def bitsandbytes_findings(c: ProbeContext) -> list[Finding]:
     train = c.train
     pip = c.pip
     out: list[Finding] = []
-    opt = (flag_value(train, "--optimizer_type") or "").lower()
+    opt = (train.get("--optimizer_type") or "").lower()
     if "8bit" in opt or "bitsandbytes" in opt:
         bnb = data.get("bitsandbytes") or {}
         if bnb.get("importable") is False or bnb.get("cuda_ok") is False:
@@ -94,7 +93,7 @@ def bitsandbytes_findings(c: ProbeContext) -> list[Finding]:
                     "probe-bnb",
                     "bitsandbytes-missing",
                     Severity.ERROR,
-                    f"--optimizer_type {flag_value(train, '--optimizer_type')} needs a working bitsandbytes",
+                    f"--optimizer_type {train.get('--optimizer_type')} needs a working bitsandbytes",
                     f"bitsandbytes in the pipeline's Python: {why}. Training would stop with"
                     " 'ImportError: No bitsandbytes' after loading the model.",
                     steps=("train",),
@@ -120,8 +119,8 @@ def tensorboard_findings(c: ProbeContext) -> list[Finding]:
     pip = c.pip
     unknown = c.unknown
     out: list[Finding] = []
-    log_with = flag_value(train, "--log_with")
-    if has_flag(train, "--logging_dir") and log_with in (None, "tensorboard", "all"):
+    log_with = train.get("--log_with")
+    if train.has("--logging_dir") and log_with in (None, "tensorboard", "all"):
         if "tensorboard" not in unknown and not (data.get("tensorboard") or {}).get("importable"):
             out.append(
                 probe_finding(
@@ -149,9 +148,7 @@ def tokenizer_findings(c: ProbeContext) -> list[Finding]:
     out: list[Finding] = []
     tok = data.get("tokenizers") or {}
     offline = bool(tok.get("offline"))
-    needs_t5 = (
-        bool(step_args(project, "te")) or has_flag(train, "--sample_prompts") or project is None
-    )
+    needs_t5 = bool(project_view(project, "te")) or train.has("--sample_prompts") or project is None
     if "tokenizers" not in unknown and needs_t5 and not (tok.get("t5") or {}).get("cached"):
         t5 = tok.get("t5") or {}
         if offline:

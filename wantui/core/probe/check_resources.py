@@ -15,9 +15,9 @@ from wantui.core.probe.context import (
     lora_bytes,
     probe_finding,
 )
-from wantui.core.probe.flags import flag_value, has_flag, int_flag
 
 if TYPE_CHECKING:
+    from wantui.core.args.options import ArgView
     from wantui.core.models import ModelInfo
 
 
@@ -27,7 +27,7 @@ def shm_findings(c: ProbeContext) -> list[Finding]:
     train = c.train
     out: list[Finding] = []
     shm = data.get("shm") or {}
-    workers = int_flag(train, "--max_data_loader_n_workers", 8) if train else 0
+    workers = train.int("--max_data_loader_n_workers", 8) if train else 0
     if shm.get("exists") and shm.get("total_bytes") is not None and workers:
         if shm["total_bytes"] < 1 * GiB:
             out.append(
@@ -54,13 +54,13 @@ def shm_findings(c: ProbeContext) -> list[Finding]:
     return out
 
 
-def disk_findings(data: dict[str, Any], train: list[str], dit: ModelInfo | None) -> list[Finding]:
+def disk_findings(data: dict[str, Any], train: ArgView, dit: ModelInfo | None) -> list[Finding]:
     out: list[Finding] = []
-    output_dir = flag_value(train, "--output_dir")
+    output_dir = train.get("--output_dir")
     params = (
         dit.details.get("params", "14B") if dit is not None and dit.kind == "wan-dit" else "14B"
     )
-    rank = int_flag(train, "--network_dim", 4) or 4
+    rank = train.int("--network_dim", 4) or 4
     per_save = lora_bytes(params if params in PARAMS else "14B", rank)
     for entry in data.get("disk") or []:
         free = entry.get("free_bytes")
@@ -92,7 +92,7 @@ def disk_findings(data: dict[str, Any], train: list[str], dit: ModelInfo | None)
     return out
 
 
-def oom_findings(data: dict[str, Any], train: list[str], dit: ModelInfo) -> list[Finding]:
+def oom_findings(data: dict[str, Any], train: ArgView, dit: ModelInfo) -> list[Finding]:
     """A rough VRAM budget: DiT weights resident on the GPU plus working memory."""
     torch = data.get("torch") or {}
     gpus = torch.get("gpus") or []
@@ -101,20 +101,20 @@ def oom_findings(data: dict[str, Any], train: list[str], dit: ModelInfo) -> list
     params = dit.details["params"]
     vram = min(int(g.get("total_bytes") or 0) for g in gpus)
     # an fp8 file without --fp8_base is up-cast on load: only the flag keeps 1 byte/weight
-    fp8 = has_flag(train, "--fp8_base")
+    fp8 = train.has("--fp8_base")
     bytes_per = 1 if fp8 else 2
     weights = PARAMS[params] * bytes_per
-    swap = int_flag(train, "--blocks_to_swap", 0) or 0
+    swap = train.int("--blocks_to_swap", 0) or 0
     blocks = BLOCKS[params]
     resident = weights * (1 - min(swap, blocks - 1) / blocks * 0.95)
-    if has_flag(train, "--dit_high_noise") and not has_flag(train, "--offload_inactive_dit"):
+    if train.has("--dit_high_noise") and not train.has("--offload_inactive_dit"):
         resident *= 2  # both experts stay in VRAM
-    work = (3 if has_flag(train, "--gradient_checkpointing") else 12) * GiB
+    work = (3 if train.has("--gradient_checkpointing") else 12) * GiB
     need = resident + work
     if need <= vram:
         return []
     fixes: list[FixAction] = []
-    if not has_flag(train, "--gradient_checkpointing"):
+    if not train.has("--gradient_checkpointing"):
         fixes.append(
             FixAction(
                 "flag_add",
@@ -132,7 +132,7 @@ def oom_findings(data: dict[str, Any], train: list[str], dit: ModelInfo) -> list
         )
     per_block = weights / blocks
     want = min(blocks - 1, int((need - vram) / per_block) + 2 + swap)
-    if want > swap and not has_flag(train, "--offload_inactive_dit"):
+    if want > swap and not train.has("--offload_inactive_dit"):
         fixes.append(
             FixAction(
                 "flag_set",
@@ -147,7 +147,7 @@ def oom_findings(data: dict[str, Any], train: list[str], dit: ModelInfo) -> list
             Severity.WARNING,
             f"The {params} DiT likely does not fit in {gib_text(vram)} of VRAM",
             f"Estimated {gib_text(need)} needed ({gib_text(resident)} of DiT weights on the GPU"
-            f"{' for both experts' if has_flag(train, '--dit_high_noise') and not has_flag(train, '--offload_inactive_dit') else ''}"
+            f"{' for both experts' if train.has('--dit_high_noise') and not train.has('--offload_inactive_dit') else ''}"
             f" + ~{gib_text(work)} working memory) on a {gpus[0].get('name')} with {gib_text(vram)}:"
             " expect 'CUDA out of memory'. This is an estimate; resolution, frames and batch size matter.",
             steps=("train",),

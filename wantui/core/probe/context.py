@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from wantui.core.args.options import ArgView, launch_view, project_view
 from wantui.core.findings import make_finding
 
 if TYPE_CHECKING:
@@ -53,18 +54,11 @@ def gib_text(n: float | int | None) -> str:
     return "?" if n is None else f"{n / GiB:.1f} GiB"
 
 
-def step_args(project: Project | None, step: str) -> list[str]:
-    """An enabled step's arguments (none without a project or for a disabled step)."""
-    if project is None or step not in project.steps or not project.steps[step].enabled:
-        return []
-    return list(project.steps[step].args)
-
-
-def _launch(project: Project | None) -> tuple[str | None, list[str]]:
+def _launch(project: Project | None) -> tuple[str | None, ArgView]:
     if project is None or "train" not in project.steps:
-        return None, []
+        return None, launch_view([])
     st = project.steps["train"]
-    return st.launcher, list(st.launch_args)
+    return st.launcher, launch_view(st.launch_args)
 
 
 def _pip(data: dict[str, Any]) -> str:
@@ -119,9 +113,9 @@ class ProbeContext:
     project: Project | None
     checkout: str | None
     dit: ModelInfo | None
-    train: list[str]
+    train: ArgView  # the training step's arguments, read by the command model
     launcher: str | None
-    launch_args: list[str]
+    launch_args: ArgView
     plat: dict[str, Any]
     windows: bool
     torch: dict[str, Any]
@@ -148,7 +142,7 @@ class ProbeContext:
             project=project,
             checkout=checkout,
             dit=dit,
-            train=step_args(project, "train"),
+            train=project_view(project, "train"),
             launcher=launcher,
             launch_args=launch_args,
             plat=plat,

@@ -21,6 +21,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from wantui.core.args.options import launch_view, step_view, without
 from wantui.core.errors import WantuiError
 from wantui.core.project import STEP_NAMES, Project, Step
 
@@ -43,42 +44,11 @@ class StepPlan:
     skip_reason: str | None = None
 
 
-def _flag_value(args: list[str], flag: str) -> str | None:
-    """The value of ``--flag V`` or ``--flag=V`` (last one wins, like argparse)."""
-    value = None
-    for i, a in enumerate(args):
-        if a == flag and i + 1 < len(args):
-            value = args[i + 1]
-        elif a.startswith(flag + "="):
-            value = a.split("=", 1)[1]
-    return value
-
-
-def _has(args: list[str], flag: str) -> bool:
-    return any(a == flag or a.startswith(flag + "=") for a in args)
-
-
-def _drop(args: list[str], flag: str, takes_value: bool) -> list[str]:
-    out: list[str] = []
-    skip = False
-    for a in args:
-        if skip:
-            skip = False
-            continue
-        if a == flag:
-            skip = takes_value
-            continue
-        if a.startswith(flag + "="):
-            continue
-        out.append(a)
-    return out
-
-
 def requested_processes(step: Step, num_processes: int | None = None) -> int:
     """How many training processes the project asks for (the caller's value wins)."""
     if num_processes is not None:
         return max(1, int(num_processes))
-    value = _flag_value(step.launch_args, "--num_processes")
+    value = launch_view(step.launch_args).get("--num_processes")
     if value is not None:
         try:
             return max(1, int(value))
@@ -95,7 +65,8 @@ def accelerate_launch_args(
     """The launch args to use and notes explaining any change the user should know about."""
     args = list(step.launch_args)
     notes: list[str] = []
-    if _has(args, "--config_file"):
+    launch = launch_view(args)
+    if launch.has("--config_file"):
         # the user chose an accelerate config on purpose; flags would override it
         return args, ["accelerate --config_file given: launch flags left as they are"]
     wanted = 1 if step.name in CACHING_STEPS else requested_processes(step, num_processes)
@@ -103,15 +74,17 @@ def accelerate_launch_args(
         notes.append(WINDOWS_NOTE)
         wanted = 1
     # what we add goes in front; the user's own launch args keep their order after it
-    args = _drop(_drop(args, "--num_processes", True), "--multi_gpu", False)
+    args = without(args, launch, "--num_processes")
+    args = without(args, launch_view(args), "--multi_gpu")
     front = ["--multi_gpu"] if wanted > 1 else []
     front += ["--num_processes", str(wanted)]
-    if not _has(args, "--num_machines"):
+    if not launch.has("--num_machines"):
         front += ["--num_machines", "1"]
-    if not _has(args, "--mixed_precision"):
+    if not launch.has("--mixed_precision"):
         # the script's own --mixed_precision is what musubi checks against the DiT dtype
-        front += ["--mixed_precision", _flag_value(step.args, "--mixed_precision") or "no"]
-    if not _has(args, "--dynamo_backend"):
+        mixed = step_view(step.name, step.args).get("--mixed_precision")
+        front += ["--mixed_precision", mixed or "no"]
+    if not launch.has("--dynamo_backend"):
         front += ["--dynamo_backend", "no"]
     return front + args, notes
 
