@@ -19,8 +19,10 @@ from pathlib import Path
 
 from wantui.core.errors import WantuiError
 
-BACKUP_DIR = Path(".wantui") / "backups"
+STATE_DIR = ".wantui"
+BACKUP_DIR = Path(STATE_DIR) / "backups"
 PROJECT_FILE = "wantui.toml"
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -47,22 +49,27 @@ _KINDS = {
 }
 
 
-def read_regular_file(path: str | os.PathLike[str], *, limit: int, what: str = "file") -> bytes:
+def read_regular_file(
+    path: str | os.PathLike[str], *, limit: int, what: str = "file", nofollow: bool = False
+) -> bytes:
     """The bytes of a small regular file, or a one-line WantuiError naming it.
 
     A FIFO or a device (``/dev/zero``, a named pipe someone made by mistake) would block
     or never end on a plain ``read_bytes()``, so anything but a regular file is refused
     before it is opened, and the read is bounded by ``limit`` even if the file grows.
+    With ``nofollow`` a symlink is refused too (wantui's own state files).
     """
     p = Path(path)
     try:
-        st = p.stat()
+        st = os.lstat(p) if nofollow else p.stat()
     except FileNotFoundError:
         raise WantuiError(f"{what} not found", path=p) from None
     except OSError as exc:
         raise WantuiError(f"cannot read the {what}: {exc.strerror or exc}", path=p) from None
     if stat.S_ISDIR(st.st_mode):
         raise WantuiError(f"is a directory, not a {what}", path=p)
+    if stat.S_ISLNK(st.st_mode):
+        raise WantuiError(f"is a symlink; refusing to follow it for the {what}", path=p)
     if not stat.S_ISREG(st.st_mode):
         kind = _KINDS.get(stat.S_IFMT(st.st_mode), "not a regular file")
         raise WantuiError(f"is {kind}, not a {what}", path=p)
@@ -71,7 +78,8 @@ def read_regular_file(path: str | os.PathLike[str], *, limit: int, what: str = "
     try:
         # O_NONBLOCK: should the path be swapped for a FIFO after the stat, open() must
         # not hang waiting for a writer
-        fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+        flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+        fd = os.open(p, flags | (_NOFOLLOW if nofollow else 0))
     except PermissionError:
         raise WantuiError(f"cannot read the {what}: permission denied", path=p) from None
     except OSError as exc:
@@ -171,19 +179,92 @@ def _write_new_file(folder: Path, prefix: str, data: bytes, mode: int | None) ->
     return Path(tmp)
 
 
+# -- wantui's own state: <project>/.wantui/ ---------------------------------------------
+# A project folder is not trusted (a cloned template, an unpacked archive): a `.wantui`
+# that is a symlink would turn an append to the journal into an append to ~/.bashrc.
+# So every folder on the way must be a real folder inside the project, and the files in
+# it are opened without following links.
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        path.relative_to(folder)
+        return True
+    except ValueError:
+        return False
+
+
+def state_folder(root: str | os.PathLike[str], *subdirs: str, create: bool = True) -> Path:
+    """``<root>/.wantui[/subdirs...]``, each part a real folder (not a symlink, not a
+    junction) that resolves inside ``root``; made when missing and ``create``. Without
+    ``create`` a missing part is returned as is (the caller finds nothing there)."""
+    root_p = Path(root)
+    folder = root_p
+    for name in (STATE_DIR, *subdirs):
+        folder = folder / name
+        try:
+            try:
+                st = os.lstat(folder)
+            except FileNotFoundError:
+                if not create:
+                    return root_p.joinpath(STATE_DIR, *subdirs)
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(folder, 0o755)
+                st = os.lstat(folder)
+        except OSError as exc:
+            raise WantuiError(
+                f"cannot create wantui's state folder: {exc.strerror or exc}", path=folder
+            ) from None
+        if stat.S_ISLNK(st.st_mode):
+            raise WantuiError(
+                "is a symlink; wantui keeps its journal and backups only in a real folder"
+                " inside the project (remove the link)",
+                path=folder,
+            )
+        if not stat.S_ISDIR(st.st_mode):
+            raise WantuiError("is not a folder; wantui keeps its state there", path=folder)
+    real = Path(os.path.realpath(folder))
+    if not _inside(real, Path(os.path.realpath(root_p))):
+        raise WantuiError(f"resolves to {real}, outside the project folder; refusing", path=folder)
+    return folder
+
+
+def open_state_file(path: Path, flags: int, mode: int = 0o644) -> int:
+    """Open a file of wantui's state (journal, lock) without following a symlink; refuse
+    anything but a regular file with one link (a hard link to ~/.bashrc is one too)."""
+    if not _NOFOLLOW and os.path.islink(path):  # Windows: no O_NOFOLLOW
+        raise WantuiError("is a symlink; refusing to write through it", path=path)
+    try:
+        fd = os.open(path, flags | _NOFOLLOW | getattr(os, "O_BINARY", 0), mode)
+    except OSError as exc:
+        if os.path.islink(path):  # ELOOP (Linux) / EMLINK (FreeBSD) from O_NOFOLLOW
+            raise WantuiError("is a symlink; refusing to write through it", path=path) from None
+        raise WantuiError(f"cannot open: {exc.strerror or exc}", path=path) from None
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode) or st.st_nlink > 1:
+        os.close(fd)
+        why = "has other hard links" if stat.S_ISREG(st.st_mode) else "is not a regular file"
+        raise WantuiError(f"{why}; refusing to write it", path=path)
+    return fd
+
+
 def write_backup(
     path: Path, old: bytes, project_root: Path | None = None, mode: int | None = None
 ) -> Path:
     """Keep ``old`` (the bytes about to be replaced) under ``<root>/.wantui/backups``,
-    with the mode of the file it came from (a private file's backup stays private)."""
+    with the mode of the file it came from (a private file's backup stays private).
+
+    The folder is checked by :func:`state_folder`; the bytes go to a new temporary file
+    (``mkstemp``: ``O_EXCL``, ``O_NOFOLLOW``) renamed into place, and a rename replaces a
+    link of that name rather than writing through it."""
     root = project_root if project_root is not None else find_project_root(path)
-    folder = root / BACKUP_DIR
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = state_folder(root, "backups")
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
     name = f"{path.name}.{stamp}.{sha256_bytes(old)[:12]}.bak"
     target = folder / name
-    if target.exists() and target.read_bytes() == old:
-        return target  # the same bytes at the same second: one backup is enough
+    with contextlib.suppress(OSError, WantuiError):
+        if read_regular_file(target, limit=len(old), nofollow=True) == old:
+            return target  # the same bytes at the same second: one backup is enough
     tmp = _write_new_file(folder, f".{path.name}.", old, mode)
     os.replace(tmp, target)
     fsync_dir(folder)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -28,15 +29,20 @@ from wantui.core.errors import ExitCode, WantuiError
 from wantui.core.fixes.plan import FixPlan
 from wantui.core.fsutil import (
     BACKUP_DIR,
+    PROJECT_FILE,
+    STATE_DIR,
     atomic_write,
+    open_state_file,
     read_regular_file,
     sha256_bytes,
     sha256_file,
+    state_folder,
 )
 
-JOURNAL = Path(".wantui") / "journal.jsonl"
-LOCK = Path(".wantui") / "fix.lock"
+JOURNAL = Path(STATE_DIR) / "journal.jsonl"
+LOCK = Path(STATE_DIR) / "fix.lock"
 MAX_JOURNAL_BYTES = 64 * 1024 * 1024  # one line per fix: years of use
+MAX_BACKUP_BYTES = 64 * 1024 * 1024  # backups are of TOML files wantui edits
 LOCK_TIMEOUT_S = float(os.environ.get("WANTUI_FIX_LOCK_TIMEOUT", "30"))
 
 
@@ -66,12 +72,8 @@ def fix_lock(root: str | os.PathLike[str], *, timeout: float | None = None) -> I
     except ImportError:  # pragma: no cover - Windows
         yield
         return
-    path = Path(root) / LOCK
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as exc:
-        raise WantuiError(f"cannot create the fix lock: {exc.strerror or exc}", path=path) from None
+    path = state_folder(root) / LOCK.name
+    fd = open_state_file(path, os.O_RDWR | os.O_CREAT)
     try:
         deadline = time.monotonic() + (LOCK_TIMEOUT_S if timeout is None else timeout)
         while True:
@@ -101,9 +103,12 @@ class Journal:
 
     def entries(self) -> list[dict[str, Any]]:
         """Every readable entry, oldest first (a torn, foreign or ill-typed line is skipped)."""
+        state_folder(self.root, create=False)  # a linked .wantui/ is refused, not read
         if not self.path.exists() and not self.path.is_symlink():
             return []
-        raw = read_regular_file(self.path, limit=MAX_JOURNAL_BYTES, what="fix journal")
+        raw = read_regular_file(
+            self.path, limit=MAX_JOURNAL_BYTES, what="fix journal", nofollow=True
+        )
         out: list[dict[str, Any]] = []
         for line in raw.splitlines():
             try:
@@ -124,20 +129,11 @@ class Journal:
     def open_for_append(self) -> int:
         """The journal opened for appending; a WantuiError (nothing written yet) when it
         cannot be, so a fix is never applied without its undo record."""
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            if self.path.exists() and not self.path.is_file():
-                raise WantuiError("the fix journal is not a regular file", path=self.path)
-            # O_APPEND + one write: concurrent appends never interleave inside a line
-            return os.open(
-                self.path,
-                os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_NONBLOCK", 0),
-                0o644,
-            )
-        except OSError as exc:
-            raise WantuiError(
-                f"cannot write the fix journal: {exc.strerror or exc}", path=self.path
-            ) from None
+        state_folder(self.root)
+        # O_APPEND + one write: concurrent appends never interleave inside a line;
+        # O_NONBLOCK: a FIFO in its place must not hang (open_state_file refuses it)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_NONBLOCK", 0)
+        return open_state_file(self.path, flags)
 
     def write_line(self, fd: int, entry: dict[str, Any]) -> None:
         data = (json.dumps(entry, sort_keys=True) + "\n").encode("utf-8")
@@ -371,6 +367,9 @@ def _undo_locked(journal: Journal, *, force: bool) -> UndoResult:
         path, old = _prepared_restore(journal, entry)
         if path not in current:
             current[path] = _current_sha(path)
+        if current[path] is None:
+            # undo puts back bytes that were replaced; it never creates a file, even forced
+            raise WantuiError("no longer exists; undo does not create files", path=path)
         before = entry.get("sha256_before")
         if current[path] is not None and current[path] == before != entry.get("sha256_after"):
             # the journal is written ahead of the file: an apply killed between its
@@ -416,37 +415,84 @@ def _current_sha(path: Path) -> str | None:
         raise WantuiError(f"cannot read: {exc.strerror}", path=path) from None
 
 
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
 def _prepared_restore(journal: Journal, entry: dict[str, Any]) -> tuple[Path, bytes]:
-    """The file an undo of ``entry`` restores and the bytes it restores, checked: the
-    backup lies in the project's backup folder and matches the journal."""
-    path = Path(entry["file"])
+    """The file an undo of ``entry`` restores and the bytes it restores, checked: a
+    journal is a file in an untrusted folder, and a crafted one must not make undo write
+    anywhere but the project's own inputs, nor restore bytes from anywhere but the
+    project's backups folder, nor anything without the sha256 the fix wrote."""
+    after = entry.get("sha256_after")
+    if not isinstance(after, str) or not _SHA256.fullmatch(after):
+        raise WantuiError(
+            "the journal entry has no sha256 of the fixed file; not restoring", path=journal.path
+        )
+    root = Path(os.path.abspath(journal.root))
+    path = Path(os.path.abspath(entry["file"]))
     backup = entry.get("backup")
     if not backup:
         raise WantuiError("the fix has no backup to restore from", path=path)
-    backup_path = Path(backup)
-    moved = journal.root / BACKUP_DIR / backup_path.name
-    if not backup_path.exists() and moved.is_file():
-        # the project folder was moved or renamed since: the journal's absolute paths
-        # point at the old place; read them relative to it
-        old_root = backup_path.parent.parent.parent
-        try:
-            path = journal.root / path.relative_to(old_root)
-        except ValueError:
-            pass  # a dataset config outside the project folder stays where it was
-        backup_path = moved
-    backups = Path(os.path.realpath(journal.root / BACKUP_DIR))
-    if Path(os.path.realpath(backup_path)).parent != backups:
+    # the backup is read only from this project's own backups folder, by name
+    folder = state_folder(root, BACKUP_DIR.name, create=False)
+    recorded = Path(os.path.abspath(backup))
+    backup_path = folder / recorded.name
+    if recorded.parent.name != BACKUP_DIR.name or recorded.parent.parent.name != STATE_DIR:
         # a journal line edited to restore some other file's bytes: not ours
         raise WantuiError(
-            f"the journal names a backup outside {backups}; not restoring", path=journal.path
+            f"the journal names a backup outside {folder}; not restoring", path=journal.path
         )
-    try:
-        old = backup_path.read_bytes()
-    except OSError as exc:
-        raise WantuiError(f"the backup cannot be read: {exc.strerror}", path=backup_path) from None
+    old_root = recorded.parent.parent.parent
+    if old_root != root:
+        # the project folder was moved or renamed since: the journal's absolute paths
+        # point at the old place; read them relative to it
+        with contextlib.suppress(ValueError):
+            path = root / path.relative_to(old_root)
+    lone_dataset = (
+        not (root / PROJECT_FILE).is_file()
+        and entry.get("role") in (None, "dataset_config")
+        and path.parent == root
+        and path.suffix.lower() == ".toml"
+    )
+    if str(path) not in _project_inputs(root) and not lone_dataset:
+        raise WantuiError(
+            f"the journal names {path}, which is not one of the project's inputs inside"
+            f" {root}; not restoring (its backup is {backup_path})",
+            path=journal.path,
+        )
+    real = Path(os.path.realpath(path))
+    if not _inside(real, Path(os.path.realpath(root))):
+        raise WantuiError(
+            f"resolves to {real}, outside the project folder; not restoring"
+            f" (its backup is {backup_path})",
+            path=path,
+        )
+    old = read_regular_file(backup_path, limit=MAX_BACKUP_BYTES, what="backup", nofollow=True)
     if sha256_bytes(old) != entry.get("sha256_before"):
         raise WantuiError(
             "the backup does not match the journal (it was modified); not restoring",
             path=backup_path,
         )
     return path, old
+
+
+def _project_inputs(root: Path) -> set[str]:
+    """The files an undo may restore: ``wantui.toml`` and the dataset config it names
+    (both must still resolve inside ``root``, checked by the caller)."""
+    inputs = {os.path.abspath(root / PROJECT_FILE)}
+    if (root / PROJECT_FILE).is_file():
+        from wantui.core.project import load_project
+
+        with contextlib.suppress(WantuiError):  # a broken wantui.toml may be what to undo
+            ds = load_project(root).dataset_config_path()
+            if ds is not None:
+                inputs.add(os.path.abspath(ds))
+    return inputs
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        path.relative_to(folder)
+        return True
+    except ValueError:
+        return False
