@@ -44,6 +44,19 @@ class WantuiApp(App[int]):
         self.gpu = gpu
         self.watch_dir = watch_dir
 
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: Any = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Every notification as plain text: they carry file names, log lines and error
+        text, where ``[rank0]:`` or ``[x]`` is data, not markup (``markup`` is ignored)."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
+
     def on_mount(self) -> None:
         if self.start == "setup":
             from wantui.tui.screens.setup_checkout import CheckoutScreen

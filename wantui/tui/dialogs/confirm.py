@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -23,9 +24,9 @@ class ConfirmDialog(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Static(self.question, id="dialog-question")
+            yield Static(Text(self.question), id="dialog-question")
             if self.detail:
-                yield Static(self.detail, id="dialog-detail")
+                yield Static(Text(self.detail), id="dialog-detail")
             yield Static("[b]y[/b] yes   [b]n[/b] no", id="dialog-keys")
         yield Footer()
 

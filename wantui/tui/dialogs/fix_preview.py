@@ -43,10 +43,13 @@ class FixDialog(ModalScreen["str | None"]):
                     Text(f"Cannot apply: {self.refused}", style="bold red"), id="dialog-detail"
                 )
             else:
-                keys = "[b]a[/b] apply"
+                keys = Text.assemble(("a", "bold"), " apply")
                 if self.rerun_step:
-                    keys += f"   [b]r[/b] apply, then rerun {self.rerun_step}"
-                yield Static(keys + "   [b]Esc[/b] cancel", id="dialog-keys")
+                    keys.append_text(
+                        Text.assemble("   ", ("r", "bold"), f" apply, then rerun {self.rerun_step}")
+                    )
+                keys.append_text(Text.assemble("   ", ("Esc", "bold"), " cancel"))
+                yield Static(keys, id="dialog-keys")
         yield Footer()
 
     def action_choose(self, choice: str | None) -> None:

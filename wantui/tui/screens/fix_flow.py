@@ -28,6 +28,17 @@ def _confirm_dialog() -> Any:
     return ConfirmDialog
 
 
+def undo_sentence(result: Any) -> str:
+    """What an undo did, said as the CLI says it (not the UndoResult's repr)."""
+    label = result.entry.get("label") or result.entry.get("id") or "the last fix"
+    if not getattr(result, "landed", True):
+        return (
+            f"Undone: {label}. It had been interrupted before it changed {result.file}; "
+            "the file already has its old bytes."
+        )
+    return f"Undone: {label}. {result.file} is restored byte for byte."
+
+
 class FixFlow:
     """Needs ``feed``, ``source``, ``project``, ``read_only`` on the screen."""
 
@@ -99,7 +110,7 @@ class FixFlow:
         except WantuiError as exc:
             self.notify(f"nothing undone: {exc}", severity="warning")  # type: ignore[attr-defined]
             return
-        self.notify(f"undone: {getattr(result, 'label', None) or result}", timeout=5)  # type: ignore[attr-defined]
+        self.notify(undo_sentence(result), timeout=8)  # type: ignore[attr-defined]
 
     def action_stop(self) -> None:
         # allowed read-only too: whoever watches a run over SSH may need to stop it

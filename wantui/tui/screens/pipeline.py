@@ -8,6 +8,7 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -49,7 +50,7 @@ class PipelineScreen(FixFlow, Screen[None]):
         Binding("g", "run_all", "Run"),
         Binding("z", "zoom", "Zoom"),
         Binding("k", "next_rank", "Rank", show=False),
-        Binding("question_mark", "app.show_help_panel", "Keys"),
+        Binding("question_mark", "toggle_keys", "Keys"),
         Binding("q", "app.quit", "Quit"),
     ]
 
@@ -248,9 +249,8 @@ class PipelineScreen(FixFlow, Screen[None]):
                 ranks = f" · {st.ranks} ranks (k: one)"
             else:
                 ranks = f" · rank {self.rank_view} of {st.ranks} (k: next)"
-        self.query_one("#pane-title", Static).update(
-            f"[b]{self.selected}[/b] {st.state.value}{ranks}{extra}"
-        )
+        title = Text.assemble((self.selected, "bold"), f" {st.state.value}{ranks}{extra}")
+        self.query_one("#pane-title", Static).update(title)
 
     def _offer_stop(self, batch: Batch) -> None:
         """An error while its step still runs is a precursor: offer to stop now."""
@@ -340,6 +340,15 @@ class PipelineScreen(FixFlow, Screen[None]):
         if box.display:
             box.display = False
             self._log().focus()
+        elif self.query("HelpPanel"):
+            self.app.action_hide_help_panel()
+
+    def action_toggle_keys(self) -> None:
+        """? opens the keys panel and ? (or Esc) closes it."""
+        if self.query("HelpPanel"):
+            self.app.action_hide_help_panel()
+        else:
+            self.app.action_show_help_panel()
 
     def action_focus_findings(self) -> None:
         self.query_one("#findings-list").focus()

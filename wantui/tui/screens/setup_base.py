@@ -76,7 +76,8 @@ class SetupScreen(Screen[None]):
         yield from ()
 
     def say(self, text: str | Text) -> None:
-        self.query_one("#status", Static).update(text)
+        # a plain str is data (paths, error text): never parsed as markup
+        self.query_one("#status", Static).update(Text(text) if isinstance(text, str) else text)
 
     def action_back(self) -> None:
         if len(self.app.screen_stack) > 2:

@@ -66,7 +66,8 @@ class CheckoutScreen(SetupScreen):
             shown = py
             if py and Path(py).is_relative_to(c):  # the checkout's own venv: say it short
                 shown = str(Path(py).relative_to(c))
-            ol.add_option(Option(f"{c}  ·  {shown or 'no venv found: type its python below'}"))
+            shown = shown or "no venv found: type its python below"
+            ol.add_option(Option(Text(f"{c}  ·  {shown}")))  # a path is data, not markup
         ol.display = bool(self.choices)  # no empty box when nothing was found
         if self.choices:
             ol.highlighted = 0

@@ -29,8 +29,10 @@ class DatasetScreen(SetupScreen):
     TITLE = "dataset"
 
     def body(self) -> ComposeResult:
-        yield Static(
-            f"Media folder (relative to {self.state.cwd}); Enter writes {DATASET_FILE} and checks it:"
+        yield Static(  # the folder is data: a [bracketed] name must show as typed
+            Text(
+                f"Media folder (relative to {self.state.cwd}); Enter writes {DATASET_FILE} and checks it:"
+            )
         )
         yield Input(default_media_dir(self.state.cwd), id="media-dir", compact=True)
         yield Checkbox("images, not videos", id="images", compact=True)

@@ -73,7 +73,7 @@ class FindingsPanel(Horizontal):
     def compose(self) -> ComposeResult:
         yield OptionList(id="findings-list")
         with VerticalScroll(id="finding-detail-box"):
-            yield Static(self.note, id="finding-detail")
+            yield Static(Text(self.note), id="finding-detail")
 
     @property
     def selected(self) -> Finding | None:
@@ -105,5 +105,8 @@ class FindingsPanel(Horizontal):
 
     def _detail(self) -> None:
         f = self.selected
-        self.query_one("#finding-detail", Static).update(finding_detail(f) if f else self.note)
+        # the note names files (logs, the LoRA): data, never markup
+        self.query_one("#finding-detail", Static).update(
+            finding_detail(f) if f else Text(self.note)
+        )
         self.post_message(self.Selected(f))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import ProgressBar, Sparkline, Static
@@ -61,7 +62,7 @@ class StatsPanel(Vertical):
         self.query_one("#loss", Sparkline).data = clean
 
     def show_gpu(self, text: str) -> None:
-        self.query_one("#gpu", Static).update(text)
+        self.query_one("#gpu", Static).update(Text(text))
 
     def show_checkpoints(self, names: list[str]) -> None:
         if names:
@@ -69,4 +70,4 @@ class StatsPanel(Vertical):
             text = f"checkpoints ({len(names)}): {tail}"
         else:
             text = "checkpoints: none yet"
-        self.query_one("#checkpoints", Static).update(text)
+        self.query_one("#checkpoints", Static).update(Text(text))  # file names: no markup
