@@ -113,9 +113,23 @@ def duplicate_key_line(text: str, key: str) -> int | None:
 
 
 def toml_error(exc: Exception, text: str, path: Path) -> WantuiError:
-    """A tomlkit exception as a one-line WantuiError with the line and column it has."""
+    """A tomlkit exception as a one-line WantuiError with the line and column it has.
+
+    A duplicate key is reported the same way whichever tomlkit raised it: before 0.13.3 a
+    ``KeyAlreadyPresent`` with no position, from then on a ``ParseError`` with one."""
+    message = str(exc).rstrip(".")
+    duplicate = _DUPLICATE.search(message)
+    if duplicate:
+        key = duplicate.group(1)
+        line = duplicate_key_line(text, key)
+        if line is None and isinstance(exc, tomlkit.exceptions.ParseError):
+            line = exc.line
+        return WantuiError(
+            f"TOML syntax error: the key `{key}` is given twice in one table",
+            path=path,
+            line=line,
+        )
     if isinstance(exc, tomlkit.exceptions.ParseError):
-        message = str(exc)
         # tomlkit appends " at line L col C"; the position is carried separately
         cut = message.rfind(" at line ")
         if cut > 0:
@@ -126,15 +140,6 @@ def toml_error(exc: Exception, text: str, path: Path) -> WantuiError:
             path=path,
             line=exc.line,
             column=max(exc.col, 1),
-        )
-    message = str(exc).rstrip(".")
-    m = _DUPLICATE.search(message)
-    if m:
-        line = duplicate_key_line(text, m.group(1))
-        return WantuiError(
-            f"TOML syntax error: the key `{m.group(1)}` is given twice in one table",
-            path=path,
-            line=line,
         )
     return WantuiError(f"TOML syntax error: {type(exc).__name__}: {message}", path=path)
 
