@@ -18,11 +18,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from wantui.core.errors import WantuiError
 from wantui.core.fsutil import fsync_dir, sha256_file
 from wantui.core.hub.catalog import HubFile, resolve_spec
+from wantui.core.hub.compat import entry_not_found_errors, silent_http_get
 
 PARTIAL_DIR = ".wantui-partial"
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -141,17 +142,6 @@ class _ProgressWriter:
         self._f.flush()
 
 
-def _silent_tqdm() -> Any:
-    from tqdm.auto import tqdm
-
-    class Silent(tqdm):  # type: ignore[misc, valid-type]
-        def __init__(self, *a: Any, **kw: Any) -> None:
-            kw["disable"] = True
-            super().__init__(*a, **kw)
-
-    return Silent
-
-
 def explain_hub_error(exc: BaseException, f: HubFile, has_token: bool) -> str:
     """One line for a hub failure: gated, missing repo, missing file, network."""
     from huggingface_hub import errors
@@ -167,7 +157,7 @@ def explain_hub_error(exc: BaseException, f: HubFile, has_token: bool) -> str:
         return f"repository {repo} not found on the hub{extra}"
     if isinstance(exc, errors.RevisionNotFoundError):
         return f"{repo} has no such revision"
-    if isinstance(exc, (errors.RemoteEntryNotFoundError, errors.EntryNotFoundError)):
+    if isinstance(exc, entry_not_found_errors()):
         return f"{repo} has no file {f.filename}"
     if isinstance(exc, errors.OfflineModeIsEnabled):
         return (
@@ -213,8 +203,65 @@ def remote_info(f: HubFile, *, revision: str = "main", token: str | None = None)
         raise WantuiError(explain_hub_error(exc, f, bool(token))) from None
     etag = meta.etag
     sha = f.sha256 or (etag if etag and _SHA256.match(etag) else None)
-    size = f.size if f.size is not None else meta.size
+    # huggingface_hub 0.x reports a redirect's "Content-Length: 0" as the size when the hub
+    # sends no X-Linked-Size; no model file is empty, so 0 means "unknown"
+    size = f.size if f.size is not None else (meta.size or None)
     return RemoteInfo(meta.location, size, etag, sha, meta.commit_hash)
+
+
+# A connection cut mid-transfer is resumed from what arrived, within the same call:
+# huggingface_hub 1.x retries by itself, 0.x (musubi-tuner's pin) does not.
+_RESUME_ATTEMPTS = 5
+
+
+def _fetch_resuming(
+    info: RemoteInfo,
+    part: Path,
+    headers: dict[str, str],
+    f: HubFile,
+    progress: ProgressCallback | None,
+    has_token: bool,
+    dest_dir: Path,
+) -> None:
+    """Append the rest of the file to ``part``, resuming after each cut that made progress."""
+    for attempt in range(_RESUME_ATTEMPTS):
+        start = part.stat().st_size if part.exists() else 0
+        try:
+            with open(part, "ab") as raw:
+                writer = _ProgressWriter(raw, start, info.size, progress)
+                silent_http_get(
+                    info.url,
+                    writer,  # type: ignore[arg-type]
+                    resume_size=start,
+                    headers=headers,
+                    expected_size=info.size,
+                    displayed_filename=f.basename,
+                )
+                writer._report(force=True)
+                raw.flush()
+                os.fsync(raw.fileno())
+            return
+        except WantuiError:
+            raise
+        except Exception as exc:
+            if getattr(exc, "errno", None) == 28:  # ENOSPC
+                raise WantuiError(
+                    f"disk full while downloading {f.basename}; the partial file is kept, "
+                    "free some space and run again to resume",
+                    path=dest_dir,
+                ) from None
+            grew = part.exists() and part.stat().st_size > start
+            if grew and attempt + 1 < _RESUME_ATTEMPTS:
+                continue
+            if isinstance(exc, OSError):
+                raise WantuiError(
+                    f"download of {f.basename} failed: {_first_line(exc)}; run again to resume",
+                    path=dest_dir,
+                ) from None
+            raise WantuiError(
+                f"download of {f.basename} stopped: {explain_hub_error(exc, f, has_token)}; "
+                "run again to resume"
+            ) from None
 
 
 def download(
@@ -233,7 +280,6 @@ def download(
     when complete. The token comes from ``HF_TOKEN`` or the hf login and is never printed.
     """
     from huggingface_hub import get_token
-    from huggingface_hub.file_download import http_get
     from huggingface_hub.utils import build_hf_headers
 
     f = (
@@ -289,39 +335,7 @@ def download(
         # a redirect to the CDN: the token must not leave the hub
         headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
     if info.size is None or resume < info.size:
-        try:
-            with open(part, "ab") as raw:
-                writer = _ProgressWriter(raw, resume, info.size, progress)
-                http_get(
-                    info.url,
-                    writer,  # type: ignore[arg-type]
-                    resume_size=resume,
-                    headers=headers,
-                    expected_size=info.size,
-                    displayed_filename=f.basename,
-                    tqdm_class=_silent_tqdm(),
-                )
-                writer._report(force=True)
-                raw.flush()
-                os.fsync(raw.fileno())
-        except WantuiError:
-            raise
-        except OSError as exc:
-            if getattr(exc, "errno", None) == 28:  # ENOSPC
-                raise WantuiError(
-                    f"disk full while downloading {f.basename}; the partial file is kept, "
-                    "free some space and run again to resume",
-                    path=dest_dir,
-                ) from None
-            raise WantuiError(
-                f"download of {f.basename} failed: {_first_line(exc)}; run again to resume",
-                path=dest_dir,
-            ) from None
-        except Exception as exc:
-            raise WantuiError(
-                f"download of {f.basename} stopped: {explain_hub_error(exc, f, bool(token))}; "
-                "run again to resume"
-            ) from None
+        _fetch_resuming(info, part, headers, f, progress, bool(token), dest_dir)
 
     got = part.stat().st_size
     if info.size is not None and got != info.size:
