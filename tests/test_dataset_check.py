@@ -155,8 +155,10 @@ def test_video_key_in_general_copied_to_every_dataset(tmp_path):
     p = write(tmp_path, '[general]\ncaption_extension = ".txt"\ntarget_frames = [1, 17]\n'
               '[[datasets]]\nvideo_directory = "a"\n[[datasets]]\nvideo_directory = "b"\n')  # fmt: skip
     (f,) = by_rule(check_dataset_config(p, tmp_path), "toml-key-wrong-section")
-    actions = [(a.action, a.params["table"]) for a in f.fixes]
-    assert actions == [
+    # one fix, one plan: the copies and the removal together (issue 9 item 14)
+    (fix,) = f.fixes
+    assert fix.action == "toml_edits"
+    assert [(e["action"], e["table"]) for e in fix.params["edits"]] == [
         ("toml_set_key", "datasets[0]"),
         ("toml_set_key", "datasets[1]"),
         ("toml_remove_key", "general"),
@@ -234,7 +236,8 @@ def test_windows_backslash_silently_changed():
     assert f.rule == "toml-windows-backslash"
     assert (f.location.line, f.location.column) == (8, 19)
     assert "\\t" in f.message and "\\n" in f.message
-    assert f.fixes[0].params["value"] == '"C:/temp/new"'
+    assert f.fixes[0].action == "toml_fix_windows_paths"
+    assert f.fixes[0].label == 'Write the path with forward slashes: "C:/temp/new"'
     assert f.fixes[0].auto
 
 
@@ -244,7 +247,30 @@ def test_windows_backslash_parse_error_names_cause():
     assert findings[0].catalog == "toml-parse-error"
     assert findings[0].location.line == 6
     assert "Reserved escape sequence" in findings[0].message
-    assert not findings[0].fixes[0].auto  # tomlkit cannot edit a file that does not parse
+    # issue 9 item 13: automatic although tomlkit cannot edit a file that does not parse
+    assert findings[0].fixes[0].auto
+
+
+def test_windows_backslash_fix_repairs_a_file_that_does_not_parse(tmp_path):
+    """Issue 9 item 13: the fix rewrites the strings as text, keeping comments; the file
+    then parses, and a file with two such paths is repaired by one fix."""
+    from wantui.core.fixes import Journal, apply_plan, plan_fix
+
+    p = write(tmp_path, '# mine\n[general]\ncaption_extension = ".txt"\n[[datasets]]\n'
+              'video_directory = "D:\\datasets\\vid"  # clips\ncache_directory = "D:\\c\\tmp"\n')  # fmt: skip
+    found = by_rule(check_dataset_config(p, tmp_path), "toml-windows-backslash")
+    assert len(found) == 2 and {f.fixes[0].label for f in found} == {
+        "Write the 2 Windows paths with forward slashes"
+    }
+    plan = plan_fix(found[0].fixes[0], None, dataset_config=p, finding=found[0])
+    assert plan.refused is None, plan.refused
+    apply_plan(plan, Journal(tmp_path))
+    assert p.read_text() == (
+        '# mine\n[general]\ncaption_extension = ".txt"\n[[datasets]]\n'
+        'video_directory = "D:/datasets/vid"  # clips\ncache_directory = "D:/c/tmp"\n'
+    )
+    assert not by_rule(check_dataset_config(p, tmp_path), "toml-windows-backslash")
+    assert not by_rule(check_dataset_config(p, tmp_path), "toml-parse-error")
 
 
 def test_escaped_backslashes_and_literal_strings_are_fine(tmp_path):

@@ -152,15 +152,33 @@ def test_apply_yes_then_undo_byte_for_byte(proj):
     assert r.returncode == 2 and "nothing to undo" in r.stderr
 
 
-def test_apply_all_replans_each_fix(proj):
-    """Fix 1 renames the key, so fix 2 (remove the same key) must be refused, not crash."""
+def test_apply_all_skips_the_alternatives_of_an_applied_fix(proj):
+    """Fix 1 renames the key, so fix 2 (remove the same key, its alternative) is skipped,
+    not refused: every error is fixed, so --apply all exits 0."""
     ff = findings_file(proj)
     r = wantui("fix", "--findings", str(ff), "--apply", "all", "--yes", "--json", cwd=proj)
-    assert r.returncode == 1  # one refused
+    assert r.returncode == 0, r.stdout
     results = {x["id"]: x for x in json.loads(r.stdout)["results"]}
     assert results[1]["applied"] and results[3]["applied"]
-    assert not results[2]["applied"] and "no key 'num_frames'" in results[2]["refused"]
+    assert not results[2]["applied"] and results[2]["skipped"] == "alternative"
     assert '"--sdpa"' in (proj / "wantui.toml").read_text()
+
+
+def test_apply_all_replans_each_fix(proj):
+    """A fix made moot by an earlier one of the same run is refused, not crash."""
+    ff = findings_file(proj)
+    data = json.loads(ff.read_text())
+    other = json.loads(json.dumps(data["findings"][0]))  # another finding on the same key
+    other["title"] = "the same key, found twice"
+    other["fixes"] = other["fixes"][:1]
+    other["fixes"][0]["params"]["new_key"] = "frame_count"
+    data["findings"].append(other)
+    ff.write_text(json.dumps(data))
+    r = wantui("fix", "--findings", str(ff), "--apply", "all", "--yes", "--json", cwd=proj)
+    assert r.returncode == 1, r.stdout  # one refused
+    results = json.loads(r.stdout)["results"]
+    refused = [x for x in results if x.get("refused")]
+    assert len(refused) == 1 and "no key 'num_frames'" in refused[0]["refused"]
 
 
 def test_apply_all_then_one_undo_reverts_the_whole_apply(proj):
@@ -197,6 +215,31 @@ def test_group_undo_checks_every_file_before_restoring_any(proj):
     r = wantui("fix", "--undo", cwd=proj)
     assert r.returncode == 1 and "changed since the fix was applied" in r.stderr
     assert (proj / "dataset.toml").read_bytes() == ds_after  # nothing restored
+
+
+def test_windows_backslash_is_applied_by_apply_all_and_exit_codes_agree(tmp_path):
+    """Issue 9 item 13: a Windows path that breaks parsing is fixed by `--apply all --yes`;
+    listing exits 1 (an error), applying every fix exits 0 and leaves nothing to list; an
+    error with no fix exits 1 both ways."""
+    ds = tmp_path / "ds.toml"
+    text = (ROOT / "fixtures" / "configs" / "windows_paths_invalid.toml").read_text()
+    ds.write_text(text)
+    r = wantui("fix", "--dataset-config", str(ds), cwd=tmp_path)
+    assert r.returncode == 1 and "cannot apply" not in r.stdout, r.stdout
+    r = wantui("fix", "--dataset-config", str(ds), "--apply", "all", "--yes", cwd=tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert 'video_directory = "D:/datasets/vid"' in ds.read_text()
+    assert ds.read_text().splitlines()[0] == text.splitlines()[0]  # the comment stays
+    r = wantui("fix", "--dataset-config", str(ds), cwd=tmp_path)
+    assert r.returncode == 0 and "No fixes to apply" in r.stdout, r.stdout
+    # an error finding without a fix: listing and --apply all both exit 1
+    ds.write_text(
+        '[general]\ncaption_extension = ".txt"\n[[datasets]]\nimage_jsonl_file = "x.jsonl"\n'
+    )
+    listed = wantui("fix", "--dataset-config", str(ds), cwd=tmp_path)
+    applied = wantui("fix", "--dataset-config", str(ds), "--apply", "all", "--yes", cwd=tmp_path)
+    assert listed.returncode == applied.returncode == 1, applied.stdout
+    assert "No fixes to apply" in applied.stdout and "without an applied fix" in applied.stdout
 
 
 def test_bad_ids_and_inputs_are_one_line(proj):

@@ -216,7 +216,7 @@ def build_entries(
     seen: set[str] = set()
     for f in sort_findings(findings):
         for action in f.fixes:
-            key = json.dumps([action.action, action.params], sort_keys=True, default=str)
+            key = _key(action)
             if key in seen:
                 continue
             seen.add(key)
@@ -350,7 +350,10 @@ def run(args: argparse.Namespace) -> int:
             )
     if not chosen:
         out.write("No fixes to apply.\n")
-        return ExitCode.OK
+        left = _unaddressed_errors(findings, set())
+        if left:
+            out.write(_hand_fix_note(left))
+        return exit_code_for(findings)  # the same as listing them
     interactive = sys.stdin.isatty() and not args.json
     if not args.yes and not interactive:
         raise WantuiError(
@@ -360,7 +363,16 @@ def run(args: argparse.Namespace) -> int:
     results: list[dict[str, Any]] = []
     failed = 0
     group = new_group_id() if len(chosen) > 1 else None  # one apply, one undo
+    applied_keys: set[str] = set()
     for e in chosen:
+        if args.apply == "all" and any(_key(a) in applied_keys for a in e.finding.fixes):
+            # an alternative (rename | remove) of a fix applied above: its finding is fixed
+            results.append(
+                {"id": e.id, "applied": False, "skipped": "alternative", "label": e.action.label}
+            )
+            if not args.json:
+                out.write(f"\n[{e.id}] Skipped: {e.plan.label} (its finding is fixed above)\n")
+            continue
         # plan again now: an earlier fix of this run may have changed the same file
         plan = plan_fix(e.action, project, dataset_config=ds, finding=e.finding)
         _fill_download_size(plan)
@@ -386,6 +398,7 @@ def run(args: argparse.Namespace) -> int:
                 out.write(f"Not applied: {exc}\n")
             continue
         results.append({**applied.to_json(), "id": e.id, "journal_id": applied.id, "applied": True})
+        applied_keys.add(_key(e.action))
         if not args.json:
             if applied.file:
                 out.write(f"Applied. Backup: {applied.backup}\n")
@@ -397,10 +410,43 @@ def run(args: argparse.Namespace) -> int:
                 )
         if project is not None:  # later fixes must see this one's edits
             project = load_project(project.root)
+    left: list[Finding] = []
+    if args.apply == "all" and not failed:
+        # exit as listing again would: errors the fixes did not remove are still there
+        if args.log or args.findings:  # a log does not change; count what no fix addressed
+            left = _unaddressed_errors(findings, applied_keys)
+        elif applied_keys:  # the inputs changed: check them again
+            args_now = argparse.Namespace(**{**vars(args), "findings": None, "log": None})
+            again, _src = collect_findings(args_now, project)
+            left = _unaddressed_errors(again, set())
+        else:
+            left = _unaddressed_errors(findings, set())
     if args.json:
         json.dump({"source": source, "results": results}, out, indent=2)
         out.write("\n")
-    return ExitCode.FINDINGS if failed else ExitCode.OK
+    elif left:
+        out.write("\n" + _hand_fix_note(left))
+    return ExitCode.FINDINGS if failed or left else ExitCode.OK
+
+
+def _key(action: FixAction) -> str:
+    return json.dumps([action.action, action.params], sort_keys=True, default=str)
+
+
+def _unaddressed_errors(findings: list[Finding], applied: set[str]) -> list[Finding]:
+    """Error findings none of whose fixes was applied (a fix shared by several findings,
+    like one rewrite of every Windows path, addresses each of them)."""
+    return [
+        f
+        for f in findings
+        if f.severity is Severity.ERROR and not any(_key(a) in applied for a in f.fixes)
+    ]
+
+
+def _hand_fix_note(left: list[Finding]) -> str:
+    titles = "; ".join(f.title or f.rule for f in left[:3])
+    more = f" and {len(left) - 3} more" if len(left) > 3 else ""
+    return f"{len(left)} error finding(s) left without an applied fix: {titles}{more}.\n"
 
 
 if __name__ == "__main__":  # pragma: no cover

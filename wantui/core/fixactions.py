@@ -23,6 +23,14 @@ ACTIONS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "toml_move_key": (frozenset({"file", "table", "key", "to_table"}), frozenset()),
     # ``value`` is a TOML/JSON literal as a string ("[17]", "30.0", '"head"') or a plain value.
     "toml_set_key": (frozenset({"file", "table", "key", "value"}), frozenset()),
+    # Several of the four edits above on one file as one fix (one plan, one undo), for a
+    # repair that is only right whole: set target_frames *and* remove num_frames.
+    # ``edits`` is a list of {"action": "toml_...", <its params but file>}.
+    "toml_edits": (frozenset({"file", "edits"}), frozenset()),
+    # Every double-quoted string of the dataset TOML that holds a Windows path TOML reads
+    # as escapes (``"C:\temp"``) rewritten with forward slashes, as text: it also repairs
+    # a file that does not parse (``"D:\data"``), which tomlkit cannot edit.
+    "toml_fix_windows_paths": (frozenset({"file"}), frozenset()),
     # Command-line edits of one pipeline step (latents, te, train, or launch for
     # accelerate's own flags).
     "flag_add": (frozenset({"step", "flag"}), frozenset({"value"})),
@@ -39,6 +47,7 @@ ACTIONS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
 }
 
 FILE_ROLES = frozenset({"dataset_config", "project"})
+KEY_EDITS = frozenset({"toml_remove_key", "toml_rename_key", "toml_move_key", "toml_set_key"})
 STEPS = frozenset({"latents", "te", "train", "launch", "all"})
 
 
@@ -90,7 +99,39 @@ def validate_action(action: str, params: dict[str, Any], *, templated: bool = Fa
             return f"fix action '{action}': file must be one of {sorted(FILE_ROLES)}, not {params['file']!r}"
         if "step" in params and params["step"] not in STEPS:
             return f"fix action '{action}': step must be one of {sorted(STEPS)}, not {params['step']!r}"
+    if action == "toml_edits":
+        return _edits_problem(params["edits"], templated=templated)
     return None
+
+
+def _edits_problem(edits: Any, *, templated: bool) -> str | None:
+    if not isinstance(edits, list) or not edits:
+        return "fix action 'toml_edits': edits must be a non-empty list"
+    for n, edit in enumerate(edits, 1):
+        if not isinstance(edit, dict) or edit.get("action") not in KEY_EDITS:
+            return f"fix action 'toml_edits': edit {n} must name one of {sorted(KEY_EDITS)}"
+        params = {k: v for k, v in edit.items() if k != "action"}
+        problem = validate_action(
+            edit["action"], {"file": "dataset_config", **params}, templated=templated
+        )
+        if problem:
+            return f"fix action 'toml_edits', edit {n}: {problem}"
+    return None
+
+
+def toml_edits(label: str, *edits: FixAction) -> FixAction:
+    """One fix made of several dataset-TOML key edits (all ``file: dataset_config``)."""
+    return FixAction(
+        "toml_edits",
+        {
+            "file": "dataset_config",
+            "edits": [
+                {"action": e.action, **{k: v for k, v in e.params.items() if k != "file"}}
+                for e in edits
+            ],
+        },
+        label=label,
+    )
 
 
 def windows_single_process_fixes() -> list[FixAction]:

@@ -34,7 +34,7 @@ from wantui.core.dataset.schema import (
 from wantui.core.errors import WantuiError
 from wantui.core.finding import Finding, Location, Severity
 from wantui.core.findings import make_finding
-from wantui.core.fixactions import FixAction
+from wantui.core.fixactions import FixAction, toml_edits
 
 __all__ = [
     "FILE",
@@ -125,27 +125,30 @@ class _Checker(SchemaChecks, WanValueChecks, PathChecks):
                 )
             )
         elif key != "cache_directory" and entries:
-            # copy the value into every entry that lacks it, then drop it from [general]
-            for i, entry in enumerate(entries):
-                if key not in entry:
-                    fixes.append(
-                        FixAction(
-                            "toml_set_key",
-                            {
-                                "file": FILE,
-                                "table": f"datasets[{i}]",
-                                "key": key,
-                                "value": toml_literal(value),
-                            },
-                            label=f"Set `{key}` in [[datasets]] #{i + 1}",
-                        )
-                    )
-            fixes.append(
+            # copy the value into every entry that lacks it and drop it from [general]: one
+            # fix, as either half alone leaves the file rejected or loses the value
+            copies = [
                 FixAction(
-                    "toml_remove_key",
-                    {"file": FILE, "table": "general", "key": key},
-                    label=f"Remove `{key}` from [general]",
+                    "toml_set_key",
+                    {
+                        "file": FILE,
+                        "table": f"datasets[{i}]",
+                        "key": key,
+                        "value": toml_literal(value),
+                    },
                 )
+                for i, entry in enumerate(entries)
+                if key not in entry
+            ]
+            remove = FixAction("toml_remove_key", {"file": FILE, "table": "general", "key": key})
+            fixes.append(
+                toml_edits(
+                    f"Copy `{key}` into each [[datasets]] entry and remove it from [general]",
+                    *copies,
+                    remove,
+                )
+                if copies
+                else FixAction(remove.action, remove.params, f"Remove `{key}` from [general]")
             )
         else:
             # one cache_directory for several datasets would be shared: removing it is safe,

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from wantui.core.dataset.check_base import FILE, CheckerBase, toml_literal
+from wantui.core.dataset.positions import BasicString, SourceMap, scan_positions
 from wantui.core.finding import Location, Severity
 from wantui.core.fixactions import FixAction
 
@@ -73,29 +74,17 @@ class PathChecks(CheckerBase):
 
     # -- Windows backslashes -----------------------------------------------------------
     def check_backslashes(self) -> None:
-        for s in self.pos.strings:
-            if "\\" not in s.raw:
-                continue
-            decoded, invalid = _decode_basic(s.raw)
-            changed = any(c in decoded for c in "\b\t\n\f\r\x1b")
-            if not invalid and not (changed and _PATHLIKE.search(s.raw)):
-                continue
-            fixed = s.raw.replace("\\\\", "\x00").replace("\\", "/").replace("\x00", "/")
-            fixes = []
-            if s.key and s.table is not None:
-                fixes.append(
-                    FixAction(
-                        "toml_set_key",
-                        {
-                            "file": FILE,
-                            "table": s.table,
-                            "key": s.key,
-                            "value": toml_literal(fixed),
-                        },
-                        label=f'Write the path with forward slashes: "{fixed}"',
-                        auto=not invalid,  # a file that does not parse cannot be edited with tomlkit
-                    )
+        bad = windows_path_strings(self.pos)
+        for s, fixed, decoded, invalid in bad:
+            fixes = [
+                FixAction(
+                    "toml_fix_windows_paths",
+                    {"file": FILE},
+                    label=f'Write the path with forward slashes: "{fixed}"'
+                    if len(bad) == 1
+                    else f"Write the {len(bad)} Windows paths with forward slashes",
                 )
+            ]
             where = Location(str(self.path), s.pos.line, s.pos.column)
             if invalid:
                 self.add(
@@ -128,6 +117,45 @@ class PathChecks(CheckerBase):
                     captures={"value": s.raw},
                     priority=80,
                 )
+
+
+def windows_path_strings(
+    positions: SourceMap,
+) -> list[tuple[BasicString, str, str, str]]:
+    """The double-quoted strings that hold a Windows path TOML reads as escapes: each
+    with its forward-slash spelling, its decoded text and its first invalid escape ("" when
+    it parses). One answer for the check and for the fix that repairs them."""
+    out = []
+    for s in positions.strings:
+        if "\\" not in s.raw:
+            continue
+        decoded, invalid = _decode_basic(s.raw)
+        changed = any(c in decoded for c in "\b\t\n\f\r\x1b")
+        if not invalid and not (changed and _PATHLIKE.search(s.raw)):
+            continue
+        fixed = s.raw.replace("\\\\", "\x00").replace("\\", "/").replace("\x00", "/")
+        out.append((s, fixed, decoded, invalid))
+    return out
+
+
+def forward_slash_windows_paths(text: str) -> str:
+    """``text`` with every string :func:`windows_path_strings` finds written with forward
+    slashes; only those strings' bytes change (comments, layout and the rest stay)."""
+    bad = windows_path_strings(scan_positions(text))
+    if not bad:
+        raise ValueError("no Windows path in double quotes to rewrite")
+    starts = [0]
+    for line in text.split("\n"):
+        starts.append(starts[-1] + len(line) + 1)
+    for s, fixed, _decoded, _invalid in sorted(
+        bad, key=lambda b: (b[0].pos.line, b[0].pos.column), reverse=True
+    ):
+        at = starts[s.pos.line - 1] + s.pos.column - 1
+        old = f'"{s.raw}"'
+        if text[at : at + len(old)] != old:
+            raise ValueError(f"line {s.pos.line}: the string is not where it was found")
+        text = text[:at] + f'"{fixed}"' + text[at + len(old) :]
+    return text
 
 
 _ESCAPES = {

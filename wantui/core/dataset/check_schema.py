@@ -20,7 +20,7 @@ from wantui.core.dataset.schema import (
     voluptuous_expected,
 )
 from wantui.core.finding import Severity
-from wantui.core.fixactions import FixAction
+from wantui.core.fixactions import FixAction, toml_edits
 from wantui.core.similar import did_you_mean
 
 
@@ -177,12 +177,15 @@ class SchemaChecks(CheckerBase):
             and not isinstance(value, bool)
         ):
             # `num_frames = 17` renamed would be `target_frames = 17`, which is the wrong
-            # type: write the list musubi-tuner wants (the remove fix below drops the old key)
+            # type: write the list musubi-tuner wants and drop the old key, as one fix
             fixes.append(
-                FixAction(
-                    "toml_set_key",
-                    {"file": FILE, "table": table, "key": target, "value": [value]},
-                    label=f"Set `{target} = [{value}]` (from `{key}`)",
+                toml_edits(
+                    f"Set `{target} = [{value}]` and remove `{key}`",
+                    FixAction(
+                        "toml_set_key",
+                        {"file": FILE, "table": table, "key": target, "value": [value]},
+                    ),
+                    FixAction("toml_remove_key", {"file": FILE, "table": table, "key": key}),
                 )
             )
         elif in_scope and not exists and key not in ("width", "height"):

@@ -10,7 +10,7 @@ from wantui.core.dataset.schema import (
     round_target_frames,
 )
 from wantui.core.finding import Severity
-from wantui.core.fixactions import FixAction
+from wantui.core.fixactions import FixAction, toml_edits
 from wantui.core.similar import did_you_mean
 
 
@@ -122,16 +122,21 @@ class WanValueChecks(CheckerBase):
     def width_height_fix(self, table: str, entry: dict[str, Any]) -> list[FixAction]:
         w, h = entry.get("width"), entry.get("height")
         if isinstance(w, int) and isinstance(h, int) and "resolution" not in entry:
+            # one fix: resolution set alone would leave width and height, still rejected
             return [
-                FixAction(
-                    "toml_set_key",
-                    {
-                        "file": FILE,
-                        "table": table,
-                        "key": "resolution",
-                        "value": toml_literal([w, h]),
-                    },
-                    label=f"Set resolution = [{w}, {h}] (then remove width and height)",
+                toml_edits(
+                    f"Set resolution = [{w}, {h}] and remove width and height",
+                    FixAction(
+                        "toml_set_key",
+                        {
+                            "file": FILE,
+                            "table": table,
+                            "key": "resolution",
+                            "value": toml_literal([w, h]),
+                        },
+                    ),
+                    FixAction("toml_remove_key", {"file": FILE, "table": table, "key": "width"}),
+                    FixAction("toml_remove_key", {"file": FILE, "table": table, "key": "height"}),
                 )
             ]
         return []

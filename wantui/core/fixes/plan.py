@@ -165,6 +165,18 @@ def describe_action(a: FixAction) -> str:
             return f"Move '{p['key']}' from {p['table'] or 'the top level'} to {p['to_table'] or 'the top level'}"
         case "toml_set_key":
             return f"Set '{p['key']}' = {p['value']} {where}"
+        case "toml_edits":
+            return "; ".join(
+                describe_action(
+                    FixAction(
+                        e["action"],
+                        {"file": p["file"], **{k: v for k, v in e.items() if k != "action"}},
+                    )
+                )
+                for e in p["edits"]
+            )
+        case "toml_fix_windows_paths":
+            return "Write the Windows paths of the dataset config with forward slashes"
         case "flag_add":
             return f"Add {p['flag']}{' ' + str(p['value']) if p.get('value') is not None else ''} to the {step} step"
         case "flag_remove":
@@ -217,8 +229,12 @@ def log_path_taint(action: FixAction, finding: Any) -> str | None:
         for k, v in (getattr(finding, "captures", None) or {}).items()
         if isinstance(v, str) and v
     }
-    for name, value in action.params.items():
-        if not isinstance(value, str) or name in ("step", "file", "table", "to_table"):
+    params = list(action.params.items())
+    for edit in action.params.get("edits") or []:  # toml_edits: each edit's values too
+        if isinstance(edit, dict):
+            params.extend(edit.items())
+    for name, value in params:
+        if not isinstance(value, str) or name in ("step", "file", "table", "to_table", "action"):
             continue
         for cap, text in captures.items():
             if text in value and _PATHLIKE.search(text):

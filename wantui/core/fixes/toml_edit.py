@@ -185,8 +185,39 @@ def set_key(text: str, table: str, key: str, value: Any) -> str:
     return tomlkit.dumps(doc)
 
 
+def fix_windows_paths(text: str) -> str:
+    """Every Windows path TOML reads as escapes, written with forward slashes, as text:
+    the file may not parse (``"D:\\data"``), so tomlkit cannot do it."""
+    from wantui.core.dataset.check_paths import forward_slash_windows_paths
+
+    try:
+        out = forward_slash_windows_paths(text)
+    except ValueError as exc:
+        raise FixRefused(str(exc)) from None
+    try:
+        tomlkit.parse(text)
+    except Exception:
+        return out  # it did not parse before either: one cause fewer is still better
+    try:
+        tomlkit.parse(out)
+    except Exception:
+        raise FixRefused("the edit would produce invalid TOML; not applied") from None
+    return out
+
+
 def apply_toml_action(text: str, action: str, params: dict[str, Any]) -> str:
     """Dispatch one toml_* action on ``text``; returns the new text, checked to parse."""
+    if action == "toml_fix_windows_paths":
+        return fix_windows_paths(text)
+    if action == "toml_edits":
+        # each edit on the result of the one before; any refusal refuses the whole fix
+        for n, edit in enumerate(params["edits"], 1):
+            sub = {k: v for k, v in edit.items() if k != "action"}
+            try:
+                text = apply_toml_action(text, edit["action"], sub)
+            except FixRefused as exc:
+                raise FixRefused(f"step {n} of this fix: {exc}") from None
+        return text
     table = params.get("table", "")
     if not isinstance(table, str):
         raise FixRefused(f"bad table {table!r}")
