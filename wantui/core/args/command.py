@@ -10,6 +10,7 @@ from wantui.core.args.check import check_step_args, foreign_windows_path, script
 from wantui.core.args.options import step_view
 from wantui.core.args.parse import ParsedCommand, basename_any, parse_commands
 from wantui.core.dataset.check import bom_finding, check_config, parse_error_findings
+from wantui.core.dataset.links import link_causes
 from wantui.core.dataset.load import parse_config_text, read_config_text, starts_with_bom
 from wantui.core.dataset.positions import scan_positions
 from wantui.core.dataset.scan import scan_findings
@@ -101,7 +102,7 @@ def dataset_findings(path: Path, cwd: Path, *, shown: str | None = None, scan_st
     out = ([bad_ext] if bad_ext else []) + check_config(cfg, cwd)
     if scan:
         out += scan_findings(cfg, cwd, scan_step)
-    return out
+    return link_causes(out)
 
 
 def typography_finding(changes: list[str]) -> Finding:

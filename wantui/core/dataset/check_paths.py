@@ -103,7 +103,7 @@ class PathChecks(CheckerBase):
                     priority=90,
                 )
             else:
-                shown = decoded.encode("unicode_escape").decode("ascii")
+                shown = show_controls(decoded)
                 self.add(
                     "toml-windows-backslash",
                     "toml-invalid-value",
@@ -117,6 +117,25 @@ class PathChecks(CheckerBase):
                     captures={"value": s.raw},
                     priority=80,
                 )
+
+
+_CONTROL_NAMES = {
+    "\t": "<tab>",
+    "\n": "<newline>",
+    "\b": "<backspace>",
+    "\f": "<form feed>",
+    "\r": "<carriage return>",
+    "\x1b": "<escape>",
+}
+
+
+def show_controls(text: str) -> str:
+    """``text`` with the control characters TOML escapes made of a Windows path named
+    (``clips<tab>rain``): printed raw they look like spaces, or move the cursor."""
+    return "".join(
+        _CONTROL_NAMES.get(c, f"<U+{ord(c):04X}>") if c in _CONTROL_NAMES or ord(c) < 32 else c
+        for c in text
+    )
 
 
 def windows_path_strings(

@@ -112,8 +112,12 @@ class SchemaChecks(CheckerBase):
                 steps=("latents", "te"),
                 captures={"table": table},
             )
-        elif isinstance(cap, str) and cap and not cap.startswith("."):
-            where = table if "caption_extension" in entry else "general"
+        elif (
+            isinstance(cap, str)
+            and cap
+            and not cap.startswith(".")
+            and not self._said_no_dot(where := table if "caption_extension" in entry else "general")
+        ):
             self.add(
                 "caption-extension-no-dot",
                 "caption-missing",
@@ -134,6 +138,7 @@ class SchemaChecks(CheckerBase):
                     )
                 ],
                 steps=("latents", "te"),
+                captures={"caption_extension": cap, "table": where},
             )
         if has_jsonl and "cache_directory" not in entry:
             self.add(
@@ -147,6 +152,13 @@ class SchemaChecks(CheckerBase):
                 advice=['Add `cache_directory = "path/to/cache"` to this entry.'],
                 captures={"table": table},
             )
+
+    def _said_no_dot(self, where: str) -> bool:
+        """One finding for a dot-less caption_extension in [general], not one per entry."""
+        return any(
+            f.rule == "caption-extension-no-dot" and f.captures.get("table") == where
+            for f in self.findings
+        )
 
     def extra_key(
         self, table: str, key: str, allowed: list[str] | tuple[str, ...], entry: dict | None = None

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from wantui.core.dataset.check_paths import show_controls
 from wantui.core.dataset.load import DatasetConfig
 from wantui.core.dataset.mp4 import MP4_EXTENSIONS, mp4_frame_count
 from wantui.core.dataset.schema import (
@@ -50,6 +51,8 @@ class DatasetScan:
     )  # files it will not (other extensions, mixed case)
     captions_missing: list[str] = field(default_factory=list)
     caption_extension: str | None = None
+    # of the missing captions, those found as `<stem>.<ext>`: the extension lacks its dot
+    captions_with_dot: list[str] = field(default_factory=list)
     frame_counts: dict[str, int | None] = field(default_factory=dict)
     short: dict[int, list[str]] = field(default_factory=dict)  # target -> clips shorter than it
     cache_directory: Path | None = None
@@ -146,9 +149,13 @@ def scan_datasets(
                 elif ext.lower() in VIDEO_EXTENSIONS + IMAGE_EXTENSIONS + OPTIONAL_IMAGE_EXTENSIONS:
                     scan.ignored.append(name)
             if scan.caption_extension:
+                dotless = not scan.caption_extension.startswith(".")
                 for name in scan.media:
-                    if os.path.splitext(name)[0] + scan.caption_extension not in name_set:
+                    stem = os.path.splitext(name)[0]
+                    if stem + scan.caption_extension not in name_set:
                         scan.captions_missing.append(name)
+                        if dotless and f"{stem}.{scan.caption_extension}" in name_set:
+                            scan.captions_with_dot.append(f"{stem}.{scan.caption_extension}")
             else:
                 scan.captions_missing = list(scan.media)
             if kind == "video":
@@ -298,7 +305,7 @@ def scan_findings(config: DatasetConfig, cwd: Path | str, step: str | None = Non
                 "dataset-empty",
                 Severity.ERROR,
                 f"[[datasets]] #{n}: {key} does not exist",
-                f"`{scan.directory}` (resolved from the working directory {Path(cwd)}) is not a folder; "
+                f"`{show_controls(str(scan.directory))}` (resolved from the working directory {Path(cwd)}) is not a folder; "
                 f"musubi-tuner logs `found 0 {scan.kind}s`, caches nothing and exits 0, and training then "
                 "fails with `No training items found in the dataset`.",
                 loc,
@@ -351,11 +358,21 @@ def scan_findings(config: DatasetConfig, cwd: Path | str, step: str | None = Non
                     else "Images without a caption are silently dropped by musubi-tuner: "
                 )
                 + _sample(scan.captions_missing)
-                + ".",
+                + "."
+                + (
+                    f" Yet {_sample(scan.captions_with_dot, 3)} exist: musubi-tuner appends "
+                    f'caption_extension as written, so "{scan.caption_extension}" needs its dot.'
+                    if scan.captions_with_dot
+                    else ""
+                ),
                 loc,
                 steps=("latents", "te"),
                 priority=75 if video else 40,
-                captures={"count": str(len(scan.captions_missing))},
+                captures={
+                    "count": str(len(scan.captions_missing)),
+                    "caption_extension": scan.caption_extension,
+                    "table": f"datasets[{scan.index}]",
+                },
             )
         for target, clips in sorted(scan.short.items()):
             add(
