@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "fix": ("wantui.cli.fix", "list, apply or undo fixes"),
     "inspect": ("wantui.cli.inspect_cmd", "identify model files from their headers"),
     "doctor": ("wantui.cli.doctor", "preflight: files, inputs and the pipeline's Python"),
+    "plan": ("wantui.cli.plan_cmd", "will it fit, how long will it take, what will it cost"),
     "download": ("wantui.cli.download", "download a known-good Wan file from the Hugging Face hub"),
     "run": ("wantui.cli.run_cmd", "run the pipeline without the TUI (for scripts and nohup)"),
     "attach": ("wantui.cli.attach", "follow a running or finished run"),

@@ -1,0 +1,149 @@
+"""``wantui plan``: JSON shape, verdict and exit codes, inputs read through the argument
+model and the dataset scan, bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import modelfactory as mf
+import pytest
+
+from wantui.cli.main import main
+
+TRAIN = [
+    "accelerate", "launch", "wan_train_network.py", "--task", "t2v-A14B",
+    "--dit", "dit.safetensors", "--dataset_config", "ds.toml", "--mixed_precision", "bf16",
+    "--sdpa", "--fp8_base", "--fp8_scaled", "--gradient_checkpointing", "--network_dim", "32",
+    "--optimizer_type", "adamw8bit", "--max_train_epochs", "10",
+]  # fmt: skip
+
+
+@pytest.fixture()
+def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    (tmp_path / "vids").mkdir()
+    for i in range(5):
+        (tmp_path / "vids" / f"c{i}.mp4").write_bytes(b"")
+        (tmp_path / "vids" / f"c{i}.txt").write_text("a cat")
+    (tmp_path / "ds.toml").write_text(
+        '[general]\nresolution = [1280, 720]\ncaption_extension = ".txt"\n'
+        '[[datasets]]\nvideo_directory = "vids"\ntarget_frames = [24]\nnum_repeats = 2\n'
+    )
+    mf.write_safetensors(tmp_path / "dit.safetensors", mf.dit_tensors("14B", "t2v"))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def _plan(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict]:
+    code = main(["plan", "--json", *argv])
+    return code, json.loads(capsys.readouterr().out)
+
+
+def test_json_shape(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, data = _plan(capsys, "--gpu", "H100", "--ram", "200", "--price", "2.5", "--", *TRAIN)
+    assert code == 0
+    assert data["version"]
+    (train,) = data["steps"]
+    for key, kind in {"step": str, "vram_peak_gib": float, "ram_peak_gib": float,
+                      "fits": bool, "min_blocks_to_swap": int, "sec_per_step": float,
+                      "total_steps": int, "hours": float, "cost": float,
+                      "assumptions": list}.items():  # fmt: skip
+        assert isinstance(train[key], kind), key
+    assert train["step"] == "train" and train["fits"] is True
+    assert train["min_blocks_to_swap"] == 0
+    # 5 clips x 2 repeats, batch 1, 10 epochs; target_frames 24 rounds to 21 (6 latent frames)
+    assert train["total_steps"] == 100
+    assert any("1280x720, 21 frame(s) -> 21600 tokens" in a for a in train["assumptions"])
+    assert train["cost"] == pytest.approx(train["hours"] * 2.5, abs=0.01)
+    lo, hi = train["uncertainty"]["sec_per_step"]
+    assert lo < train["sec_per_step"] < hi
+
+
+def test_verdict_follows_gpu_memory(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, big = _plan(capsys, "--gpu-memory", "80", "--ram", "128", "--", *TRAIN)
+    assert code == 0 and big["steps"][0]["fits"] is True
+    code, small = _plan(capsys, "--gpu-memory", "24", "--ram", "128", "--", *TRAIN)
+    assert code == 1 and small["steps"][0]["fits"] is False
+    # no speed class without --gpu or a probe: the speed is left open, not guessed
+    assert small["steps"][0]["sec_per_step"] is None
+
+
+def test_flags_read_like_argparse(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An abbreviation musubi-tuner's argparse accepts counts, like the checks read it."""
+    _, base = _plan(capsys, "--gpu-memory", "24", "--ram", "128", "--", *TRAIN)
+    _, swapped = _plan(capsys, "--gpu-memory", "24", "--ram", "128", "--", *TRAIN,
+                       "--blocks_to", "20")  # fmt: skip
+    assert swapped["steps"][0]["vram_peak_gib"] < base["steps"][0]["vram_peak_gib"]
+    assert swapped["steps"][0]["ram_peak_gib"] > base["steps"][0]["ram_peak_gib"]
+
+
+def test_project(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (folder / "wantui.toml").write_text(
+        '[project]\ndataset_config = "ds.toml"\n'
+        '[steps.latents]\nargs = ["--vae", "vae.safetensors"]\n'
+        '[steps.te]\nargs = ["--t5", "t5.pth", "--batch_size", "16"]\n'
+        '[steps.train]\nlauncher = "accelerate"\nargs = '
+        + json.dumps(TRAIN[3:]).replace('"ds.toml", ', "")
+        + "\n"
+    )
+    code, data = _plan(capsys, "--gpu", "RTX 4090", "--ram", "64", "--project", str(folder))
+    assert [s["step"] for s in data["steps"]] == ["latents", "te", "train"]
+    train = data["steps"][2]
+    assert train["fits"] is False and code == 1
+    assert train["min_blocks_to_swap"] is None and train["change"]
+    assert data["machine"]["speed_class"] == "RTX 4090"
+
+
+def test_text_output(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(
+        ["plan", "--gpu", "RTX 5090", "--ram", "96", "--", *TRAIN, "--blocks_to_swap", "30"]
+    )
+    out = capsys.readouterr().out
+    assert "train" in out and "s/step" in out and "smallest --blocks_to_swap" in out
+    assert code in (0, 1)
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["--gpu-memory", "nan"], "--gpu-memory"),
+        (["--gpu-memory", "-3"], "--gpu-memory"),
+        (["--gpu", "Voodoo 5"], "unknown GPU"),
+        (["--price", "-1", "--gpu", "H100"], "--price"),
+    ],
+)
+def test_bad_options(folder: Path, capsys: pytest.CaptureFixture[str], argv: list[str],
+                     needle: str) -> None:  # fmt: skip
+    assert main(["plan", *argv, "--", *TRAIN]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and needle in err[0]
+
+
+def test_broken_dataset_config(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (folder / "ds.toml").write_text("[general\nresolution = 3\n")
+    assert main(["plan", "--gpu", "H100", "--", *TRAIN]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "ds.toml:1" in err[0]
+
+
+def test_not_a_wan_command(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plan", "--gpu", "H100", "--", "python", "flux_train_network.py"]) == 2
+    assert "no musubi-tuner Wan step" in capsys.readouterr().err
+
+
+def test_plan_imports_no_torch(folder: Path) -> None:
+    code = (
+        "import sys\nfrom wantui.cli.main import main\n"
+        f"rc = main(['plan', '--json', '--gpu', 'H100', '--ram', '64', '--', *{TRAIN!r}])\n"
+        "print('TORCH' if 'torch' in sys.modules else 'clean', rc, file=sys.stderr)\n"
+    )
+    import os
+
+    import wantui
+
+    env = {**os.environ, "PYTHONPATH": str(Path(wantui.__file__).parent.parent)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=folder, timeout=60, env=env)  # fmt: skip
+    assert out.stderr.strip().endswith("clean 0"), out.stderr
