@@ -4,12 +4,13 @@
 Which step it plays comes from the script name it is started as (see musubi/); what it
 does comes from the environment, so a project's ``[steps.X] env`` can choose it:
 
-FAKE_MODE     ok | fail | hang | ignore-sigint | ignore-all | grandchild | flood |
+FAKE_MODE     ok | fail | hang | ignore-sigint | ignore-all | grandchild | daemon | flood |
               binary | noeol | signal | slow | nan | argv           (default ok)
 FAKE_DELAY    seconds between lines in ok/slow/nan (default 0)
 FAKE_STEPS    training steps to print in ok/slow/nan (default 3)
 FAKE_LINES    lines to print in flood (default 100000)
-FAKE_PIDFILE  where grandchild mode writes the grandchild's pid
+FAKE_PIDFILE  where grandchild/daemon mode writes the grandchild's pid (daemon: in its
+              own session, like a tool that daemonises)
 FAKE_SIGNAL   the signal number signal mode dies by (default 9)
 """
 
@@ -118,14 +119,18 @@ def main() -> int:
         time.sleep(10)
         return 0
     head(step)
-    if MODE in ("hang", "ignore-sigint", "ignore-all", "grandchild"):
+    if MODE in ("hang", "ignore-sigint", "ignore-all", "grandchild", "daemon"):
         if MODE in ("ignore-sigint", "ignore-all"):
             signal.signal(signal.SIGINT, signal.SIG_IGN)
         if MODE == "ignore-all":
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        if MODE == "grandchild":
-            # like accelerate launch: the launcher spawns the worker in its process group
-            kid = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+        if MODE in ("grandchild", "daemon"):
+            # grandchild: like accelerate launch, the worker in the launcher's group;
+            # daemon: a setsid child, out of the step's process group and session
+            kid = subprocess.Popen(
+                [sys.executable, "-c", "import time; time.sleep(600)"],
+                start_new_session=MODE == "daemon",
+            )
             pidfile = os.environ.get("FAKE_PIDFILE")
             if pidfile:
                 Path(pidfile).write_text(str(kid.pid))

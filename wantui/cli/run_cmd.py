@@ -150,13 +150,16 @@ class LiveReport:
             if m is not None:
                 for line in self.normalizers[event.step].close():
                     self._live(m.feed(line), event.step)
-                status = (
-                    event.returncode
-                    if event.returncode is not None
-                    else (1 if event.signal or event.message else None)
-                )
+                if event.returncode is not None:
+                    status: int | None = event.returncode
+                elif event.signal:
+                    status = -event.signal  # Popen's convention: the matcher names the signal
+                elif event.message and not event.unknown:
+                    status = 1
+                else:
+                    status = None
                 self._live(m.finish(status), event.step)
-            verdict = "finished" if event.ok else "FAILED"
+            verdict = "finished" if event.ok else ("ended" if event.unknown else "FAILED")
             _say(f"step {event.step} {verdict}: {describe_exit(event)}")
         elif isinstance(event, StepSkipped):
             _say(f"step {event.step} skipped: {event.reason}")

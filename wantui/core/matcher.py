@@ -522,7 +522,17 @@ class Matcher:
         else:
             title = "The run failed, and no rule recognises why"
             parts = ["The pipeline step failed"]
-            if status:
+            if self.exit_status is not None and self.exit_status < 0:
+                # killed, not failed by itself: the OOM killer, a kill, a scheduler
+                name = _signal_name(-self.exit_status)
+                title = f"The step was killed by {name}, and no rule recognises why"
+                parts = [
+                    f"The pipeline step was killed by signal {-self.exit_status} ({name}):"
+                    " something outside it ended it (the kernel's OOM killer, a `kill`, the"
+                    " machine's job scheduler); check `dmesg` or `journalctl -k` for"
+                    " 'Out of memory'"
+                ]
+            elif status:
                 parts.append(f" with exit status {status}")
             parts.append(".")
             if last_exc:
@@ -559,6 +569,15 @@ class Matcher:
         )
         self._order.append(f)
         return f
+
+
+def _signal_name(num: int) -> str:
+    import signal
+
+    try:
+        return signal.Signals(num).name
+    except ValueError:
+        return f"signal {num}"
 
 
 def _merge_rank(f: Finding, hit: _Hit) -> None:

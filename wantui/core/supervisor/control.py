@@ -17,7 +17,13 @@ from wantui.core.project import Project
 from wantui.core.supervisor import lock as lockmod
 from wantui.core.supervisor.events import Sink
 from wantui.core.supervisor.plan import plan_run
-from wantui.core.supervisor.procs import ORIG_PYTHONPATH, SIGKILL, STOP_FILE, group_alive
+from wantui.core.supervisor.procs import (
+    ORIG_PYTHONPATH,
+    SIGKILL,
+    STOP_FILE,
+    signal_step,
+    step_processes,
+)
 from wantui.core.supervisor.rundir import (
     RunRecord,
     StepRecord,
@@ -26,6 +32,7 @@ from wantui.core.supervisor.rundir import (
     now_iso,
     pid_alive,
     read_record,
+    runner_alive,
     write_record,
 )
 
@@ -195,7 +202,7 @@ def _refuse_if_orphaned_step(runs_dir: Path) -> None:
     if last is None or effective_status(last) != "lost":
         return
     step = last.current_step()
-    if step is not None and _step_alive(step):
+    if step is not None and step_alive(last, step):
         raise WantuiError(
             f"run {last.run_id} lost its runner but its step {step.name} is still running "
             f"(process group {step.pgid}); stop it with `wantui run --stop` first",
@@ -211,19 +218,25 @@ def _tail(path: Path, limit: int = 300) -> str:
     return text.splitlines()[-1][:limit] if text else ""
 
 
-def _signal_group(step: StepRecord, sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        if sys.platform == "win32":  # pragma: no cover
+def _signal_step(rec: RunRecord, step: StepRecord, sig: int) -> None:
+    """The step's process group and every process of its tree, verified to be this run's
+    (boot id, start times): never whatever reused a recorded pid."""
+    if sys.platform == "win32":  # pragma: no cover
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             if sig == signal.SIGINT:
                 os.kill(step.pid or 0, signal.CTRL_BREAK_EVENT)  # type: ignore[attr-defined]
             else:
                 subprocess.run(["taskkill", "/T", "/F", "/PID", str(step.pid)], capture_output=True)
-        elif step.pgid:
-            os.killpg(step.pgid, sig)
+        return
+    signal_step(rec, step, sig)
 
 
-def _step_alive(step: StepRecord) -> bool:
-    return group_alive(step.pgid) if sys.platform != "win32" else pid_alive(step.pid)
+def step_alive(rec: RunRecord, step: StepRecord) -> bool:
+    """Some process of the step still runs (its group or its tree, verified)."""
+    if sys.platform == "win32":  # pragma: no cover
+        return pid_alive(step.pid)
+    group_ok, tree = step_processes(rec, step)
+    return group_ok or bool(tree)
 
 
 def stop_run(
@@ -244,7 +257,7 @@ def stop_run(
         (run_dir / STOP_FILE).write_text(now_iso() + "\n")
     except OSError:
         pass  # a full disk: SIGUSR1 below tells the runner all the same
-    if hasattr(signal, "SIGUSR1") and pid_alive(rec.runner_pid):
+    if hasattr(signal, "SIGUSR1") and runner_alive(rec):
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(rec.runner_pid, signal.SIGUSR1)  # type: ignore[arg-type]
     escalation = [
@@ -260,13 +273,13 @@ def stop_run(
             return rec
         step = rec.current_step()
         now = time.monotonic()
-        if step is not None and _step_alive(step):
+        if step is not None and step_alive(rec, step):
             stage, when = sent.get(step.pgid, (-1, 0.0))
             if stage < 0 or (stage < len(escalation) - 1 and now - when >= escalation[stage][1]):
                 stage += 1
-                _signal_group(step, escalation[stage][0])
+                _signal_step(rec, step, escalation[stage][0])
                 sent[step.pgid] = (stage, now)
-        elif not pid_alive(rec.runner_pid):
+        elif not runner_alive(rec):
             # the runner is dead (killed, crashed): nobody else will write the record
             rec.status, rec.ended = "stopped", rec.ended or now_iso()
             rec.message = rec.message or "stopped; the runner was gone"
@@ -280,7 +293,7 @@ def stop_run(
             return rec
         else:
             idle_since = idle_since or now
-            if now - idle_since > runner_grace and rec.runner_pid:
+            if now - idle_since > runner_grace and runner_alive(rec):
                 # no step alive, yet the runner has not recorded the end: it is stuck, end it
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.kill(rec.runner_pid, SIGKILL)

@@ -47,6 +47,7 @@ class StepExited:
     returncode: int | None  # None: it never started or the code is unknown
     signal: int | None = None  # the signal that killed it, if any
     message: str | None = None  # why it could not start, or other context
+    unknown: bool = False  # it ended after the runner died: nobody saw how
 
     @property
     def ok(self) -> bool:

@@ -226,6 +226,7 @@ def follow_run(
     follower = _Follower(run_dir, sink, from_start)
     waiter = _Waiter(run_dir, poll, stop_event)
     finished_sent = False
+    orphans_told: set[str] = set()
     rec = read_record(run_dir)
     try:
         while True:
@@ -238,13 +239,28 @@ def follow_run(
             status = effective_status(rec)
             if status not in (rec.status, "lost"):
                 continue  # the runner finished just after our read: take its final record
-            if status not in ACTIVE:
+            orphans = _orphaned_steps(rec, follower) if status == "lost" else []
+            for step in orphans:
+                if step.name not in orphans_told:  # the training goes on: not a failure
+                    orphans_told.add(step.name)
+                    emit(
+                        sink,
+                        RunNotice(
+                            f"wantui's runner died, but step {step.name} is still running"
+                            f" (pid {step.pid}); its output is followed, its exit status"
+                            " cannot be recorded; stop it with `wantui run --stop`",
+                            level="warning",
+                            step=step.name,
+                        ),
+                    )
+            if status not in ACTIVE and not orphans:
                 if not finished_sent:
                     for step in rec.steps:  # a runner that died leaves steps unfinished
                         if step.name in follower.started and step.name not in follower.exited:
                             follower.drain(step)
                             follower.exited.add(step.name)
                             follower.close_step(step.name)
+                            unknown = step.returncode is None and step.signal is None
                             emit(
                                 sink,
                                 StepExited(
@@ -252,7 +268,9 @@ def follow_run(
                                     step.returncode,
                                     step.signal,
                                     step.message
-                                    or "the runner died; the step's end was not recorded",
+                                    or "the runner died before the step ended; its exit"
+                                    " status is unknown",
+                                    unknown=unknown,
                                 ),
                             )
                     message = rec.message
@@ -273,3 +291,16 @@ def follow_run(
         waiter.close()
         for name in list(follower.tails):
             follower.close_step(name)
+
+
+def _orphaned_steps(rec: RunRecord, follower: _Follower) -> list[StepRecord]:
+    """Steps of a lost run (its runner died) that still run, verified to be the run's."""
+    from wantui.core.supervisor.procs import step_processes
+
+    out = []
+    for step in rec.steps:
+        if step.state == "running" and step.name not in follower.exited:
+            group_ok, tree = step_processes(rec, step)
+            if group_ok or tree:
+                out.append(step)
+    return out

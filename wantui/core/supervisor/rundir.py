@@ -62,6 +62,7 @@ class StepRecord:
     skip_reason: str | None = None
     pid: int | None = None
     pgid: int | None = None
+    start_ticks: int | None = None  # /proc/PID/stat field 22: tells a reused PID apart
     started: str | None = None
     ended: str | None = None
     returncode: int | None = None
@@ -81,6 +82,8 @@ class RunRecord:
     started: str | None = None
     ended: str | None = None
     runner_pid: int | None = None
+    runner_start_ticks: int | None = None
+    boot_id: str | None = None  # the boot the pids belong to (/proc/sys/kernel/random/boot_id)
     platform: str = sys.platform
     message: str | None = None
     version: int = FORMAT_VERSION
@@ -107,8 +110,15 @@ class RunRecord:
 
     @classmethod
     def from_json(cls, data: dict[str, Any], run_dir: Path | None = None) -> RunRecord:
-        steps = [StepRecord(**_known(StepRecord, s)) for s in data.get("steps", [])]
-        rest = _known(cls, data)
+        """Raises ValueError naming the field when a value has the wrong type: the file
+        may have been edited, or come with a folder someone else made."""
+        raw_steps = data.get("steps", [])
+        if not isinstance(raw_steps, list) or not all(isinstance(x, dict) for x in raw_steps):
+            raise ValueError("field 'steps' must be a list of objects")
+        steps = [
+            StepRecord(**_checked(StepRecord, s, f"steps[{i}].")) for i, s in enumerate(raw_steps)
+        ]
+        rest = _checked(cls, data, "")
         rest.pop("steps", None)
         rest.pop("run_dir", None)
         rec = cls(steps=steps, **rest)
@@ -119,6 +129,34 @@ class RunRecord:
 def _known(cls: type, data: dict[str, Any]) -> dict[str, Any]:
     names = cls.__dataclass_fields__.keys()  # type: ignore[attr-defined]
     return {k: v for k, v in data.items() if k in names}
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+# what each annotation accepts (the dataclasses use string annotations)
+_TYPE_CHECKS: dict[str, Any] = {
+    "str": lambda v: isinstance(v, str),
+    "str | None": lambda v: v is None or isinstance(v, str),
+    "int": _is_int,
+    "int | None": lambda v: v is None or _is_int(v),
+    "list[str]": lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
+    "dict[str, str]": lambda v: (
+        isinstance(v, dict) and all(isinstance(k, str) and isinstance(x, str) for k, x in v.items())
+    ),
+}
+
+
+def _checked(cls: type, data: dict[str, Any], where: str) -> dict[str, Any]:
+    """The known fields of ``data``, each of the type its dataclass field declares."""
+    fields = cls.__dataclass_fields__  # type: ignore[attr-defined]
+    out = _known(cls, data)
+    for name, value in out.items():
+        check = _TYPE_CHECKS.get(str(fields[name].type))
+        if check is not None and not check(value):
+            raise ValueError(f"field '{where}{name}' has the wrong type ({type(value).__name__})")
+    return out
 
 
 def atomic_write_json(path: Path, data: dict[str, Any]) -> None:
@@ -188,8 +226,33 @@ def pid_alive(pid: int | None) -> bool:
         return True
 
 
+def runner_alive(record: RunRecord) -> bool:
+    """The recorded runner is still this run's runner: same boot, same start time; for
+    an older run.json without start times, its pid is alive and the project lock held."""
+    from wantui.core.supervisor.procs import is_same_process
+
+    if not is_same_process(record.runner_pid, record.runner_start_ticks, record.boot_id):
+        return False
+    return record.runner_start_ticks is not None or not lock_free(record)
+
+
+def lock_free(record: RunRecord) -> bool:
+    """The project lock is free (no runner holds it); False when it cannot be told."""
+    from wantui.core.supervisor.lock import is_locked
+
+    if record.run_dir is None:
+        return False
+    try:
+        return not is_locked(record.run_dir.parent)
+    except (WantuiError, OSError):  # a read-only folder: cannot tell
+        return False
+
+
 def effective_status(record: RunRecord) -> str:
-    """The recorded status, or ``lost`` when the runner died without finishing it."""
+    """The recorded status, or ``lost`` when the runner died without finishing it: its
+    pid is gone, belongs to another process (a reboot, a container restart: the boot id
+    or the start time differs), or the project lock is free and the runner cannot be
+    told apart from a process that reused its pid."""
     if record.status == "starting" and not record.runner_pid and record.run_dir is not None:
         # start_run holds the project lock until the runner has it: unlocked means dead
         from wantui.core.supervisor.lock import is_locked
@@ -200,7 +263,7 @@ def effective_status(record: RunRecord) -> str:
                 if again.status != "starting":
                     return effective_status(again)
             return "lost"
-    if record.status in ACTIVE and record.runner_pid and not pid_alive(record.runner_pid):
+    if record.status in ACTIVE and record.runner_pid and not runner_alive(record):
         # the runner may have just written its final state: read once more
         if record.run_dir is not None:
             with contextlib.suppress(WantuiError):

@@ -26,10 +26,16 @@ from wantui.core.supervisor.procs import (
     ORIG_PYTHONPATH,
     RESERVE_BYTES,
     RESERVE_FILE,
+    RUN_MARKER,
     SIGKILL,
     STOP_FILE,
+    become_subreaper,
+    boot_id,
     disk_note,
     group_alive,
+    process_tree,
+    signal_tree,
+    start_ticks,
 )
 from wantui.core.supervisor.rundir import RunRecord, StepRecord, now_iso, read_record, write_record
 
@@ -126,6 +132,7 @@ class Runner:
         elif orig is not None:
             env.pop("PYTHONPATH", None)
         env.update(step.env)
+        env[RUN_MARKER] = self.record.run_id  # stop finds the step's tree by it
         kwargs: dict = {}
         if sys.platform == "win32":  # pragma: no cover
             kwargs["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP  # type: ignore[attr-defined]
@@ -148,6 +155,7 @@ class Runner:
         self.current = proc
         step.pid = proc.pid
         step.pgid = proc.pid if sys.platform != "win32" else None
+        step.start_ticks = start_ticks(proc.pid)
         step.state = "running"
         step.started = now_iso()
         self.save()
@@ -172,25 +180,52 @@ class Runner:
         self.save()
         return None
 
+    def leftovers(self, step: StepRecord) -> set[int]:
+        """What the step left running: the processes below the runner (a subreaper: a
+        daemonised grandchild is reparented here) or carrying the run's marker."""
+        self.reap_adopted()
+        return process_tree([os.getpid()], self.record.run_id) - {os.getpid()}
+
+    def reap_adopted(self) -> None:
+        """Collect dead orphans reparented to the runner, between steps only: while a
+        step runs, proc.wait() must get its status."""
+        if self.current is not None or not hasattr(os, "WNOHANG"):
+            return
+        for _ in range(10000):
+            try:
+                pid, _status = os.waitpid(-1, os.WNOHANG)
+            except (ChildProcessError, OSError):
+                return
+            if pid == 0:
+                return
+
     def reap_leftovers(self, step: StepRecord) -> None:
-        """Processes the step left in its group (workers of a dead launcher) would hold GPU
-        memory and block the next step: TERM them, then KILL."""
-        if not group_alive(step.pgid):
+        """Processes the step left behind (workers of a dead launcher, a daemonised
+        grandchild) would hold GPU memory and block the next step: TERM them, then KILL."""
+
+        def remaining() -> set[int]:
+            tree = self.leftovers(step)  # reaps dead orphans first: a zombie is not alive
+            return tree if tree or not group_alive(step.pgid) else {-1}
+
+        if not remaining():
             return
         step.notes.append("the step left processes behind; they were stopped")
         for sig, wait in ((signal.SIGTERM, LEFTOVER_GRACE), (SIGKILL, 1.0)):
             with contextlib.suppress(OSError):
                 os.killpg(step.pgid, sig)  # type: ignore[arg-type]
+            signal_tree(remaining() - {-1}, sig)
             deadline = time.monotonic() + wait
-            while time.monotonic() < deadline and group_alive(step.pgid):
+            while time.monotonic() < deadline and remaining():
                 time.sleep(0.05)
-            if not group_alive(step.pgid):
+            if not remaining():
                 return
 
     # -- the run ---------------------------------------------------------------------
     def run(self) -> int:
         rec = self.record
         rec.runner_pid = os.getpid()
+        rec.runner_start_ticks = start_ticks(rec.runner_pid)
+        rec.boot_id = boot_id()
         rec.status = "running"
         rec.started = now_iso()
         self.save()
@@ -242,6 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     lock_fd = int(args[args.index("--lock-fd") + 1]) if "--lock-fd" in args else None
     if hasattr(signal, "SIGHUP"):
         signal.signal(signal.SIGHUP, signal.SIG_IGN)  # losing SSH must not stop training
+    become_subreaper()
     try:
         runner = Runner(run_dir)
     except Exception as exc:  # noqa: BLE001 - report in runner.log, nothing else can
