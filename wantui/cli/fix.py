@@ -161,7 +161,15 @@ def _log_findings(log: str, project: Project | None) -> list[Finding]:
     if not path.is_file():  # a FIFO or /dev/zero never ends; `wantui diagnose -` reads pipes
         raise WantuiError("is not a regular file; save the log to a file first", path=path)
     rules = load_rules()
-    return list(diagnose_lines(iter_file_lines(path), rules, context=context))
+    found = list(diagnose_lines(iter_file_lines(path), rules, context=context))
+    ds = project.dataset_config_path() if project is not None else None
+    if ds is not None and ds.is_file():
+        # "found 0 videos" is explained by the folder as it is now, not by caching again
+        from wantui.core.args.command import dataset_findings
+        from wantui.core.dataset.links import explain_empty_from_disk
+
+        found = explain_empty_from_disk(found, dataset_findings(ds, project.cwd()))
+    return found
 
 
 def _project_findings(project: Project, dataset_config: Path | None) -> list[Finding]:

@@ -67,3 +67,29 @@ def link_causes(findings: list[Finding]) -> list[Finding]:
                 cause.priority = max(cause.priority, symptom.priority + 1)
                 cause.message += f" It causes: {symptom.title}."
     return findings
+
+
+# what a log says when a dataset had nothing to cache, and the disk findings that say why
+_EMPTY_IN_LOG = frozenset({"dataset-empty", "cache-missing"})
+_EMPTY_ON_DISK = frozenset({"dataset-empty", "dataset-directory-missing"})
+
+
+def explain_empty_from_disk(log: list[Finding], disk: list[Finding]) -> list[Finding]:
+    """A log that says "found 0 videos" or "No training items found" is explained by the
+    dataset as it is on disk now: the scan's empty or missing folder (with the files seen
+    and the nearest folder holding videos) becomes the root cause, and the log findings'
+    "run caching again" fixes go, as caching an empty folder changes nothing.
+
+    Returns the log findings followed by the disk findings that explain them."""
+    causes = [f for f in disk if f.rule in _EMPTY_ON_DISK]
+    if not causes or not any(f.catalog in _EMPTY_IN_LOG for f in log):
+        return log
+    cause = causes[0]
+    for f in log:
+        if f.catalog in _EMPTY_IN_LOG:
+            f.consequence_of = cause.rule
+            f.fixes = [a for a in f.fixes if a.action != "rerun_step"]
+            f.message += f" On disk now: {cause.title} ({cause.location}); fix that first."
+    for c in causes:
+        c.priority = max(c.priority, *(f.priority + 1 for f in log))
+    return log + causes

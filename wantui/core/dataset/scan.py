@@ -16,6 +16,7 @@ from typing import Any
 from wantui.core.dataset.check_paths import show_controls
 from wantui.core.dataset.load import DatasetConfig
 from wantui.core.dataset.mp4 import MP4_EXTENSIONS, mp4_frame_count
+from wantui.core.dataset.nearby import files_seen, nearest_media_folder
 from wantui.core.dataset.schema import (
     IMAGE_EXTENSIONS,
     OPTIONAL_IMAGE_EXTENSIONS,
@@ -300,6 +301,7 @@ def scan_findings(config: DatasetConfig, cwd: Path | str, step: str | None = Non
         if scan.directory is None:
             continue
         if not scan.exists:
+            near, fixes = _nearest(scan, key, Path(cwd))
             add(
                 "dataset-directory-missing",
                 "dataset-empty",
@@ -307,7 +309,7 @@ def scan_findings(config: DatasetConfig, cwd: Path | str, step: str | None = Non
                 f"[[datasets]] #{n}: {key} does not exist",
                 f"`{show_controls(str(scan.directory))}` (resolved from the working directory {Path(cwd)}) is not a folder; "
                 f"musubi-tuner logs `found 0 {scan.kind}s`, caches nothing and exits 0, and training then "
-                "fails with `No training items found in the dataset`.",
+                f"fails with `No training items found in the dataset`.{near}",
                 loc,
                 steps=("latents", "te"),
                 priority=85,
@@ -315,22 +317,27 @@ def scan_findings(config: DatasetConfig, cwd: Path | str, step: str | None = Non
                 advice=[
                     "Relative paths are resolved from the folder musubi-tuner runs in, not the TOML's folder."
                 ],
+                fixes=fixes,
             )
             continue
         if not scan.media:
             accepted = ", ".join(IMAGE_EXTENSIONS if scan.kind == "image" else VIDEO_EXTENSIONS)
             seen = f" It ignores: {_sample(scan.ignored)}." if scan.ignored else ""
+            near, fixes = _nearest(scan, key, Path(cwd))
             add(
                 "dataset-empty",
                 "dataset-empty",
                 Severity.ERROR,
                 f"[[datasets]] #{n}: no {scan.kind}s musubi-tuner will pick up",
-                f"`{scan.directory}` holds no file with an accepted extension ({accepted}, lower or UPPER case "
-                f"only).{seen} musubi-tuner logs `found 0 {scan.kind}s` and caches nothing.",
+                f"`{show_controls(str(scan.directory))}` (resolved from the working directory {Path(cwd)}) "
+                f"holds {files_seen(_listdir(scan.directory) or [])}, none with an accepted extension "
+                f"({accepted}, lower or UPPER case only).{seen} musubi-tuner logs `found 0 {scan.kind}s` "
+                f"and caches nothing; running caching again changes nothing.{near}",
                 loc,
                 steps=("latents", "te"),
                 priority=85,
                 captures={"directory": str(scan.directory)},
+                fixes=fixes,
             )
             continue
         if scan.ignored:
@@ -409,6 +416,34 @@ def scan_findings(config: DatasetConfig, cwd: Path | str, step: str | None = Non
     return out
 
 
+def _nearest(scan: DatasetScan, key: str, cwd: Path) -> tuple[str, list[FixAction]]:
+    """A sentence naming the nearest folder with media, and the fix pointing the key there."""
+    assert scan.directory is not None
+    found = nearest_media_folder(scan.directory, _IMAGE if scan.kind == "image" else _VIDEO)
+    if found is None:
+        return "", []
+    try:
+        shown = found.path.relative_to(cwd).as_posix()
+    except ValueError:
+        shown = found.path.as_posix()
+    what = f"{found.media} {scan.kind}{'s' if found.media != 1 else ''}"
+    return (
+        f" The nearest folder with {scan.kind}s is `{show_controls(str(found.path))}` ({what}).",
+        [
+            FixAction(
+                "toml_set_key",
+                {
+                    "file": "dataset_config",
+                    "table": f"datasets[{scan.index}]",
+                    "key": key,
+                    "value": json.dumps(shown),
+                },
+                label=f'Set {key} = "{shown}" ({what} there)',
+            )
+        ],
+    )
+
+
 def _jsonl_findings(config: DatasetConfig, scan: DatasetScan) -> list[Finding]:
     n = scan.index + 1
     key = f"{scan.kind}_jsonl_file"
@@ -471,6 +506,22 @@ def _cache_findings(config: DatasetConfig, scans: list[DatasetScan]) -> list[Fin
             "cache_directory" if "cache_directory" in config.datasets[scan.index] else None,
         )
         base = {"origin": "check", "location": loc, "steps": ("train",), "catalog": "cache-missing"}
+        if scan.latent_caches == 0 and scan.directory is not None and not scan.media:
+            # caching an empty or missing folder writes nothing: re-running it cannot help
+            cause = "dataset-directory-missing" if not scan.exists else "dataset-empty"
+            f = make_finding(
+                rule="cache-missing",
+                severity=Severity.ERROR if nothing else Severity.WARNING,
+                title=f"[[datasets]] #{n}: no latent cache files",
+                message=f"`{scan.cache_directory}` has no `*_{ARCH}.safetensors` file, and caching cannot "
+                f"write one: the dataset has no {scan.kind}s (see above). Point it at the {scan.kind}s first, "
+                "then run latent and text-encoder caching.",
+                priority=80,
+                **base,  # type: ignore[arg-type]
+            )
+            f.consequence_of = cause
+            out.append(f)
+            continue
         if scan.latent_caches == 0:
             out.append(
                 make_finding(
