@@ -74,9 +74,9 @@ def run(args: argparse.Namespace) -> int:
     if command and (args.project or args.dataset_config):
         raise WantuiError("give either a command after --, or --project/--dataset-config, not both")
     if command:
-        from wantui.core.args import check_command
+        from wantui.core.preflight import check_pasted
 
-        findings = check_command(command, Path.cwd())
+        findings = check_pasted(command, Path.cwd())
         source: str | list[str] = " ".join(command)
     elif args.dataset_config:
         from wantui.core.args.command import dataset_findings
@@ -93,11 +93,12 @@ def run(args: argparse.Namespace) -> int:
         findings = sort_findings(dataset_findings(path, cwd, scan_step=None))
         source = str(path)
     else:
-        from wantui.core.args import check_project
+        from wantui.core.preflight import preflight
         from wantui.core.project import load_project
 
         project = load_project(project_arg(args.project))
-        findings = check_project(project, steps=_steps(args.steps))
+        # the same checks as doctor --no-probe and the TUI: inputs, model files, caches
+        findings = preflight(project, steps=_steps(args.steps))
         source = str(project.file)
     try:
         render_findings(findings, stream=sys.stdout, json_mode=args.json, source=source)

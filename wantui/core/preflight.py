@@ -17,6 +17,7 @@ three sources.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from wantui.core.args.options import project_view
@@ -107,11 +108,17 @@ def model_findings(project: Project, refs: list[ModelRef] | None = None) -> list
 
 
 def preflight(
-    project: Project, *, probe: ProbeResult | None = None, steps: list[str] | None = None
+    project: Project,
+    *,
+    probe: ProbeResult | None = None,
+    steps: list[str] | None = None,
+    inputs: list[Finding] | None = None,
 ) -> list[Finding]:
     """Every predictable failure of ``project``, ranked (root causes first); ``steps``:
-    the steps about to run (default: the enabled ones)."""
-    found = inputs_findings(project, steps)
+    the steps about to run (default: the enabled ones). Every door runs this: ``check
+    --project``, ``doctor``, the TUI, ``fix``, and ``check -- COMMAND`` (which passes the
+    pasted commands' own ``inputs`` findings, see :func:`check_pasted`)."""
+    found = inputs_findings(project, steps) if inputs is None else list(inputs)
     refs = project_models(project)
     mine = model_findings(project, refs)
     # data loss is predictable too: a caching step deletes caches no item maps to
@@ -130,17 +137,60 @@ def preflight(
                 mine.extend(host_memory_findings(project, refs, probe.data))
         else:
             mine.extend(probe.findings)
-    # a check both areas make (e.g. --fp8_scaled without --fp8_base) is reported once:
-    # same catalog id and the same proposed change
-    taken = {_same_key(f) for f in found}
-    found.extend(f for f in mine if _same_key(f) not in taken)
-    return sort_findings(found)
+    return sort_findings(merge_once(found, mine))
 
 
-def _same_key(f: Finding) -> tuple[object, ...]:
-    """Catalog id plus what the first fix changes (whatever action expresses it), or the
-    steps concerned when there is no fix."""
+def merge_once(found: list[Finding], mine: list[Finding]) -> list[Finding]:
+    """The argument checks' findings and the model/probe checks', each problem once: a
+    check both areas make (a missing ``--vae``, ``--fp8_scaled`` without ``--fp8_base``)
+    keeps the finding that is closer to the root cause (higher priority; the one with a
+    fix on a tie)."""
+    out = list(found)
+    index = {}
+    for i, f in enumerate(out):
+        for k in _same_keys(f):
+            index.setdefault(k, i)
+    for f in mine:
+        hit = next((index[k] for k in _same_keys(f) if k in index), None)
+        if hit is None:
+            index.update({k: len(out) for k in _same_keys(f)})
+            out.append(f)
+        elif (f.priority, bool(f.fixes)) > (out[hit].priority, bool(out[hit].fixes)):
+            out[hit] = f
+    return out
+
+
+def _same_keys(f: Finding) -> list[tuple[object, ...]]:
+    """What makes two findings the same problem: the catalog id plus what the first fix
+    changes (whatever action expresses it), or the steps concerned when there is no fix;
+    and the catalog id plus the step and flag a finding is about (a file check)."""
+    keys: list[tuple[object, ...]] = []
     if not f.fixes:
-        return (f.catalog, f.steps)
-    p = f.fixes[0].params
-    return (f.catalog, *(str(p.get(k, "")) for k in ("step", "flag", "value", "name", "new_flag")))
+        keys.append((f.catalog, f.steps))
+    else:
+        p = f.fixes[0].params
+        keys.append(
+            (f.catalog, *(str(p.get(k, "")) for k in ("step", "flag", "value", "name", "new_flag")))
+        )
+    cap = f.captures or {}
+    if cap.get("flag") and cap.get("path"):
+        keys.append((f.catalog, "file", cap.get("step", ""), cap["flag"]))
+    return keys
+
+
+def check_pasted(argv: list[str] | str, cwd: Path) -> list[Finding]:
+    """``wantui check -- COMMAND``: the pasted commands' argument, script and dataset
+    checks, then the same model-file, cross-step and cache checks as a project, on the
+    project ``wantui import`` would make of them (kept in memory)."""
+    from wantui.core.args.command import check_commands, cross_checks
+    from wantui.core.args.parse import parse_commands
+    from wantui.core.args.to_project import project_from_commands
+
+    commands = parse_commands(argv, cwd)
+    inputs = check_commands(commands)
+    project, _ = project_from_commands(commands, Path(cwd))
+    if not project.steps:
+        return inputs
+    if len(project.steps) > 1:
+        inputs += cross_checks(project)
+    return preflight(project, inputs=inputs)

@@ -4,10 +4,11 @@ cross-checks between the three steps."""
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from wantui.core.args.check import check_step_args, foreign_windows_path, script_findings
-from wantui.core.args.options import step_view
+from wantui.core.args.options import ArgView, project_view, step_view
 from wantui.core.args.parse import ParsedCommand, basename_any, parse_commands
 from wantui.core.dataset.check import bom_finding, check_config, parse_error_findings
 from wantui.core.dataset.links import link_causes
@@ -166,9 +167,14 @@ def check_parsed(
 def check_command(
     argv: list[str] | str, cwd: str | os.PathLike[str] | None = None
 ) -> list[Finding]:
-    """Check a command line exactly as a user would type or paste it. A pasted script with
+    """Check a command line exactly as a user would type or paste it (arguments, script,
+    dataset; the model files are checked by :func:`wantui.core.preflight.check_pasted`)."""
+    return check_commands(parse_commands(argv, cwd))
+
+
+def check_commands(commands: list[ParsedCommand]) -> list[Finding]:
+    """The argument, script and dataset checks of parsed commands. A pasted script with
     several commands is checked command by command, each dataset config once."""
-    commands = parse_commands(argv, cwd)
     if len(commands) == 1:
         return check_parsed(commands[0])
     steps = {c.step for c in commands if not c.other_arch}
@@ -189,7 +195,9 @@ def check_command(
     return sort_findings(findings)
 
 
-def _step_location(project: Project, name: str) -> Location:
+def _step_location(project: Project, name: str) -> Location | None:
+    if not project.file.exists():
+        return None  # a pasted command checked in memory: no file to point at
     try:
         text = project.file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
@@ -277,7 +285,7 @@ def check_project(project: Project, *, steps: list[str] | None = None) -> list[F
                     steps=(),
                 )
             )
-    findings += _cross_checks(project, states)
+    findings += cross_checks(project, states)
     return sort_findings(findings)
 
 
@@ -312,7 +320,11 @@ def _script_checks(project: Project, step: Step, loc: Location) -> list[Finding]
     return out
 
 
-def _cross_checks(project: Project, states: dict) -> list[Finding]:
+def cross_checks(project: Project, states: Mapping[str, ArgView] | None = None) -> list[Finding]:
+    """Between the steps: I2V training needs I2V latents, one dataset config for all.
+    ``states``: the steps' arguments as read (default: the model's view of each step)."""
+    if states is None:
+        states = {n: project_view(project, n) for n, s in project.steps.items() if s.enabled}
     out: list[Finding] = []
     train, latents = states.get("train"), states.get("latents")
     if train is not None and latents is not None:
