@@ -168,7 +168,8 @@ say "building the lab in $LAB (${SCALE[*]:-real Wan2.1 1.3B + VAE shapes}, $DTYP
 rm -rf "$LAB/runs" "$LAB/output"
 
 run_wantui() {  # run_wantui NAME STEPS -> $WORK/NAME.json ; prints "status catalog log all-catalogs"
-  "${WCMD[@]}" run --project "$LAB" --steps "$2" --json > "$WORK/$1.json" 2> "$WORK/$1.stderr"
+  # --force: the injected failures are meant to run (the preflight would hold them)
+  "${WCMD[@]}" run --force --project "$LAB" --steps "$2" --json > "$WORK/$1.json" 2> "$WORK/$1.stderr"
   LAB="$LAB" helper report "$WORK/$1.json"
 }
 

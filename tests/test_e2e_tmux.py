@@ -67,7 +67,8 @@ def test_run_survives_the_tmux_session_and_attach_shows_it(tmp_path: Path, tmux)
         "120",
         "-y",
         "30",
-        f"cd {proj.root} && {env} {wantui} run --steps train",
+        # --force: the fake steps have no real arguments, so the preflight would ask first
+        f"cd {proj.root} && {env} {wantui} run --force --steps train",
     )
     rec = _wait(
         lambda: (r := latest_run(proj)) and r.steps[0].state == "running" and r,
@@ -123,7 +124,7 @@ def test_stop_from_another_terminal_while_attached(tmp_path: Path, tmux) -> None
         "120",
         "-y",
         "30",
-        f"cd {proj.root} && {env} {sys.executable} -m wantui run --steps train; sleep 60",
+        f"cd {proj.root} && {env} {sys.executable} -m wantui run --force --steps train; sleep 60",
     )
     _wait(lambda: pidfile.exists() and pidfile.read_text(), 30, "the grandchild")
     grandchild = int(pidfile.read_text())

@@ -510,6 +510,7 @@ def test_wantui_run_real_musubi_without_cuda_is_diagnosed_no_cuda(tmp_path: Path
             "-m",
             "wantui",
             "run",
+            "--force",  # the lab runs on a machine without CUDA on purpose
             "--project",
             str(lab),
             "--steps",

@@ -21,6 +21,10 @@ pytestmark = pytest.mark.timeout(90)
 
 
 def wantui(*args: str, cwd: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    if args[:1] == ("run",) and "--stop" not in args:
+        # the fake steps have no real arguments, so the preflight would hold every run
+        # (that gate is tested in test_run_gate.py)
+        args = ("run", "--force", *args[1:])
     return subprocess.run(
         [sys.executable, "-m", "wantui", *args],
         cwd=cwd,
@@ -98,7 +102,7 @@ def test_no_follow_then_attach_and_stop(tmp_path: Path) -> None:
 def test_ctrl_c_stops_following_not_the_run(tmp_path: Path) -> None:
     proj = make_project(tmp_path, {"latents": "hang"})
     p = subprocess.Popen(
-        [sys.executable, "-m", "wantui", "run"],
+        [sys.executable, "-m", "wantui", "run", "--force"],
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -58,6 +58,9 @@ def test_run_survives_sighup_and_attach_shows_it(tmp_path: Path) -> None:
             "capture-pane", "-p", "-t", session
         )
         _tmux("send-keys", "-t", session, "g")
+        # the fake steps have no real arguments: the preflight asks before running
+        assert _wait(lambda: "Run anyway?" in _tmux("capture-pane", "-p", "-t", session), 30)
+        _tmux("send-keys", "-t", session, "y")
         assert _wait(lambda: _status(proj) == "running", 30)
         screen = _tmux("capture-pane", "-p", "-t", session)
         assert "cache latents" in screen

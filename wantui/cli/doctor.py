@@ -137,6 +137,11 @@ def run(args: argparse.Namespace) -> int:
             fast=args.fast,
             project=project,
         )
+        if project is not None and python == project.python_path():
+            from wantui.core.probe.cache import save_probe
+
+            # `wantui run` and the app's Run check against it without probing again
+            save_probe(project.root, probe, str(checkout) if checkout else None)
     if project is not None:
         findings = preflight(project, probe=probe)
         models = [

@@ -4,8 +4,14 @@ The run is detached (its own session, immune to SIGHUP): the steps write their l
 under ``runs/<run-id>/`` and this command follows them, echoing the output to stdout and
 diagnosing it live; Ctrl-C stops *following*, never the run (``wantui run --stop`` does).
 
-Exit codes: 0 every step succeeded, 1 a step failed or the run was stopped, 2 usage or
-a bad project / another run holds the project, 130 interrupted (the run goes on).
+Before the run starts, the fast preflight checks (:mod:`wantui.core.gate`) run and
+what they found is printed on stderr. When it includes an error or a data loss, a
+terminal is asked "run anyway?"; without a terminal the run is not started (exit 1)
+unless ``--force`` is given.
+
+Exit codes: 0 every step succeeded, 1 a step failed, the run was stopped, or the
+preflight held it, 2 usage or a bad project / another run holds the project, 130
+interrupted (the run goes on).
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from wantui.core.errors import ExitCode, WantuiError
 from wantui.core.finding import Finding, sort_findings
 from wantui.core.logtext import Normalizer
 from wantui.core.matcher import Matcher
-from wantui.core.project import STEP_NAMES, load_project
+from wantui.core.project import STEP_NAMES, Project, load_project
 from wantui.core.supervisor import (
     Event,
     RunFinished,
@@ -65,6 +71,11 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--json", action="store_true", help="print one JSON object at the end (logs are not echoed)"
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="start even when the preflight checks found errors or a data loss (scripts)",
     )
     parser.add_argument(
         "--stop", action="store_true", help="stop the project's running run instead"
@@ -244,6 +255,52 @@ def parse_steps(text: str | None) -> list[str] | None:
     return steps
 
 
+def passes_preflight(
+    project: Project, steps: list[str] | None, *, skip_cached: bool, args: argparse.Namespace
+) -> bool:
+    """Run the fast checks, say what they found; False when the run must not start."""
+    from wantui.core.gate import preflight_gate
+
+    gate = preflight_gate(project, steps, skip_cached=skip_cached)
+    _say(gate.summary())
+    for f in gate.findings:
+        if f.severity.value != "info":
+            where = f" ({f.location})" if f.location and f.location.path else ""
+            _say(f"  {f.severity.value}: {f.title}{where}")
+    blocking = gate.blocking
+    if not blocking:
+        return True
+    hint = "`wantui fix` lists the fixes, `wantui doctor` explains each finding"
+    if args.force:
+        _say(f"--force: starting anyway ({hint})")
+        return True
+    if sys.stdin.isatty() and sys.stderr.isatty() and not args.json:
+        print(
+            f"wantui: the run would meet {len(blocking)} known problem(s) above. Run anyway? [y/N] ",
+            end="",
+            file=sys.stderr,
+            flush=True,
+        )
+        try:
+            answer = sys.stdin.readline().strip().lower()
+        except (OSError, ValueError):
+            answer = ""
+        if answer in ("y", "yes"):
+            return True
+    _say(f"not started: {len(blocking)} known problem(s); {hint}, `--force` runs anyway")
+    if args.json:
+        from wantui.cli.render import render_findings
+
+        render_findings(
+            gate.findings,
+            stream=sys.stdout,
+            json_mode=True,
+            source=str(project.file),
+            extra={"run": None, "preflight": {"steps": gate.steps, "held": True}},
+        )
+    return False
+
+
 def run(args: argparse.Namespace) -> int:
     project = load_project(args.project)
     if args.stop:
@@ -262,6 +319,9 @@ def run(args: argparse.Namespace) -> int:
         return ExitCode.OK
     if args.num_processes is not None and args.num_processes < 1:
         raise WantuiError("--num-processes must be at least 1")
+    steps = parse_steps(args.steps)
+    if not passes_preflight(project, steps, skip_cached=args.skip_cached, args=args):
+        return ExitCode.FINDINGS
     dataset = str(project.dataset_config_path()) if project.dataset_config else None
     # rules are loaded before the run starts: a broken rule file is reported first
     sink = (
@@ -271,7 +331,7 @@ def run(args: argparse.Namespace) -> int:
     )
     handle = start_run(
         project,
-        parse_steps(args.steps),
+        steps,
         skip_cached=args.skip_cached,
         num_processes=args.num_processes,
     )

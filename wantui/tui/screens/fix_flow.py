@@ -144,7 +144,9 @@ class FixFlow:
         if running:
             self.notify(f"{running[0]} is still running", timeout=4)  # type: ignore[attr-defined]
             return
-        self._rerun_from(self.selected)  # type: ignore[attr-defined]
+        step = self.selected  # type: ignore[attr-defined]
+        steps = list(STEP_NAMES[STEP_NAMES.index(step) :])
+        self.run_checks(steps, lambda: self._rerun_from(step))  # type: ignore[attr-defined]
 
     def action_run_all(self) -> None:
         """Run the whole pipeline; the supervisor skips caching steps whose caches exist."""
@@ -154,7 +156,8 @@ class FixFlow:
         if any(st.state is StepState.RUNNING for st in self.feed.steps.values()):
             self.notify("a step is still running", timeout=4)  # type: ignore[attr-defined]
             return
-        self._rerun_from(STEP_NAMES[0], all_steps=True)
+        # the fast checks first (PreflightGate): asks before running into a known error
+        self.run_checks(None, lambda: self._rerun_from(STEP_NAMES[0], all_steps=True))  # type: ignore[attr-defined]
 
     def _rerun_from(self, step: str, *, all_steps: bool = False) -> None:
         """Run ``step`` and the steps after it again, with the project as saved now."""

@@ -20,6 +20,7 @@ from wantui.core.errors import WantuiError
 from wantui.core.project import Project
 from wantui.tui.feed import Batch, Feed, StepState
 from wantui.tui.screens.fix_flow import FixFlow
+from wantui.tui.screens.preflight_gate import PreflightGate
 from wantui.tui.widgets.findings_panel import FindingsPanel
 from wantui.tui.widgets.gpu_meter import read_gpus
 from wantui.tui.widgets.log_view import LogView
@@ -34,7 +35,7 @@ WIDE = 140
 PRECURSOR_PRIORITY = 80
 
 
-class PipelineScreen(FixFlow, Screen[None]):
+class PipelineScreen(FixFlow, PreflightGate, Screen[None]):
     BINDINGS = [
         Binding("1", "show_step('latents')", "Latents", show=False),
         Binding("2", "show_step('te')", "T5", show=False),
@@ -115,6 +116,14 @@ class PipelineScreen(FixFlow, Screen[None]):
         self.query_one(FindingsPanel).set_note(note)
         self._pane_title()
         self.set_interval(FLUSH_S, self.flush)
+        src = self.source
+        if (
+            self._can_run()
+            and getattr(src, "run_dir", 1) is None
+            and not getattr(src, "autostart", 0)
+        ):
+            # nothing ran here yet: show what the fast checks find before `g` is pressed
+            self.run_checks(None, None)
         self.start_source()
         if self.gpu:
             self.poll_gpu()

@@ -114,6 +114,9 @@ class CheckoutScreen(SetupScreen):
             self.app.call_from_thread(self.say, "probe: not available yet; Ctrl+N to go on")
             return
         result = probe.run_probe(python, timeout=60, checkout=checkout, cwd=self.state.cwd)
+        cache = api.module("probe.cache")
+        if cache is not None:  # the first Run checks against it without probing again
+            cache.save_probe(self.state.cwd, result, str(checkout))
         self.app.call_from_thread(self.show_probe, result)
 
     def show_probe(self, result: object) -> None:

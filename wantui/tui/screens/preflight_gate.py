@@ -1,0 +1,83 @@
+"""The fast checks before a run starts from the pipeline screen (a mixin, like FixFlow).
+
+The core decides (:func:`wantui.core.gate.preflight_gate`); this shows what it found in
+the findings panel and, when the run would meet an error or lose data, asks first."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from rich.markup import escape
+from textual import work
+
+from wantui.core.errors import WantuiError
+from wantui.core.project import load_project
+from wantui.tui import core_api as api
+from wantui.tui.widgets.findings_panel import FindingsPanel
+
+SHOWN = 5  # problems named in the question; the panel lists them all
+
+
+class PreflightGate:
+    """Needs ``project`` on the screen."""
+
+    project: Any
+    gate: Any = None  # the last Gate (tests read it)
+
+    def run_checks(self, steps: list[str] | None, then: Callable[[], None] | None) -> None:
+        """Check a run of ``steps`` (None: the whole pipeline, cached steps skipped); then
+        call ``then`` (start it) unless the user declines; ``then=None``: only show."""
+        panel = self.query_one(FindingsPanel)  # type: ignore[attr-defined]
+        panel.loading = True  # the model headers and the dataset scan take a moment
+        self._check_worker(steps, then)
+
+    @work(thread=True, exclusive=True, group="preflight")
+    def _check_worker(self, steps: list[str] | None, then: Callable[[], None] | None) -> None:
+        gate_mod = api.module("gate")
+        try:
+            if gate_mod is None:
+                raise WantuiError("preflight checks: not available")
+            project = load_project(self.project.root)
+            gate = gate_mod.preflight_gate(project, steps, skip_cached=steps is None)
+        except WantuiError as exc:
+            self.app.call_from_thread(self._checked, None, str(exc), then)  # type: ignore[attr-defined]
+            return
+        self.app.call_from_thread(self._checked, gate, "", then)  # type: ignore[attr-defined]
+
+    def _checked(self, gate: Any, problem: str, then: Callable[[], None] | None) -> None:
+        panel = self.query_one(FindingsPanel)  # type: ignore[attr-defined]
+        panel.loading = False
+        if gate is None:
+            self.notify(f"cannot start: {problem}", severity="error", timeout=10)  # type: ignore[attr-defined]
+            return
+        self.gate = gate
+        panel.show(gate.findings)
+        panel.set_note(gate.summary())
+        blocking = gate.blocking
+        if then is None:
+            return
+        if not blocking:
+            if gate.findings:
+                self.notify(gate.summary(), timeout=6)  # type: ignore[attr-defined]
+            then()
+            return
+        from wantui.tui.dialogs.confirm import ConfirmDialog
+
+        # titles carry file names and [[datasets]]: text, never markup
+        named = "\n".join(f"• {escape(f.title)}" for f in blocking[:SHOWN])
+        more = f"\n… and {len(blocking) - SHOWN} more" if len(blocking) > SHOWN else ""
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                then()
+            else:
+                self.notify("not started: the findings panel says why (a: fix)", timeout=6)  # type: ignore[attr-defined]
+
+        self.app.push_screen(  # type: ignore[attr-defined]
+            ConfirmDialog(
+                f"The run would meet {len(blocking)} known problem(s). Run anyway?",
+                f"{named}{more}\n\n{escape(gate.summary())}",
+            ),
+            answered,
+        )
