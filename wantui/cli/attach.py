@@ -40,7 +40,10 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def list_project_runs(project_dir: str, json_mode: bool) -> int:
-    runs = list_runs(load_project(project_dir))
+    problems: list[str] = []
+    runs = list_runs(load_project(project_dir), problems)
+    for problem in problems:
+        print(f"wantui: warning: skipped {problem}", file=sys.stderr)
     if json_mode:
         rows = [
             {"run_id": r.run_id, "status": effective_status(r), "run_dir": str(r.run_dir)}

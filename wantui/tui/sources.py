@@ -49,12 +49,19 @@ def replay_plan(target: str | Path, step: str = "train") -> ReplayPlan:
                 record = json.loads(rj.read_text(encoding="utf-8"))
             except (OSError, ValueError) as exc:
                 raise WantuiError(f"unreadable run record: {exc}", path=rj) from None
+            except RecursionError:
+                raise WantuiError("unreadable run record: nested too deeply", path=rj) from None
+            if not isinstance(record, dict) or not isinstance(record.get("steps", []), list):
+                raise WantuiError("unreadable run record: not a run.json object", path=rj)
         codes = {
-            s.get("name"): s.get("returncode")
+            s["name"]: s.get("returncode")
             for s in record.get("steps", [])
             if isinstance(s, dict)
+            and isinstance(s.get("name"), str)
+            and (s.get("returncode") is None or type(s.get("returncode")) is int)
         }
-        plan = ReplayPlan(status=record.get("status"), label=path.name)
+        status = record.get("status")
+        plan = ReplayPlan(status=status if isinstance(status, str) else None, label=path.name)
         for name in STEP_NAMES:
             log = path / f"{name}.log"
             if log.is_file():

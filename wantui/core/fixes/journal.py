@@ -113,8 +113,8 @@ class Journal:
         for line in raw.splitlines():
             try:
                 obj = json.loads(line)
-            except (ValueError, UnicodeDecodeError):
-                continue
+            except (ValueError, UnicodeDecodeError, RecursionError):
+                continue  # RecursionError: a line nested past Python's limit
             if _well_formed(obj):
                 out.append(obj)
         return out

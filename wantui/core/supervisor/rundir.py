@@ -199,6 +199,8 @@ def read_record(run_dir: str | os.PathLike[str]) -> RunRecord:
         return RunRecord.from_json(data, run_dir)
     except (ValueError, TypeError) as exc:
         raise WantuiError(f"broken run file: {exc}", path=path) from None
+    except RecursionError:
+        raise WantuiError("broken run file: JSON nested too deeply", path=path) from None
 
 
 def pid_alive(pid: int | None) -> bool:
@@ -281,8 +283,9 @@ def runs_dir_of(project_or_dir: Any) -> Path:
     return Path(project_or_dir)
 
 
-def list_runs(project_or_dir: Any) -> list[RunRecord]:
-    """Every readable run, oldest first (run ids sort by time). Broken folders are skipped."""
+def list_runs(project_or_dir: Any, problems: list[str] | None = None) -> list[RunRecord]:
+    """Every readable run, oldest first (run ids sort by time). Broken folders are skipped
+    (their one-line errors go to ``problems`` when given)."""
     base = runs_dir_of(project_or_dir)
     if not base.is_dir():
         return []
@@ -292,8 +295,9 @@ def list_runs(project_or_dir: Any) -> list[RunRecord]:
             continue
         try:
             out.append(read_record(child))
-        except WantuiError:
-            continue
+        except WantuiError as exc:
+            if problems is not None:
+                problems.append(str(exc))
     return out
 
 
