@@ -111,7 +111,14 @@ class LiveReport:
     """The sink shared by ``wantui run`` and ``wantui attach``: echo the output, diagnose
     it as it arrives (one matcher per step), say what happens, keep the findings."""
 
-    def __init__(self, *, echo: TextIO | None, dataset_config: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        echo: TextIO | None,
+        dataset_config: str | None = None,
+        planned_sec: float | None = None,
+    ) -> None:
+        from wantui.core.plan.live import SpeedWatch
         from wantui.core.rules import load_rules
 
         self.echo = echo
@@ -124,6 +131,9 @@ class LiveReport:
         self.logs: dict[str, str] = {}
         self.exits: dict[str, StepExited] = {}
         self.finished: RunFinished | None = None
+        # training steps far slower than `wantui plan` said (Windows shared-memory spill)
+        self.speed = SpeedWatch(planned_sec) if planned_sec else None
+        self.extra: list[Finding] = []
 
     def _start_matching(self, step: str, log: str) -> None:
         ctx = {"step": step, "source": log}
@@ -149,6 +159,13 @@ class LiveReport:
             m, norm = self.matchers[event.step], self.normalizers[event.step]
             for line in norm.feed(event.data):
                 self._live(m.feed(line), event.step)
+            if self.speed is not None and event.step == "train":
+                # tqdm redraws with \r; the matcher's normaliser keeps only rule lines
+                for piece in event.data.decode("utf-8", "replace").replace("\r", "\n").split("\n"):
+                    slow = self.speed.feed(piece)
+                    if slow is not None:
+                        self.extra.append(slow)
+                        self._live([slow], event.step)
         elif isinstance(event, StepStarted):
             self._start_matching(event.step, str(event.log_path))
             pid = f" (pid {event.pid})" if event.pid else ""
@@ -186,7 +203,7 @@ class LiveReport:
         out: list[Finding] = []
         for m in self.matchers.values():
             out.extend(m.findings())
-        return sort_findings(out)
+        return sort_findings(out + self.extra)
 
     def report(self, rec: RunRecord, *, json_mode: bool) -> int:
         """Print the findings; the exit code for the run's outcome."""
@@ -324,10 +341,18 @@ def run(args: argparse.Namespace) -> int:
         return ExitCode.FINDINGS
     dataset = str(project.dataset_config_path()) if project.dataset_config else None
     # rules are loaded before the run starts: a broken rule file is reported first
+    steps = parse_steps(args.steps)
+    planned = None
+    if not args.no_follow and (steps is None or "train" in steps):
+        from wantui.core.plan.live import gpu_name, planned_sec_per_step
+
+        planned = planned_sec_per_step(project, gpu_name())
     sink = (
         None
         if args.no_follow
-        else LiveReport(echo=None if args.json else sys.stdout, dataset_config=dataset)
+        else LiveReport(
+            echo=None if args.json else sys.stdout, dataset_config=dataset, planned_sec=planned
+        )
     )
     handle = start_run(
         project,

@@ -227,6 +227,8 @@ CATALOG: dict[str, CatalogEntry] = {
             "probe: system RAM and the container's memory limit vs the model sizes",
         ),
         CatalogEntry("wrapper-failure-unknown", "Environment and runtime", ("any",), "n/a"),
+        # Added by wantui (issue 13): the run measured against `wantui plan`'s s/step.
+        CatalogEntry("plan-mismatch", "Environment and runtime", ("train",), "n/a"),
     ]
 }
 

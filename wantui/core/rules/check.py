@@ -15,7 +15,10 @@ from wantui.core.rules.model import RuleSet
 
 # Catalog ids that leave no trace a rule could match (failure-catalog.md says "none"/"no
 # error"), plus the one the matcher itself produces.
-NO_LOG_SIGNATURE = frozenset({"wan22-task-not-set", "tensorboard-missing", WRAPPER_ID})
+# plan-mismatch: measured s/step against the plan, not a log wording
+NO_LOG_SIGNATURE = frozenset(
+    {"wan22-task-not-set", "tensorboard-missing", WRAPPER_ID, "plan-mismatch"}
+)
 
 
 @dataclass
