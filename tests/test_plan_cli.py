@@ -147,3 +147,44 @@ def test_plan_imports_no_torch(folder: Path) -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=folder, timeout=60, env=env)  # fmt: skip
     assert out.stderr.strip().endswith("clean 0"), out.stderr
+
+
+def test_doctor_prints_the_plan(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = json.dumps([a for a in TRAIN[3:] if a not in ("--dataset_config", "ds.toml")])
+    (folder / "wantui.toml").write_text(
+        f'[project]\ndataset_config = "ds.toml"\n[steps.train]\nargs = {args}\n'
+    )
+    main(["doctor", "--project", str(folder), "--no-probe"])
+    out = capsys.readouterr().out
+    line = next(x for x in out.splitlines() if x.startswith("plan     train:"))
+    assert "GiB VRAM" in line and "fit not judged" in line
+    main(["doctor", "--project", str(folder), "--no-probe", "--json"])
+    data = json.loads(capsys.readouterr().out)
+    assert data["plan"]["steps"][0]["step"] == "train"
+
+
+def test_cached_probe_gives_the_machine(folder: Path, capsys: pytest.CaptureFixture[str],
+                                        monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """`wantui plan` in a project reads the probe `wantui doctor` kept, not a new one."""
+    from wantui.core.probe import runner
+
+    args = json.dumps([a for a in TRAIN[3:] if a not in ("--dataset_config", "ds.toml")])
+    (folder / "wantui.toml").write_text(
+        f'[project]\ndataset_config = "ds.toml"\n[steps.train]\nargs = {args}\n'
+    )
+    report = {"torch": {"gpus": [{"name": "NVIDIA H100 80GB HBM3", "total_bytes": 80 * 1024**3}]},
+              "platform": {"ram_bytes": 256 * 1024**3}}  # fmt: skip
+    import wantui.core.probe.cache as cache
+
+    monkeypatch.setattr(cache, "load_probe", lambda *a, **k: (runner.ProbeResult(
+        python="py", data=report), "cached"))  # fmt: skip
+
+    def no_probe(*a: object, **k: object) -> None:
+        raise AssertionError("probed again")
+
+    monkeypatch.setattr(runner, "run_probe", no_probe)
+    monkeypatch.setattr("wantui.core.probe.run_probe", no_probe)
+    code, data = _plan(capsys, "--project", str(folder))
+    assert data["machine"]["gpu"] == "NVIDIA H100 80GB HBM3"
+    assert data["machine"]["speed_class"] == "H100"
+    assert data["steps"][0]["fits"] is True and code == 0

@@ -158,8 +158,10 @@ def run(args: argparse.Namespace) -> int:
         summary = probe_summary(probe.data) if probe else []
     except Exception:  # an odd report: its findings already say so; the summary is extra
         summary = ["probe    (a report of an unexpected shape)"]
+    plan = _plan(project, probe.data if probe else None)
     if args.json:
         extra: dict[str, Any] = {"probe": probe.to_json() if probe else None, "models": models}
+        extra["plan"] = plan.to_json() if plan is not None else None
         render_findings(findings, stream=sys.stdout, json_mode=True, source=source, extra=extra)
     else:
         out = sys.stdout
@@ -178,7 +180,41 @@ def run(args: argparse.Namespace) -> int:
                 + (f" {m['dtype']}" if m.get("dtype") else "")
                 + "\n"
             )
-        if summary or models:
+        for line in plan_lines(plan):
+            out.write(line + "\n")
+        if summary or models or plan is not None:
             out.write("\n")
         render_findings(findings, stream=out, json_mode=False, source=source)
     return exit_code_for(findings)
+
+
+def _plan(project: Project | None, data: dict[str, Any] | None) -> Any:
+    """`wantui plan` for the project on the probed machine; None when the inputs cannot be
+    read (the findings above say why)."""
+    if project is None or "train" not in project.steps:
+        return None
+    from wantui.core.plan import Machine, inputs_from_project, machine_from_probe, make_plan
+
+    try:
+        machine = machine_from_probe(data) if data else Machine()
+        return make_plan(inputs_from_project(project), machine)
+    except (WantuiError, OSError, ValueError):
+        return None
+
+
+def plan_lines(plan: Any) -> list[str]:
+    """One line for the training step's plan (the details: `wantui plan`)."""
+    train = plan.step("train") if plan is not None else None
+    if train is None or train.vram_peak_gib is None:
+        return []
+    verdict = {True: "fits", False: "does not fit", None: "fit not judged"}[train.fits]
+    text = f"plan     train: {train.vram_peak_gib:.1f} GiB VRAM, {train.ram_peak_gib:.1f} GiB RAM, {verdict}"
+    if train.fits is False and train.min_blocks_to_swap is not None:
+        text += f" (--blocks_to_swap {train.min_blocks_to_swap} would)"
+    elif train.fits is False and train.change:
+        text += f" ({train.change} would)"
+    if train.sec_per_step is not None:
+        text += f"; ~{train.sec_per_step:.1f} s/step"
+        if train.hours is not None:
+            text += f", ~{train.hours:.1f} h"
+    return [text + " (wantui plan)"]

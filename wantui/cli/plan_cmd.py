@@ -43,9 +43,11 @@ def _positive(value: float | None, flag: str, upper: float) -> float | None:
     return value
 
 
-def machine_for(args: argparse.Namespace, python: str | None, cwd: Path | None) -> Any:
+def machine_for(
+    args: argparse.Namespace, python: str | None, cwd: Path | None, project: Any = None
+) -> Any:
     """The machine to plan for: the options first, then the GPU table for --gpu, then the
-    probe for what is still unknown."""
+    project's cached probe (`wantui doctor` keeps it), then a fresh probe."""
     from wantui.core.plan import Machine, machine_from_probe
     from wantui.core.plan.gpus import find_gpu, known_names
     from wantui.core.plan.memory import GiB
@@ -71,9 +73,17 @@ def machine_for(args: argparse.Namespace, python: str | None, cwd: Path | None) 
         m.ram_bytes = ram * GiB
     m.windows = sys.platform == "win32"
     if m.gpu_bytes is None or (m.ram_bytes is None and gpu_mem is None):
-        from wantui.core.probe import run_probe
+        probe = None
+        if project is not None:
+            from wantui.core.probe.cache import load_probe
 
-        probe = run_probe(python, timeout=args.probe_timeout, cwd=cwd, fast=True)
+            checkout = project.resolve(project.musubi_dir) if project.musubi_dir else None
+            probe, _ = load_probe(project.root, project.python_path(),
+                                  checkout=str(checkout) if checkout else None)  # fmt: skip
+        if probe is None:
+            from wantui.core.probe import run_probe
+
+            probe = run_probe(python, timeout=args.probe_timeout, cwd=cwd, fast=True)
         found = machine_from_probe(probe.data)
         m.windows = found.windows or m.windows
         if m.gpu_bytes is None:
@@ -98,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
         command = command[1:]
     if command and args.project:
         raise WantuiError("give either a command after -- or --project, not both")
+    project = None
     if command:
         cwd = Path.cwd()
         inputs = inputs_from_command(command, cwd)
@@ -108,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
         project = load_project(Path(project_arg(args.project)))
         inputs = inputs_from_project(project)
         python, probe_cwd = project.python_path(), project.root
-    machine = machine_for(args, python, probe_cwd)
+    machine = machine_for(args, python, probe_cwd, project)
     plan = make_plan(inputs, machine, price=price)
     if args.json:
         sys.stdout.write(json.dumps(plan.to_json(), indent=2) + "\n")

@@ -1,39 +1,23 @@
-"""What the planner reads: each step's flags (through the argument checker's argparse
-model), the dataset config and its media, the DiT and T5 headers."""
+"""What the planner reads: each step's options through the one argument reader
+(core/args/options.py; a pasted command becomes the project `wantui import` would write),
+the dataset config and its media, the DiT and T5 headers."""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from wantui.core.args.state import ArgState, launch_value
+from wantui.core.args.options import ArgView, project_launch, project_view
 from wantui.core.dataset.schema import round_target_frames
 from wantui.core.errors import WantuiError
 from wantui.core.plan.arch import ceil_div, tokens
 
+if TYPE_CHECKING:
+    from wantui.core.project import Project
+
 DEFAULT_RESOLUTION = (960, 544)  # musubi-tuner's dataset default
-
-
-def read_flags(
-    step: str, args: list[str], cwd: Path, launch_args: list[str] | None = None
-) -> ArgState:
-    """argparse's view of a step's arguments (prefixes, ``--opt=value``, last value wins,
-    ``--config_file`` merged), from the one argument reader wantui has."""  # fmt: skip
-    from wantui.core.args.check import check_step_args
-
-    state, _ = check_step_args(step, list(args), cwd=cwd, launch_args=launch_args,
-                               check_paths=False)  # fmt: skip
-    return state
-
-
-def _int(state: ArgState | None, name: str, default: int | None) -> int | None:
-    value = state.get(name) if state is not None else None
-    try:
-        return int(value) if value is not None else default
-    except ValueError:
-        return default
 
 
 @dataclass
@@ -129,11 +113,11 @@ def read_dataset(path: Path, cwd: Path) -> DatasetPlan:
 
 @dataclass
 class StepInputs:
-    """One step's flags and where it runs."""
+    """One step's options, as argparse will take them."""
 
     step: str
-    state: ArgState
-    launch_args: list[str] = field(default_factory=list)
+    state: ArgView
+    launch: ArgView | None = None
 
 
 @dataclass
@@ -153,50 +137,46 @@ class PlanInputs:
 
     def int_flag(self, step: str, name: str, default: int | None) -> int | None:
         s = self.steps.get(step)
-        return _int(s.state if s else None, name, default)
+        return s.state.int(name, default) if s is not None else default
 
     def num_processes(self) -> int:
         s = self.steps.get("train")
-        n = launch_value(s.launch_args, "--num_processes") if s else None
-        return int(n) if n and n.isdigit() and int(n) > 0 else 1
+        n = s.launch.int("--num_processes", 1) if s is not None and s.launch else 1
+        return n if n and n > 0 else 1
 
     def resolve(self, p: str) -> Path:
         path = Path(os.path.expanduser(p))
         return path if path.is_absolute() else self.cwd / path
 
 
-def inputs_from_project(project: Any) -> PlanInputs:
-    out = PlanInputs(cwd=project.root, dataset_config=project.dataset_config_path())
+def inputs_from_project(project: Project) -> PlanInputs:
+    """A project's enabled steps read by the one argument reader (core/args/options.py)."""
+    out = PlanInputs(cwd=project.cwd(), dataset_config=project.dataset_config_path())
     for name, step in project.steps.items():
         if not step.enabled:
             continue
-        launch = list(step.launch_args) if step.launcher == "accelerate" else []
-        state = read_flags(name, step.args, project.root, launch)
-        out.steps[name] = StepInputs(name, state, launch)
-        dc = state.get("--dataset_config")
+        view = project_view(project, name)
+        out.steps[name] = StepInputs(
+            name, view, project_launch(project) if name == "train" else None
+        )
+        dc = view.get("--dataset_config")
         if out.dataset_config is None and dc:
             out.dataset_config = out.resolve(dc)
     return out
 
 
 def inputs_from_command(argv: list[str] | str, cwd: Path) -> PlanInputs:
+    """Pasted command lines, as the in-memory project `wantui import` would write."""
     from wantui.core.args.parse import parse_commands
+    from wantui.core.args.to_project import project_from_commands
 
     commands = parse_commands(argv, cwd)
-    out = PlanInputs(cwd=cwd)
-    for c in commands:
-        if c.step is None or c.other_arch:
-            continue
-        base = c.cwd or cwd
-        out.cwd = base
-        out.windows = out.windows or c.windows
-        state = read_flags(c.step, c.args, base, c.launch_args)
-        out.steps[c.step] = StepInputs(c.step, state, list(c.launch_args))
-        if c.dataset_config and out.dataset_config is None:
-            out.dataset_config = out.resolve(c.dataset_config)
-    if not out.steps:
+    project, _ = project_from_commands(commands, cwd)
+    if not project.steps:
         raise WantuiError(
             "no musubi-tuner Wan step in the command (wan_cache_latents.py,"
             " wan_cache_text_encoder_outputs.py or wan_train_network.py)"
         )
+    out = inputs_from_project(project)
+    out.windows = any(c.windows for c in commands)
     return out
