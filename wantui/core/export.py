@@ -4,6 +4,16 @@ Both run the enabled steps in order from the project folder (musubi-tuner resolv
 dataset TOML's relative paths from the working directory), with each step's environment,
 and stop at the first failing step. Every argument is quoted for its shell, one option
 per line.
+
+Nothing from the project can end a quote or start a command. Both: env names are
+checked when wantui.toml is loaded (``[A-Za-z_][A-Za-z0-9_]*``), and text written into a
+comment has its control characters (CR, LF...) replaced. bash: every word is one
+``shlex.quote``-d string (``env 'K=v'``). cmd.exe cannot quote a ``"`` (it toggles
+cmd's own quoting, so a later ``&`` would run a command) nor a line break: an argument,
+env value or folder holding one is refused (exit 2); ``%`` is doubled (expanded even
+inside quotes), ``!`` is literal because the script turns delayed expansion off, and
+``& | < > ^ ( )`` and spaces are literal inside the double quotes every such argument
+gets. tests/test_export_injection.py checks the .bat with an emulation of cmd's parser.
 """
 
 from __future__ import annotations
@@ -11,6 +21,7 @@ from __future__ import annotations
 import re
 import shlex
 
+from wantui.core.errors import ExitCode, WantuiError
 from wantui.core.project import STEP_NAMES, Project
 
 _TITLES = {
@@ -22,6 +33,17 @@ _BAT_SAFE = re.compile(r"^[A-Za-z0-9_./\\:=,+@-]+$")
 
 
 _WIN_ABS = re.compile(r"^(?:[A-Za-z]:[\\/]|\\\\)")
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# cmd cannot put these inside a quoted argument (see the module docstring)
+_BAT_UNQUOTABLE = re.compile(r'["\x00-\x08\x0a-\x1f\x7f]')
+
+
+def comment_text(text: str, *, bat: bool = False) -> str:
+    """``text`` safe inside a ``#`` or ``rem`` line: no line break can end the comment
+    (a project name holding a newline would otherwise run its second line); for cmd
+    also none of ``% ^ & | < > "`` (a ``rem`` line still sees ``%`` and ``^``)."""
+    text = _CONTROLS.sub("?", text)
+    return re.sub(r'[%^&|<>"]', "_", text) if bat else text
 
 
 def _argv(project: Project, name: str, python: str) -> list[str]:
@@ -63,7 +85,8 @@ def export_sh(project: Project) -> str:
     """A bash script with ``set -euo pipefail`` that runs the enabled steps."""
     out = [
         "#!/usr/bin/env bash",
-        f"# {project.name}: musubi-tuner Wan pipeline, written by `wantui export` from {project.file.name}.",
+        f"# {comment_text(project.name)}: musubi-tuner Wan pipeline, written by `wantui export`"
+        f" from {comment_text(project.file.name)}.",
         "# Stops at the first failing step.",
         "set -euo pipefail",
         "",
@@ -77,10 +100,12 @@ def export_sh(project: Project) -> str:
             continue
         out.append("")
         if not step.enabled:
-            out.append(f"# step {name} ({_TITLES[name]}) is disabled in {project.file.name}")
+            out.append(
+                f"# step {name} ({_TITLES[name]}) is disabled in {comment_text(project.file.name)}"
+            )
             continue
         out.append(f'echo "== {name}: {_TITLES[name]}"')
-        env = [f"{k}={shlex.quote(v)}" for k, v in step.env.items()]
+        env = [shlex.quote(f"{k}={v}") for k, v in step.env.items()]
         groups = _lines(_argv(project, name, python))
         first = " ".join([*(["env", *env] if env else []), *(shlex.quote(t) for t in groups[0])])
         rendered = [first] + ["  " + " ".join(shlex.quote(t) for t in g) for g in groups[1:]]
@@ -97,6 +122,15 @@ def bat_quote(arg: str) -> str:
     set of characters is double-quoted, so ``& | < > ^`` and spaces are literal. A ``"``
     inside is written as ``\\"`` for the C runtime's argv parser (python.exe).
     """
+    bad = _BAT_UNQUOTABLE.search(arg)
+    if bad is not None:
+        what = "a double quote" if bad.group() == '"' else f"the control character {bad.group()!r}"
+        raise WantuiError(
+            f"cannot export to .bat: {arg!r} holds {what}, which cmd.exe cannot quote"
+            " (it would end the quoting and run the rest as a command); export --sh, or"
+            " remove it from wantui.toml",
+            code=ExitCode.USAGE,
+        )
     arg = arg.replace("%", "%%")
     if arg and _BAT_SAFE.match(arg):
         return arg
@@ -125,9 +159,11 @@ def export_bat(project: Project) -> str:
     """A Windows batch file: venv activation, ``^`` continuations, errorlevel checks."""
     out = [
         "@echo off",
-        f"rem {project.name}: musubi-tuner Wan pipeline, written by `wantui export` from {project.file.name}.",
+        f"rem {comment_text(project.name, bat=True)}: musubi-tuner Wan pipeline, written by"
+        f" `wantui export` from {comment_text(project.file.name, bat=True)}.",
         "rem Stops at the first failing step.",
-        "setlocal",
+        # "!" must stay literal even where the registry turns delayed expansion on
+        "setlocal DisableDelayedExpansion",
         f"cd /d {bat_quote(str(project.root))}",
         "if errorlevel 1 exit /b 1",
         _activate_bat(project),
@@ -139,12 +175,16 @@ def export_bat(project: Project) -> str:
             continue
         out.append("")
         if not step.enabled:
-            out.append(f"rem step {name} ({_TITLES[name]}) is disabled in {project.file.name}")
+            out.append(
+                f"rem step {name} ({_TITLES[name]}) is disabled in"
+                f" {comment_text(project.file.name, bat=True)}"
+            )
             continue
         out.append(f"echo == {name}: {_TITLES[name]}")
         if step.env:
             out.append("setlocal")
             for k, v in step.env.items():
+                bat_quote(v)  # refuses what cmd cannot quote, as for arguments
                 out.append(f'set "{k}={v.replace("%", "%%")}"')
         groups = _lines(_argv(project, name, python))
         rendered = [" ".join(bat_quote(t) for t in g) for g in groups]

@@ -32,6 +32,7 @@ it is rendered. Reading uses tomllib/tomli-free tomlkit so that saving keeps com
 from __future__ import annotations
 
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -136,6 +137,28 @@ def _str_list(value: Any, where: str, path: Path) -> list[str]:
     return [str(v) for v in value]
 
 
+# a variable name every shell and cmd.exe take as it is: exported scripts and the
+# runner's environment never see a name that could end a quote or start a command
+ENV_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _env_table(env: dict[str, Any], where: str, path: Path) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for k, v in env.items():
+        if not ENV_KEY.fullmatch(k):
+            raise WantuiError(
+                f"{where}: {k!r} is not a valid environment variable name"
+                " (letters, digits and _, not starting with a digit)",
+                path=path,
+            )
+        if isinstance(v, bool) or not isinstance(v, (str, int, float)):
+            raise WantuiError(f"{where}.{k} must be a string", path=path)
+        if "\0" in str(v):
+            raise WantuiError(f"{where}.{k} contains a NUL character", path=path)
+        out[k] = str(v)
+    return out
+
+
 def load_project(root: str | os.PathLike[str]) -> Project:
     """Load ``wantui.toml`` from a folder. Errors name the file and line."""
     given = Path(root)
@@ -178,6 +201,14 @@ def load_project(root: str | os.PathLike[str]) -> Project:
         env = tbl.get("env", {})
         if not isinstance(env, dict):
             raise WantuiError(f"steps.{name}.env must be a table", path=path)
+        enabled = tbl.get("enabled", True)
+        if not isinstance(enabled, bool):
+            # `enabled = "false"` is a non-empty string: bool() would make it true
+            raise WantuiError(
+                f"steps.{name}.enabled must be true or false (without quotes),"
+                f" not {type(enabled).__name__} {enabled!r}",
+                path=path,
+            )
         launcher = tbl.get("launcher", "python")
         if launcher not in ("python", "accelerate"):
             raise WantuiError(f"steps.{name}.launcher must be 'python' or 'accelerate'", path=path)
@@ -187,8 +218,8 @@ def load_project(root: str | os.PathLike[str]) -> Project:
             args=_str_list(tbl.get("args", []), f"steps.{name}.args", path),
             launcher=launcher,
             launch_args=_str_list(tbl.get("launch_args", []), f"steps.{name}.launch_args", path),
-            env={str(k): str(v) for k, v in env.items()},
-            enabled=bool(tbl.get("enabled", True)),
+            env=_env_table(env, f"steps.{name}.env", path),
+            enabled=enabled,
         )
     return project
 
