@@ -168,5 +168,7 @@ def test_one_pasted_step_names_the_model_problems_doctor_names_for_it(
             if f["origin"] == "model"
         }
         assert want <= got, (step, want, got)
-        if step == {"wrong-t5": "te", "dit-as-vae": "latents", "missing-t5": "te"}.get(case, "train"):
+        if step == {"wrong-t5": "te", "dit-as-vae": "latents", "missing-t5": "te"}.get(
+            case, "train"
+        ):
             assert want, (case, step)

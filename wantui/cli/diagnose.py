@@ -181,6 +181,8 @@ def diagnose_streams(
     without grep use the Python prefilter. stdin is pumped into grep by a thread.
     """
     matcher = Matcher(rules, context)
+    # the traceback anatomy checks the files an exception names, from where wantui runs
+    matcher.path_probe = (os.path.exists, os.listdir)
     keep = matcher.prefilter_bytes()
     literals = matcher.prefilter_literals()
     grep = _grep() if literals is not None else None

@@ -107,6 +107,13 @@ def format_finding(
             flat = " ".join(para.split())
             for chunk in _wrap(flat, width, initial_indent="    ", subsequent_indent="    "):
                 lines.append((chunk, ""))
+    if f.anatomy:
+        from wantui.core.traceback_anatomy import summary_lines
+
+        lines.append(("  Traceback anatomy:", "bold"))
+        for item in summary_lines(f.anatomy):
+            for chunk in _wrap(item, width, initial_indent="    ", subsequent_indent="        "):
+                lines.append((chunk, ""))
     if f.advice or f.fixes:
         lines.append(("  What to do:", "bold"))
         for a in f.advice:

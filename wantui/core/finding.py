@@ -83,6 +83,9 @@ class Finding:
     location: Location | None = None
     references: list[str] = field(default_factory=list)
     consequence_of: str | None = None  # rule id of the root cause this follows from
+    # the traceback anatomy (wantui/core/traceback_anatomy.py) of a failure no rule
+    # explains: exception, chain, innermost frame and owner, files named
+    anatomy: dict[str, Any] | None = None
 
     @property
     def lines(self) -> list[int]:
@@ -106,6 +109,7 @@ class Finding:
             "location": self.location.to_json() if self.location else None,
             "references": list(self.references),
             "consequence_of": self.consequence_of,
+            **({"anatomy": self.anatomy} if self.anatomy is not None else {}),
         }
 
 

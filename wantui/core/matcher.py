@@ -21,6 +21,8 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from wantui.core import architecture as archs
+from wantui.core import traceback_anatomy
 from wantui.core.finding import Evidence, Finding, Severity, sort_findings
 from wantui.core.fixactions import FixAction
 from wantui.core.logtext import Line, Prefilter, register_prefilter
@@ -66,6 +68,25 @@ _INTERNAL_LITERALS = (
     ": error: ",
     "non-zero exit status",
     "process failed with",
+    # exception chains, for the traceback anatomy
+    "During handling of the above exception",
+    "direct cause of the following exception",
+    # which musubi-tuner architecture the run is (wantui/core/architecture.py)
+    # (other families' module names: Wan is the default, and its module names are on
+    # most lines of a healthy Wan log, which the prefilter must keep out)
+    *{m for a in archs.ARCHITECTURES if a.id != "wan" for m in a.modules},
+    "_train_network.py",
+    "_cache_latents.py",
+    "_cache_text_encoder_outputs.py",
+    "cache_latents.py",
+)
+_CHAIN_TEXT = {
+    "during-handling": "During handling of the above exception, another exception occurred:",
+    "direct-cause": "The above exception was the direct cause of the following exception:",
+}
+_CHAIN = (
+    ("During handling of the above exception", "during-handling"),
+    ("direct cause of the following exception", "direct-cause"),
 )
 MAX_FINDINGS_PER_RULE = 50
 _TB_KEEP = 40  # File lines kept per traceback (the last ones: closest to the raise)
@@ -77,6 +98,21 @@ class _Traceback:
     exception: Line | None = None
     source: str | None = None
     prefix: str = ""  # a GUI's prefix in front of every line of this traceback
+    link: str = ""  # how it follows the traceback before it (an exception chain)
+
+    def texts(self) -> list[str]:
+        """Its lines as the traceback anatomy reads them (the GUI prefix removed)."""
+
+        def body(ln: Line) -> str:
+            t = ln.text
+            return t[len(self.prefix) :] if self.prefix and t.startswith(self.prefix) else t
+
+        out = [_CHAIN_TEXT[self.link]] if self.link else []
+        out.append("Traceback (most recent call last):")
+        out.extend(body(ln) for ln in self.lines[1:])
+        if self.exception is not None:
+            out.append(body(self.exception))
+        return out
 
     @property
     def is_wrapper(self) -> bool:
@@ -160,6 +196,13 @@ class Matcher:
         self._finished = False
         self._rank_counts: dict[tuple, int] = {}
         self._per_rule: dict[str, int] = {}
+        self._link: dict[int | None, str] = {}  # a chain marker waiting for its traceback
+        self._loose_exc: Line | None = None  # an exception line outside any traceback
+        # the run's architecture: the script's, else the first the log betrays
+        self.arch: str | None = archs.script_architecture(self.context.get("script"))
+        self._arch_fixed = self.arch is not None
+        # (exists, listdir) for the anatomy's file checks; None keeps the matcher pure
+        self.path_probe: tuple | None = None
 
     # -- public -----------------------------------------------------------------
     def prefilter_bytes(self) -> re.Pattern[bytes] | None:
@@ -231,6 +274,13 @@ class Matcher:
             if kind == "any":
                 if is_wrapper_line:
                     continue  # accelerate's wrapper is never a diagnosis
+                if rule.raised_in:
+                    where = self._raised_where(line)
+                    if where[0] not in rule.raised_in:
+                        continue
+                    caps.setdefault("raised_in", where[0])
+                    if where[1]:
+                        caps.setdefault("raised_at", where[1])
                 if rule.simple:
                     f = self._emit(rule, hit, [])
                     if f is not None:
@@ -358,8 +408,50 @@ class Matcher:
             return True, extra
         return (False if window_over else None), []
 
+    def _raised_where(self, line: Line) -> tuple[str, str]:
+        """Owner of the code that raised the exception on ``line`` and, when it is
+        musubi-tuner's, its deepest own frame (``path:line in function``)."""
+        tb = next(
+            (
+                t
+                for t in reversed(self._tracebacks)
+                if t.exception is line
+                or (
+                    t.exception is not None
+                    and t.exception.number == line.number
+                    and t.source == self._source
+                )
+            ),
+            None,
+        )
+        if tb is None:
+            return "unknown", ""
+        anat = traceback_anatomy.parse(tb.texts())
+        if anat is None or anat.innermost is None:
+            return "unknown", ""
+        own = anat.deepest_own
+        owner = anat.owner
+        if own is not None and owner in ("python",):
+            owner = "musubi-tuner"  # musubi's code failing inside the standard library
+        return owner, str(own) if own is not None else str(anat.innermost)
+
+    def anatomy(self) -> traceback_anatomy.Anatomy | None:
+        """The anatomy of the run's last real exception (accelerate's wrapper aside)."""
+        real = [t for t in self._tracebacks if not t.is_wrapper]
+        texts: list[str] = []
+        for t in real[-3:]:
+            texts.extend(t.texts())
+        if not texts and self._loose_exc is not None:
+            texts = [self._loose_exc.text]
+        if not texts:
+            return None
+        exists, listdir = self.path_probe if self.path_probe else (None, None)
+        return traceback_anatomy.parse(texts, exists=exists, listdir=listdir)
+
     def _values(self, rule: Rule, captures: dict[str, str]) -> dict[str, str]:
         values: dict[str, str] = dict(self.context)
+        values.setdefault("arch_name", archs.name_of(self.arch) if self.arch else "the model")
+        values.setdefault("cache_arch", archs.cache_suffix(self.arch or "wan"))
         if self._source is not None:
             values.setdefault("source", self._source)
         if self.exit_status is not None:
@@ -391,6 +483,8 @@ class Matcher:
         if existing is not None:
             _merge_rank(existing, trigger)
             return None
+        if rule.architectures and self.arch is not None and self.arch not in rule.architectures:
+            return None  # advice for another architecture than this run's
         count = self._per_rule.get(rule.id, 0)
         if count >= MAX_FINDINGS_PER_RULE:
             return None  # a `once: false` rule on a line repeated every step: memory stays bounded
@@ -462,10 +556,24 @@ class Matcher:
                 self.wrapper_seen = True
                 self.exit_status = int(wm.group("status"))
         rank = line.rank
+        if not self._arch_fixed:
+            found = archs.line_architecture(text)
+            if found is not None:
+                self.arch, self._arch_fixed = found, True
+        for marker, kind in _CHAIN:
+            if marker in text:
+                self._close_tb(rank)
+                self._link[rank] = kind
+                return m is not None
         tm = _TRACEBACK.search(text)
         if tm is not None and tm.start() <= _MAX_PREFIX:
             self._close_tb(rank)
-            self._tb[rank] = _Traceback([line], source=self._source, prefix=text[: tm.start()])
+            self._tb[rank] = _Traceback(
+                [line],
+                source=self._source,
+                prefix=text[: tm.start()],
+                link=self._link.pop(rank, ""),
+            )
             return m is not None
         tb = self._tb.get(rank)
         if tb is not None:
@@ -477,6 +585,8 @@ class Matcher:
             elif _EXCEPTION.match(body):
                 tb.exception = line
                 self._close_tb(rank)
+        elif m is None and _EXCEPTION.match(text.strip()):
+            self._loose_exc = line
         pm = _ARGPARSE.match(text)
         if pm is not None and pm.group("msg"):
             self._argparse.append(_Hit(line, {}, self._source))
@@ -548,6 +658,7 @@ class Matcher:
                 "If this is a common failure, write a rule for it (see `wantui rules explain` and rules/FORMAT.md).",
             ]
             priority, refs = 10, ["wan-facts.md §5.1"]
+        anat = self.anatomy()
         captures = {"exit_status": status} if status else {}
         if last_exc:
             captures["exception"] = last_exc
@@ -566,6 +677,7 @@ class Matcher:
             steps=("any",),
             priority=priority,
             references=refs,
+            anatomy=anat.to_json() if anat is not None else None,
         )
         self._order.append(f)
         return f

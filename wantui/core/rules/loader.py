@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from wantui.core.architecture import BY_ID as _ARCHS
 from wantui.core.catalog import CATALOG, is_known
 from wantui.core.errors import WantuiError
 from wantui.core.finding import Severity
@@ -22,6 +23,7 @@ from wantui.core.resources import builtin_rules_dir, user_rules_dirs
 from wantui.core.rules.model import (
     CONTEXT_KEYS,
     DEFAULT_WINDOW,
+    RAISED_IN,
     RULE_STEPS,
     FixTemplate,
     Pattern,
@@ -46,12 +48,14 @@ TOP_FIELDS = {
     "fixes",
     "references",
     "derive",
+    "architectures",
 }
 REQUIRED_FIELDS = ("id", "catalog", "title", "severity", "steps", "priority", "match", "message")
-MATCH_FIELDS = {"any", "all", "followed_by", "not", "window", "once"}
+MATCH_FIELDS = {"any", "all", "followed_by", "not", "window", "once", "raised_in"}
 FIX_FIELDS = {"action", "params", "label"}
 MAX_RULE_BYTES = 256 * 1024
 _ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+ARCH_IDS = frozenset(_ARCHS)
 
 
 # libyaml's loader parses the ~85 built-in rules ~5x faster (start-up of every command);
@@ -192,6 +196,16 @@ def parse_rule(data: Any, path: Path, *, builtin: bool = True) -> Rule:
     once = match.get("once", True)
     if not isinstance(once, bool):
         raise ctx.fail("match.once", "must be true or false")
+    raised_in = _str_list(ctx, "match.raised_in", match.get("raised_in"))
+    bad = [o for o in raised_in if o not in RAISED_IN]
+    if bad:
+        raise ctx.fail("match.raised_in", f"unknown owner {bad[0]!r}; one of {sorted(RAISED_IN)}")
+    architectures = _str_list(ctx, "architectures", data.get("architectures"))
+    bad = [a for a in architectures if a not in ARCH_IDS]
+    if bad:
+        raise ctx.fail(
+            "architectures", f"unknown architecture {bad[0]!r}; one of {sorted(ARCH_IDS)}"
+        )
 
     rule = Rule(
         id=rid,
@@ -210,6 +224,8 @@ def parse_rule(data: Any, path: Path, *, builtin: bool = True) -> Rule:
         caused_by=tuple(_str_list(ctx, "caused_by", data.get("caused_by"))),
         advice=_str_list(ctx, "advice", data.get("advice")),
         references=_str_list(ctx, "references", data.get("references")),
+        architectures=tuple(architectures),
+        raised_in=tuple(raised_in),
         path=path,
         builtin=builtin,
     )

@@ -10,7 +10,27 @@ from typing import Any
 from wantui.core.errors import WantuiError
 from wantui.core.finding import Severity
 
-CONTEXT_KEYS = frozenset({"dataset_config", "step", "script", "source", "exit_status"})
+CONTEXT_KEYS = frozenset(
+    {"dataset_config", "step", "script", "source", "exit_status", "arch_name", "cache_arch"}
+)
+# owners of a frame (wantui/core/traceback_anatomy.py) a `match.raised_in` may name
+RAISED_IN = frozenset(
+    {
+        "musubi-tuner",
+        "torch",
+        "triton",
+        "accelerate",
+        "transformers",
+        "diffusers",
+        "safetensors",
+        "huggingface_hub",
+        "bitsandbytes",
+        "python",
+        "gui-wrapper",
+        "user-script",
+        "unknown",
+    }
+)
 RULE_STEPS = frozenset({"latents", "te", "train", "any"})
 DEFAULT_WINDOW = 30
 
@@ -56,6 +76,12 @@ class Rule:
     fixes: list[FixTemplate] = field(default_factory=list)
     references: list[str] = field(default_factory=list)
     derive: dict[str, str] = field(default_factory=dict)
+    # musubi-tuner architectures the rule speaks for (wantui/core/architecture.py); empty:
+    # every one (shared code). A run known to be another architecture skips the rule.
+    architectures: tuple[str, ...] = ()
+    # the trigger must be an exception raised in code of one of these owners (the
+    # innermost traceback frame; "unknown" when the log shows no frames); empty: anywhere
+    raised_in: tuple[str, ...] = ()
     path: Path | None = None
     builtin: bool = True
 

@@ -11,6 +11,7 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from wantui.core.finding import Finding, Severity
+from wantui.core.traceback_anatomy import summary_lines
 
 SEVERITY_STYLE = {
     Severity.ERROR: ("E", "bold red"),
@@ -41,6 +42,10 @@ def finding_detail(f: Finding) -> Text:
     ids = f.rule if f.catalog in (None, "", f.rule) else f"{f.rule} · {f.catalog}"
     out.append(f"{ids} · {f.severity.value}\n", style="dim")
     out.append(reflow(f.message) + "\n")
+    if f.anatomy:
+        out.append("\nTraceback anatomy\n", style="bold")
+        for item in summary_lines(f.anatomy):
+            out.append(f" {item}\n")
     if f.evidence:
         out.append("\nEvidence\n", style="bold")
         for e in f.evidence[:6]:
