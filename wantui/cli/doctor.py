@@ -56,6 +56,11 @@ def probe_summary(data: dict[str, Any]) -> list[str]:
         )
     else:
         lines.append(f"torch    not importable: {torch.get('error', 'not installed')}")
+    if not (torch.get("installed") and torch.get("cuda_available")) or _arch_missing(torch):
+        from wantui.core.probe.wheels import wheel_for
+
+        wheel = wheel_for(data)  # the same advice as the findings below
+        lines.append(f"wheel    {wheel.index_url}  ({wheel.why})")
     for g in torch.get("gpus") or []:
         free = f", {g['free_bytes'] / GiB:.1f} GiB free" if g.get("free_bytes") is not None else ""
         lines.append(
@@ -94,6 +99,16 @@ def probe_summary(data: dict[str, Any]) -> list[str]:
             lines.append(f"disk     {d.get('path')}: {d['free_bytes'] / GiB:.1f} GiB free")
     lines.append(f"probe    {data.get('elapsed_s')} s")
     return lines
+
+
+def _arch_missing(torch: dict[str, Any]) -> bool:
+    from wantui.core.probe.check_gpu import arch_supported
+
+    arch = [str(a) for a in torch.get("arch_list") or []]
+    return bool(arch) and any(
+        arch_supported(str(g.get("capability") or ""), arch) is False
+        for g in torch.get("gpus") or []
+    )
 
 
 def _load(args: argparse.Namespace) -> Project | None:

@@ -12,6 +12,7 @@ from wantui.core.probe.context import (
     capability,
     probe_finding,
 )
+from wantui.core.probe.wheels import wheel_for
 
 
 def torch_findings(c: ProbeContext) -> list[Finding]:
@@ -67,9 +68,7 @@ def torch_findings(c: ProbeContext) -> list[Finding]:
                     Severity.ERROR,
                     "torch is not importable in the pipeline's Python",
                     f"import torch: {err}",
-                    advice=[
-                        f"{pip} torch torchvision --index-url https://download.pytorch.org/whl/cu128"
-                    ],
+                    advice=wheel_for(data).advice(pip),
                     priority=95,
                 )
             )
@@ -80,9 +79,7 @@ def torch_findings(c: ProbeContext) -> list[Finding]:
                 " with 'Torch not compiled with CUDA enabled' (the T5 module calls"
                 " torch.cuda.current_device() when imported)."
             )
-            advice = [
-                f"{pip} --force-reinstall torch torchvision --index-url https://download.pytorch.org/whl/cu128"
-            ]
+            advice = wheel_for(data).advice(pip, force=True)
         else:
             msg = (
                 f"torch {torch.get('version')} (CUDA {torch.get('cuda_build')}) sees no GPU"
@@ -105,7 +102,7 @@ def torch_findings(c: ProbeContext) -> list[Finding]:
             )
         )
     elif torch.get("arch_list"):
-        out.extend(_arch_findings(torch, c.pip))
+        out.extend(_arch_findings(torch, c.pip, data))
 
     return out
 
@@ -134,7 +131,7 @@ def arch_supported(cap: str, arch_list: list[str]) -> bool | None:
     return False
 
 
-def _arch_findings(torch: dict, pip: str) -> list[Finding]:
+def _arch_findings(torch: dict, pip: str, data: dict) -> list[Finding]:
     arch_list = [str(a) for a in torch.get("arch_list") or []]
     out: list[Finding] = []
     for gpu in torch.get("gpus") or []:
@@ -142,6 +139,7 @@ def _arch_findings(torch: dict, pip: str) -> list[Finding]:
         if arch_supported(cap, arch_list) is not False:
             continue
         sm = "sm_" + cap.replace(".", "")
+        wheel = wheel_for(data)
         out.append(
             probe_finding(
                 "probe-gpu-arch",
@@ -153,8 +151,7 @@ def _arch_findings(torch: dict, pip: str) -> list[Finding]:
                 " image is available for execution on the device' (RTX 50-series cards need a"
                 " torch built with CUDA 12.8 or newer).",
                 advice=[
-                    f"{pip} --force-reinstall torch torchvision --index-url"
-                    " https://download.pytorch.org/whl/cu128",
+                    *wheel.advice(pip, force=True),
                     "Extension wheels (xformers, flash-attn, sageattention) must be built for the same"
                     " torch and GPU.",
                 ],

@@ -203,6 +203,10 @@ def probe_torch(p):
                 gpus.append(g)
         except Exception as exc:
             out["cuda_error"] = _err(exc)
+    try:  # the CUDA version the driver supports (12080 = 12.8): which wheels can run
+        out["driver_cuda"] = int(torch._C._cuda_getDriverVersion())
+    except Exception:
+        pass
     if out["cuda_available"]:
         try:  # the GPU architectures this build has kernels for (sm_XY, compute_XY)
             out["arch_list"] = [str(a) for a in torch.cuda.get_arch_list()]
@@ -443,6 +447,15 @@ def probe_nvidia_smi(fast):
             )
             out["rc"] = r.returncode
             out["gpus"] = [line.strip() for line in r.stdout.splitlines() if line.strip()][:16]
+            # separately: an old driver that does not know the field fails the whole query
+            r = subprocess.run(
+                [exe, "--query-gpu=compute_cap", "--format=csv,noheader"],
+                capture_output=True,
+                text=True,
+                timeout=4,
+            )
+            if r.returncode == 0:
+                out["capabilities"] = [c.strip() for c in r.stdout.splitlines() if c.strip()][:16]
         except Exception as exc:
             out["error"] = _err(exc)
     return out

@@ -17,6 +17,7 @@ from wantui.core.setup_defaults.musubi_checkout import (
     INSTALL_HELP,
     find_interpreters,
     find_musubi_checkouts,
+    install_help,
     is_musubi_checkout,
 )
 from wantui.core.setup_defaults.project_build import build_project
@@ -44,6 +45,7 @@ __all__ = [
     "choose_settings",
     "dataset_toml",
     "find_interpreters",
+    "install_help",
     "find_musubi_checkouts",
     "is_musubi_checkout",
     "launch_args",

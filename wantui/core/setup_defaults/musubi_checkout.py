@@ -5,17 +5,29 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-INSTALL_HELP = """\
-musubi-tuner was not found. To get it (Linux, a CUDA GPU):
+from wantui.core.probe.wheels import WheelAdvice, choose_wheel
 
+
+def install_help(wheel: WheelAdvice | None = None) -> str:
+    """How to get musubi-tuner, with the torch wheel for this machine's GPU and driver
+    (:mod:`wantui.core.probe.wheels`; unknown: the default, with what it needs)."""
+    wheel = wheel or choose_wheel([])
+    driver = f"\n{wheel.driver_update}\n" if wheel.driver_update else ""
+    return f"""\
+musubi-tuner was not found. To get it (Linux, a CUDA GPU):
+{driver}
   git clone https://github.com/kohya-ss/musubi-tuner
   cd musubi-tuner
   python3 -m venv .venv && . .venv/bin/activate
   pip install torch torchvision \\
-      --index-url https://download.pytorch.org/whl/cu124
+      --index-url {wheel.index_url}
   pip install -e .
 
-Install torch first, then musubi-tuner itself (`pip install -e .`), in the same venv."""
+{wheel.why}. Install torch first, then musubi-tuner itself (`pip install -e .`), in
+the same venv."""
+
+
+INSTALL_HELP = install_help()
 
 # A checkout has the repo-root wrapper scripts (or at least the package sources).
 _MARKERS = ("wan_train_network.py", "src/musubi_tuner/wan_train_network.py")

@@ -11,9 +11,9 @@ from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from wantui.core.setup_defaults import (
-    INSTALL_HELP,
     find_interpreters,
     find_musubi_checkouts,
+    install_help,
     is_musubi_checkout,
 )
 from wantui.tui import core_api as api
@@ -78,8 +78,22 @@ class CheckoutScreen(SetupScreen):
                 "No checkout found here, in its parents or in the usual folders. "
                 "Type the folder of your musubi-tuner checkout (Enter):"
             )
-            self.say(Text(INSTALL_HELP + "\n\nCtrl+Q quits."))
+            self.say(Text(install_help() + "\n\nCtrl+Q quits."))
             self.query_one("#checkout-path", Input).focus()
+            self.install_advice()
+
+    @work(thread=True, exclusive=True, group="wheel")
+    def install_advice(self) -> None:
+        """The torch wheel for this GPU and driver (nvidia-smi, up to a few seconds)."""
+        wheels = api.module("probe.wheels")
+        if wheels is None:
+            return
+        text = install_help(wheels.local_wheel()) + "\n\nCtrl+Q quits."
+        self.app.call_from_thread(self._show_install, text)
+
+    def _show_install(self, text: str) -> None:
+        if not self.choices:  # a checkout typed meanwhile: its list is on screen now
+            self.say(Text(text))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         path = Path(event.value).expanduser()
