@@ -188,3 +188,37 @@ def test_cached_probe_gives_the_machine(folder: Path, capsys: pytest.CaptureFixt
     assert data["machine"]["gpu"] == "NVIDIA H100 80GB HBM3"
     assert data["machine"]["speed_class"] == "H100"
     assert data["steps"][0]["fits"] is True and code == 0
+
+
+def test_probe_vram_check_reads_the_dataset(folder: Path) -> None:
+    """The probe's cuda-oom prediction is the planner's: 720p at 81 frames does not fit an
+    80 GB card without checkpoint offload, while the old model-size-only estimate said it did."""
+    from wantui.core.models import inspect_file
+    from wantui.core.probe import probe_findings
+    from wantui.core.project import load_project
+
+    args = [a for a in TRAIN[3:] if a not in ("--dataset_config", "ds.toml")]
+    (folder / "wantui.toml").write_text(
+        f'[project]\ndataset_config = "ds.toml"\n[steps.train]\nargs = {json.dumps(args)}\n'
+    )
+    data = {"torch": {"gpus": [{"name": "NVIDIA A100-SXM4-80GB", "total_bytes": 80 * 1024**3}]},
+            "platform": {"ram_bytes": 512 * 1024**3}}  # fmt: skip
+    dit = inspect_file(folder / "dit.safetensors")
+
+    def oom() -> list:
+        project = load_project(folder)
+        return [
+            f for f in probe_findings(data, project=project, dit=dit) if f.catalog == "cuda-oom"
+        ]
+
+    assert oom() == []  # 720p, 21 frames
+    (folder / "ds.toml").write_text(
+        '[general]\nresolution = [1280, 720]\ncaption_extension = ".txt"\n'
+        '[[datasets]]\nvideo_directory = "vids"\ntarget_frames = [81]\n'
+    )
+    (found,) = oom()
+    assert "Planned peak" in found.message and "wantui plan" in found.message
+    assert (
+        any(f.params.get("flag") == "--blocks_to_swap" for f in found.fixes)
+        or "first change" in found.message
+    )

@@ -10,7 +10,13 @@ from typing import Any
 from wantui import __version__
 from wantui.core.plan.arch import DitArch, arch_from_header, arch_from_task, ceil_div
 from wantui.core.plan.gpus import GpuClass, find_gpu
-from wantui.core.plan.inputs import DatasetPlan, PlanInputs, read_dataset
+from wantui.core.plan.inputs import (
+    DEFAULT_RESOLUTION,
+    Bucket,
+    DatasetPlan,
+    PlanInputs,
+    read_dataset,
+)
 from wantui.core.plan.memory import (
     GiB,
     TrainSettings,
@@ -359,12 +365,16 @@ def plan_te(inputs: PlanInputs, machine: Machine) -> StepPlan:
 
 def make_plan(inputs: PlanInputs, machine: Machine, *, price: float | None = None) -> Plan:
     plan = Plan(machine)
-    ds: DatasetPlan | None = None
     if inputs.dataset_config is not None:
         ds = read_dataset(inputs.dataset_config, inputs.cwd)
         plan.notes += ds.notes
     else:
-        plan.notes.append("no --dataset_config: sample sizes unknown")
+        # the smallest step musubi-tuner can take: one image at the dataset default size
+        w, h = DEFAULT_RESOLUTION
+        ds = DatasetPlan([Bucket(w, h, 1, 0, 1)], known_items=False)
+        plan.notes.append(
+            f"no --dataset_config: planned for one {w}x{h} image, the smallest step (a lower bound)"
+        )
     if "latents" in inputs.steps:
         plan.steps.append(plan_latents(inputs, ds, machine))
     if "te" in inputs.steps:

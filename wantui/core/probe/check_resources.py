@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 from wantui.core.finding import Finding, Severity
 from wantui.core.fixactions import FixAction
 from wantui.core.probe.context import (
-    BLOCKS,
     PARAMS,
     GiB,
     ProbeContext,
@@ -92,29 +91,48 @@ def disk_findings(data: dict[str, Any], train: ArgView, dit: ModelInfo | None) -
     return out
 
 
-def oom_findings(data: dict[str, Any], train: ArgView, dit: ModelInfo) -> list[Finding]:
-    """A rough VRAM budget: DiT weights resident on the GPU plus working memory."""
-    torch = data.get("torch") or {}
-    gpus = torch.get("gpus") or []
-    if not gpus or dit.kind != "wan-dit" or dit.details.get("params") not in PARAMS:
+def oom_findings(c: ProbeContext) -> list[Finding]:
+    """cuda-oom: the training step's planned peak (`wantui plan`'s memory model: weights
+    by dtype and block swap, activations per token of the dataset's largest sample, LoRA
+    and optimizer) against the probed GPU. A prediction, hence a warning."""
+    from wantui.core.errors import WantuiError
+    from wantui.core.plan import inputs_from_project, machine_from_probe, make_plan
+
+    if c.project is None or "train" not in c.project.steps or not c.project.steps["train"].enabled:
         return []
-    params = dit.details["params"]
-    vram = min(int(g.get("total_bytes") or 0) for g in gpus)
-    # an fp8 file without --fp8_base is up-cast on load: only the flag keeps 1 byte/weight
-    fp8 = train.has("--fp8_base")
-    bytes_per = 1 if fp8 else 2
-    weights = PARAMS[params] * bytes_per
-    swap = train.int("--blocks_to_swap", 0) or 0
-    blocks = BLOCKS[params]
-    resident = weights * (1 - min(swap, blocks - 1) / blocks * 0.95)
-    if train.has("--dit_high_noise") and not train.has("--offload_inactive_dit"):
-        resident *= 2  # both experts stay in VRAM
-    work = (3 if train.has("--gradient_checkpointing") else 12) * GiB
-    need = resident + work
-    if need <= vram:
+    machine = machine_from_probe(c.data)
+    if not machine.gpu_bytes:
         return []
+    try:
+        inputs = inputs_from_project(c.project)
+        plan = make_plan(inputs, machine)
+    except (WantuiError, OSError, ValueError):
+        # an unreadable dataset config is reported by the dataset checks; plan without it
+        inputs = inputs_from_project(c.project)
+        inputs.dataset_config = None
+        plan = make_plan(inputs, machine)
+    train = plan.step("train")
+    if (
+        train is None
+        or train.vram_peak_gib is None
+        or train.vram_peak_gib * GiB <= machine.gpu_bytes
+    ):
+        return []
+    has = inputs.has
     fixes: list[FixAction] = []
-    if not train.has("--gradient_checkpointing"):
+    if train.min_blocks_to_swap is not None and not has("train", "--offload_inactive_dit"):
+        fixes.append(
+            FixAction(
+                "flag_set",
+                {
+                    "step": "train",
+                    "flag": "--blocks_to_swap",
+                    "value": str(train.min_blocks_to_swap),
+                },
+                label=f"Swap {train.min_blocks_to_swap} blocks to the CPU (the fewest that fit)",
+            )
+        )
+    if not has("train", "--gradient_checkpointing"):
         fixes.append(
             FixAction(
                 "flag_add",
@@ -122,7 +140,7 @@ def oom_findings(data: dict[str, Any], train: ArgView, dit: ModelInfo) -> list[F
                 label="Add --gradient_checkpointing",
             )
         )
-    if not fp8:
+    if not has("train", "--fp8_base"):
         fixes.append(
             FixAction(
                 "flag_add",
@@ -130,26 +148,26 @@ def oom_findings(data: dict[str, Any], train: ArgView, dit: ModelInfo) -> list[F
                 label="Store the DiT in fp8 (--fp8_base)",
             )
         )
-    per_block = weights / blocks
-    want = min(blocks - 1, int((need - vram) / per_block) + 2 + swap)
-    if want > swap and not train.has("--offload_inactive_dit"):
-        fixes.append(
-            FixAction(
-                "flag_set",
-                {"step": "train", "flag": "--blocks_to_swap", "value": str(want)},
-                label=f"Swap {want} blocks to the CPU",
-            )
-        )
+    parts = ", ".join(f"{k} {v:.1f} GiB" for k, v in list(train.parts.items())[:4])
     return [
         probe_finding(
             "probe-vram",
             "cuda-oom",
             Severity.WARNING,
-            f"The {params} DiT likely does not fit in {gib_text(vram)} of VRAM",
-            f"Estimated {gib_text(need)} needed ({gib_text(resident)} of DiT weights on the GPU"
-            f"{' for both experts' if train.has('--dit_high_noise') and not train.has('--offload_inactive_dit') else ''}"
-            f" + ~{gib_text(work)} working memory) on a {gpus[0].get('name')} with {gib_text(vram)}:"
-            " expect 'CUDA out of memory'. This is an estimate; resolution, frames and batch size matter.",
+            f"Training likely does not fit in {gib_text(machine.gpu_bytes)} of VRAM",
+            f"Planned peak {train.vram_peak_gib:.1f} GiB ({parts}) on a {machine.gpu_name}"
+            f" with {gib_text(machine.gpu_bytes)}: expect 'CUDA out of memory'"
+            + (
+                " (or, on Windows, a spill into shared GPU memory, several times slower)"
+                if machine.windows
+                else ""
+            )  # fmt: skip
+            + ". `wantui plan` shows the estimate and its assumptions."
+            + (
+                f" No block swap is enough; first change that is: {train.change}."
+                if train.change
+                else ""
+            ),
             steps=("train",),
             fixes=fixes,
             priority=45,

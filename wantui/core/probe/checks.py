@@ -71,5 +71,5 @@ def probe_findings(
     out.extend(shm_findings(c))
     out.extend(disk_findings(data, c.train, dit))
     if dit is not None:
-        out.extend(oom_findings(data, c.train, dit))
+        out.extend(oom_findings(c))
     return out
