@@ -544,3 +544,49 @@ def test_skipped_probe_parts_are_not_missing_packages(tmp_path) -> None:
     s.probe["attention"]["xformers"] = {"found": True, "importable": None}
     cats = {f.catalog for f in s.run()}
     assert "bitsandbytes-missing" not in cats and "attention-backend-missing" not in cats
+
+
+def _small_wan_t5(vocab: int = 32128, dim: int = 512, blocks: int = 6) -> dict:
+    """A T5 in the Wan key layout but not umt5-xxl (a t5-small converted, say)."""
+    t = {"token_embedding.weight": ("BF16", (vocab, dim))}
+    for i in range(blocks):
+        b = f"blocks.{i}."
+        for p in ("q", "k", "v", "o"):
+            t[f"{b}attn.{p}.weight"] = ("BF16", (dim, dim))
+        t[b + "ffn.fc1.weight"] = ("BF16", (dim * 2, dim))
+    return t
+
+
+def test_t5_wrong_size_names_the_sizes_not_missing_keys(tmp_path) -> None:
+    """Issue 9 item 11: a Wan-layout T5 of the wrong size is a size problem, not missing
+    keys; the right file is named with its sizes and offered for download."""
+    s = Scenario(tmp_path)
+    s.set_flag(s.te, "--t5", s.model("my_t5.safetensors", _small_wan_t5()))
+    (f,) = [f for f in s.run() if f.catalog == "wrong-t5-encoder"]
+    assert f.rule == "t5-wrong-size"
+    assert "vocab 32128 (expected 256384)" in f.message and "dim 512 (expected 4096)" in f.message
+    assert "blocks 6 (expected 24)" in f.message
+    assert "size mismatch for token_embedding.weight" in f.message
+    assert "Missing key" not in f.message
+    assert f.fixes and f.fixes[0].action == "download"
+    assert "models_t5_umt5-xxl-enc-bf16.pth" in f.advice[0]
+
+
+def test_t5_wrong_size_under_the_right_name_is_not_told_to_get_that_file(tmp_path) -> None:
+    """The user's file already has the right file's name: advising "use
+    models_t5_umt5-xxl-enc-bf16.pth" (or downloading onto it) leads nowhere."""
+    pytest.importorskip("torch")
+    s = Scenario(tmp_path)
+    mf.write_pth(tmp_path / "models/models_t5_umt5-xxl-enc-bf16.pth", _small_wan_t5())
+    s.set_flag(s.te, "--t5", "models/models_t5_umt5-xxl-enc-bf16.pth")
+    (f,) = [f for f in s.run() if f.catalog == "wrong-t5-encoder"]
+    assert f.rule == "t5-wrong-size" and not f.fixes
+    assert "does not hold that model" in f.advice[0] and "Move it aside" in f.advice[0]
+    # the log rule's download fix (t5-wrong-size) would land on that very file: refused
+    from wantui.core.fixactions import FixAction
+    from wantui.core.fixes import plan_fix
+
+    action = FixAction("download", {"name": "t5", "step": "te", "flag": "--t5"})
+    plan = plan_fix(action, load_project(tmp_path))
+    assert plan.refused and "already there under the right name" in plan.refused
+    assert "vocab 32128" in plan.refused and "move it aside" in plan.refused

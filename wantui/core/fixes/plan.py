@@ -542,6 +542,14 @@ def _plan_download(
     # file there (it never replaces a different one), so no symlink check here
     folder = Path(models_dir) if models_dir is not None else project.resolve(project.models_dir)
     dest = folder / f.basename
+    wrong = _wrong_file_in_place(dest, f.role)
+    if wrong:
+        # the download would stop on it ("a different file with this name"), and telling
+        # the user to get the file they already have leads nowhere
+        raise FixRefused(
+            f"{dest} is already there under the right name but is {wrong}; move it aside,"
+            " then apply this fix to download the real one"
+        )
     plan.download = DownloadStep(
         str(p["name"]), f.repo, f.filename, f.size, dest, free_space(folder)
     )
@@ -573,6 +581,24 @@ def _plan_download(
             for name in names:
                 plan.argv_before[name] = old.argv(name)
                 plan.argv_after[name] = new.argv(name)
+
+
+_ROLE_KIND = {"t5": "t5", "vae": "wan-vae", "clip": "clip"}
+
+
+def _wrong_file_in_place(dest: Path, role: str) -> str | None:
+    """What the file already at ``dest`` is, when it is not the model ``role`` needs."""
+    kind = _ROLE_KIND.get(role)
+    if kind is None or not dest.is_file():
+        return None
+    from wantui.core.models import inspect_file
+
+    info = inspect_file(dest)
+    if info.kind in ("unknown", "corrupt"):
+        return None  # not surely wrong: the download compares it with the hub's file
+    if info.kind == kind and not info.notes and info.details.get("layout", "wan") == "wan":
+        return None
+    return "; ".join(info.notes) or f"a {info.kind} file"
 
 
 def argv_changes(before: list[str], after: list[str]) -> list[str]:

@@ -134,6 +134,8 @@ def file_findings(ref: ModelRef) -> list[Finding]:
         return []
     if role == "t5":
         layout = info.details.get("layout")
+        if info.kind == "t5" and layout == "wan" and info.notes:
+            return [_t5_wrong_size(ref)]
         if info.kind != "t5" or layout != "wan" or info.notes:
             what = (
                 "the HF/ComfyUI umt5-xxl layout (encoder.block.N...)"
@@ -174,6 +176,53 @@ def file_findings(ref: ModelRef) -> list[Finding]:
                 )
             ]
     return []
+
+
+# musubi-tuner's T5Encoder: umt5-xxl, encoder only (wan/modules/t5.py)
+T5_SHAPE = {"vocab": 256384, "dim": 4096, "blocks": 24}
+T5_FILE = "models_t5_umt5-xxl-enc-bf16.pth"
+T5_REPO = "Wan-AI/Wan2.1-I2V-14B-720P"
+
+
+def _t5_wrong_size(ref: ModelRef) -> Finding:
+    """The Wan key layout with other sizes: a smaller T5 or a damaged copy. The keys match,
+    so the strict load fails on sizes, not on missing keys; and when the file already has
+    the right file's name, downloading "the right file" is not advice."""
+    d = ref.info.details
+    wrong = [f"{k} {d.get(k)} (expected {v})" for k, v in T5_SHAPE.items() if d.get(k) != v] or [
+        f"{k} {d.get(k)}" for k in T5_SHAPE
+    ]
+    got = d.get("vocab"), d.get("dim")
+    same_name = ref.path.name == T5_FILE
+    if same_name:
+        advice = [
+            f"The file is named {T5_FILE} but does not hold that model (another size, or"
+            " another model saved under its name). Move it aside, then download the real one:"
+            f" `wantui download t5` ({T5_FILE} from {T5_REPO}, about 11 GB, vocab 256384,"
+            " dim 4096, 24 blocks).",
+        ]
+    else:
+        advice = [
+            f"Use {T5_FILE} from {T5_REPO} (umt5-xxl: vocab 256384, dim 4096, 24 blocks);"
+            " the same file serves Wan2.1 and Wan2.2."
+        ]
+    return model_finding(
+        "t5-wrong-size",
+        "wrong-t5-encoder",
+        Severity.ERROR,
+        f"{ref.flag} has the Wan T5 layout but the wrong sizes",
+        f"{ref.path} has the Wan T5 key names, but {', '.join(wrong)}: it is not umt5-xxl."
+        " musubi's strict load fails with 'Error(s) in loading state_dict for T5Encoder:"
+        f" size mismatch for token_embedding.weight: copying a param with shape"
+        f" torch.Size([{got[0]}, {got[1]}]) from checkpoint, the shape in current model is"
+        " torch.Size([256384, 4096])'.",
+        ref,
+        steps=(ref.step,),
+        # the download would land on the very file the user has: only when it would not
+        fixes=[] if same_name else download_fix("t5", ref),
+        advice=advice,
+        priority=85,
+    )
 
 
 def _storage_problems(info: ModelInfo) -> list[str]:
