@@ -26,7 +26,9 @@ def register(parser: argparse.ArgumentParser) -> None:
         "--project", metavar="DIR", help="project folder (default: the current folder)"
     )
     parser.add_argument(
-        "--python", metavar="PY", help="the pipeline's interpreter (default: project.python)"
+        "--python",
+        metavar="PY",
+        help="the pipeline's interpreter (default: [project] python, else wantui's own)",
     )
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.add_argument("--no-probe", action="store_true", help="skip the environment probe")
@@ -111,6 +113,28 @@ def _arch_missing(torch: dict[str, Any]) -> bool:
     )
 
 
+def _project_python(project: Project | None) -> str | None:
+    return project.python_path() if project is not None and project.python else None
+
+
+def _fallback(python: str, project: Project | None, checkout: Path | None, data: dict):  # noqa: ANN202
+    """The finding that says wantui's own interpreter was probed, with the candidates."""
+    from wantui.core.probe.which_python import fallback_finding
+
+    if checkout is None:  # machine-only: the checkout the guided setup would find
+        from wantui.core.setup_defaults import find_musubi_checkouts
+
+        found = find_musubi_checkouts(project.root if project else Path.cwd())
+        checkout = found[0] if found else None
+    musubi = (data.get("musubi") or {}).get("found") if data else None
+    return fallback_finding(
+        python,
+        checkout=checkout,
+        project_file=project.file if project else None,
+        musubi_found=musubi if isinstance(musubi, bool) else None,
+    )
+
+
 def _load(args: argparse.Namespace) -> Project | None:
     try:
         root = Path(args.project) if args.project else Path.cwd()
@@ -134,14 +158,19 @@ def run(args: argparse.Namespace) -> int:
             pass
     from wantui.core.preflight import preflight, probe_paths, project_models
     from wantui.core.probe import run_probe
+    from wantui.core.probe.which_python import FALLBACK, choose_python
 
     # before anything runs: "nan" and "inf" parse as floats, and a nan deadline never comes
     if not (0 < args.probe_timeout <= 3600):
         raise WantuiError("--probe-timeout must be a number of seconds between 0 and 3600")
     project = _load(args)
     probe = None
+    python_from: str | None = None  # where the probed interpreter came from
+    checkout: Path | None = None
     if not args.no_probe:
-        python = args.python or (project.python_path() if project else sys.executable)
+        python, python_from = choose_python(
+            args.python, project.python if project else None, _project_python(project)
+        )
         checkout = project.resolve(project.musubi_dir) if project and project.musubi_dir else None
         probe = run_probe(
             python,
@@ -167,15 +196,21 @@ def run(args: argparse.Namespace) -> int:
         findings = sort_findings(list(probe.findings)) if probe else []
         models = []
         source = None
+    if probe is not None and python_from == FALLBACK:
+        findings = sort_findings([_fallback(python, project, checkout, probe.data), *findings])
     from wantui.cli.render import render_findings
 
     try:
         summary = probe_summary(probe.data) if probe else []
+        if probe is not None and python_from == FALLBACK and summary:
+            summary[0] += "  (wantui's own: no pipeline Python is configured)"
     except Exception:  # an odd report: its findings already say so; the summary is extra
         summary = ["probe    (a report of an unexpected shape)"]
     plan = _plan(project, probe.data if probe else None)
     if args.json:
         extra: dict[str, Any] = {"probe": probe.to_json() if probe else None, "models": models}
+        if probe is not None:
+            extra["probe"]["python_from"] = python_from
         extra["plan"] = plan.to_json() if plan is not None else None
         render_findings(findings, stream=sys.stdout, json_mode=True, source=source, extra=extra)
     else:

@@ -67,19 +67,26 @@ def find_musubi_checkouts(cwd: Path, home: Path | None = None) -> list[Path]:
     return found
 
 
-def find_interpreters(checkout: Path, env: dict[str, str] | None = None) -> list[str]:
+def find_interpreters(
+    checkout: Path | None, env: dict[str, str] | None = None, *, conda: bool = False
+) -> list[str]:
     """Interpreters that may have musubi-tuner installed: the checkout's venvs first, then
-    the active venv. The probe (run_probe) decides which one really works."""
+    the active venv (and, with ``conda``, the active conda env). The probe (run_probe)
+    decides which one really works."""
     env = dict(os.environ) if env is None else env
     out: list[str] = []
-    for rel in _VENV_PYTHONS:
+    for rel in _VENV_PYTHONS if checkout is not None else ():
         p = checkout / rel
         if p.is_file():
             out.append(str(p))
-    venv = env.get("VIRTUAL_ENV")
-    if venv:
-        for rel in ("bin/python", "Scripts/python.exe"):
-            p = Path(venv) / rel
+    envs = ("VIRTUAL_ENV", "CONDA_PREFIX") if conda else ("VIRTUAL_ENV",)
+    for var in envs:
+        prefix = env.get(var)
+        if not prefix:
+            continue
+        for rel in ("bin/python", "Scripts/python.exe", "python.exe"):
+            p = Path(prefix) / rel
             if p.is_file() and str(p) not in out:
                 out.append(str(p))
+                break
     return out
