@@ -73,10 +73,11 @@ def run(args: argparse.Namespace) -> int:
         command = command[1:]
     if command and (args.project or args.dataset_config):
         raise WantuiError("give either a command after --, or --project/--dataset-config, not both")
+    ref = None
     if command:
-        from wantui.core.preflight import check_pasted
+        from wantui.core.preflight import check_pasted_with_reference
 
-        findings = check_pasted(command, Path.cwd())
+        findings, ref = check_pasted_with_reference(command, Path.cwd())
         source: str | list[str] = " ".join(command)
     elif args.dataset_config:
         from wantui.core.args.command import dataset_findings
@@ -93,15 +94,24 @@ def run(args: argparse.Namespace) -> int:
         findings = sort_findings(dataset_findings(path, cwd, scan_step=None))
         source = str(path)
     else:
+        from wantui.core.args.checkout import project_reference
         from wantui.core.preflight import preflight
         from wantui.core.project import load_project
 
         project = load_project(project_arg(args.project))
+        ref = project_reference(project)
         # the same checks as doctor --no-probe and the TUI: inputs, model files, caches
-        findings = preflight(project, steps=_steps(args.steps))
+        findings = preflight(project, steps=_steps(args.steps), reference=ref)
         source = str(project.file)
     try:
-        render_findings(findings, stream=sys.stdout, json_mode=args.json, source=source)
+        render_findings(
+            findings,
+            stream=sys.stdout,
+            json_mode=args.json,
+            source=source,
+            extra={"musubi": ref.to_json()} if ref is not None else None,
+            note=f"options checked against {ref.describe()}" if ref is not None else None,
+        )
     except BrokenPipeError:
         raise
     return int(exit_code_for(findings)) if findings is not None else int(ExitCode.INTERNAL)

@@ -186,8 +186,12 @@ def run(args: argparse.Namespace) -> int:
 
             # `wantui run` and the app's Run check against it without probing again
             save_probe(project.root, probe, str(checkout) if checkout else None)
+    ref = None
     if project is not None:
-        findings = preflight(project, probe=probe)
+        from wantui.core.args.checkout import project_reference
+
+        ref = project_reference(project)
+        findings = preflight(project, probe=probe, reference=ref)
         models = [
             {"step": r.step, "flag": r.flag, **r.info.to_json()} for r in project_models(project)
         ]
@@ -212,6 +216,8 @@ def run(args: argparse.Namespace) -> int:
         if probe is not None:
             extra["probe"]["python_from"] = python_from
         extra["plan"] = plan.to_json() if plan is not None else None
+        if ref is not None:
+            extra["musubi"] = ref.to_json()
         render_findings(findings, stream=sys.stdout, json_mode=True, source=source, extra=extra)
     else:
         out = sys.stdout
@@ -219,6 +225,8 @@ def run(args: argparse.Namespace) -> int:
             out.write(f"(no {PROJECT_FILE} here: checking the machine only)\n")
         for line in summary:
             out.write(line + "\n")
+        if ref is not None:
+            out.write(f"options  checked against {ref.describe()}\n")
         for m in models:
             out.write(
                 f"model    {m['flag']} {m['path']}: {m['kind']}"

@@ -136,8 +136,10 @@ def render_findings(
     json_mode: bool,
     source: str | list[str] | None = None,
     extra: dict[str, Any] | None = None,
+    note: str | None = None,
 ) -> None:
-    """Print ``findings`` (already ranked) to ``stream``."""
+    """Print ``findings`` (already ranked) to ``stream``; ``note``: a last line of text
+    output (what the options were checked against)."""
     if json_mode:
         obj: dict[str, Any] = {"findings": [f.to_json() for f in findings], "source": source}
         if extra:
@@ -157,6 +159,8 @@ def render_findings(
     if findings:
         out.append(("", ""))
     out.append((summary_line(findings), "bold"))
+    if note:
+        out.append((note, "dim"))
     if colour:
         from rich.console import Console
         from rich.text import Text

@@ -20,6 +20,12 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from wantui.core.args.checkout import (
+    Reference,
+    project_reference,
+    reference_findings,
+    use_reference,
+)
 from wantui.core.args.options import project_view
 from wantui.core.dataset.cache_loss import cache_loss_findings
 from wantui.core.finding import Finding, sort_findings
@@ -113,12 +119,29 @@ def preflight(
     probe: ProbeResult | None = None,
     steps: list[str] | None = None,
     inputs: list[Finding] | None = None,
+    reference: Reference | None = None,
 ) -> list[Finding]:
     """Every predictable failure of ``project``, ranked (root causes first); ``steps``:
     the steps about to run (default: the enabled ones). Every door runs this: ``check
     --project``, ``doctor``, the TUI, ``fix``, and ``check -- COMMAND`` (which passes the
-    pasted commands' own ``inputs`` findings, see :func:`check_pasted`)."""
+    pasted commands' own ``inputs`` findings, see :func:`check_pasted`). Options are held
+    against ``reference``: the project's musubi-tuner read from source when found
+    (:mod:`wantui.core.args.checkout`), else the bundled catalog."""
+    ref = reference if reference is not None else project_reference(project)
+    with use_reference(ref):
+        return _preflight(project, probe, steps, inputs, ref)
+
+
+def _preflight(
+    project: Project,
+    probe: ProbeResult | None,
+    steps: list[str] | None,
+    inputs: list[Finding] | None,
+    ref: Reference,
+) -> list[Finding]:
     found = inputs_findings(project, steps) if inputs is None else list(inputs)
+    used = {n: project_view(project, n) for n, s in project.steps.items() if s.enabled}
+    found += reference_findings(ref, used)
     refs = project_models(project)
     mine = model_findings(project, refs)
     # data loss is predictable too: a caching step deletes caches no item maps to
@@ -182,15 +205,25 @@ def check_pasted(argv: list[str] | str, cwd: Path) -> list[Finding]:
     """``wantui check -- COMMAND``: the pasted commands' argument, script and dataset
     checks, then the same model-file, cross-step and cache checks as a project, on the
     project ``wantui import`` would make of them (kept in memory)."""
+
+    return check_pasted_with_reference(argv, cwd)[0]
+
+
+def check_pasted_with_reference(
+    argv: list[str] | str, cwd: Path
+) -> tuple[list[Finding], Reference]:
+    """:func:`check_pasted` and the musubi-tuner reference it checked against."""
     from wantui.core.args.command import check_commands, cross_checks
     from wantui.core.args.parse import parse_commands
     from wantui.core.args.to_project import project_from_commands
 
     commands = parse_commands(argv, cwd)
-    inputs = check_commands(commands)
     project, _ = project_from_commands(commands, Path(cwd))
-    if not project.steps:
-        return inputs
-    if len(project.steps) > 1:
-        inputs += cross_checks(project)
-    return preflight(project, inputs=inputs)
+    ref = project_reference(project)
+    with use_reference(ref):
+        inputs = check_commands(commands)
+        if not project.steps:
+            return inputs, ref
+        if len(project.steps) > 1:
+            inputs += cross_checks(project)
+    return preflight(project, inputs=inputs, reference=ref), ref

@@ -1,6 +1,8 @@
 """The argument catalog of the three Wan scripts and of ``accelerate launch``, as data.
 
 ``catalog.json`` is generated from musubi-tuner v0.3.4's parser code by ``gen_catalog``
+with the same reader that reads the user's own checkout at run time
+(:mod:`wantui.core.args.checkout`)
 (accelerate's options were dumped once from accelerate 1.15's launch parser). On top of
 it, :data:`KNOWN_BAD` lists options people pass that do not exist, with the real
 replacement (wan-facts §3).
@@ -225,7 +227,8 @@ def _raw() -> dict[str, Any]:
     return json.loads(Path(__file__).with_name("catalog.json").read_text(encoding="utf-8"))
 
 
-def _specs(options: list[dict[str, Any]]) -> dict[str, ArgSpec]:
+def specs_of(options: list[dict[str, Any]]) -> dict[str, ArgSpec]:
+    """Catalog entries (``names``, ``type``, ``nargs``...) as a name -> spec table."""
     out: dict[str, ArgSpec] = {}
     for o in options:
         names = tuple(o["names"])
@@ -247,12 +250,12 @@ def _specs(options: list[dict[str, Any]]) -> dict[str, ArgSpec]:
 @cache
 def script_options(script: str) -> dict[str, ArgSpec]:
     """Every option name (aliases included) of one Wan script -> its spec."""
-    return _specs(_raw()["scripts"][script])
+    return specs_of(_raw()["scripts"][script])
 
 
 @lru_cache(maxsize=1)
 def accelerate_options() -> dict[str, ArgSpec]:
-    return _specs(_raw()["accelerate_launch"]["options"])
+    return specs_of(_raw()["accelerate_launch"]["options"])
 
 
 @lru_cache(maxsize=1)

@@ -5,7 +5,8 @@ checks, the model-file checks, the probe's cross-checks, the run planner, import
 fixes and the TUI. argparse semantics: exact names first, then a unique prefix
 (``--mixed_prec`` is ``--mixed_precision``), ``--opt=value``, on/off switches, ``nargs``
 (``?``, ``*``, ``+``, N), repeated options (the last one wins) and negative numbers read
-as values. The option table is the script's catalog.
+as values. The option table is the script's catalog: the user's musubi-tuner read from source
+when a check runs against it, else the bundled one.
 """
 
 from __future__ import annotations
@@ -156,11 +157,15 @@ def read_args(args: Iterable[str], opts: Mapping[str, ArgSpec]) -> ArgView:
 
 
 def step_options(step: str | None, script: str | None = None) -> Mapping[str, ArgSpec]:
-    """The option table of a step's script (training's for an unknown step)."""
+    """The option table of a step's script (training's for an unknown step): the user's
+    musubi-tuner when a check runs against it (:mod:`wantui.core.args.checkout`), else
+    the bundled catalog."""
+    from wantui.core.args.checkout import active_options
+
     name = script or STEP_SCRIPTS.get(step or "", STEP_SCRIPTS["train"])
     if name not in STEP_SCRIPTS.values():
         name = STEP_SCRIPTS.get(step or "", STEP_SCRIPTS["train"])
-    return script_options(name)
+    return active_options(name) or script_options(name)
 
 
 def step_view(step: str | None, args: Iterable[str], cwd: Path | None = None) -> ArgView:

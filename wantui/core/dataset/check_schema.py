@@ -163,7 +163,24 @@ class SchemaChecks(CheckerBase):
     def extra_key(
         self, table: str, key: str, allowed: list[str] | tuple[str, ...], entry: dict | None = None
     ) -> None:
-        """An unknown key: suggest the right one, fix by renaming (or removing)."""
+        """An unknown key: suggest the right one, fix by renaming (or removing). A key the
+        user's own musubi-tuner accepts is reported as info (it knows more than v0.3.4)."""
+        from wantui.core.args.checkout import install_dataset_keys
+
+        known = install_dataset_keys("general" if table == "general" else "datasets")
+        if key in known:
+            self.add(
+                "toml-key-from-install",
+                "toml-extra-key",
+                Severity.INFO,
+                f"`{key}` exists in your musubi-tuner's dataset schema",
+                f"wantui's bundled schema (musubi-tuner v0.3.4) does not have `{key}`; wantui knows"
+                " it from your install and leaves it to musubi-tuner.",
+                self.loc(table, key),
+                captures={"key": key, "table": table},
+                priority=5,
+            )
+            return
         alias = KEY_ALIASES.get(key, "")
         target: str | None
         if alias is None:
