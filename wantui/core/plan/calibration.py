@@ -234,7 +234,7 @@ def predict(p: Point) -> float:
 
     from wantui.core.plan.gpus import find_gpu
     from wantui.core.plan.memory import GiB, train_memory
-    from wantui.core.plan.planner import min_blocks_to_swap
+    from wantui.core.plan.planner import min_blocks_to_swap, usable
     from wantui.core.plan.speed import SpeedSettings, sec_per_step
 
     if p.kind == "swap-limit":
@@ -262,6 +262,6 @@ def predict(p: Point) -> float:
         return pinned / GiB
     if p.kind in ("fits", "no-fit"):
         assert p.gpu_gib is not None
-        swap = min_blocks_to_swap(s, p.gpu_gib * GiB)
+        swap = min_blocks_to_swap(s, usable(p.gpu_gib * GiB))
         return 1.0 if swap is not None else 0.0
     raise ValueError(f"unknown calibration kind {p.kind!r}")

@@ -30,6 +30,13 @@ from wantui.core.plan.speed import UNCERTAINTY, SpeedSettings, sec_per_step
 VRAM_UNCERTAINTY = 0.20  # the memory model reproduces the published peaks within this
 DEFAULT_MAX_STEPS = 1600  # parser_common.py --max_train_steps default
 WAN22_BOUNDARY = {"t2v-A14B": 0.875, "i2v-A14B": 0.9}
+# what the driver (and a desktop on the same GPU) keeps: nvidia-smi shows ~0.3-0.6 GiB
+# in use on an idle card, so a plan that needs every last byte is not a plan that fits
+DRIVER_RESERVE = 0.5 * GiB
+
+
+def usable(gpu_bytes: float) -> float:
+    return gpu_bytes - DRIVER_RESERVE
 
 
 @dataclass
@@ -260,12 +267,14 @@ def plan_train(inputs: PlanInputs, ds: DatasetPlan | None, machine: Machine,
         a.append("--block_swap_h2d_only without --gradient_checkpointing stops musubi-tuner")
     out.uncertainty = {"vram_rel": VRAM_UNCERTAINTY}
     if machine.gpu_bytes:
-        vram_ok = est.vram <= machine.gpu_bytes
+        room = usable(machine.gpu_bytes)
+        vram_ok = est.vram <= room
         ram_ok = machine.ram_bytes is None or est.ram <= machine.ram_bytes
         out.fits = vram_ok and ram_ok
-        out.min_blocks_to_swap = min_blocks_to_swap(s, machine.gpu_bytes)
+        out.min_blocks_to_swap = min_blocks_to_swap(s, room)
         if out.min_blocks_to_swap is None:
-            out.change = other_change(s, machine.gpu_bytes, peak.frames)
+            out.change = other_change(s, room, peak.frames)
+        a.append(f"{DRIVER_RESERVE / GiB:.1f} GiB of the GPU left to the driver")
         if not vram_ok and machine.windows:
             a.append(
                 "on Windows the driver spills into shared GPU memory instead of failing:"
@@ -316,7 +325,7 @@ def plan_train(inputs: PlanInputs, ds: DatasetPlan | None, machine: Machine,
 def _judge(out: StepPlan, vram: float, ram: float, machine: Machine) -> None:
     out.vram_peak_gib, out.ram_peak_gib = _gib(vram), _gib(ram)
     if machine.gpu_bytes:
-        out.fits = vram <= machine.gpu_bytes and (
+        out.fits = vram <= usable(machine.gpu_bytes) and (
             machine.ram_bytes is None or ram <= machine.ram_bytes
         )
 

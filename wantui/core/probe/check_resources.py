@@ -112,11 +112,7 @@ def oom_findings(c: ProbeContext) -> list[Finding]:
         inputs.dataset_config = None
         plan = make_plan(inputs, machine)
     train = plan.step("train")
-    if (
-        train is None
-        or train.vram_peak_gib is None
-        or train.vram_peak_gib * GiB <= machine.gpu_bytes
-    ):
+    if train is None or train.vram_peak_gib is None or train.fits is not False:
         return []
     has = inputs.has
     fixes: list[FixAction] = []
