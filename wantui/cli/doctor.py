@@ -172,15 +172,18 @@ def run(args: argparse.Namespace) -> int:
             args.python, project.python if project else None, _project_python(project)
         )
         checkout = project.resolve(project.musubi_dir) if project and project.musubi_dir else None
-        probe = run_probe(
-            python,
-            timeout=args.probe_timeout,
-            cwd=project.root if project else None,
-            checkout=checkout,
-            paths=probe_paths(project) if project else (),
-            fast=args.fast,
-            project=project,
-        )
+        from wantui.cli.progress_line import ProgressLine
+
+        with ProgressLine(f"wantui: probing {python} (up to {args.probe_timeout:g} s) ..."):
+            probe = run_probe(
+                python,
+                timeout=args.probe_timeout,
+                cwd=project.root if project else None,
+                checkout=checkout,
+                paths=probe_paths(project) if project else (),
+                fast=args.fast,
+                project=project,
+            )
         if project is not None and python == project.python_path():
             from wantui.core.probe.cache import save_probe
 

@@ -118,7 +118,10 @@ class CheckoutScreen(SetupScreen):
 
     def use(self, checkout: Path, python: str) -> None:
         self.state.checkout, self.state.python = checkout, python
-        self.say(f"probing {python} ...")
+        self.say(f"probing {python} (up to a minute) ...")
+        box = self.query_one("#probe", Static)
+        box.styles.min_height = 3  # room for the loading indicator in the empty box
+        box.loading = True  # the probe takes seconds: show that something happens
         self.run_probe(python, checkout)
 
     @work(thread=True, exclusive=True)
@@ -126,6 +129,7 @@ class CheckoutScreen(SetupScreen):
         probe = api.module("probe")
         if probe is None:
             self.app.call_from_thread(self.say, "probe: not available yet; Ctrl+N to go on")
+            self.app.call_from_thread(setattr, self.query_one("#probe", Static), "loading", False)
             return
         result = probe.run_probe(python, timeout=60, checkout=checkout, cwd=self.state.cwd)
         cache = api.module("probe.cache")
@@ -134,6 +138,7 @@ class CheckoutScreen(SetupScreen):
         self.app.call_from_thread(self.show_probe, result)
 
     def show_probe(self, result: object) -> None:
+        self.query_one("#probe", Static).loading = False
         self.state.probe = result
         text = Text(probe_summary(getattr(result, "data", {}) or {}) + "\n")
         text.append_text(findings_text(list(getattr(result, "findings", []))))
