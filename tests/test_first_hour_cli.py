@@ -4,8 +4,13 @@ terminal, Ctrl-C in serve, --help style, pasted Windows commands."""
 from __future__ import annotations
 
 import os
+import signal
+import socket
 import stat
+import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -59,3 +64,107 @@ def test_run_records_get_the_users_umask(tmp_path: Path, umask) -> None:  # noqa
     umask(0o022)
     atomic_write_json(tmp_path / "run.json", {"a": 1})
     assert _mode(tmp_path / "run.json") == 0o644
+
+
+# -- 22: option values and the terminal ----------------------------------------------------
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _usage(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    from wantui.cli.main import main
+
+    try:
+        code = main(argv)
+    except SystemExit as exc:  # argparse's usage errors exit directly
+        code = int(exc.code)
+    return code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "nan", "inf", "fast"])
+@pytest.mark.parametrize("command", ["demo", "replay"])
+def test_replay_speed_must_be_above_zero(
+    command: str, value: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = tmp_path / "train.log"
+    log.write_text("x\n")
+    argv = [command, *([str(log)] if command == "replay" else []), "--speed", value]
+    code, err = _usage(argv, capsys)
+    assert code == 2
+    assert "--speed" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["run", "--num-processes", "0"],
+        ["run", "--num-processes", "two"],
+        ["run", "--stop", "--grace", "-1"],
+        ["serve", "--port", "0"],
+        ["serve", "--port", "70000"],
+    ],
+)
+def test_numeric_options_are_checked_by_argparse(
+    argv: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, err = _usage([*argv, *(["--project", str(tmp_path)] if argv[0] == "run" else [])], capsys)
+    assert code == 2
+    assert f"argument {argv[-2]}" in err and "Traceback" not in err
+
+
+def _no_terminal(argv: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "TEXTUAL_DRIVER"}
+    env["PYTHONPATH"] = str(ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "wantui", *argv],
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,  # before the check, the app spun here without end
+        env=env,
+    )
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("argv", [["demo"], [], ["replay", "LOG"]])
+def test_the_app_refuses_to_start_without_a_terminal(argv: list[str], tmp_path: Path) -> None:
+    from tests.fakes.fakeproject import make_project
+
+    make_project(tmp_path / "p")
+    log = tmp_path / "train.log"
+    log.write_text("INFO: hello\n")
+    argv = [str(log) if a == "LOG" else a for a in argv]
+    proc = _no_terminal(argv, tmp_path / "p")
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "needs a terminal" in lines[0], proc.stderr
+    assert "\x1b" not in proc.stdout  # no escape codes written into a pipe or a file
+
+
+# -- 25: serve and Ctrl-C ------------------------------------------------------------------
+@posix_only
+@pytest.mark.timeout(120)
+def test_serve_exits_130_on_ctrl_c(tmp_path: Path) -> None:
+    pytest.importorskip("textual_serve")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        free = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wantui", "serve", str(tmp_path), "--port", str(free)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        for _ in range(200):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{free}/", timeout=1).read()
+                break
+            except OSError:
+                time.sleep(0.1)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 130
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -11,11 +11,17 @@ import tempfile
 from importlib import resources
 from pathlib import Path
 
+from wantui.cli.argtypes import positive_float, require_terminal
 from wantui.core.project import load_project
 
 
 def register(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--speed", type=float, default=1.0, help="replay speed factor (default 1.0)")
+    p.add_argument(
+        "--speed",
+        type=positive_float,
+        default=1.0,
+        help="replay speed factor, above 0 (default 1.0)",
+    )
     p.add_argument(
         "--keep", action="store_true", help="keep the temporary demo project and print where it is"
     )
@@ -41,6 +47,7 @@ def demo_source(folder: Path, speed: float = 1.0, **kw: object):  # noqa: ANN201
 def run(args: argparse.Namespace) -> int:
     from wantui.cli.replay import launch
 
+    require_terminal()
     tmp = Path(tempfile.mkdtemp(prefix="wantui-demo-"))
     try:
         folder = demo_files(tmp / "wan22-demo")

@@ -6,7 +6,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from wantui.core.errors import ExitCode, WantuiError
+from wantui.cli.argtypes import positive_float, require_terminal
+from wantui.core.errors import ExitCode
 from wantui.core.project import PROJECT_FILE, STEP_NAMES, load_project
 
 
@@ -18,7 +19,12 @@ def register(p: argparse.ArgumentParser) -> None:
         default="train",
         help="the step a single log belongs to (default: train)",
     )
-    p.add_argument("--speed", type=float, default=1.0, help="replay speed factor (default 1.0)")
+    p.add_argument(
+        "--speed",
+        type=positive_float,
+        default=1.0,
+        help="replay speed factor, above 0 (default 1.0)",
+    )
     p.add_argument(
         "--project",
         default=None,
@@ -30,8 +36,6 @@ def run(args: argparse.Namespace) -> int:
     from wantui.tui.sources import ReplaySource, replay_plan
 
     plan = replay_plan(args.log, args.step)
-    if args.speed <= 0:
-        raise WantuiError("--speed must be above 0")
     project = None
     folder = Path(args.project) if args.project else Path.cwd()
     if args.project or (folder / PROJECT_FILE).is_file():
@@ -45,6 +49,7 @@ def launch(source: object, *, project: object, title: str) -> int:
     from wantui.tui.app import WantuiApp
     from wantui.tui.feed_process import ProcessFeed
 
+    require_terminal()
     steps = tuple(s.step for s in source.plan.steps)  # type: ignore[attr-defined]
     # the replay is read, normalised and diagnosed in a child process; the app only draws
     feed = ProcessFeed(steps)

@@ -22,6 +22,7 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
+from wantui.cli.argtypes import non_negative_float, positive_int
 from wantui.core.errors import ExitCode, WantuiError
 from wantui.core.finding import Finding, sort_findings
 from wantui.core.logtext import Normalizer
@@ -59,7 +60,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--num-processes",
-        type=int,
+        type=positive_int,
         default=None,
         metavar="N",
         help="data-parallel training on N GPUs",
@@ -82,7 +83,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--grace",
-        type=float,
+        type=non_negative_float,
         default=10.0,
         metavar="S",
         help="with --stop: seconds after SIGINT before SIGTERM (default 10)",
@@ -334,8 +335,6 @@ def run(args: argparse.Namespace) -> int:
         done = stop_run(rec.run_dir, sigint_grace=args.grace)  # type: ignore[arg-type]
         _say(f"run {done.run_id}: {done.status}")
         return ExitCode.OK
-    if args.num_processes is not None and args.num_processes < 1:
-        raise WantuiError("--num-processes must be at least 1")
     steps = parse_steps(args.steps)
     if not passes_preflight(project, steps, skip_cached=args.skip_cached, args=args):
         return ExitCode.FINDINGS

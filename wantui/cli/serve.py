@@ -6,11 +6,16 @@ edit files, and textual-serve has no authentication."""
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import shlex
+import signal
 import sys
 from pathlib import Path
+from typing import Any
 
-from wantui.core.errors import WantuiError
+from wantui.cli.argtypes import port
+from wantui.core.errors import ExitCode, WantuiError
 
 LOCAL = ("127.0.0.1", "localhost", "::1")
 
@@ -18,7 +23,7 @@ LOCAL = ("127.0.0.1", "localhost", "::1")
 def register(p: argparse.ArgumentParser) -> None:
     p.add_argument("folder", nargs="?", default=".", help="the project folder (default: here)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument("--port", type=port, default=8000, help="port (default 8000)")
 
 
 def exposure_warning(host: str) -> str | None:
@@ -47,5 +52,28 @@ def run(args: argparse.Namespace) -> int:
     if warning:
         bar = "!" * 78
         print(f"{bar}\n{warning}\n{bar}", file=sys.stderr)
-    Server(command_for(folder), host=args.host, port=args.port, title="wantui").serve()
-    return 0
+    server = _server_class(Server)(
+        command_for(folder), host=args.host, port=args.port, title="wantui"
+    )
+    server.serve()
+    # textual-serve ends quietly on SIGINT and SIGTERM alike; Ctrl-C is an interruption
+    return ExitCode.INTERRUPTED if server.interrupted else ExitCode.OK
+
+
+def _server_class(base: type) -> type:
+    """textual-serve's Server, remembering whether Ctrl-C (SIGINT) ended it."""
+
+    class _Server(base):  # type: ignore[misc, valid-type]
+        interrupted = False
+
+        async def _make_app(self) -> Any:
+            # serve() gave SIGINT and SIGTERM the same handler; tell them apart
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                asyncio.get_running_loop().add_signal_handler(signal.SIGINT, self._ctrl_c)
+            return await super()._make_app()
+
+        def _ctrl_c(self) -> None:
+            self.interrupted = True
+            self.request_exit()
+
+    return _Server

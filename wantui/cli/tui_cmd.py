@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from wantui.cli.argtypes import require_terminal
 from wantui.core.errors import ExitCode
 from wantui.core.project import PROJECT_FILE, load_project
 
@@ -65,5 +66,6 @@ def run(args: argparse.Namespace) -> int:
 
         raise WantuiError("not a folder", path=folder)
     app = build_app(folder, setup=args.setup)
+    require_terminal()
     app.run()
     return int(app.return_code or ExitCode.OK)
