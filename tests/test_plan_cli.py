@@ -212,6 +212,9 @@ def test_probe_vram_check_reads_the_dataset(folder: Path) -> None:
         ]
 
     assert oom() == []  # 720p, 21 frames
+    data["platform"]["ram_bytes"] = 2 * 1024**3  # short of host RAM: host-oom, not cuda-oom
+    assert oom() == []
+    data["platform"]["ram_bytes"] = 512 * 1024**3
     (folder / "ds.toml").write_text(
         '[general]\nresolution = [1280, 720]\ncaption_extension = ".txt"\n'
         '[[datasets]]\nvideo_directory = "vids"\ntarget_frames = [81]\n'

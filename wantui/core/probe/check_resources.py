@@ -97,6 +97,7 @@ def oom_findings(c: ProbeContext) -> list[Finding]:
     and optimizer) against the probed GPU. A prediction, hence a warning."""
     from wantui.core.errors import WantuiError
     from wantui.core.plan import inputs_from_project, machine_from_probe, make_plan
+    from wantui.core.plan.planner import usable
 
     if c.project is None or "train" not in c.project.steps or not c.project.steps["train"].enabled:
         return []
@@ -112,7 +113,9 @@ def oom_findings(c: ProbeContext) -> list[Finding]:
         inputs.dataset_config = None
         plan = make_plan(inputs, machine)
     train = plan.step("train")
-    if train is None or train.vram_peak_gib is None or train.fits is not False:
+    if train is None or train.vram_peak_gib is None:
+        return []
+    if train.vram_peak_gib * GiB <= usable(machine.gpu_bytes):  # host RAM: host-oom's job
         return []
     has = inputs.has
     fixes: list[FixAction] = []
