@@ -91,6 +91,11 @@ def test_setup_from_empty_folder_to_pipeline(tmp_path: Path) -> None:
             from wantui.tui.screens.pipeline import PipelineScreen
 
             assert isinstance(app.screen, PipelineScreen)
+            # the pipeline opens on the preflight's findings, not "no findings yet"
+            from wantui.tui.widgets.findings_panel import FindingsPanel
+
+            assert await wait_for(pilot, lambda: app.screen.gate is not None, timeout=60)
+            assert app.screen.query_one(FindingsPanel).findings
 
     asyncio.run(main())
 
