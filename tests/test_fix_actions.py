@@ -270,3 +270,19 @@ def test_argv_changes_name_what_a_flag_fix_changes() -> None:
     assert argv_changes(["a", "--fp8_scaled"], ["a"]) == ["- --fp8_scaled"]
     assert argv_changes(["a"], ["a", "--sdpa"]) == ["+ --sdpa"]
     assert argv_changes(["a"], ["a"]) == []
+
+
+def test_fix_targets_tell_alternatives_from_complements() -> None:
+    from wantui.core.fixactions import FixAction, fix_targets
+
+    rename = FixAction(
+        "toml_rename_key",
+        {"file": "dataset_config", "table": "general", "key": "k", "new_key": "j"},
+    )
+    remove = FixAction(
+        "toml_remove_key", {"file": "dataset_config", "table": "general", "key": "k"}
+    )
+    assert fix_targets(rename) & fix_targets(remove)  # either one: alternatives
+    script = FixAction("flag_set", {"step": "train", "flag": "--mixed_precision", "value": "bf16"})
+    launch = FixAction("flag_set", {"step": "launch", "flag": "--mixed_precision", "value": "bf16"})
+    assert not fix_targets(script) & fix_targets(launch)  # both are needed

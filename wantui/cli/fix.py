@@ -17,7 +17,7 @@ from typing import Any, TextIO
 
 from wantui.core.errors import ExitCode, WantuiError
 from wantui.core.finding import Evidence, Finding, Location, Severity, exit_code_for, sort_findings
-from wantui.core.fixactions import FixAction
+from wantui.core.fixactions import FixAction, fix_targets
 from wantui.core.fixes import FixPlan, Journal, apply_plan, new_group_id, plan_fix, undo_last
 from wantui.core.fsutil import read_regular_file
 from wantui.core.project import PROJECT_FILE, STEP_NAMES, Project, load_project
@@ -373,8 +373,11 @@ def run(args: argparse.Namespace) -> int:
     group = new_group_id() if len(chosen) > 1 else None  # one apply, one undo
     applied_keys: set[str] = set()
     for e in chosen:
-        if args.apply == "all" and any(_key(a) in applied_keys for a in e.finding.fixes):
-            # an alternative (rename | remove) of a fix applied above: its finding is fixed
+        if args.apply == "all" and any(
+            _key(a) in applied_keys and fix_targets(a) & fix_targets(e.action)
+            for a in e.finding.fixes
+        ):
+            # an alternative (rename | remove the same key) of a fix applied above
             results.append(
                 {"id": e.id, "applied": False, "skipped": "alternative", "label": e.action.label}
             )

@@ -150,3 +150,29 @@ def windows_single_process_fixes() -> list[FixAction]:
             label="Set USE_LIBUV=0 for training",
         ),
     ]
+
+
+def fix_targets(action: FixAction) -> frozenset[tuple[str, ...]]:
+    """What a fix changes: TOML keys, a step's flags, an env variable, a download.
+
+    Two fixes of one finding that change the same thing are alternatives (rename the key
+    *or* remove it): once one is applied the other is moot. Fixes that change different
+    things (the script's ``--mixed_precision`` and accelerate's) are complementary."""
+    p = action.params
+    if action.action in KEY_EDITS:
+        return frozenset({("toml", str(p["file"]), str(p["table"]), str(p["key"]))})
+    if action.action == "toml_edits":
+        return frozenset(
+            ("toml", str(p["file"]), str(e.get("table", "")), str(e.get("key", "")))
+            for e in p["edits"]
+            if isinstance(e, dict)
+        )
+    if action.action == "toml_fix_windows_paths":
+        return frozenset({("toml-paths", str(p["file"]))})
+    if "flag" in p and "step" in p:
+        return frozenset({("flag", str(p["step"]), str(p["flag"]))})
+    if action.action == "env_set":
+        return frozenset({("env", str(p["step"]), str(p["name"]))})
+    if action.action == "download":
+        return frozenset({("download", str(p["name"]))})
+    return frozenset({(action.action, *(str(v) for v in p.values()))})
