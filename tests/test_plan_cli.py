@@ -225,3 +225,25 @@ def test_probe_vram_check_reads_the_dataset(folder: Path) -> None:
         any(f.params.get("flag") == "--blocks_to_swap" for f in found.fixes)
         or "first change" in found.message
     )
+
+
+def test_host_oom_counts_both_pinned_experts(folder: Path) -> None:
+    """docs/wan.md: --offload_inactive_dit needs ~42 GB of pinned ("shared") memory for two
+    fp8 experts; a 40 GiB machine is short, which one expert's file size did not show."""
+    from wantui.core.preflight import preflight
+    from wantui.core.probe.runner import ProbeResult
+    from wantui.core.project import load_project
+
+    mf.write_safetensors(folder / "low.safetensors", mf.dit_tensors("14B", "t2v", fp8=True))
+    mf.write_safetensors(folder / "high.safetensors", mf.dit_tensors("14B", "t2v", fp8=True))
+    args = ["--task", "t2v-A14B", "--dit", "low.safetensors", "--dit_high_noise",
+            "high.safetensors", "--offload_inactive_dit", "--fp8_base", "--mixed_precision",
+            "bf16", "--sdpa", "--gradient_checkpointing"]  # fmt: skip
+    (folder / "wantui.toml").write_text(
+        f'[project]\ndataset_config = "ds.toml"\n[steps.train]\nargs = {json.dumps(args)}\n'
+    )
+    data = {"torch": {"gpus": [{"name": "NVIDIA H100", "total_bytes": 80 * 1024**3}]},
+            "platform": {"ram_bytes": 40 * 1024**3}}  # fmt: skip
+    found = preflight(load_project(folder), probe=ProbeResult(python="py", data=data, ok=True))
+    host = [f for f in found if f.catalog == "host-oom"]
+    assert host and "pinned" in host[0].message

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from wantui.core.args.options import project_view
 from wantui.core.finding import Finding, Severity
+from wantui.core.plan.memory import HOST_OVERHEAD
 
 if TYPE_CHECKING:
     from wantui.core.project import Project
@@ -15,8 +15,7 @@ from wantui.core.modelchecks.refs import (
 )
 
 GiB = 1024**3
-# the interpreter, torch, transformers and the data pipeline, besides the weights
-HOST_OVERHEAD = 4 * GiB
+__all__ = ["HOST_OVERHEAD", "host_memory_findings"]
 
 
 def host_memory_findings(project: Project, refs: list[ModelRef], data: dict) -> list[Finding]:
@@ -40,28 +39,30 @@ def host_memory_findings(project: Project, refs: list[ModelRef], data: dict) -> 
             out.append(
                 _host_oom("te", need, avail, where, f"the T5 file ({_gb(t5.info.size)})", t5)
             )
-    train = project_view(project, "train")
     dit = by_flag.get(("train", "--dit"))
     if dit is not None:
-
-        def resident(ref: ModelRef) -> int:
-            # --fp8_base halves 16-bit weights; fp8 files are already that size
-            halve = train.has("--fp8_base") and ref.info.dtype in ("bf16", "fp16", "fp32")
-            return ref.info.size // (2 if halve else 1)
-
-        parts: list[str] = []
-        need = HOST_OVERHEAD
-        if (train.int("--blocks_to_swap") or 0) > 0:
-            # block swap loads the DiT to the CPU and keeps the swapped blocks there
-            need += resident(dit)
-            parts.append(f"the DiT loaded on the CPU for block swap ({_gb(resident(dit))})")
-        high = by_flag.get(("train", "--dit_high_noise"))
-        if high is not None and train.has("--offload_inactive_dit"):
-            need += resident(high)
-            parts.append(f"the inactive expert offloaded to RAM ({_gb(resident(high))})")
-        if parts and need > avail:
-            out.append(_host_oom("train", need, avail, where, " and ".join(parts), dit))
+        # what training holds in RAM besides the process itself: `wantui plan`'s model (the
+        # DiT loaded on the CPU for block swap, pinned copies, offloaded experts/activations)
+        train = _train_plan(project)
+        extra = {k: v for k, v in (train.ram_parts if train else {}).items()
+                 if v * GiB > 0 and k != "Python, torch, data pipeline"}  # fmt: skip
+        need = HOST_OVERHEAD + sum(extra.values()) * GiB
+        if extra and need > avail:
+            what = " and ".join(f"{k} ({v:.1f} GiB)" for k, v in extra.items())
+            out.append(_host_oom("train", int(need), avail, where, what, dit))
     return out
+
+
+def _train_plan(project: Project) -> Any:
+    from wantui.core.errors import WantuiError
+    from wantui.core.plan import Machine, inputs_from_project, make_plan
+
+    inputs = inputs_from_project(project)
+    try:
+        return make_plan(inputs, Machine()).step("train")
+    except (WantuiError, OSError, ValueError):  # the dataset checks report an unreadable config
+        inputs.dataset_config = None
+        return make_plan(inputs, Machine()).step("train")
 
 
 def _gb(n: int) -> str:

@@ -92,7 +92,8 @@ class StepPlan:
     cost: float | None = None
     assumptions: list[str] = field(default_factory=list)
     uncertainty: dict[str, Any] = field(default_factory=dict)
-    parts: dict[str, float] = field(default_factory=dict)
+    parts: dict[str, float] = field(default_factory=dict)  # GiB that make the VRAM peak
+    ram_parts: dict[str, float] = field(default_factory=dict)  # GiB that make the RAM peak
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -255,7 +256,8 @@ def plan_train(inputs: PlanInputs, ds: DatasetPlan | None, machine: Machine,
     est = train_memory(s)
     out.vram_peak_gib = _gib(est.vram)
     out.ram_peak_gib = _gib(est.ram)
-    out.parts = {k: round(v / GiB, 2) for k, v in {**est.parts, **est.ram_parts}.items()}
+    out.parts = {k: round(v / GiB, 2) for k, v in est.parts.items()}
+    out.ram_parts = {k: round(v / GiB, 2) for k, v in est.ram_parts.items()}
     a.append(
         f"largest sample {peak.width}x{peak.height}, {peak.frames} frame(s) -> {peak.seq}"
         f" tokens, batch {peak.batch}; DiT {arch.size_name} ({arch.source}), {arch.file_dtype}"
@@ -343,7 +345,8 @@ def plan_latents(inputs: PlanInputs, ds: DatasetPlan | None, machine: Machine) -
         vae_cache_cpu=inputs.has("latents", "--vae_cache_cpu"),
     )  # fmt: skip
     _judge(out, est.vram, est.ram, machine)
-    out.parts = {k: round(v / GiB, 2) for k, v in {**est.parts, **est.ram_parts}.items()}
+    out.parts = {k: round(v / GiB, 2) for k, v in est.parts.items()}
+    out.ram_parts = {k: round(v / GiB, 2) for k, v in est.ram_parts.items()}
     out.uncertainty = {"vram_rel": 0.5}
     out.assumptions.append("VAE activations from first principles; no published figure (±50%)")
     return out
@@ -367,7 +370,8 @@ def plan_te(inputs: PlanInputs, machine: Machine) -> StepPlan:
         batch=inputs.int_flag("te", "--batch_size", 16) or 16,
     )  # fmt: skip
     _judge(out, est.vram, est.ram, machine)
-    out.parts = {k: round(v / GiB, 2) for k, v in {**est.parts, **est.ram_parts}.items()}
+    out.parts = {k: round(v / GiB, 2) for k, v in est.parts.items()}
+    out.ram_parts = {k: round(v / GiB, 2) for k, v in est.ram_parts.items()}
     out.uncertainty = {"vram_rel": 0.2}
     return out
 
