@@ -234,6 +234,13 @@ def test_project_rule_folder_and_env(tmp_path: Path, monkeypatch: pytest.MonkeyP
     write(tmp_path / ".wantui" / "rules", "oom", good())
     write(tmp_path / "env", "oom2", good("oom2"))
     monkeypatch.setenv("WANTUI_RULES_PATH", str(tmp_path / "env"))
+    rs = load_rules(builtin_dir=DATA)
+    ids = {r.id for r in rs.rules}
+    assert "oom2" in ids and "oom" not in ids  # the folder's own rules wait for trust
+    assert any("not trusted" in n for n in rs.notices)
+    from wantui.core.rules import trust
+
+    trust.trust(tmp_path)
     ids = {r.id for r in load_rules(builtin_dir=DATA).rules}
     assert {"oom", "oom2"} <= ids
 

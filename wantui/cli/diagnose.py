@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from wantui.cli.render import render_findings
+from wantui.cli.render import render_findings, report_rule_load
 from wantui.core.errors import ExitCode, WantuiError
 from wantui.core.finding import exit_code_for
 from wantui.core.logtext import Normalizer, grep_lines
@@ -241,8 +241,7 @@ def run(args: argparse.Namespace) -> int:
     rules = load_rules(
         args.rules, include_user=not args.no_user_rules, include_builtin=not args.no_builtin_rules
     )
-    for problem in rules.problems:
-        print(f"wantui: warning: {problem} (rule skipped)", file=sys.stderr)
+    report_rule_load(rules)
     if len(args.logs) == 1 and "source" not in context:
         context["source"] = "<stdin>" if args.logs[0] == "-" else args.logs[0]
     findings, empty = diagnose_streams(args.logs, rules, context, args.exit_status)

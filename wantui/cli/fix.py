@@ -161,6 +161,9 @@ def _log_findings(log: str, project: Project | None) -> list[Finding]:
     if not path.is_file():  # a FIFO or /dev/zero never ends; `wantui diagnose -` reads pipes
         raise WantuiError("is not a regular file; save the log to a file first", path=path)
     rules = load_rules()
+    from wantui.cli.render import report_rule_load
+
+    report_rule_load(rules)
     found = list(diagnose_lines(iter_file_lines(path), rules, context=context))
     ds = project.dataset_config_path() if project is not None else None
     if ds is not None and ds.is_file():

@@ -14,6 +14,7 @@ import textwrap
 from typing import Any, TextIO
 
 from wantui.core.finding import Finding, Severity
+from wantui.core.textsafe import printable
 
 _STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "bold yellow", Severity.INFO: "bold cyan"}
 _LABEL = {Severity.ERROR: "ERROR", Severity.WARNING: "WARNING", Severity.INFO: "INFO"}
@@ -171,3 +172,16 @@ def render_findings(
     else:
         stream.write("\n".join(text for text, _ in out) + "\n")
     stream.flush()
+
+
+def report_rule_load(rules: Any, stream: TextIO | None = None) -> None:
+    """Say on stderr which user rules were skipped (broken, or a project folder's rules
+    not trusted) and which built-in rules a user rule replaces."""
+    import sys
+
+    out = stream if stream is not None else sys.stderr
+    for problem in rules.problems:
+        out.write(printable(f"wantui: warning: {problem} (rule skipped)") + "\n")
+    for note in getattr(rules, "notices", ()):
+        out.write(printable(f"wantui: note: {note}") + "\n")
+    out.flush()

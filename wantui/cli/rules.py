@@ -1,14 +1,16 @@
-"""``wantui rules list|check|explain``: the rule base from the command line."""
+"""``wantui rules list|check|explain|trust|untrust``: the rule base from the command line."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
+from pathlib import Path
 
-from wantui.core.errors import ExitCode
+from wantui.cli.render import report_rule_load
+from wantui.core.errors import ExitCode, WantuiError
 from wantui.core.rules import load_rules
 from wantui.core.rules.check import check_rules, explain_rule
+from wantui.core.textsafe import printable
 
 
 def _common(parser: argparse.ArgumentParser, *, sub: bool) -> None:
@@ -45,14 +47,58 @@ def register(parser: argparse.ArgumentParser) -> None:
     p = sub.add_parser("explain", help="show what one rule matches and says")
     p.add_argument("rule_id", metavar="ID")
     _common(p, sub=True)
+    p = sub.add_parser(
+        "trust", help="load the rules of DIR/.wantui/rules (as they are now) when wantui runs there"
+    )
+    p.add_argument("dir", metavar="DIR", nargs="?", default=".", help="project folder (default: .)")
+    _common(p, sub=True)
+    p = sub.add_parser("untrust", help="stop loading the rules of DIR/.wantui/rules")
+    p.add_argument("dir", metavar="DIR", nargs="?", default=".", help="project folder (default: .)")
+    _common(p, sub=True)
+
+
+def _trust(args: argparse.Namespace) -> int:
+    """Show what the folder's rules are, then record them as trusted."""
+    from wantui.core.rules import load_rules_dir, trust
+
+    folder = Path(args.dir)
+    if args.rules_command == "untrust":
+        real = printable(str(folder.resolve()))
+        if trust.untrust(folder):
+            print(f"No longer trusted: {real} (its .wantui/rules will not load)")
+        else:
+            print(f"{real} was not trusted")
+        return ExitCode.OK
+    if not folder.is_dir():
+        raise WantuiError("not a folder", path=folder)
+    rules_dir = folder / trust.RULES_SUBDIR
+    if not trust.rule_files(rules_dir):
+        raise WantuiError("no rule files (*.yaml) to trust", path=rules_dir)
+    found, errs = load_rules_dir(rules_dir, builtin=False)
+    builtin = {r.id for r in load_rules(include_user=False).rules}
+    for r in sorted(found, key=lambda r: r.id):
+        replaces = "  (replaces the built-in rule)" if r.id in builtin else ""
+        fixes = ", ".join(f.action for f in r.fixes)
+        print(printable(f"  {r.id}{replaces}: {r.title}" + (f" [fixes: {fixes}]" if fixes else "")))
+    for e in errs:
+        print(printable(f"  broken, will be skipped: {e}"))
+    st = trust.trust(folder)
+    print(
+        printable(
+            f"Trusted {st.files} rule file(s) in {st.rules}: they load when wantui runs in"
+            f" {st.folder}, until they change. Recorded in {trust.trust_file()}."
+        )
+    )
+    return ExitCode.OK
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.rules_command in ("trust", "untrust"):
+        return _trust(args)
     rules = load_rules(
         args.rules, include_user=not args.no_user_rules, include_builtin=not args.no_builtin_rules
     )
-    for problem in rules.problems:
-        print(f"wantui: warning: {problem} (rule skipped)", file=sys.stderr)
+    report_rule_load(rules)
     ordered = sorted(rules.rules, key=lambda r: (r.catalog, r.id))
     if args.rules_command == "list":
         if args.json:

@@ -124,8 +124,9 @@ class LiveReport:
 
         self.echo = echo
         self.rules = load_rules()
-        for problem in self.rules.problems:
-            _say(f"warning: {problem} (rule skipped)")
+        from wantui.cli.render import report_rule_load
+
+        report_rule_load(self.rules)
         self.dataset_config = dataset_config
         self.matchers: dict[str, Matcher] = {}
         self.normalizers: dict[str, Normalizer] = {}

@@ -12,6 +12,7 @@ outside the project.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,6 +48,45 @@ ACTIONS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
 }
 
 FILE_ROLES = frozenset({"dataset_config", "project"})
+
+# Variables that make a process load or run code chosen by their value (a preloaded
+# library, a Python startup file, a shell's startup file, an interpreter's options). A
+# fix, a rule from a project folder or a cloned wantui.toml must never set them: set
+# them in your own shell if you really need one.
+DENIED_ENV_PREFIXES = ("LD_", "DYLD_", "PYTHON", "BASH_FUNC_", "PERL5", "GIT_")
+DENIED_ENV_NAMES = frozenset(
+    {
+        "BASH_ENV", "ENV", "SHELLOPTS", "BASHOPTS", "PS4", "PROMPT_COMMAND", "IFS",
+        "PATH", "PATHEXT", "COMSPEC", "HOME", "GLIBC_TUNABLES", "GCONV_PATH", "LOCPATH",
+        "PERLLIB", "RUBYOPT", "RUBYLIB", "NODE_OPTIONS", "JAVA_TOOL_OPTIONS",
+        "_JAVA_OPTIONS", "JDK_JAVA_OPTIONS", "PAGER", "EDITOR", "VISUAL", "BROWSER",
+    }
+)  # fmt: skip
+# PYTHON* settings that only change buffering or text encoding load no code
+ALLOWED_PYTHON_ENV = frozenset(
+    {
+        "PYTHONUNBUFFERED", "PYTHONUTF8", "PYTHONIOENCODING", "PYTHONHASHSEED",
+        "PYTHONFAULTHANDLER", "PYTHONDONTWRITEBYTECODE", "PYTHONLEGACYWINDOWSSTDIO",
+    }
+)  # fmt: skip
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def env_name_problem(name: str) -> str | None:
+    """Why ``name`` may not be set in a step's environment, or None when it may."""
+    if not _ENV_NAME.fullmatch(name):
+        return f"{name!r} is not an environment variable name ([A-Za-z_][A-Za-z0-9_]*)"
+    upper = name.upper()  # Windows names are case-insensitive
+    if upper in ALLOWED_PYTHON_ENV:
+        return None
+    if upper in DENIED_ENV_NAMES or upper.startswith(DENIED_ENV_PREFIXES):
+        return (
+            f"{name} makes programs load or run other code; wantui never sets it"
+            " (LD_*, DYLD_*, PYTHON*, PATH, BASH_ENV and the like: set it in your shell)"
+        )
+    return None
+
+
 KEY_EDITS = frozenset({"toml_remove_key", "toml_rename_key", "toml_move_key", "toml_set_key"})
 STEPS = frozenset({"latents", "te", "train", "launch", "all"})
 
@@ -101,6 +141,15 @@ def validate_action(action: str, params: dict[str, Any], *, templated: bool = Fa
             return f"fix action '{action}': step must be one of {sorted(STEPS)}, not {params['step']!r}"
     if action == "toml_edits":
         return _edits_problem(params["edits"], templated=templated)
+    if action == "env_set":
+        name = params["name"]
+        if not isinstance(name, str):
+            return "fix action 'env_set': name must be a string"
+        # a template is checked once filled in; a malformed name is the plan's to refuse
+        if _ENV_NAME.fullmatch(name):
+            problem = env_name_problem(name)
+            if problem:
+                return f"fix action 'env_set': {problem}"
     return None
 
 

@@ -43,6 +43,7 @@ import tomlkit.exceptions
 import tomlkit.items
 
 from wantui.core.errors import WantuiError
+from wantui.core.fixactions import env_name_problem
 
 PROJECT_FILE = "wantui.toml"
 STEP_NAMES = ("latents", "te", "train")
@@ -151,6 +152,9 @@ def _env_table(env: dict[str, Any], where: str, path: Path) -> dict[str, str]:
                 " (letters, digits and _, not starting with a digit)",
                 path=path,
             )
+        denied = env_name_problem(k)  # LD_PRELOAD, PYTHONPATH...: a cloned file is not yours
+        if denied:
+            raise WantuiError(f"{where}: {denied}", path=path)
         if isinstance(v, bool) or not isinstance(v, (str, int, float)):
             raise WantuiError(f"{where}.{k} must be a string", path=path)
         if "\0" in str(v):

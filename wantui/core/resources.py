@@ -17,9 +17,9 @@ def builtin_rules_dir() -> Path:
     return _REPO / "rules"
 
 
-def user_rules_dirs() -> list[Path]:
-    """User rule folders merged on top of the built-in ones, lowest precedence first."""
+def config_rules_dir() -> Path:
+    """The user's own rule folder (``$XDG_CONFIG_HOME/wantui/rules``)."""
     import os
 
     config_home = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
-    return [config_home / "wantui" / "rules", Path.cwd() / ".wantui" / "rules"]
+    return config_home / "wantui" / "rules"

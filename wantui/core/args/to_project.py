@@ -17,6 +17,7 @@ from pathlib import Path
 from wantui.core.args.catalog import STEP_SCRIPTS
 from wantui.core.args.options import map_values, step_view, without
 from wantui.core.args.parse import POSIX_VAR, WINDOWS_VAR, ParsedCommand
+from wantui.core.fixactions import env_name_problem
 from wantui.core.project import Project, Step
 
 
@@ -146,7 +147,7 @@ def _import_windows_cd(
         args=step_args,
         launcher=parsed.launcher,
         launch_args=list(parsed.launch_args),
-        env={**(old.env if old else {}), **parsed.env},
+        env={**(old.env if old else {}), **safe_env(parsed.env, notes)},
         enabled=old.enabled if old else True,
     )
 
@@ -228,7 +229,7 @@ def add_command(
         args=step_args,
         launcher=parsed.launcher,
         launch_args=list(parsed.launch_args),
-        env={**(old.env if old else {}), **parsed.env},
+        env={**(old.env if old else {}), **safe_env(parsed.env, notes)},
         enabled=old.enabled if old else True,
     )
 
@@ -244,3 +245,17 @@ def project_from_commands(commands: list[ParsedCommand], root: Path) -> tuple[Pr
             continue
         add_command(project, parsed, parsed.step, root, root, notes)
     return project, notes
+
+
+def safe_env(env: dict[str, str], notes: list[str]) -> dict[str, str]:
+    """``env`` without the variables wantui never sets (``LD_PRELOAD``, ``PYTHONPATH``...:
+    wantui.toml would refuse to load); each one dropped is a note."""
+    out: dict[str, str] = {}
+    for name, value in env.items():
+        if env_name_problem(name) is None:
+            out[name] = value
+            continue
+        note = f"{name} was not imported: wantui never sets it; set it in your shell instead"
+        if note not in notes:
+            notes.append(note)
+    return out

@@ -19,7 +19,14 @@ from typing import Any
 
 from wantui.core.args.options import options_for
 from wantui.core.errors import WantuiError
-from wantui.core.fixactions import ACTIONS, FILE_ROLES, STEPS, FixAction, validate_action
+from wantui.core.fixactions import (
+    ACTIONS,
+    FILE_ROLES,
+    STEPS,
+    FixAction,
+    env_name_problem,
+    validate_action,
+)
 from wantui.core.fixes import flags as flagops
 from wantui.core.fixes.toml_edit import FixRefused, apply_toml_action
 from wantui.core.fsutil import match_newlines, read_regular_file, sha256_bytes
@@ -480,6 +487,9 @@ def _plan_into(
         name, value = p["name"], p["value"]
         if not isinstance(name, str) or not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", name):
             raise FixRefused(f"bad environment variable name {name!r}")
+        denied = env_name_problem(name)
+        if denied:
+            raise FixRefused(denied)
         if not isinstance(value, (str, int, float)) or isinstance(value, bool):
             raise FixRefused("an environment value must be a string")
         names = _steps_for(p["step"], project)

@@ -3,6 +3,9 @@
 Every problem is a :class:`WantuiError` naming the file, the field and, where YAML knows
 it, the line. Built-in rules and folders asked for by name (``--rules``) are fatal when
 broken; rules from user folders are reported and skipped.
+
+Rules wantui does not ship run on RE2 (:mod:`.linear`), and a project folder's own rules
+(``./.wantui/rules``) load only once the user trusts that folder (:mod:`.trust`).
 """
 
 from __future__ import annotations
@@ -19,7 +22,9 @@ from wantui.core.catalog import CATALOG, is_known
 from wantui.core.errors import WantuiError
 from wantui.core.finding import Severity
 from wantui.core.fixactions import validate_action
-from wantui.core.resources import builtin_rules_dir, user_rules_dirs
+from wantui.core.resources import builtin_rules_dir, config_rules_dir
+from wantui.core.rules import trust
+from wantui.core.rules.linear import compile_linear
 from wantui.core.rules.model import (
     CONTEXT_KEYS,
     DEFAULT_WINDOW,
@@ -102,7 +107,7 @@ def _str_list(ctx: _Ctx, field: str, value: Any) -> list[str]:
     return list(value)
 
 
-def _pattern(ctx: _Ctx, field: str, raw: Any) -> Pattern:
+def _pattern(ctx: _Ctx, field: str, raw: Any, builtin: bool = True) -> Pattern:
     ignore_case = False
     if isinstance(raw, dict):
         unknown = set(raw) - {"regex", "ignore_case"}
@@ -124,21 +129,28 @@ def _pattern(ctx: _Ctx, field: str, raw: Any) -> Pattern:
         regex = re.compile(raw, re.IGNORECASE if ignore_case else 0)
     except re.error as exc:
         raise ctx.fail(field, f"bad regex {raw!r}: {exc}") from None
+    lits = required_literals(regex)
+    literals = tuple(lits) if lits else None
+    if not builtin:
+        # not shipped with wantui: matched by RE2, whose time is linear in the line
+        linear, why = compile_linear(raw, ignore_case=ignore_case)
+        if linear is None:
+            raise ctx.fail(field, f"regex {raw!r} rejected: {why}")
+        return Pattern(raw, linear, ignore_case, literals)
     problem = backtracking_problem(regex)
     if problem:
         raise ctx.fail(field, f"regex {raw!r} rejected: {problem}")
-    lits = required_literals(regex)
-    return Pattern(raw, regex, ignore_case, tuple(lits) if lits else None)
+    return Pattern(raw, regex, ignore_case, literals)
 
 
-def _patterns(ctx: _Ctx, field: str, raw: Any) -> list[Pattern]:
+def _patterns(ctx: _Ctx, field: str, raw: Any, builtin: bool = True) -> list[Pattern]:
     if raw is None:
         return []
     if isinstance(raw, (str, dict)):
         raw = [raw]
     if not isinstance(raw, list):
         raise ctx.fail(field, "must be a list of patterns")
-    return [_pattern(ctx, f"{field}[{i}]", p) for i, p in enumerate(raw)]
+    return [_pattern(ctx, f"{field}[{i}]", p, builtin) for i, p in enumerate(raw)]
 
 
 def parse_rule(data: Any, path: Path, *, builtin: bool = True) -> Rule:
@@ -187,7 +199,7 @@ def parse_rule(data: Any, path: Path, *, builtin: bool = True) -> Rule:
         raise ctx.fail(
             f"match.{unknown[0]}", f"unknown field{suggestion(unknown[0], MATCH_FIELDS)}"
         )
-    trigger = _patterns(ctx, "match.any", match.get("any"))
+    trigger = _patterns(ctx, "match.any", match.get("any"), builtin)
     if not trigger:
         raise ctx.fail("match.any", "missing: at least one trigger pattern is required")
     window = match.get("window", DEFAULT_WINDOW)
@@ -215,9 +227,9 @@ def parse_rule(data: Any, path: Path, *, builtin: bool = True) -> Rule:
         steps=tuple(steps),
         priority=priority,
         any=trigger,
-        all=_patterns(ctx, "match.all", match.get("all")),
-        followed_by=_patterns(ctx, "match.followed_by", match.get("followed_by")),
-        none=_patterns(ctx, "match.not", match.get("not")),
+        all=_patterns(ctx, "match.all", match.get("all"), builtin),
+        followed_by=_patterns(ctx, "match.followed_by", match.get("followed_by"), builtin),
+        none=_patterns(ctx, "match.not", match.get("not"), builtin),
         window=window,
         once=once,
         message=data["message"],
@@ -342,28 +354,38 @@ def load_rules(
     builtin_dir: str | Path | None = None,
     include_builtin: bool = True,
 ) -> RuleSet:
-    """Built-in rules, then user folders (``~/.config/wantui/rules``, ``./.wantui/rules``,
-    ``WANTUI_RULES_PATH``), then ``extra_dirs``; a later rule with the same id replaces
-    an earlier one.
+    """Built-in rules, then user folders (``~/.config/wantui/rules``, ``./.wantui/rules``
+    when the user trusts the current folder, ``WANTUI_RULES_PATH``), then ``extra_dirs``;
+    a later rule with the same id replaces an earlier one (said in ``RuleSet.notices``
+    when it replaces a built-in rule).
 
     Raises WantuiError for a broken built-in rule or a broken rule in ``extra_dirs`` (the
     user asked for those by name); a broken rule in a user folder is skipped and listed
-    in ``RuleSet.problems``.
+    in ``RuleSet.problems``; a project folder's rules that are not trusted are skipped
+    and said in ``RuleSet.notices``.
     """
     merged: dict[str, Rule] = {}
     problems: list[WantuiError] = []
+    notices: list[str] = []
     base = Path(builtin_dir) if builtin_dir is not None else builtin_rules_dir()
     rules, errs = load_rules_dir(base, builtin=True) if include_builtin else ([], [])
     if errs:
         raise errs[0]
     for r in rules:
         merged[r.id] = r
+
+    def add(found: list[Rule]) -> None:
+        for r in found:
+            old = merged.get(r.id)
+            if old is not None and old.builtin:
+                notices.append(f"rule '{r.id}' from {r.path} replaces the built-in rule")
+            merged[r.id] = r
+
     if include_user:
-        for folder in [*user_rules_dirs(), *_env_dirs()]:
+        for folder in [config_rules_dir(), *_project_rules(notices), *_env_dirs()]:
             rules, errs = load_rules_dir(folder, builtin=False)
             problems.extend(errs)
-            for r in rules:
-                merged[r.id] = r
+            add(rules)
     for folder in extra_dirs or []:
         folder = Path(folder)
         if not folder.is_dir():
@@ -371,10 +393,27 @@ def load_rules(
         rules, errs = load_rules_dir(folder, builtin=False)
         if errs:
             raise errs[0]
-        for r in rules:
-            merged[r.id] = r
+        add(rules)
     problems.extend(_cross_check(list(merged.values())))
-    return RuleSet(rules=list(merged.values()), problems=problems)
+    return RuleSet(rules=list(merged.values()), problems=problems, notices=notices)
+
+
+def _project_rules(notices: list[str]) -> list[Path]:
+    """``./.wantui/rules`` when the user trusts this folder's rules as they are now; else
+    nothing, and a notice when there are rules it leaves out."""
+    try:
+        st = trust.state(Path.cwd())
+    except OSError:  # the current folder was removed: no project rules
+        return []
+    if st.files == 0:
+        return []
+    if st.trusted:
+        return [st.rules]
+    notices.append(
+        f"{st.files} rule file(s) in {st.rules} not loaded: {st.reason}"
+        " (read them, then `wantui rules trust` to load them)"
+    )
+    return []
 
 
 def _cross_check(rules: list[Rule]) -> list[WantuiError]:

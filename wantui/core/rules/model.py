@@ -40,7 +40,9 @@ class Pattern:
     """One regex of a rule, with the literals one of which any match must contain."""
 
     source: str
-    regex: re.Pattern[str]
+    # re.Pattern for built-in rules; for the others an RE2 regex with the same search()
+    # and groupindex (rules/linear.py)
+    regex: re.Pattern[str] | Any
     ignore_case: bool = False
     literals: tuple[str, ...] | None = None  # None: no literal, every line is a candidate
 
@@ -114,6 +116,7 @@ class Rule:
 class RuleSet:
     rules: list[Rule] = field(default_factory=list)
     problems: list[WantuiError] = field(default_factory=list)  # skipped user rules
+    notices: list[str] = field(default_factory=list)  # untrusted folders, replaced built-ins
 
     def by_id(self) -> dict[str, Rule]:
         return {r.id: r for r in self.rules}
