@@ -204,6 +204,8 @@ def test_pipeline_shows_preflight_and_g_asks_before_running(tmp_path: Path) -> N
             await pilot.press("g")
             assert await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
             assert "Run anyway?" in str(app.screen.query_one("#dialog-question").render())
+            detail = str(app.screen.query_one("#dialog-detail").render())
+            assert "• Missing --vae" in detail and "\\" not in detail  # text, not markup
             await pilot.press("n")
             await pilot.pause(0.3)
             assert latest_run(project) is None

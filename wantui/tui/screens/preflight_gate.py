@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from rich.markup import escape
 from textual import work
 
 from wantui.core.errors import WantuiError
@@ -64,8 +63,8 @@ class PreflightGate:
             return
         from wantui.tui.dialogs.confirm import ConfirmDialog
 
-        # titles carry file names and [[datasets]]: text, never markup
-        named = "\n".join(f"• {escape(f.title)}" for f in blocking[:SHOWN])
+        # titles carry file names and [[datasets]]: the dialog shows them as text
+        named = "\n".join(f"• {f.title}" for f in blocking[:SHOWN])
         more = f"\n… and {len(blocking) - SHOWN} more" if len(blocking) > SHOWN else ""
 
         def answered(yes: bool | None) -> None:
@@ -77,7 +76,7 @@ class PreflightGate:
         self.app.push_screen(  # type: ignore[attr-defined]
             ConfirmDialog(
                 f"The run would meet {len(blocking)} known problem(s). Run anyway?",
-                f"{named}{more}\n\n{escape(gate.summary())}",
+                f"{named}{more}\n\n{gate.summary()}",
             ),
             answered,
         )

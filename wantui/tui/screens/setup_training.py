@@ -3,7 +3,6 @@ then preflight, with one-key fixes, and the run."""
 
 from __future__ import annotations
 
-import shlex
 import sys
 
 from rich.text import Text
@@ -14,7 +13,7 @@ from textual.containers import Horizontal
 from textual.widgets import Checkbox, Input, Label, Static
 
 from wantui.core.errors import WantuiError
-from wantui.core.project import STEP_NAMES, project_to_toml
+from wantui.core.project import project_to_toml
 from wantui.core.setup_defaults import build_project, choose_settings
 from wantui.tui import core_api as api
 from wantui.tui.screens.setup_base import SetupScreen
@@ -85,22 +84,24 @@ class TrainingScreen(SetupScreen):
         return m.path if m is not None else fallback
 
     def show_settings(self) -> None:
-        """The reasons, then each step's arguments exactly as Ctrl+S will save them (the
-        same Project that ``build`` hands to the writer, not a second rendering)."""
+        """The reasons, then the wantui.toml that Ctrl+S will write, byte for byte (the same
+        text ``action_save`` writes, not a second rendering)."""
         s = self.settings()
-        project = self.build(s)
         out = Text()
         for r in s.reasons:
             out.append(f"• {r}\n")
-        train = project.steps["train"]
-        out.append("\naccelerate launch ", style="bold")
-        out.append(shlex.join(train.launch_args) + "\n", style="dim")
-        for name in STEP_NAMES:
-            step = project.steps.get(name)
-            if step is not None:
-                out.append(f"{name} args: ", style="bold")
-                out.append(shlex.join(step.args) + "\n", style="dim")
+        project = self.build(s)
+        out.append(f"\nCtrl+S writes {project.file}:\n", style="bold")
+        out.append(self.toml_text(project), style="dim")
         self.query_one("#settings", Static).update(out)
+
+    def toml_text(self, project):  # noqa: ANN001, ANN201 - Project -> str
+        """The file Ctrl+S writes: the project merged into the existing file, if any."""
+        try:
+            old = project.file.read_text(encoding="utf-8") if project.file.is_file() else None
+        except (OSError, UnicodeDecodeError):
+            old = None
+        return project_to_toml(project, old)
 
     def build(self, settings=None):  # noqa: ANN001, ANN201 - TrainingSettings -> Project
         models_dir = self.state.models_dir or self.state.cwd / "models"
@@ -122,11 +123,10 @@ class TrainingScreen(SetupScreen):
 
     def action_save(self) -> None:
         project = self.build()
-        old = project.file.read_text(encoding="utf-8") if project.file.is_file() else None
         try:
             api.atomic_write(
                 project.file,
-                project_to_toml(project, old).encode("utf-8"),
+                self.toml_text(project).encode("utf-8"),
                 project_root=project.root,
             )
         except (WantuiError, OSError) as exc:
