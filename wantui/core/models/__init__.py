@@ -152,6 +152,18 @@ def inspect_file(path: str | os.PathLike[str]) -> ModelInfo:
             details={"reason": "permission denied", "notes": [], "unreadable": True},
             size=st.st_size,
         )
+    except (ValueError, ArithmeticError, MemoryError, RecursionError) as exc:
+        # a hostile header no check above foresaw: still one bad file, never a crash
+        return ModelInfo(
+            shown,
+            "corrupt",
+            details={
+                "reason": f"unreadable header ({type(exc).__name__}: {str(exc)[:120]})",
+                "notes": ["re-download the file (it is damaged or incomplete)"],
+            },
+            size=st.st_size,
+            format=p.suffix.lower().lstrip(".") or None,
+        )
     except OSError as exc:
         return ModelInfo(
             shown,

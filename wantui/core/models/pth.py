@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import collections
 import pickle
+import pickletools
+import re
 import zipfile
 import zlib
 from pathlib import Path
@@ -23,6 +25,8 @@ from wantui.core.models.headers import CorruptFile, Header, NotAModelFile, Tenso
 # data.pkl of a 1300-tensor state dict is ~200 kB; anything huge is not a state dict (and
 # the cap bounds what a hostile pickle can build: a list of at most a few million refs).
 MAX_PICKLE_BYTES = 16 * 1024 * 1024
+# the C unpickler sizes its memo table to twice the largest index put: 16 MB at most
+MAX_MEMO = 1 << 20
 # how deep to look for the state dict inside wrapper dicts ({"state_dict": {"model": ...}})
 MAX_NESTING = 4
 
@@ -200,6 +204,105 @@ def _find_state_dict(obj: Any) -> tuple[dict[str, Any], str] | None:
     return None
 
 
+def _op_table() -> list[int | None]:
+    """For each opcode byte, how its argument is laid out: n >= 0 fixed bytes, -1 one
+    line, -2 two lines, -3/-4/-5 a 1/4/8-byte length then that many bytes; None unknown."""
+    table: list[int | None] = [None] * 256
+    for op in pickletools.opcodes:
+        arg = op.arg
+        if arg is None:
+            kind = 0
+        elif arg.name == "stringnl_noescape_pair":
+            kind = -2
+        elif arg.n == pickletools.UP_TO_NEWLINE:
+            kind = -1
+        elif arg.n == pickletools.TAKEN_FROM_ARGUMENT1:
+            kind = -3
+        elif arg.n in (pickletools.TAKEN_FROM_ARGUMENT4, pickletools.TAKEN_FROM_ARGUMENT4U):
+            kind = -4
+        elif arg.n == pickletools.TAKEN_FROM_ARGUMENT8U:
+            kind = -5
+        else:
+            kind = arg.n
+        table[ord(op.code.encode("latin-1"))] = kind
+    table[ord("\x95")] = 8  # FRAME: its length is checked below, its content is opcodes
+    return table
+
+
+_OPS = _op_table()
+_LEN_BYTES = {-3: 1, -4: 4, -5: 8}
+_STOP, _FRAME, _PUT, _LONG_BINPUT = ord("."), 0x95, ord("p"), ord("r")
+
+
+def _simple_run() -> re.Pattern[bytes]:
+    """A run of ordinary fixed-size opcodes, skipped in C (possessive: no backtracking
+    state, linear): the Python loop only sees the opcodes with something to check."""
+    by_len: dict[int, list[int]] = {}
+    for c, k in enumerate(_OPS):
+        if k is not None and k >= 0 and c not in (_STOP, _FRAME, _LONG_BINPUT):
+            by_len.setdefault(k, []).append(c)
+    alts = [
+        b"[" + b"".join(re.escape(bytes([c])) for c in codes) + b"]" + (b".{%d}" % k if k else b"")
+        for k, codes in sorted(by_len.items())
+    ]
+    return re.compile(b"(?:" + b"|".join(alts) + b")*+", re.S)
+
+
+_SIMPLE_RUN = _simple_run()
+
+
+def _check_allocations(raw: bytes) -> None:
+    """Refuse a pickle that would make the C unpickler allocate far more than its size
+    before failing: a memo index of 50 million grows its memo table to 800 MB (a 141-byte
+    file did), a BINBYTES8 or FRAME length of 800 MB is allocated before it is read. A
+    walk over the opcodes checks every length against what is left and every memo index
+    against the number of opcodes so far (a pickler numbers them 0, 1, 2...), bounded
+    by the bytes read so far. Runs of ordinary opcodes are skipped by one regex call
+    (pickletools.genops took 10 s on a 16 MB pickle; this takes about 1 s)."""
+    i, end = 0, len(raw)
+    table, simple = _OPS, _SIMPLE_RUN.match
+    while True:
+        i = simple(raw, i).end()  # type: ignore[union-attr] - the pattern matches ""
+        if i >= end:
+            break
+        op = raw[i]
+        # every opcode is at least one byte: i bounds how many came before; a state dict
+        # of thousands of tensors memoizes thousands of objects, never a million
+        ops = min(i + 1, MAX_MEMO)
+        kind = table[op]
+        i += 1
+        if kind is None:
+            raise CorruptFile(f"data.pkl is not a readable pickle (unknown opcode {op:#x})")
+        if op == _STOP:
+            return
+        if op == _LONG_BINPUT:
+            if int.from_bytes(raw[i : i + 4], "little") > ops:
+                raise CorruptFile(f"data.pkl puts memo entry {raw[i : i + 4].hex()} early")
+            i += 4
+        elif op == _FRAME:
+            if int.from_bytes(raw[i : i + 8], "little") > end - i - 8:
+                raise CorruptFile("data.pkl declares a frame longer than the file")
+            i += 8
+        elif kind < -2:
+            width = _LEN_BYTES[kind]
+            size = int.from_bytes(raw[i : i + width], "little", signed=kind == -4)
+            i += width
+            if not 0 <= size <= end - i:
+                raise CorruptFile(f"data.pkl declares {size} bytes where {end - i} are left")
+            i += size
+        elif kind < 0:
+            for _ in range(-kind):
+                j = raw.find(b"\n", i)
+                if j < 0:
+                    raise CorruptFile("data.pkl is not a readable pickle (a line never ends)")
+                arg = raw[i:j]
+                if op == _PUT and not (arg.isdigit() and len(arg) < 12 and int(arg) <= ops):
+                    raise CorruptFile("data.pkl puts a memo entry early")
+                i = j + 1
+    if i > end:
+        raise CorruptFile("data.pkl is not a readable pickle (truncated)")
+
+
 def read_pth_header(path: str | Path) -> Header:
     """Parse a torch zip checkpoint's pickle into a Header; raise CorruptFile/NotAModelFile."""
     p = Path(path)
@@ -227,6 +330,7 @@ def read_pth_header(path: str | Path) -> Header:
             raw = zf.read(pkl_name)
         except (*_ZIP_ERRORS, OSError) as exc:
             raise CorruptFile(f"cannot read data.pkl ({_one_line(exc)})") from None
+    _check_allocations(raw)
     try:
         import io
 
