@@ -3,8 +3,8 @@
 Training (trainer_base.py, wan_train_network.py, wan/modules/model.py, at v0.3.4):
 
 - **Weights.** ``--fp8_base`` casts the whole DiT to float8_e4m3fn (1 byte per weight);
-  ``--fp8_scaled`` quantises only the blocks' Linear weights and keeps the rest in the
-  DiT's dtype. Without ``--blocks_to_swap`` the file is loaded straight onto the GPU in
+  ``--fp8_scaled`` quantises only the blocks' Linear weights (plus a 16-bit scale per 64
+  weights) and keeps the rest in the DiT's dtype. Without ``--blocks_to_swap`` the file is loaded straight onto the GPU in
   its own dtype and cast there while the loaded state dict is still referenced, so the
   load peak is the file's dtype plus the cast copy.
 - **Block swap.** The DiT is loaded on the CPU; ``N - S`` blocks stay on the GPU and the
@@ -108,6 +108,10 @@ def weight_bytes(s: TrainSettings) -> tuple[float, float, float]:
     a = s.arch
     compute = 4 if a.file_dtype == "fp32" else 2  # an fp8 file is up-cast without --fp8_base
     lin = 1 if s.fp8_base else compute
+    if s.fp8_base and s.fp8_scaled:
+        # block-wise scales: one 16-bit scale per 64 weights (optimize_state_dict_with_fp8,
+        # quantization_mode "block", block_size 64)
+        lin += 2 / 64
     other = 1 if (s.fp8_base and not s.fp8_scaled) else compute
     return a.block_linear * lin, a.block_other * other, a.outside * other
 
