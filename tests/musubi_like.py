@@ -61,6 +61,7 @@ def write_checkout(
     extra_dataset: list[str] | None = None,
     commit: str | None = "30c658c4f4b0bf05038b3346eff9670259b10fc7",
     layout: str = "repo",
+    version: str | None = None,
 ) -> Path:
     """A checkout at ``root`` (``layout="repo"``: ``src/musubi_tuner``; ``"package"``: the
     package folder itself, as pip installs it). Returns the package folder."""
@@ -92,6 +93,10 @@ def write_checkout(
     for name, keys in tables.items():
         text += f"    {name} = {{\n" + "".join(f'        "{k}": str,\n' for k in keys) + "    }\n"
     (pkg / "dataset" / "config_utils.py").write_text(text)
+    if version and layout == "repo":
+        (root / "pyproject.toml").write_text(
+            f'[project]\nname = "musubi-tuner"\nversion = "{version}"\n\n[tool.x]\nversion = "9"\n'
+        )
     if commit and layout == "repo":
         git = root / ".git"
         (git / "refs" / "heads").mkdir(parents=True, exist_ok=True)

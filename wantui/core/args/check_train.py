@@ -18,6 +18,7 @@ from wantui.core.args.check_wan import (
     check_precision,
     check_wan22_task,
 )
+from wantui.core.args.checkout import musubi_holds, musubi_name
 from wantui.core.args.state import ArgState, StepFindings, multi_process
 from wantui.core.finding import Severity
 from wantui.core.fixactions import FixAction, windows_single_process_fixes
@@ -187,15 +188,23 @@ def check_network(s: ArgState, out: StepFindings) -> None:
 
 
 def check_output(s: ArgState, out: StepFindings) -> None:
-    """--output_name and --output_dir."""
+    """--output_name and --output_dir: an error in every version, but what happens differs
+    (v0.3.4: a crash at the save, the run lost; v0.3.5+: a ValueError at startup)."""
+    early = musubi_holds(">=0.3.5")
     if not s.get("--output_name"):
         out.add(
             "output-name-missing",
             "output-name-missing",
             Severity.ERROR,
             "No --output_name",
-            "Training runs to the end, names checkpoints `None-step00000050.safetensors` and then crashes at the "
-            "final save (`unsupported operand type(s) for +: 'NoneType' and 'str'`): the whole run is lost.",
+            (
+                f"{musubi_name()} stops at startup with a ValueError before loading any model"
+                " (checked since v0.3.5, PR #1070)."
+                if early
+                else "Training runs to the end, names checkpoints `None-step00000050.safetensors`"
+                " and then crashes at the final save (`unsupported operand type(s) for +:"
+                " 'NoneType' and 'str'`): the whole run is lost (musubi-tuner <=0.3.4)."
+            ),
             fixes=[
                 FixAction(
                     "flag_add",
@@ -211,7 +220,13 @@ def check_output(s: ArgState, out: StepFindings) -> None:
             "output-dir-missing",
             Severity.ERROR,
             "No --output_dir",
-            "The first save fails with `expected str, bytes or os.PathLike object, not NoneType`.",
+            (
+                f"{musubi_name()} stops at startup with a ValueError before loading any model"
+                " (checked since v0.3.5, PR #1070)."
+                if early
+                else "The first save fails with `expected str, bytes or os.PathLike object, not"
+                " NoneType` (musubi-tuner <=0.3.4)."
+            ),
             fixes=[
                 FixAction(
                     "flag_add",

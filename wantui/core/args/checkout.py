@@ -30,12 +30,13 @@ from typing import TYPE_CHECKING, Any
 
 from wantui.core.args.catalog import STEP_SCRIPTS, ArgSpec, specs_of
 from wantui.core.finding import Finding, Severity
+from wantui.core.versions import BUNDLED, holds, parse_version
 
 if TYPE_CHECKING:
     from wantui.core.project import Project
 
-READER_VERSION = 1
-BUNDLED_VERSION = "v0.3.4"
+READER_VERSION = 2
+BUNDLED_VERSION = "v" + BUNDLED
 MAX_SOURCE_BYTES = 4_000_000  # a parser file is ~40 kB; anything huge is not one
 
 # script -> (file under the package, functions whose add_argument calls count; "*" means
@@ -299,6 +300,13 @@ class Reference:
     cached: bool = False
 
     @property
+    def version(self) -> str:
+        """The musubi-tuner version the checks hold to (the install's when read, else the
+        bundled catalog's)."""
+        v = self.data.get("version") if self.from_install else None
+        return v if isinstance(v, str) and parse_version(v) else BUNDLED_VERSION.lstrip("v")
+
+    @property
     def from_install(self) -> bool:
         return self.checkout is not None and self.problem is None
 
@@ -315,7 +323,10 @@ class Reference:
         if self.from_install:
             assert self.checkout is not None
             at = f" at {self.commit[:7]}" if self.commit else ""
-            return f"musubi-tuner read from {self.checkout.root}{at} (found by its {self.checkout.found_by})"
+            return (
+                f"musubi-tuner {self.version} read from {self.checkout.root}{at}"
+                f" (found by its {self.checkout.found_by})"
+            )
         why = f" ({self.problem})" if self.problem else " (no musubi-tuner checkout found)"
         return f"the bundled musubi-tuner {BUNDLED_VERSION} catalog{why}"
 
@@ -324,6 +335,7 @@ class Reference:
             "source": "install" if self.from_install else "bundled",
             "checkout": str(self.checkout.root) if self.checkout else None,
             "commit": self.commit,
+            "version": self.version,
             "bundled_version": BUNDLED_VERSION,
             "problem": self.problem,
             "description": self.describe(),
@@ -377,9 +389,27 @@ def read_reference(checkout: Checkout | None) -> Reference:
         except (OSError, SyntaxError, ValueError, RecursionError, MemoryError) as exc:
             return Reference(checkout, commit, problem=f"its parser source cannot be read: {exc}")
         data["key"] = key
+        data["version"] = _version_of(checkout)
         _store(key, data)
     problem = _implausible(data)
     return Reference(checkout, commit, data, problem=problem, cached=cached)
+
+
+def _version_of(checkout: Checkout) -> str | None:
+    """``version`` of the checkout's pyproject.toml, or of an installed package's
+    ``musubi_tuner-X.dist-info`` (read as text, never run)."""
+    try:
+        text = (checkout.root / "pyproject.toml").read_text(encoding="utf-8")[:200_000]
+        m = re.search(r'^\[project\][^\[]*?^version\s*=\s*"([^"]+)"', text, re.M | re.S)
+        if m:
+            return m.group(1)
+    except OSError:
+        pass
+    for meta in sorted(checkout.package.parent.glob("musubi_tuner-*.dist-info")):
+        m = re.match(r"musubi_tuner-([0-9][^-]*)\.dist-info$", meta.name)
+        if m:
+            return m.group(1)
+    return None
 
 
 def _implausible(data: Mapping[str, Any]) -> str | None:
@@ -502,3 +532,19 @@ def reference_findings(ref: Reference, used: Mapping[str, Any]) -> list[Finding]
                 )
             )
     return out
+
+
+def musubi_version() -> str:
+    """The version of the musubi-tuner the checks in effect hold to."""
+    ref = _ACTIVE.get()
+    return ref.version if ref is not None else BUNDLED
+
+
+def musubi_holds(spec: str) -> bool:
+    """Whether the musubi-tuner in effect is within ``spec`` (e.g. ``">=0.3.5"``)."""
+    return holds(spec, musubi_version())
+
+
+def musubi_name() -> str:
+    """``"musubi-tuner 0.3.5"``: the version in effect, for messages."""
+    return f"musubi-tuner {musubi_version()}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,9 @@ class DatasetScan:
         default_factory=list
     )  # (line, problem) that crash loading
     media_missing: list[str] = field(default_factory=list)  # JSONL paths that do not exist
+    # JSONL paths found only beside the JSONL (musubi-tuner >=0.3.5 falls back there)
+    media_beside_jsonl: list[str] = field(default_factory=list)
+    extra_keys: dict[str, int] = field(default_factory=dict)  # unknown JSONL item keys
 
     @property
     def captioned(self) -> int:
@@ -182,9 +186,14 @@ def scan_datasets(
 _MAX_JSONL_LINES = 200_000
 
 
+_CONTROL_KEY = re.compile(r"^control_path(?:_\d+)?$")
+
+
 def _scan_jsonl(scan: DatasetScan, cwd: Path, path_key: str) -> None:
     """Read a JSONL dataset like musubi-tuner: one JSON object per line, a blank line is a
     JSON error too; ``caption`` and the media path are required per item."""
+    from wantui.core.args.checkout import musubi_holds
+
     assert scan.jsonl is not None
     if scan.jsonl.exists() and not scan.jsonl.is_file():  # a FIFO or device: never ends
         scan.exists = True
@@ -211,8 +220,15 @@ def _scan_jsonl(scan: DatasetScan, cwd: Path, path_key: str) -> None:
                 scan.media.append(media)
                 if "caption" not in item:
                     scan.captions_missing.append(media)
+                for key in item:
+                    if key not in (path_key, "caption") and not _CONTROL_KEY.match(key):
+                        scan.extra_keys[key] = scan.extra_keys.get(key, 0) + 1
                 if len(scan.media) <= _MAX_FRAME_READS and not _resolve(cwd, media).exists():
-                    scan.media_missing.append(media)
+                    # v0.3.5 (PR #1023): the working directory first, then the JSONL's folder
+                    if musubi_holds(">=0.3.5") and _resolve(scan.jsonl.parent, media).exists():
+                        scan.media_beside_jsonl.append(media)
+                    else:
+                        scan.media_missing.append(media)
     except FileNotFoundError:
         scan.exists = False
     except (OSError, UnicodeDecodeError) as exc:
@@ -480,12 +496,39 @@ def _jsonl_findings(config: DatasetConfig, scan: DatasetScan) -> list[Finding]:
                          message=f"musubi-tuner fails with `KeyError: 'caption'`: {_sample(scan.captions_missing)}.",
                          location=Location(str(scan.jsonl)), priority=75, **base)
         )  # fmt: skip
+    from wantui.core.args.checkout import musubi_holds
+
     if scan.media_missing:
+        order = (
+            "the working directory, then the JSONL's folder (musubi-tuner >=0.3.5, PR #1023)"
+            if musubi_holds(">=0.3.5")
+            else "the working directory (musubi-tuner <=0.3.4; v0.3.5 also tries the JSONL's folder)"
+        )
         out.append(
             make_finding(rule="dataset-media-missing", catalog="dataset-empty", severity=Severity.ERROR,
                          title=f"[[datasets]] #{n}: {len(scan.media_missing)} {scan.kind} path(s) in the JSONL do not exist",
-                         message=f"Paths are resolved from the working directory: {_sample(scan.media_missing)}.",
+                         message=f"Paths are resolved from {order}: {_sample(scan.media_missing)}.",
                          location=Location(str(scan.jsonl)), priority=70, **base)
+        )  # fmt: skip
+    if scan.media_beside_jsonl:
+        out.append(
+            make_finding(rule="dataset-media-beside-jsonl", catalog="dataset-empty", severity=Severity.INFO,
+                         title=f"[[datasets]] #{n}: {len(scan.media_beside_jsonl)} JSONL path(s) found beside the JSONL, not in the working directory",
+                         message="musubi-tuner >=0.3.5 resolves a relative path from the working directory first, then"
+                         f" from the JSONL's folder (PR #1023), so these load: {_sample(scan.media_beside_jsonl)}."
+                         " musubi-tuner 0.3.4 would not find them.",
+                         location=Location(str(scan.jsonl)), priority=5, **base)
+        )  # fmt: skip
+    if scan.extra_keys:
+        keys = ", ".join(f"`{k}` ({c})" for k, c in sorted(scan.extra_keys.items())[:8])
+        out.append(
+            make_finding(rule="dataset-jsonl-extra-keys", catalog="toml-extra-key", severity=Severity.INFO,
+                         title=f"[[datasets]] #{n}: JSONL items carry keys musubi-tuner does not read for Wan",
+                         message=f"Item keys other than `{scan.kind}_path`, `caption` and `control_path`: {keys}."
+                         " They are ignored, not an error: musubi-tuner 0.3.5 allows extra item fields and"
+                         " reads `audio_path` for audio-capable architectures only (PRs #1020, #1094; the"
+                         " exact v0.3.5 handling is written from the PR descriptions).",
+                         location=Location(str(scan.jsonl)), priority=3, **base)
         )  # fmt: skip
     return out
 

@@ -12,6 +12,7 @@ from wantui.core.logtext import iter_file_lines
 from wantui.core.matcher import WRAPPER_ID, Matcher
 from wantui.core.rules.loader import load_rules
 from wantui.core.rules.model import RuleSet
+from wantui.core.versions import describe as describe_versions
 
 # Catalog ids that leave no trace a rule could match (failure-catalog.md says "none"/"no
 # error"), plus the one the matcher itself produces.
@@ -119,6 +120,8 @@ def explain_rule(rule_id: str, rules: RuleSet) -> str:
         )
     pos, neg = rule.examples()
     out.append(f"  examples: {len(pos)} positive, {len(neg)} negative")
+    if rule.musubi:
+        out.append(f"  holds for: {describe_versions(rule.musubi)}")
     if rule.references:
         out.append("  references:")
         out.extend(f"    {r}" for r in rule.references)

@@ -38,6 +38,7 @@ from wantui.core.rules.model import (
 from wantui.core.rules.regexcheck import backtracking_problem, required_literals
 from wantui.core.rules.template import template_names
 from wantui.core.similar import suggestion
+from wantui.core.versions import check_spec
 
 TOP_FIELDS = {
     "id",
@@ -54,6 +55,7 @@ TOP_FIELDS = {
     "references",
     "derive",
     "architectures",
+    "musubi",
 }
 REQUIRED_FIELDS = ("id", "catalog", "title", "severity", "steps", "priority", "match", "message")
 MATCH_FIELDS = {"any", "all", "followed_by", "not", "window", "once", "raised_in"}
@@ -219,6 +221,10 @@ def parse_rule(data: Any, path: Path, *, builtin: bool = True) -> Rule:
             "architectures", f"unknown architecture {bad[0]!r}; one of {sorted(ARCH_IDS)}"
         )
 
+    musubi = data.get("musubi", "")
+    if not isinstance(musubi, str) or (musubi and check_spec(musubi)):
+        raise ctx.fail("musubi", check_spec(str(musubi)) or "must be a version spec string")
+
     rule = Rule(
         id=rid,
         catalog=catalog,
@@ -238,6 +244,7 @@ def parse_rule(data: Any, path: Path, *, builtin: bool = True) -> Rule:
         references=_str_list(ctx, "references", data.get("references")),
         architectures=tuple(architectures),
         raised_in=tuple(raised_in),
+        musubi=musubi,
         path=path,
         builtin=builtin,
     )

@@ -84,6 +84,9 @@ class Rule:
     # the trigger must be an exception raised in code of one of these owners (the
     # innermost traceback frame; "unknown" when the log shows no frames); empty: anywhere
     raised_in: tuple[str, ...] = ()
+    # the musubi-tuner versions the rule holds for (wantui/core/versions.py spec, e.g.
+    # ">=0.3.5"); empty: every version
+    musubi: str = ""
     path: Path | None = None
     builtin: bool = True
 
