@@ -64,6 +64,16 @@ def test_force_runs_anyway_and_only_the_chosen_steps_are_checked(tmp_path: Path)
     assert latest_run(project) is not None
 
 
+def test_a_run_with_nothing_known_starts_without_asking(tmp_path: Path) -> None:
+    from tests.test_check_catalog_rows import build  # a healthy project, stand-in scripts
+
+    project = build(tmp_path)
+    r = wantui("run", "--steps", "latents", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "preflight of latents: nothing found" in r.stderr and "not started" not in r.stderr
+    assert latest_run(project).status == "succeeded"
+
+
 def _pty_run(cwd: Path, answer: bytes) -> tuple[int, str]:
     """`wantui run` with a terminal on stdin and stderr; answers the question."""
     master, slave = pty.openpty()
