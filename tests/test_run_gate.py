@@ -228,3 +228,36 @@ def test_pipeline_shows_preflight_and_g_asks_before_running(tmp_path: Path) -> N
             )
 
     asyncio.run(main())
+
+
+def test_a_rerun_asked_for_with_a_fix_still_asks_before_deleting_caches(tmp_path: Path) -> None:
+    from wantui.tui.app import WantuiApp
+    from wantui.tui.dialogs.confirm import ConfirmDialog
+    from wantui.tui.feed import Feed
+    from wantui.tui.sources import LiveSource
+
+    project = make_project(tmp_path)
+    started: list[str] = []
+
+    async def main() -> None:
+        app = WantuiApp(feed=Feed(), source=LiveSource(project), project=project, gpu=False)
+        async with app.run_test(size=(120, 40)) as pilot:
+            screen = app.screen
+            assert await wait_for(pilot, lambda: screen.gate is not None)
+            # known errors alone: the user asked for this rerun, it starts
+            screen.run_checks(["train"], lambda: started.append("errors"), ask_for_errors=False)
+            assert await wait_for(pilot, lambda: started == ["errors"])
+            # a data loss: asked first, whoever asked for the run
+            (tmp_path / "data" / "vid").mkdir(parents=True)
+            cache = tmp_path / "cache" / "vid"
+            cache.mkdir(parents=True)
+            (cache / "clip1_00000-013_0096x0064_wan.safetensors").write_bytes(b"x")
+            screen.run_checks(["latents"], lambda: started.append("loss"), ask_for_errors=False)
+            assert await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+            detail = str(app.screen.query_one("#dialog-detail").render())
+            assert "would delete 1 cache file" in detail
+            await pilot.press("n")
+            await pilot.pause(0.3)
+            assert started == ["errors"]
+
+    asyncio.run(main())

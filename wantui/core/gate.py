@@ -31,6 +31,10 @@ class Gate:
     def blocking(self) -> list[Finding]:
         return [f for f in self.findings if f.severity is Severity.ERROR or f.catalog in DATA_LOSS]
 
+    @property
+    def data_loss(self) -> list[Finding]:
+        return [f for f in self.findings if f.catalog in DATA_LOSS]
+
     def summary(self) -> str:
         """One line: what was found, and how the pipeline's Python was judged."""
         errors = sum(f.severity is Severity.ERROR for f in self.findings)

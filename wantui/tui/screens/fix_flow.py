@@ -96,8 +96,14 @@ class FixFlow:
             return
         self.last_applied = applied
         self.app.call_from_thread(self.notify, f"applied: {plan.label}", timeout=5)  # type: ignore[attr-defined]
-        if rerun:
-            self.app.call_from_thread(self._rerun_from, rerun)
+        if rerun:  # asked for with the fix; still never into a data loss unasked
+            steps = list(STEP_NAMES[STEP_NAMES.index(rerun) :])
+            self.app.call_from_thread(
+                self.run_checks,  # type: ignore[attr-defined]
+                steps,
+                lambda: self._rerun_from(rerun),
+                ask_for_errors=False,
+            )
 
     def action_undo(self) -> None:
         fixes_mod = api.module("fixes")

@@ -24,15 +24,25 @@ class PreflightGate:
     project: Any
     gate: Any = None  # the last Gate (tests read it)
 
-    def run_checks(self, steps: list[str] | None, then: Callable[[], None] | None) -> None:
+    def run_checks(
+        self,
+        steps: list[str] | None,
+        then: Callable[[], None] | None,
+        *,
+        ask_for_errors: bool = True,
+    ) -> None:
         """Check a run of ``steps`` (None: the whole pipeline, cached steps skipped); then
-        call ``then`` (start it) unless the user declines; ``then=None``: only show."""
+        call ``then`` (start it) unless the user declines; ``then=None``: only show.
+        ``ask_for_errors=False`` (a rerun the user asked for with a fix): ask only before
+        a data loss."""
         panel = self.query_one(FindingsPanel)  # type: ignore[attr-defined]
         panel.loading = True  # the model headers and the dataset scan take a moment
-        self._check_worker(steps, then)
+        self._check_worker(steps, then, ask_for_errors)
 
     @work(thread=True, exclusive=True, group="preflight")
-    def _check_worker(self, steps: list[str] | None, then: Callable[[], None] | None) -> None:
+    def _check_worker(
+        self, steps: list[str] | None, then: Callable[[], None] | None, ask_for_errors: bool
+    ) -> None:
         gate_mod = api.module("gate")
         try:
             if gate_mod is None:
@@ -40,11 +50,13 @@ class PreflightGate:
             project = load_project(self.project.root)
             gate = gate_mod.preflight_gate(project, steps, skip_cached=steps is None)
         except WantuiError as exc:
-            self.app.call_from_thread(self._checked, None, str(exc), then)  # type: ignore[attr-defined]
+            self.app.call_from_thread(self._checked, None, str(exc), then, True)  # type: ignore[attr-defined]
             return
-        self.app.call_from_thread(self._checked, gate, "", then)  # type: ignore[attr-defined]
+        self.app.call_from_thread(self._checked, gate, "", then, ask_for_errors)  # type: ignore[attr-defined]
 
-    def _checked(self, gate: Any, problem: str, then: Callable[[], None] | None) -> None:
+    def _checked(
+        self, gate: Any, problem: str, then: Callable[[], None] | None, ask_for_errors: bool
+    ) -> None:
         panel = self.query_one(FindingsPanel)  # type: ignore[attr-defined]
         panel.loading = False
         if gate is None:
@@ -53,7 +65,7 @@ class PreflightGate:
         self.gate = gate
         panel.show(gate.findings)
         panel.set_note(gate.summary())
-        blocking = gate.blocking
+        blocking = gate.blocking if ask_for_errors else gate.data_loss
         if then is None:
             return
         if not blocking:
