@@ -90,6 +90,19 @@ def open_log(name: str) -> BinaryIO:
         raise WantuiError(f"cannot read: {exc.strerror or exc}", path=path) from None
 
 
+def skip_nul_padding(fh: BinaryIO, head: bytes, name: str) -> bytes:
+    """``head`` without the run of NULs a log may start with, reading on while it is all
+    NULs: logrotate's ``copytruncate`` leaves the truncated part as a sparse run of NULs
+    in front of what the program writes next. Not binary, and not text either: dropped
+    (it holds no newline, so line numbers do not change)."""
+    while head and not head.strip(b"\x00"):
+        try:
+            head = fh.read(CHUNK)
+        except OSError as exc:
+            raise WantuiError(f"cannot read: {exc.strerror or exc}", path=name) from None
+    return head.lstrip(b"\x00")
+
+
 def _chunks(fh: BinaryIO, name: str) -> Iterator[bytes]:
     first = True
     while True:
@@ -97,6 +110,8 @@ def _chunks(fh: BinaryIO, name: str) -> Iterator[bytes]:
             chunk = fh.read(CHUNK)
         except OSError as exc:
             raise WantuiError(f"cannot read: {exc.strerror or exc}", path=name) from None
+        if first and chunk.startswith(b"\x00"):
+            chunk = skip_nul_padding(fh, chunk, name)
         if not chunk:
             return
         if first:
@@ -200,6 +215,7 @@ def diagnose_streams(
                 head = fh.read(_SNIFF)
             except OSError as exc:
                 raise WantuiError(f"cannot read: {exc.strerror or exc}", path=label) from None
+            head = skip_nul_padding(fh, head, label)
             if not head:
                 empty.append(label)
                 continue
@@ -220,7 +236,7 @@ def diagnose_streams(
                     ignore_case=bool(folded),
                     keep=keep,
                     grep=grep,
-                    source=fh if fh is sys.stdin.buffer else None,
+                    source=fh,  # pumped, each line bounded: grep's memory stays small
                     prefix=head,
                 )
                 for line in found:

@@ -905,6 +905,42 @@ def iter_file_lines(
 
 
 _GREP_READ = 1 << 20
+# grep holds a whole line in memory (a 1 GB single-line log cost 2.1 GB): each line is
+# cut to this many bytes on its way to grep. Its text is cut to MAX_LINE_CHARS anyway; a
+# literal past this point of such a line is not seen (the Python path would see it).
+GREP_MAX_LINE = 8 << 20
+
+
+def bounded_lines(chunks: Iterator[bytes], limit: int = GREP_MAX_LINE) -> Iterator[bytes]:
+    """``chunks`` with every line cut to ``limit`` bytes (its newline kept, so line
+    numbers stay the file's). C-speed: only the parts of a chunk that continue a line
+    across chunk boundaries are looked at, so chunks must be shorter than ``limit``."""
+    run = 0  # bytes of the current line already passed on
+    for data in chunks:
+        first = data.find(b"\n")
+        if first < 0:
+            if run < limit:
+                yield data[: limit - run]
+            run += len(data)
+            continue
+        if run < limit:
+            yield data[: min(first, limit - run)]
+        last = data.rfind(b"\n")
+        yield data[first : last + 1]  # whole lines: each shorter than the chunk
+        tail = data[last + 1 :]
+        run = len(tail)
+        if tail:
+            yield tail[:limit]
+
+
+def _read_chunks(source: BinaryIO, prefix: bytes) -> Iterator[bytes]:
+    if prefix:
+        yield prefix
+    while True:
+        data = source.read(_GREP_READ)
+        if not data:
+            return
+        yield data
 
 
 _ERE_SPECIAL = re.compile(rb"([\[.^$*+?(){|\\])")  # "]" and "}" are ordinary outside brackets
@@ -940,8 +976,10 @@ def grep_lines(
     (``[f]ound 0 videos``): GNU grep turns an all-literal pattern list into ``-F``, whose
     automaton slows down with the number of strings (~200 here), while its DFA does not.
 
-    With ``source`` (e.g. stdin), ``path`` is ignored: ``prefix`` (bytes already read from
-    it) and then the rest of ``source`` are pumped into grep by a thread.
+    With ``source`` (e.g. stdin, or the open log), ``path`` is ignored: ``prefix`` (bytes
+    already read from it) and then the rest of ``source`` are pumped into grep by a
+    thread. A file is pumped the same way: every line is cut to :data:`GREP_MAX_LINE`
+    bytes on its way, so grep's memory stays bounded whatever the longest line.
     """
     import subprocess
     import threading
@@ -953,38 +991,45 @@ def grep_lines(
     first = next((x for x in ordered if x[:1] not in (b"", b"]", b"^", b"-", b"[")), None)
     for lit in ordered:
         cmd += ["-e", _ere_literal(lit, bracket_first=lit is first)]
-    cmd += ["--", "-" if source is not None else str(path)]
+    cmd += ["--", "-"]
     env = {"LC_ALL": "C", "PATH": __import__("os").environ.get("PATH", "")}
-    proc = subprocess.Popen(
-        cmd,
-        stdin=subprocess.PIPE if source is not None else subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
-    )
+    opened = None
+    if source is None:
+        opened = source = open(path, "rb")  # noqa: SIM115 - closed below
+    try:
+        proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+        )
+    except OSError:
+        if opened is not None:
+            opened.close()
+        raise
     assert proc.stdout is not None and proc.stderr is not None
     pump_error: list[OSError] = []
-    if source is not None:
-        sink = proc.stdin
-        assert sink is not None
+    # the pump: the same path for a file and for stdin
+    sink = proc.stdin
+    assert sink is not None
+    feed = source
 
-        def pump() -> None:
+    def pump() -> None:
+        try:
+            for data in bounded_lines(_read_chunks(feed, prefix)):
+                sink.write(data)
+        except (BrokenPipeError, ValueError):
+            pass  # grep stopped (killed by us, or failed: its status says which)
+        except OSError as exc:
+            pump_error.append(exc)
+        finally:
             try:
-                data = prefix
-                while data:
-                    sink.write(data)
-                    data = source.read(_GREP_READ)
-            except BrokenPipeError:
-                pass  # grep stopped (killed by us, or failed: its status says which)
-            except OSError as exc:
-                pump_error.append(exc)
-            finally:
-                try:
-                    sink.close()
-                except OSError:
-                    pass
+                sink.close()
+            except OSError:
+                pass
 
-        threading.Thread(target=pump, name="wantui-grep-pump", daemon=True).start()
+    threading.Thread(target=pump, name="wantui-grep-pump", daemon=True).start()
     try:
         out = proc.stdout
         while True:
@@ -1023,3 +1068,5 @@ def grep_lines(
             proc.wait()
         proc.stdout.close()
         proc.stderr.close()
+        if opened is not None:
+            opened.close()
