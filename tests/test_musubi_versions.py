@@ -100,3 +100,47 @@ def test_reference_in_effect_is_scoped(tmp_path: Path) -> None:
     with use_reference(ref):
         assert musubi_version() == "0.3.5"
     assert musubi_version() == "0.3.4"
+
+
+@pytest.mark.parametrize(
+    ("version", "bucket", "cache_size", "warned"),
+    [
+        ("0.3.5", None, "0496x0256", True),  # a v0.3.4 bucket-size cache: rebuilt
+        ("0.3.4", None, "0496x0256", False),  # the same musubi-tuner that made it
+        ("0.3.5", "true", "0496x0256", False),  # bucketing on: sizes as before
+        ("0.3.5", None, "0480x0272", False),  # already at the resolution
+    ],
+)
+def test_v035_rebuilds_video_caches_made_at_bucket_sizes(
+    tmp_path: Path, version: str, bucket: str | None, cache_size: str, warned: bool
+) -> None:
+    from wantui.core.dataset.mp4 import write_test_mp4
+
+    (tmp_path / "vids").mkdir()
+    write_test_mp4(tmp_path / "vids" / "a.mp4", 20)
+    (tmp_path / "vids" / "a.txt").write_text("x")
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / f"a_00000-001_{cache_size}_wan.safetensors").write_bytes(b"")
+    (tmp_path / "d.toml").write_text(
+        "[general]\nresolution = [480, 272]\n"
+        + (f"enable_bucket = {bucket}\n" if bucket else "")
+        + '[[datasets]]\nvideo_directory = "vids"\ncache_directory = "cache"\ntarget_frames = [1]\n'
+    )
+    pkg = musubi_like.write_checkout(tmp_path / "m", version=version)
+    cmd = f"python {pkg / 'wan_cache_latents.py'} --dataset_config d.toml --vae v.safetensors"
+    found = {f.rule: f for f in check_pasted(cmd, tmp_path)}
+    assert ("video-cache-rebucketed" in found) == warned, sorted(found)
+    if warned:
+        f = found["video-cache-rebucketed"]
+        assert "PR #1100" in f.message and "deletes the old files" in f.message
+        assert f.severity.value == "warning"
+
+
+def test_cu132_extra_is_named_for_v035_and_a_cuda_132_driver(tmp_path: Path) -> None:
+    from wantui.core.probe.wheels import choose_wheel, extras_in
+
+    assert "cu132" in extras_in("0.3.5") and "cu132" not in extras_in("0.3.4")
+    assert "cu132" not in choose_wheel(["8.9"], driver_cuda=(13, 2)).why  # bundled 0.3.4
+    with use_reference(_ref(tmp_path, "0.3.5")):
+        assert "cu132 extra" in choose_wheel(["8.9"], driver_cuda=(13, 2)).why
+        assert "cu132" not in choose_wheel(["8.9"], driver_cuda=(12, 8)).why

@@ -27,6 +27,7 @@ from wantui.core.args.checkout import (
     use_reference,
 )
 from wantui.core.args.options import project_view
+from wantui.core.dataset.bucket_change import bucket_recache_findings
 from wantui.core.dataset.cache_loss import cache_loss_findings
 from wantui.core.finding import Finding, sort_findings
 from wantui.core.modelchecks.caches import cache_dirs, clip_and_cache_findings
@@ -146,6 +147,8 @@ def _preflight(
     mine = model_findings(project, refs)
     # data loss is predictable too: a caching step deletes caches no item maps to
     mine.extend(cache_loss_findings(project, steps))
+    # v0.3.5 caches non-bucketing video datasets at their resolution: a full re-cache
+    mine.extend(bucket_recache_findings(project, steps))
     if probe is not None:
         if probe.ok:
             from wantui.core.probe.runner import findings_from

@@ -45,6 +45,30 @@ WHEELS = (
     Wheel("cu130", (13, 0), "2.9.1", (580, 65, 6), (580, 88), 7.5, 99.0),
 )
 BY_TAG = {w.tag: w for w in WHEELS}
+# musubi-tuner's torch extras and the versions that have them (wantui/core/versions.py).
+# cu132 (PR #986): torch>=2.12.0 and torchvision>=0.27.0 from the cu132 index; not chosen
+# above, since the driver it needs is not known here, but named where it applies.
+EXTRAS: dict[str, str] = {"cu124": "", "cu128": "", "cu130": "", "cu132": ">=0.3.5"}
+
+
+def extras_in(version: str) -> list[str]:
+    """The torch extras of musubi-tuner ``version``."""
+    from wantui.core.versions import holds
+
+    return [tag for tag, spec in EXTRAS.items() if holds(spec, version)]
+
+
+def _cu132_note(driver_cuda: tuple[int, int] | None) -> str:
+    """A note on the cu132 extra, when the musubi-tuner in use has it and the driver runs
+    CUDA 13.2."""
+    from wantui.core.args.checkout import musubi_name, musubi_version
+
+    if driver_cuda is None or driver_cuda < (13, 2) or "cu132" not in extras_in(musubi_version()):
+        return ""
+    return (
+        f"; {musubi_name()} also has the cu132 extra (torch>=2.12.0 for CUDA 13.2, PR #986),"
+        " which this driver runs"
+    )
 
 
 @dataclass
@@ -120,7 +144,8 @@ def choose_wheel(
         if gpu_ok(w) and driver_ok(w) is not False:
             need = _shown(w.driver_windows if windows else w.driver_linux)
             check = "" if driver_ok(w) else f"; needs NVIDIA driver {need}+"
-            return WheelAdvice(w.tag, f"{w.tag}: torch>={w.torch_min} for {facts}{check}")
+            note = _cu132_note(driver_cuda)
+            return WheelAdvice(w.tag, f"{w.tag}: torch>={w.torch_min} for {facts}{check}{note}")
 
     # nothing fits the driver: of the wheels for this GPU, the one that needs the smallest
     # driver update (a shared or rented box may not allow the newest)
