@@ -20,6 +20,7 @@ from wantui.core.finding import exit_code_for
 from wantui.core.logtext import Normalizer, grep_lines
 from wantui.core.matcher import Matcher
 from wantui.core.rules import RuleSet, load_rules
+from wantui.core.textsafe import printable
 
 CHUNK = 4 * 1024 * 1024
 _SNIFF = 8192
@@ -262,7 +263,7 @@ def run(args: argparse.Namespace) -> int:
         context["source"] = "<stdin>" if args.logs[0] == "-" else args.logs[0]
     findings, empty = diagnose_streams(args.logs, rules, context, args.exit_status)
     for name in empty:
-        print(f"wantui: {name}: empty log, nothing to diagnose", file=sys.stderr)
+        print(printable(f"wantui: {name}: empty log, nothing to diagnose"), file=sys.stderr)
     source: str | list[str] = args.logs[0] if len(args.logs) == 1 else list(args.logs)
     render_findings(findings, stream=sys.stdout, json_mode=args.json, source=source)
     return ExitCode.FINDINGS if exit_code_for(findings) else ExitCode.OK

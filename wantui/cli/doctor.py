@@ -17,6 +17,7 @@ from typing import Any
 from wantui.core.errors import WantuiError
 from wantui.core.finding import exit_code_for, sort_findings
 from wantui.core.project import PROJECT_FILE, Project, load_project
+from wantui.core.textsafe import SafeWriter
 
 GiB = 1024**3
 
@@ -223,7 +224,7 @@ def run(args: argparse.Namespace) -> int:
             extra["musubi"] = ref.to_json()
         render_findings(findings, stream=sys.stdout, json_mode=True, source=source, extra=extra)
     else:
-        out = sys.stdout
+        out = SafeWriter(sys.stdout)  # model paths and probe text are outside strings
         if project is None:
             out.write(f"(no {PROJECT_FILE} here: checking the machine only)\n")
         for line in summary:
@@ -245,7 +246,7 @@ def run(args: argparse.Namespace) -> int:
             out.write(line + "\n")
         if summary or models or plan is not None:
             out.write("\n")
-        render_findings(findings, stream=out, json_mode=False, source=source)
+        render_findings(findings, stream=sys.stdout, json_mode=False, source=source)
     return exit_code_for(findings)
 
 

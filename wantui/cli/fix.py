@@ -21,6 +21,7 @@ from wantui.core.fixactions import FixAction, fix_targets
 from wantui.core.fixes import FixPlan, Journal, apply_plan, new_group_id, plan_fix, undo_last
 from wantui.core.fsutil import read_regular_file
 from wantui.core.project import PROJECT_FILE, STEP_NAMES, Project, load_project
+from wantui.core.textsafe import SafeWriter
 
 
 def register(p: argparse.ArgumentParser) -> None:
@@ -291,7 +292,8 @@ def _progress_printer(stream: TextIO) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    out = sys.stdout
+    # labels, titles, paths and the diff of a file are outside text: escapes shown, not run
+    out = SafeWriter(sys.stdout)
     if args.force and not args.undo:
         raise WantuiError("--force goes with --undo")
     project = _open_project(args.project)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from wantui.core.errors import ExitCode
 from wantui.core.models import ModelInfo, inspect_file, looks_like_windows_path, scan_models
+from wantui.core.textsafe import printable
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -51,7 +52,8 @@ def format_info(info: ModelInfo) -> str:
             lines.append(f"  --task: {', '.join(d['tasks'])}")
     for note in info.notes:
         lines.append(f"  note: {note}")
-    return "\n".join(lines)
+    # the file name and header strings are not ours: shown, never obeyed by the terminal
+    return "\n".join(printable(line) for line in lines)
 
 
 MAX_FILES = 500  # per folder: bounded time and output
@@ -84,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
             found = scan_models(p, limit=MAX_FILES + 1, stats=stats)
             if stats.get("cut"):
                 print(
-                    f"wantui: {raw}: stopped after {stats['visited']} folder entries; inspect"
+                    f"wantui: {printable(raw)}: stopped after {stats['visited']} folder entries; inspect"
                     " the models folder itself",
                     file=sys.stderr,
                 )
@@ -92,19 +94,19 @@ def run(args: argparse.Namespace) -> int:
                 # say so: a silent cut would read as "the other files are not there"
                 found = found[:MAX_FILES]
                 print(
-                    f"wantui: {raw}: more than {MAX_FILES} model files; showing the first"
+                    f"wantui: {printable(raw)}: more than {MAX_FILES} model files; showing the first"
                     f" {MAX_FILES} (inspect a subfolder for the rest)",
                     file=sys.stderr,
                 )
             if not found:
                 print(
-                    f"wantui: {raw}: no model files here ({', '.join(('.safetensors', '.pth', '.pt', '.bin', '.ckpt', '.gguf'))})",
+                    f"wantui: {printable(raw)}: no model files here ({', '.join(('.safetensors', '.pth', '.pt', '.bin', '.ckpt', '.gguf'))})",
                     file=sys.stderr,
                 )
                 code = max(code, ExitCode.USAGE)
             infos.extend(found)
         elif not os.path.lexists(p):
-            print(f"wantui: {raw}: no such file{_windows_hint(raw)}", file=sys.stderr)
+            print(printable(f"wantui: {raw}: no such file{_windows_hint(raw)}"), file=sys.stderr)
             code = max(code, ExitCode.USAGE)
         else:
             infos.append(inspect_file(p))

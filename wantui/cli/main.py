@@ -14,6 +14,7 @@ import sys
 
 from wantui import __version__
 from wantui.core.errors import ExitCode, WantuiError
+from wantui.core.textsafe import printable
 
 # command name -> (module, one-line help). The module defines register() and run().
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -41,7 +42,7 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.print_usage(sys.stderr)
-        print(f"wantui: error: {message}", file=sys.stderr)
+        print(printable(f"wantui: error: {message}"), file=sys.stderr)
         raise SystemExit(ExitCode.USAGE)
 
 
@@ -91,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
             return ExitCode.USAGE
         return int(args._run(args))
     except WantuiError as exc:
-        print(f"wantui: {exc}", file=sys.stderr)
+        print(printable(f"wantui: {exc}"), file=sys.stderr)  # paths and values from outside
         return int(exc.code)
     except KeyboardInterrupt:
         print("wantui: interrupted", file=sys.stderr)
@@ -107,13 +108,15 @@ def main(argv: list[str] | None = None) -> int:
         raise
     except PermissionError as exc:  # a folder or file this user may not read: bad input, not a bug
         where = f"{exc.filename}: " if exc.filename else ""
-        print(f"wantui: {where}permission denied", file=sys.stderr)
+        print(printable(f"wantui: {where}permission denied"), file=sys.stderr)
         return ExitCode.USAGE
     except Exception as exc:  # a bug: one line, never a traceback (WANTUI_DEBUG=1 shows it)
         if os.environ.get("WANTUI_DEBUG"):
             raise
         print(
-            f"wantui: internal error: {type(exc).__name__}: {exc} (set WANTUI_DEBUG=1 for details)",
+            printable(
+                f"wantui: internal error: {type(exc).__name__}: {exc} (set WANTUI_DEBUG=1 for details)"
+            ),
             file=sys.stderr,
         )
         return ExitCode.INTERNAL

@@ -10,10 +10,12 @@ import time
 from types import TracebackType
 from typing import TextIO
 
+from wantui.core.textsafe import printable
+
 
 class ProgressLine:
     def __init__(self, text: str, *, stream: TextIO | None = None, interval: float = 0.25) -> None:
-        self.text = text
+        self.text = printable(text)  # it names the interpreter from wantui.toml
         self.stream = stream if stream is not None else sys.stderr
         self.interval = interval
         self._stop = threading.Event()

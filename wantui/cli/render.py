@@ -7,14 +7,13 @@ the same and their ``--json`` output has the same shape:
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import textwrap
 from typing import Any, TextIO
 
 from wantui.core.finding import Finding, Severity
-from wantui.core.textsafe import printable
+from wantui.core.textsafe import json_text, printable
 
 _STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "bold yellow", Severity.INFO: "bold cyan"}
 _LABEL = {Severity.ERROR: "ERROR", Severity.WARNING: "WARNING", Severity.INFO: "INFO"}
@@ -145,7 +144,7 @@ def render_findings(
         obj: dict[str, Any] = {"findings": [f.to_json() for f in findings], "source": source}
         if extra:
             obj.update(extra)
-        stream.write(json.dumps(obj, ensure_ascii=False, indent=2) + "\n")
+        stream.write(json_text(obj, indent=2) + "\n")
         stream.flush()
         return
     colour = use_colour(stream)
@@ -168,9 +167,10 @@ def render_findings(
 
         console = Console(file=stream, highlight=False, soft_wrap=True, emoji=False, markup=False)
         for text, style in out:
-            console.print(Text(text, style=style or ""))
+            console.print(Text(printable(text), style=style or ""))
     else:
-        stream.write("\n".join(text for text, _ in out) + "\n")
+        # titles, evidence, paths and advice carry text from logs and file names
+        stream.write("\n".join(printable(text) for text, _ in out) + "\n")
     stream.flush()
 
 

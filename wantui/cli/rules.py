@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from wantui.cli.render import report_rule_load
 from wantui.core.errors import ExitCode, WantuiError
 from wantui.core.rules import load_rules
 from wantui.core.rules.check import check_rules, explain_rule
-from wantui.core.textsafe import printable
+from wantui.core.textsafe import json_text, printable
 
 
 def _common(parser: argparse.ArgumentParser, *, sub: bool) -> None:
@@ -115,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
                 }
                 for r in ordered
             ]
-            print(json.dumps(rows, indent=2, ensure_ascii=False))
+            print(json_text(rows, indent=2))
         elif args.markdown:
             print("| id | catalog | severity | steps | title |")
             print("|---|---|---|---|---|")
@@ -127,15 +126,15 @@ def run(args: argparse.Namespace) -> int:
         else:
             width = max((len(r.id) for r in ordered), default=10)
             for r in ordered:
-                print(f"{r.id:<{width}}  {r.severity.value:<7}  {r.title}")
+                print(printable(f"{r.id:<{width}}  {r.severity.value:<7}  {r.title}"))
             print(f"{len(ordered)} rules")
         return ExitCode.OK
     if args.rules_command == "explain":
-        print(explain_rule(args.rule_id, rules))
+        print(printable(explain_rule(args.rule_id, rules), newlines=True))
         return ExitCode.OK
     report = check_rules(rules, coverage=not args.no_builtin_rules)
     for line in report.failures:
-        print(f"FAIL {line}")
+        print(printable(f"FAIL {line}"))
     for line in report.missing_examples:
         print(f"MISSING {line}")
     for line in report.stray_examples:

@@ -45,3 +45,22 @@ def json_text(obj: Any, **kwargs: Any) -> str:
     return _JSON_RAW.sub(
         lambda m: f"\\u{ord(m.group()):04x}", json.dumps(obj, ensure_ascii=False, **kwargs)
     )
+
+
+class SafeWriter:
+    """A text stream that passes everything written through :func:`printable` (newlines
+    kept), for commands whose output is plain text put together from outside strings
+    (``wantui fix``: labels, paths, the diff of a file). Not for rich's coloured output,
+    whose own escapes it would show."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        return self.stream.write(printable(text, newlines=True))
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def isatty(self) -> bool:
+        return bool(self.stream.isatty())
