@@ -160,23 +160,25 @@ class _Handler(BaseHTTPRequestHandler):
         self._send_body(data, etag=f'"{sha}"')
 
     def _send_body(self, data: bytes, etag: str) -> None:
-        start = 0
+        start, stop = 0, len(data)
         rng = self.headers.get("Range")
         if rng:
             with self.state.lock:
                 self.state.ranges.append(rng)
-            m = re.match(r"bytes=(\d+)-$", rng)
+            m = re.match(r"bytes=(\d+)-(\d*)$", rng)
             if m:
                 start = int(m.group(1))
-        if start > len(data):
+                if m.group(2):
+                    stop = min(len(data), int(m.group(2)) + 1)
+        if start > len(data) or stop <= start < len(data):
             return self._error(416, None, "range not satisfiable")
-        body = data[start:]
-        self.send_response(206 if start else 200)
+        body = data[start:stop]
+        self.send_response(206 if start or stop < len(data) else 200)
         self.send_header("ETag", etag)
         self.send_header("X-Repo-Commit", COMMIT)
         self.send_header("Accept-Ranges", "bytes")
-        if start:
-            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+        if start or stop < len(data):
+            self.send_header("Content-Range", f"bytes {start}-{stop - 1}/{len(data)}")
         if not (self.command == "HEAD" and self.state.hide_size):
             self.send_header("Content-Length", str(len(body)))
         self.end_headers()

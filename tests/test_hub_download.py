@@ -236,3 +236,45 @@ def test_cli_download(hub, tmp_path):
         timeout=60,
     )
     assert r.returncode == 0 and '"t5"' in r.stdout
+
+
+def _interrupted_part(hub, dest) -> tuple[object, int]:
+    def stop_midway(p):
+        if p.phase == "download" and p.done > 3 * 1024 * 1024:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        download(f"{REPO}/{T5}", dest, progress=stop_midway)
+    (part,) = list((dest / PARTIAL_DIR).iterdir())
+    return part, part.stat().st_size
+
+
+@pytest.mark.parametrize("where", ["head", "tail", "all"])
+def test_corrupted_partial_without_sha256_is_not_resumed(hub, tmp_path, where):
+    """No sha256 from the hub (a non-LFS file): a partial file damaged since the cut used
+    to be resumed and its wrong bytes moved into place with exit 0."""
+    hub.state.lfs = False  # served directly, ETag a git sha1: no checksum to verify with
+    dest = tmp_path / "m"
+    part, kept = _interrupted_part(hub, dest)
+    data = bytearray(part.read_bytes())
+    if where == "head":
+        data[10:20] = b"X" * 10
+    elif where == "tail":
+        data[-5:] = b"XXXXX"
+    else:
+        data[:] = os.urandom(len(data))  # another file's bytes under this name
+    part.write_bytes(bytes(data))
+    path = download(f"{REPO}/{T5}", dest)
+    assert path.read_bytes() == PAYLOAD
+    assert hub.state.ranges[-1] != f"bytes={kept}-"  # not resumed: fetched again from 0
+
+
+def test_intact_partial_without_sha256_is_resumed(hub, tmp_path):
+    hub.state.lfs = False
+    dest = tmp_path / "m"
+    _part, kept = _interrupted_part(hub, dest)
+    path = download(f"{REPO}/{T5}", dest)
+    assert path.read_bytes() == PAYLOAD
+    assert hub.state.ranges[-1] == f"bytes={kept}-"
+    checks = [r for r in hub.state.ranges if not r.endswith("-")]
+    assert checks and checks[0] == "bytes=0-262143"  # the start and the end were compared

@@ -319,6 +319,12 @@ def download(
     if info.size is not None and resume > info.size:
         part.unlink()  # not ours any more: start over
         resume = 0
+    if resume and info.sha256 is None and not _prefix_matches(info, part, resume, token):
+        # without a checksum nothing would catch a partial file damaged since (or left
+        # by another file of the same name and etag): its bytes would be moved into
+        # place with the right size. Start over.
+        part.unlink()
+        resume = 0
 
     if info.size is not None:
         free = free_space(dest_dir)
@@ -363,6 +369,48 @@ def download(
     if progress is not None:
         progress(DownloadProgress("done", got, info.size, 0.0, 0.0))
     return target
+
+
+# what is compared before resuming without a checksum: the first and last bytes of the
+# partial file and a few windows between, fetched again with Range requests
+_CHECK_WINDOW = 256 * 1024
+_CHECK_MIDDLE = 4
+
+
+def _check_windows(size: int) -> list[tuple[int, int]]:
+    w = min(_CHECK_WINDOW, size)
+    spots = {0, size - w}
+    if size > (_CHECK_MIDDLE + 2) * w:
+        step = size // (_CHECK_MIDDLE + 1)
+        spots.update(k * step for k in range(1, _CHECK_MIDDLE + 1))
+    return [(a, a + w) for a in sorted(spots)]
+
+
+def _prefix_matches(info: RemoteInfo, part: Path, size: int, token: str | None) -> bool:
+    """Whether ``size`` bytes of ``part`` agree with the hub's file where sampled (start,
+    end and windows between, Range requests): the check possible when the hub gives no
+    sha256. False on any doubt (no Range support, a network error)."""
+    from huggingface_hub.utils import build_hf_headers, http_backoff
+
+    headers = build_hf_headers(token=token or False)
+    if _origin(info.url) != _origin(hub_endpoint()):
+        headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
+    try:
+        with open(part, "rb") as fh:
+            for a, b in _check_windows(size):
+                fh.seek(a)
+                mine = fh.read(b - a)
+                resp = http_backoff(
+                    "GET",
+                    info.url,
+                    headers={**headers, "Range": f"bytes={a}-{b - 1}"},
+                    max_retries=2,
+                )
+                if resp.status_code != 206 or resp.content != mine:
+                    return False
+    except Exception:  # noqa: BLE001 - any doubt: download it again
+        return False
+    return True
 
 
 def _verify(path: Path, info: RemoteInfo, progress: ProgressCallback | None) -> str | None:
