@@ -94,7 +94,7 @@ def test_no_follow_then_attach_and_stop(tmp_path: Path) -> None:
     assert att.returncode == 1, err
     data = json.loads(out)
     assert data["run"]["status"] == "stopped" and data["run"]["run_id"] == run_id
-    assert "step latents FAILED: killed by SIGINT" in err
+    assert "step latents stopped: killed by SIGINT" in err  # a stop is a stop, not FAILED
     r4 = wantui("run", "--stop", cwd=tmp_path)
     assert r4.returncode == 0 and "no run is going" in r4.stderr
 

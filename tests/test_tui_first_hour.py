@@ -12,8 +12,9 @@ import pytest
 from textual.content import Content
 from textual.widgets import Static
 
-from tests.fakes_tui.helpers import demo_app, wait_for
+from tests.fakes_tui.helpers import demo_app, live_app, wait_for
 from wantui.tui.dialogs.fix_preview import FixDialog
+from wantui.tui.feed import StepState
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -116,6 +117,12 @@ async def test_outside_strings_are_shown_as_written(tmp_path: Path) -> None:
         assert "[rank0]: stopped [red]x[/red]" in plain(screen.query_one("#pane-title", Static))
         assert "[bold]lora-000001" in plain(screen.query_one("#checkpoints", Static))
         assert "[b]97%[/b]" in plain(screen.query_one("#gpu", Static))
+        from wantui.tui.dialogs.confirm import ConfirmDialog
+
+        await app.push_screen(ConfirmDialog("Run [b]anyway[/b]?", "• [[datasets]] #1: x"))
+        await pilot.pause(0.2)
+        assert plain(app.screen.query_one("#dialog-question", Static)) == "Run [b]anyway[/b]?"
+        assert "• [[datasets]] #1: x" in plain(app.screen.query_one("#dialog-detail", Static))
 
 
 @sync
@@ -138,3 +145,76 @@ async def test_setup_status_and_checkout_list_show_paths_as_written(tmp_path: Pa
         screen.say(f"probing {odd}/python ...")
         await pilot.pause(0.2)
         assert f"probing {odd}/python" in plain(screen.query_one("#status", Static))
+
+
+# -- 18: a new run starts clean; a stop is a stop ------------------------------------------
+def _rules(app) -> list[str]:  # noqa: ANN001
+    return [f.rule for f in app.feed.findings]
+
+
+@sync
+async def test_a_new_run_starts_clean(tmp_path: Path) -> None:
+    from tests.fakes.fakeproject import make_project
+    from wantui.tui.dialogs.confirm import ConfirmDialog
+    from wantui.tui.widgets.findings_panel import FindingsPanel
+
+    root = tmp_path / "p"
+    project = make_project(root, {"train": "fail"})
+    app = live_app(project)
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert await wait_for(pilot, lambda: app.feed.finished == "failed")
+        first = app.source.run_dir.name
+        assert f"run {first} (failed)" in app.screen.sub_title
+        assert app.screen.query_one(FindingsPanel).findings  # the failure is explained
+        # the user fixes the project by hand and runs again (g): a slow, healthy run
+        make_project(root, env={"train": {"FAKE_STEPS": "60", "FAKE_DELAY": "0.05"}})
+        await pilot.press("g")
+        # the preflight gate asks first (the fake project has no model files): run anyway
+        assert await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await pilot.press("y")
+        assert await wait_for(
+            pilot,
+            lambda: (
+                app.source.run_dir.name != first
+                and app.feed.steps["train"].state is StepState.RUNNING
+            ),
+        )
+        second = app.source.run_dir.name
+        assert (
+            f"run {second} (running)" in app.screen.sub_title and first not in app.screen.sub_title
+        )
+        assert app.feed.finished is None
+        # nothing of the failed run: the panel shows this run's preflight, nothing else
+        preflight = app.screen.gate.findings
+        shown = app.screen.query_one(FindingsPanel).findings
+        assert all(any(f is g for g in preflight) for f in shown), [f.rule for f in shown]
+        assert not _rules(app)
+        assert "failed" not in [st.state.value for st in app.feed.steps.values()]
+        assert await wait_for(pilot, lambda: app.feed.finished is not None, timeout=60)
+        assert f"run {second} (succeeded)" in app.screen.sub_title
+
+
+@pytest.mark.parametrize("stop_exit", ["1", "0"])  # a launcher's exit 1; a trainer's clean 0
+@sync
+async def test_a_stop_is_a_stop(tmp_path: Path, stop_exit: str) -> None:
+    from tests.fakes.fakeproject import make_project
+    from wantui.tui.dialogs.confirm import ConfirmDialog
+
+    project = make_project(
+        tmp_path / "p",
+        steps=("train",),
+        env={"train": {"FAKE_STEPS": "400", "FAKE_DELAY": "0.05", "FAKE_STOP_EXIT": stop_exit}},
+    )
+    app = live_app(project)
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert await wait_for(pilot, lambda: app.feed.steps["train"].lines > 8)
+        await pilot.press("s")
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, ConfirmDialog)
+        await pilot.press("y")
+        assert await wait_for(pilot, lambda: app.feed.finished is not None, timeout=40)
+        assert app.feed.finished == "stopped"
+        assert app.feed.steps["train"].state is StepState.STOPPED  # not failed, not done
+        errors = [f.title for f in app.feed.findings if f.severity.value == "error"]
+        assert not errors  # no "The run failed, and no rule recognises why"
+        assert "(stopped)" in app.screen.sub_title

@@ -12,6 +12,8 @@ FAKE_LINES    lines to print in flood (default 100000)
 FAKE_PIDFILE  where grandchild/daemon mode writes the grandchild's pid (daemon: in its
               own session, like a tool that daemonises)
 FAKE_SIGNAL   the signal number signal mode dies by (default 9)
+FAKE_STOP_EXIT  on SIGINT print a KeyboardInterrupt traceback and exit with this status
+              (1: like accelerate's launcher; 0: a trainer that catches Ctrl-C)
 """
 
 from __future__ import annotations
@@ -87,8 +89,20 @@ def training(loss: str | None = None) -> None:
     out("INFO:musubi_tuner.training.trainer_base:model saved.")
 
 
+def _stop_exit(code: int) -> None:
+    def handler(_sig: int, _frame: object) -> None:
+        out("Traceback (most recent call last):")
+        out('  File "src/musubi_tuner/wan_train_network.py", line 756, in main')
+        out("KeyboardInterrupt")
+        sys.exit(code)
+
+    signal.signal(signal.SIGINT, handler)
+
+
 def main() -> int:
     step = step_name()
+    if os.environ.get("FAKE_STOP_EXIT"):
+        _stop_exit(int(os.environ["FAKE_STOP_EXIT"]))
     if MODE == "argv":
         out("ARGV " + " ".join(sys.argv[1:]), err=False)
         out("ENV PYTHONUNBUFFERED=" + os.environ.get("PYTHONUNBUFFERED", ""), err=False)

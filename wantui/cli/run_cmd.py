@@ -188,8 +188,9 @@ class LiveReport:
                     status = 1
                 else:
                     status = None
-                self._live(m.finish(status), event.step)
+                self._live(m.finish(status, stopped=event.stopped), event.step)
             verdict = "finished" if event.ok else ("ended" if event.unknown else "FAILED")
+            verdict = "stopped" if event.stopped else verdict
             _say(f"step {event.step} {verdict}: {describe_exit(event)}")
         elif isinstance(event, StepSkipped):
             _say(f"step {event.step} skipped: {event.reason}")

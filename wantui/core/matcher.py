@@ -194,6 +194,7 @@ class Matcher:
         self.exit_status: int | None = None
         self.wrapper_seen = False
         self._finished = False
+        self.stopped = False  # finish(stopped=True): the user ended the step on purpose
         self._rank_counts: dict[tuple, int] = {}
         self._per_rule: dict[str, int] = {}
         self._link: dict[int | None, str] = {}  # a chain marker waiting for its traceback
@@ -296,9 +297,15 @@ class Matcher:
             new.extend(self._resolve(touched, line.number, final=False))
         return new
 
-    def finish(self, exit_status: int | None = None) -> list[Finding]:
-        """End of input: resolve pending rules, then report an unexplained failure."""
-        if exit_status is not None:
+    def finish(self, exit_status: int | None = None, *, stopped: bool = False) -> list[Finding]:
+        """End of input: resolve pending rules, then report an unexplained failure.
+
+        ``stopped``: the user stopped the step (SIGINT, then SIGTERM, then SIGKILL). Its exit
+        status and its KeyboardInterrupt traceback are the stop itself, no failure to
+        explain: no exit status is recorded and no wrapper finding is made."""
+        if stopped:
+            self.stopped = True
+        elif exit_status is not None:
             self.exit_status = exit_status
         elif self.exit_status is None and self.context.get("exit_status", "").lstrip("-").isdigit():
             self.exit_status = int(self.context["exit_status"])
@@ -307,7 +314,7 @@ class Matcher:
         self._finished = True
         new = self._expire(None)
         self._close_tb(None, all_ranks=True)
-        wrapper = self._wrapper_finding()
+        wrapper = None if self.stopped else self._wrapper_finding()
         if wrapper is not None:
             new.append(wrapper)
         self._link_causes()

@@ -222,11 +222,12 @@ class Feed:
         *,
         exit_status: int | None = None,
         final: bool = False,
+        stopped: bool = False,
     ) -> None:
         diag = self._diag_for(step)
         found, progress = diag.feed(lines)
         if final and diag.matcher is not None:
-            found += diag.matcher.finish(exit_status)
+            found += diag.matcher.finish(exit_status, stopped=stopped)
         with self._lock:
             st = self._status(step)
             folder = self._folders.setdefault(step, RankFolder())
@@ -270,11 +271,15 @@ class Feed:
     def _on_StepExited(self, ev: Any) -> None:  # noqa: N802
         shown = self._display.setdefault(ev.step, DisplayLines()).close()
         lines = self._diag_for(ev.step).normalizer.close()
-        self._take(ev.step, shown, lines, exit_status=ev.returncode, final=True)
+        # a step the user stopped is stopped, whatever its exit status: not done, not failed
+        stopped = bool(getattr(ev, "stopped", False))
+        self._take(ev.step, shown, lines, exit_status=ev.returncode, final=True, stopped=stopped)
         with self._lock:
             st = self._status(ev.step)
             st.returncode, st.signal = ev.returncode, ev.signal
-            if ev.returncode == 0:
+            if stopped:
+                st.state = StepState.STOPPED
+            elif ev.returncode == 0:
                 st.state = StepState.DONE
             elif ev.returncode is None and ev.signal is None and not getattr(ev, "message", None):
                 # a replayed log without its exit status: done, unless it shows an error
@@ -335,3 +340,13 @@ class Feed:
             self.last_progress.pop(step, None)
             self.findings = [f for f in self.findings if step not in f.steps]
             self._batch.states_changed = True
+
+    def reset_run(self, steps: list[str]) -> None:
+        """A new run: ``steps`` forgotten, and nothing of the last run left (its findings,
+        its end, what it sent and was not drawn yet)."""
+        for step in steps:
+            self.reset_step(step)
+        with self._lock:
+            self.findings = []
+            self.finished = None
+            self._batch = Batch(states_changed=True)

@@ -315,6 +315,14 @@ class ProcessFeed:
             self.finished = None
             self._batch.states_changed = True
 
+    def reset_run(self, steps: list[str]) -> None:
+        """A new run: ``steps`` forgotten, and nothing of the last run left."""
+        for step in steps:
+            self.reset_step(step)
+        with self._lock:
+            self.findings = []
+            self._batch = Batch(states_changed=True)
+
 
 if __name__ == "__main__":
     code = worker_main()

@@ -48,6 +48,7 @@ class StepExited:
     signal: int | None = None  # the signal that killed it, if any
     message: str | None = None  # why it could not start, or other context
     unknown: bool = False  # it ended after the runner died: nobody saw how
+    stopped: bool = False  # ended by a stop request (s in the app, `wantui run --stop`)
 
     @property
     def ok(self) -> bool:

@@ -204,7 +204,14 @@ class _Follower:
                     self.exited.add(step.name)
                     self.close_step(step.name)
                     emit(
-                        self.sink, StepExited(step.name, step.returncode, step.signal, step.message)
+                        self.sink,
+                        StepExited(
+                            step.name,
+                            step.returncode,
+                            step.signal,
+                            step.message,
+                            stopped=step.state == "stopped",
+                        ),
                     )
         return got
 

@@ -152,7 +152,7 @@ class FixFlow:
             return
         step = self.selected  # type: ignore[attr-defined]
         steps = list(STEP_NAMES[STEP_NAMES.index(step) :])
-        self.run_checks(steps, lambda: self._rerun_from(step))  # type: ignore[attr-defined]
+        self.run_checks(steps, lambda: self._rerun_from(step, checked=True))  # type: ignore[attr-defined]
 
     def action_run_all(self) -> None:
         """Run the whole pipeline; the supervisor skips caching steps whose caches exist."""
@@ -163,20 +163,19 @@ class FixFlow:
             self.notify("a step is still running", timeout=4)  # type: ignore[attr-defined]
             return
         # the fast checks first (PreflightGate): asks before running into a known error
-        self.run_checks(None, lambda: self._rerun_from(STEP_NAMES[0], all_steps=True))  # type: ignore[attr-defined]
+        self.run_checks(None, lambda: self._rerun_from(STEP_NAMES[0], all_steps=True, checked=True))  # type: ignore[attr-defined]
 
-    def _rerun_from(self, step: str, *, all_steps: bool = False) -> None:
-        """Run ``step`` and the steps after it again, with the project as saved now."""
+    def _rerun_from(self, step: str, *, all_steps: bool = False, checked: bool = False) -> None:
+        """Run ``step`` and the steps after it again, with the project as saved now.
+        ``checked``: the preflight gate has just checked this run; its findings stay shown."""
         try:
             self.project = load_project(self.project.root)
         except WantuiError as exc:
             self.notify(str(exc), severity="error")  # type: ignore[attr-defined]
             return
         steps = list(STEP_NAMES[STEP_NAMES.index(step) :])
-        for s in steps:
-            self.feed.reset_step(s)
-            self.query_one(f"#log-{s}").clear()  # type: ignore[attr-defined]
-        self.query_one(FindingsPanel).show(self.feed.findings)  # type: ignore[attr-defined]
+        gate = getattr(self, "gate", None)
+        self.start_clean(steps, list(gate.findings) if checked and gate is not None else [])  # type: ignore[attr-defined]
         self.source.project = self.project
         self.source.steps = None if all_steps else steps
         self.restart_source()
@@ -185,6 +184,7 @@ class FixFlow:
     def restart_source(self) -> None:
         try:
             self.source.start()
+            self.app.call_from_thread(self.show_run, "running")  # type: ignore[attr-defined]
         except WantuiError as exc:
             self.app.call_from_thread(self.notify, f"cannot start: {exc}", severity="error")  # type: ignore[attr-defined]
             return

@@ -102,9 +102,7 @@ class PipelineScreen(FixFlow, PreflightGate, Screen[None]):
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
-        self.sub_title = self.title_text + (
-            "  [read-only: another wantui runs this project]" if self.read_only else ""
-        )
+        self._sub_title()
         self.query_one("#search", Input).display = False
         self.query_one(StepList).selected = self.selected
         self._refresh_states()
@@ -130,6 +128,38 @@ class PipelineScreen(FixFlow, PreflightGate, Screen[None]):
         if self.watch_dir is not None:
             self.watch_checkpoints(self.watch_dir)
         self.on_resize()
+
+    def _sub_title(self) -> None:
+        self.sub_title = self.title_text + (
+            "  [read-only: another wantui runs this project]" if self.read_only else ""
+        )
+
+    def show_run(self, status: str) -> None:
+        """The header names the run on screen and its status (a new run, or its end)."""
+        run_dir = getattr(self.source, "run_dir", None)
+        if self.project is None or run_dir is None:
+            return
+        self.title_text = f"{self.project.name} · run {Path(run_dir).name} ({status})"
+        self._sub_title()
+
+    def start_clean(self, steps: list[str], preflight: list[Any] | None = None) -> None:
+        """Before a new run: its steps' panes, the findings and the stop offers of the last
+        run are cleared, so nothing on screen belongs to a run that is over. ``preflight``:
+        what the checks just found for this run, shown until its own findings arrive."""
+        self.feed.reset_run(steps)
+        for step in steps:
+            self.query_one(f"#log-{step}", LogView).clear()
+            self.rank_lines.pop(step, None)
+        self._offered_stop.clear()
+        panel = self.query_one(FindingsPanel)
+        panel.show(preflight or [])
+        if not preflight:
+            panel.set_note("no findings yet")
+        if "train" in steps:
+            self.checkpoints = []
+            self.query_one(StatsPanel).show_checkpoints([])
+        self.auto_follow = True
+        self._refresh_states()
 
     def on_resize(self, _: object = None) -> None:
         self.set_class(self.app.size.width >= WIDE, "wide")
@@ -224,6 +254,7 @@ class PipelineScreen(FixFlow, PreflightGate, Screen[None]):
             self.notify(notice, severity="warning", timeout=8)
         if batch.finished:
             self.notify(f"run {batch.finished}", timeout=6)
+            self.show_run(batch.finished)
 
     def _follow_active(self) -> None:
         """Show the running step (else the failed one, else the last one that ran) until
