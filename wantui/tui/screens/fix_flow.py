@@ -101,7 +101,7 @@ class FixFlow:
             self.app.call_from_thread(
                 self.run_checks,  # type: ignore[attr-defined]
                 steps,
-                lambda: self._rerun_from(rerun),
+                lambda: self._rerun_from(rerun, checked=True),
                 ask_for_errors=False,
             )
 
