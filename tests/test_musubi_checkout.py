@@ -65,6 +65,11 @@ def test_log_grad_metrics_clean_against_a_checkout_that_has_it(tmp_path: Path) -
     assert "wantui knows it from your install" in info.title
     assert [f.captures["flag"] for f in found_old["unknown-argument"]] == ["--log_grad_metrics"]
     assert "option-from-install" not in found_old
+    ref = read_reference(Checkout(new, "script"))
+    assert ref.differences() == {
+        "wan_train_network.py": {"added": ["--log_grad_metrics"], "removed": []}
+    }
+    assert read_reference(Checkout(old, "script")).to_json()["differences"] == {}
 
 
 def test_no_checkout_falls_back_to_the_bundled_catalog_and_says_so(

@@ -19,12 +19,6 @@ from wantui.core.fixactions import FixAction
 from wantui.core.similar import did_you_mean
 
 
-def _prefix_hits(name: str, opts: dict[str, ArgSpec]) -> list[str]:
-    if not name.startswith("--"):
-        return []
-    return sorted({opts[n].name for n in opts if n.startswith(name)})
-
-
 def _valid_value(spec: ArgSpec, value: str) -> str | None:
     """argparse's complaint about a value, or None."""
     if spec.type == "int":

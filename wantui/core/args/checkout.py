@@ -330,8 +330,26 @@ class Reference:
         why = f" ({self.problem})" if self.problem else " (no musubi-tuner checkout found)"
         return f"the bundled musubi-tuner {BUNDLED_VERSION} catalog{why}"
 
+    def differences(self) -> dict[str, dict[str, list[str]]]:
+        """Per Wan script: options only the install has (``added``) and options of the
+        bundled catalog it lacks (``removed``); empty when checking against the bundle."""
+        from wantui.core.args.catalog import script_options
+
+        out: dict[str, dict[str, list[str]]] = {}
+        for script in STEP_SCRIPTS.values():
+            mine = self.options(script)
+            if mine is None:
+                continue
+            bundled = script_options(script)
+            added = sorted({s.name for s in mine.values()} - {s.name for s in bundled.values()})
+            removed = sorted({s.name for s in bundled.values()} - {s.name for s in mine.values()})
+            if added or removed:
+                out[script] = {"added": added, "removed": removed}
+        return out
+
     def to_json(self) -> dict[str, Any]:
         return {
+            "differences": self.differences(),
             "source": "install" if self.from_install else "bundled",
             "checkout": str(self.checkout.root) if self.checkout else None,
             "commit": self.commit,
