@@ -355,3 +355,36 @@ def test_fixes_are_typed_and_repair_the_command(tmp_path, flag):
         set_flag(args, fix.params["flag"], fix.params["value"])  # fmt: skip
     project.steps["train"].args = args
     assert [f for f in check_project(project) if f.severity is Severity.ERROR] == []
+
+
+def test_path_invisible_character(tmp_path):
+    # a path pasted from Explorer's "Copy as path" starts with U+202A
+    train = [a if a != "models/dit.safetensors" else "\u202amodels/dit.safetensors" for a in TRAIN]
+    found = check_project(build(tmp_path, train=train))
+    (f,) = [x for x in found if x.catalog == "path-invisible-character"]
+    assert "U+202A" in f.message and f.captures["cleaned"] == "models/dit.safetensors"
+    assert (
+        f.fixes[0].action == "flag_set" and f.fixes[0].params["value"] == "models/dit.safetensors"
+    )
+    # the same in the dataset TOML: the fix sets the cleaned folder
+    toml = GOOD_TOML.replace('"videos"', '"\u200bvideos"')
+    found = check_project(build(tmp_path, toml=toml))
+    (f,) = [x for x in found if x.catalog == "path-invisible-character"]
+    assert f.fixes[0].action == "toml_set_key" and f.fixes[0].params["value"] == '"videos"'
+    assert "path-invisible-character" not in ids(check_project(build(tmp_path)))
+
+
+def test_file_encoding_error(tmp_path):
+    project = build(tmp_path)
+    assert "file-encoding-error" not in ids(check_project(project))
+    (tmp_path / "videos" / "clip1.txt").write_bytes("猫が歩く".encode("shift_jis"))
+    found = check_project(project)
+    (f,) = [x for x in found if x.catalog == "file-encoding-error"]
+    assert "clip1.txt" in f.message and "shift_jis" in f.message
+    # a sample-prompt file in cp1252
+    (tmp_path / "prompts.txt").write_bytes("caf\xe9 au lait --w 480".encode("cp1252"))
+    train = [*TRAIN, "--sample_prompts", "prompts.txt"]
+    (tmp_path / "videos" / "clip1.txt").write_text("a cat walks", encoding="utf-8")
+    found = check_project(build(tmp_path, train=train))
+    (f,) = [x for x in found if x.catalog == "file-encoding-error"]
+    assert f.rule == "prompt-file-not-utf8" and "cp1252" in f.title

@@ -31,14 +31,6 @@ FROZEN = Path(__file__).resolve().parent.parent / "fixtures" / "frozen"
 LOGS = sorted(FROZEN.glob("*.log"))
 FLOOR = 5  # correct verdicts at least: the score recorded in fixtures/frozen/README.md
 MAX_WRONG = 2
-# ids issue 12 adds; until their rules land a verdict may name them (removed afterwards)
-PLANNED = {
-    "musubi-code-error",
-    "model-file-not-found",
-    "path-invisible-character",
-    "file-encoding-error",
-    "fp8-unsupported-gpu",
-}
 
 
 @pytest.fixture(scope="module")
@@ -88,8 +80,7 @@ def test_frozen_set_is_well_formed() -> None:
         verdict = side["verdict"]
         assert set(verdict) == {"catalog", "note"}, log.name
         assert verdict["note"], log.name
-        cat = verdict["catalog"]
-        assert cat is None or is_known(cat) or cat in PLANNED, log.name
+        assert verdict["catalog"] is None or is_known(verdict["catalog"]), log.name
     for side in FROZEN.glob("*.json"):
         assert side.with_suffix(".log").is_file(), side.name
 

@@ -270,7 +270,9 @@ def test_loose_prefilter_is_a_superset() -> None:
         assert loose.search(lit.upper()), lit
     # and it lets few healthy lines through
     hits = [ln for ln in HEALTHY.read_bytes().split(b"\n") if loose.search(ln)]
-    assert len(hits) <= 5, hits
+    # (8: the dataset config dump's "[Dataset N]" and cache_directory lines are read, to
+    # find datasets sharing a cache directory: rule dataset-cache-dir-shared-dump)
+    assert len(hits) <= 8, hits
 
 
 def test_findings_per_rule_are_bounded(tmp_path: Path) -> None:

@@ -226,6 +226,32 @@ CATALOG: dict[str, CatalogEntry] = {
             ("any",),
             "probe: system RAM and the container's memory limit vs the model sizes",
         ),
+        # Added by issue 12: failures of any architecture that no input rule explains.
+        CatalogEntry("musubi-code-error", "Environment and runtime", ("any",), "none"),
+        CatalogEntry(
+            "model-file-not-found",
+            "Model files",
+            ("any",),
+            "path check of every model option",
+        ),
+        CatalogEntry(
+            "path-invisible-character",
+            "Arguments",
+            ("any",),
+            "scan paths in the commands and the dataset TOML",
+        ),
+        CatalogEntry(
+            "file-encoding-error",
+            "Dataset config (TOML)",
+            ("any",),
+            "decode captions, TOML and prompt file as UTF-8",
+        ),
+        CatalogEntry(
+            "fp8-unsupported-gpu",
+            "Environment and runtime",
+            ("train",),
+            "none yet (compute capability 8.9+ for fp8 kernels, --compile)",
+        ),
         CatalogEntry("wrapper-failure-unknown", "Environment and runtime", ("any",), "n/a"),
         # Added by wantui (issue 13): the run measured against `wantui plan`'s s/step.
         CatalogEntry("plan-mismatch", "Environment and runtime", ("train",), "n/a"),

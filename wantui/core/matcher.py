@@ -71,6 +71,7 @@ _INTERNAL_LITERALS = (
     # exception chains, for the traceback anatomy
     "During handling of the above exception",
     "direct cause of the following exception",
+    "[Dataset ",  # musubi's config dump: which dataset the next lines describe
     # which musubi-tuner architecture the run is (wantui/core/architecture.py)
     # (other families' module names: Wan is the default, and its module names are on
     # most lines of a healthy Wan log, which the prefilter must keep out)
@@ -80,6 +81,7 @@ _INTERNAL_LITERALS = (
     "_cache_text_encoder_outputs.py",
     "cache_latents.py",
 )
+_DATASET_HEADER = re.compile(r"\[Dataset (?P<index>\d+)\]")
 _CHAIN_TEXT = {
     "during-handling": "During handling of the above exception, another exception occurred:",
     "direct-cause": "The above exception was the direct cause of the following exception:",
@@ -199,6 +201,9 @@ class Matcher:
         self._per_rule: dict[str, int] = {}
         self._link: dict[int | None, str] = {}  # a chain marker waiting for its traceback
         self._loose_exc: Line | None = None  # an exception line outside any traceback
+        self._dataset: dict[str | None, str] = {}  # source -> the last "[Dataset N]" seen
+        # (rule id, source, value) -> dataset index it was first printed under
+        self._dataset_values: dict[tuple[str, str | None, str], str] = {}
         # the run's architecture: the script's, else the first the log betrays
         self.arch: str | None = archs.script_architecture(self.context.get("script"))
         self._arch_fixed = self.arch is not None
@@ -275,6 +280,16 @@ class Matcher:
             if kind == "any":
                 if is_wrapper_line:
                     continue  # accelerate's wrapper is never a diagnosis
+                if rule.repeated_in_datasets is not None:
+                    value = caps.get(rule.repeated_in_datasets)
+                    index = self._dataset.get(self._source)
+                    if value is None or index is None:
+                        continue
+                    first = self._dataset_values.setdefault((rule.id, self._source, value), index)
+                    if first == index:
+                        continue  # first seen here, or the same dataset printed again
+                    caps.setdefault("first_dataset", first)
+                    caps.setdefault("dataset", index)
                 if rule.raised_in:
                     where = self._raised_where(line)
                     if where[0] not in rule.raised_in:
@@ -553,8 +568,9 @@ class Matcher:
             self.wrapper_seen = True
             status = m.group("status")
             self.exit_status = int(status) if status is not None else -int(m.group("signal"))
-            if status is None:
-                # "died with <Signals.SIGKILL: 9>" carries the cause (a signal, e.g. the
+            if status is None or status.startswith("-"):
+                # "died with <Signals.SIGKILL: 9>" (or a negative status: a signal, as
+                # Popen reports it) carries the cause (a signal, e.g. the
                 # OOM killer) and no traceback above it: let rules see this line.
                 m = None
         elif self.exit_status in (None, 0):
@@ -567,6 +583,9 @@ class Matcher:
             found = archs.line_architecture(text)
             if found is not None:
                 self.arch, self._arch_fixed = found, True
+        dm = _DATASET_HEADER.search(text)
+        if dm is not None:
+            self._dataset[self._source] = dm.group("index")
         for marker, kind in _CHAIN:
             if marker in text:
                 self._close_tb(rank)

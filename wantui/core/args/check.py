@@ -15,6 +15,7 @@ from wantui.core.args.catalog import accelerate_options
 from wantui.core.args.check_files import (
     PATH_FLAGS,
     check_files,
+    check_invisible,
     check_required,
     foreign_windows_path,
     merge_config_file,
@@ -71,6 +72,7 @@ def check_step_args(
     if step == "train" and state.get("--config_file"):
         merge_config_file(state, cwd, out)
     check_required(state, out)
+    check_invisible(state, out)
     infos = check_files(state, cwd, out) if check_paths else {}
     if step == "train":
         check_train(state, out, launch_args=launch_args or [], infos=infos, windows=windows)

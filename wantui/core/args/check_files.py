@@ -14,6 +14,9 @@ from wantui.core.args.options import apply_config, config_path, read_config, ste
 from wantui.core.args.parse import ParsedCommand
 from wantui.core.args.state import ArgState, StepFindings
 from wantui.core.finding import Finding, Location, Severity
+from wantui.core.fixactions import FixAction
+from wantui.core.pathtext import clean_path, describe, invisible_characters
+from wantui.core.textenc import file_encoding
 
 PATH_FLAGS = {
     "--dit": "dit-wrong-file",
@@ -77,6 +80,33 @@ def check_required(state: ArgState, out: StepFindings) -> None:
             )
 
 
+def check_invisible(state: ArgState, out: StepFindings) -> None:
+    """Values with characters nobody sees (U+202A from Windows' "Copy as path", zero-width
+    spaces, a BOM): the file system takes them literally, so the path does not exist."""
+    for flag, value in state.values.items():
+        for v in value if isinstance(value, list) else [value]:
+            if not isinstance(v, str) or not invisible_characters(v):
+                continue
+            cleaned = clean_path(v)
+            out.add(
+                "path-invisible-character",
+                "path-invisible-character",
+                Severity.ERROR,
+                f"{flag}: the value contains an invisible character",
+                f"`{flag}` contains {describe(v)}; the file system takes it literally, so "
+                f"`{cleaned}` (what it looks like) is not what musubi-tuner opens.",
+                captures={"flag": flag, "value": v, "cleaned": cleaned},
+                fixes=[
+                    FixAction(
+                        "flag_set",
+                        {"step": out.step, "flag": flag, "value": cleaned},
+                        label=f"Set {flag} to the cleaned path {cleaned}",
+                    )
+                ],
+                priority=90,
+            )
+
+
 def check_files(state: ArgState, cwd: Path, out: StepFindings) -> dict[str, Any]:
     """Model and prompt files named by the arguments must exist; returns model infos."""
     infos: dict[str, Any] = {}
@@ -109,6 +139,20 @@ def check_files(state: ArgState, cwd: Path, out: StepFindings) -> dict[str, Any]
             )
         elif flag in ("--dit", "--dit_high_noise"):
             infos[flag] = _model_info(path)
+        elif flag == "--sample_prompts" and path.is_file():
+            enc = file_encoding(path)  # musubi reads it with encoding="utf-8"
+            if enc is not None:
+                out.add(
+                    "prompt-file-not-utf8",
+                    "file-encoding-error",
+                    Severity.ERROR,
+                    f"{flag}: the prompt file is not UTF-8 (looks like {enc})",
+                    f"`{value}` is not UTF-8 (it decodes as {enc}); musubi-tuner reads it as "
+                    "UTF-8 and stops with `UnicodeDecodeError` when sampling starts. Convert "
+                    f"it (e.g. `iconv -f {enc} -t utf-8`) or save it as UTF-8.",
+                    captures={"flag": flag, "path": str(path), "encoding": enc},
+                    priority=75,
+                )
     return infos
 
 

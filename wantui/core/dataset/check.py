@@ -88,6 +88,7 @@ class _Checker(SchemaChecks, WanValueChecks, PathChecks):
         for i, entry in enumerate(entries):
             self.check_entry(i, entry, general or {})
         self.check_cache_dirs(entries)
+        self.check_invisible(general or {}, entries)
         if not entries:
             self.add(
                 "dataset-no-source",

@@ -11,10 +11,43 @@ from wantui.core.dataset.check_base import FILE, CheckerBase, toml_literal
 from wantui.core.dataset.positions import BasicString, SourceMap, scan_positions
 from wantui.core.finding import Location, Severity
 from wantui.core.fixactions import FixAction
+from wantui.core.pathtext import clean_path, describe, invisible_characters
 
 
 class PathChecks(CheckerBase):
     """Cache directories shared or missing, and backslashes that TOML reads as escapes."""
+
+    def check_invisible(self, general: dict[str, Any], entries: list[dict[str, Any]]) -> None:
+        """String values (folders, JSONL files, caption extension) with characters nobody
+        sees: pasted from Explorer's "Copy as path" (U+202A) or a chat app."""
+        tables = [("general", general)] + [(f"datasets[{i}]", e) for i, e in enumerate(entries)]
+        for table, values in tables:
+            for key, value in values.items():
+                if not isinstance(value, str) or not invisible_characters(value):
+                    continue
+                cleaned = clean_path(value)
+                self.add(
+                    "path-invisible-character",
+                    "path-invisible-character",
+                    Severity.ERROR,
+                    f"`{key}` contains an invisible character",
+                    f"`{key}` in {table} contains {describe(value)}; musubi-tuner takes it "
+                    f"literally, so `{cleaned}` (what it looks like) is not the path it opens.",
+                    self.loc(table, key, value=True),
+                    fixes=[
+                        FixAction(
+                            "toml_set_key",
+                            {
+                                "file": FILE,
+                                "table": table,
+                                "key": key,
+                                "value": toml_literal(cleaned),
+                            },
+                            label=f'Set {key} = "{cleaned}" (the invisible character removed)',
+                        )
+                    ],
+                    captures={"key": key, "table": table, "cleaned": cleaned},
+                )
 
     def check_cache_dirs(self, entries: list[dict[str, Any]]) -> None:
         seen: dict[str, int] = {}

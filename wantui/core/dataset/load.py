@@ -55,8 +55,15 @@ def read_config_text(path: str | os.PathLike[str]) -> str:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
+        from wantui.core.textenc import guess_encoding
+
+        looks = guess_encoding(raw)
+        like = f", looks like {looks}" if looks and looks != "unknown" else ""
         raise WantuiError(
-            f"not UTF-8 text (byte {exc.start}); save the file as UTF-8", path=p, line=line
+            f"not UTF-8 text (byte {exc.start}{like}); save the file as UTF-8 "
+            "(musubi-tuner reads it as UTF-8)",
+            path=p,
+            line=line,
         ) from None
     return text.removeprefix("\ufeff")
 

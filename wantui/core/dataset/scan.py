@@ -27,6 +27,7 @@ from wantui.core.dataset.schema import (
 from wantui.core.finding import Finding, Location, Severity
 from wantui.core.findings import make_finding
 from wantui.core.fixactions import FixAction
+from wantui.core.textenc import file_encoding
 
 ARCH = "wan"
 
@@ -52,6 +53,7 @@ class DatasetScan:
         default_factory=list
     )  # files it will not (other extensions, mixed case)
     captions_missing: list[str] = field(default_factory=list)
+    captions_not_utf8: list[tuple[str, str]] = field(default_factory=list)  # (file, looks like)
     caption_extension: str | None = None
     # of the missing captions, those found as `<stem>.<ext>`: the extension lacks its dot
     captions_with_dot: list[str] = field(default_factory=list)
@@ -161,6 +163,12 @@ def scan_datasets(
                         scan.captions_missing.append(name)
                         if dotless and f"{stem}.{scan.caption_extension}" in name_set:
                             scan.captions_with_dot.append(f"{stem}.{scan.caption_extension}")
+                    elif len(scan.captions_not_utf8) < 50:
+                        # musubi reads captions with encoding="utf-8" (datasources.py)
+                        cap_name = stem + scan.caption_extension
+                        enc = file_encoding(scan.directory / cap_name)
+                        if enc is not None:
+                            scan.captions_not_utf8.append((cap_name, enc))
             else:
                 scan.captions_missing = list(scan.media)
             if kind == "video":
@@ -366,6 +374,23 @@ def scan_findings(config: DatasetConfig, cwd: Path | str, step: str | None = Non
                 loc,
                 steps=("latents", "te"),
                 priority=30,
+            )
+        if scan.captions_not_utf8:
+            first, enc = scan.captions_not_utf8[0]
+            add(
+                "caption-not-utf8",
+                "file-encoding-error",
+                Severity.ERROR,
+                f"[[datasets]] #{n}: {len(scan.captions_not_utf8)} caption file(s) are not UTF-8",
+                "musubi-tuner reads captions as UTF-8 and stops with `UnicodeDecodeError: 'utf-8' "
+                "codec can't decode byte` on them: "
+                + ", ".join(f"{name} (looks like {e})" for name, e in scan.captions_not_utf8[:5])
+                + f". Convert them to UTF-8 (e.g. `iconv -f {enc} -t utf-8 {first}`, or "
+                "Save As > UTF-8 in the editor).",
+                loc,
+                steps=("latents", "te"),
+                priority=80,
+                captures={"file": first, "encoding": enc},
             )
         if scan.captions_missing and scan.caption_extension:
             video = scan.kind == "video"

@@ -58,7 +58,16 @@ TOP_FIELDS = {
     "musubi",
 }
 REQUIRED_FIELDS = ("id", "catalog", "title", "severity", "steps", "priority", "match", "message")
-MATCH_FIELDS = {"any", "all", "followed_by", "not", "window", "once", "raised_in"}
+MATCH_FIELDS = {
+    "any",
+    "all",
+    "followed_by",
+    "not",
+    "window",
+    "once",
+    "raised_in",
+    "repeated_in_datasets",
+}
 FIX_FIELDS = {"action", "params", "label"}
 MAX_RULE_BYTES = 256 * 1024
 _ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -214,6 +223,9 @@ def parse_rule(data: Any, path: Path, *, builtin: bool = True) -> Rule:
     bad = [o for o in raised_in if o not in RAISED_IN]
     if bad:
         raise ctx.fail("match.raised_in", f"unknown owner {bad[0]!r}; one of {sorted(RAISED_IN)}")
+    repeated = match.get("repeated_in_datasets")
+    if repeated is not None and not (isinstance(repeated, str) and repeated.isidentifier()):
+        raise ctx.fail("match.repeated_in_datasets", "must name a capture of match.any")
     architectures = _str_list(ctx, "architectures", data.get("architectures"))
     bad = [a for a in architectures if a not in ARCH_IDS]
     if bad:
@@ -245,6 +257,7 @@ def parse_rule(data: Any, path: Path, *, builtin: bool = True) -> Rule:
         architectures=tuple(architectures),
         raised_in=tuple(raised_in),
         musubi=musubi,
+        repeated_in_datasets=repeated,
         path=path,
         builtin=builtin,
     )
@@ -259,7 +272,16 @@ def parse_rule(data: Any, path: Path, *, builtin: bool = True) -> Rule:
         raise ctx.fail("derive", "must map names to template strings")
     rule.derive = dict(derive)
 
+    if repeated is not None and repeated not in {g for p in rule.any for g in p.groups}:
+        raise ctx.fail(
+            "match.repeated_in_datasets", f"no pattern of match.any captures {repeated!r}"
+        )
     known = rule.capture_names | CONTEXT_KEYS
+    # values the engine adds for these match fields
+    if rule.raised_in:
+        known |= {"raised_in", "raised_at"}
+    if rule.repeated_in_datasets:
+        known |= {"first_dataset", "dataset"}
     for name, tmpl in rule.derive.items():
         _check_template(ctx, f"derive.{name}", tmpl, known)
     known |= set(rule.derive)

@@ -87,6 +87,9 @@ class Rule:
     # the musubi-tuner versions the rule holds for (wantui/core/versions.py spec, e.g.
     # ">=0.3.5"); empty: every version
     musubi: str = ""
+    # fire only when this capture's value was printed before under another dataset of
+    # musubi's config dump ("[Dataset N]" headers) in the same log: a shared value
+    repeated_in_datasets: str | None = None
     path: Path | None = None
     builtin: bool = True
 
