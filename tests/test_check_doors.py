@@ -34,7 +34,7 @@ TE = "python musubi/wan_cache_text_encoder_outputs.py --dataset_config dataset.t
 TRAIN = (
     "accelerate launch --num_cpu_threads_per_process 1 --mixed_precision bf16"
     " musubi/wan_train_network.py --dataset_config dataset.toml --task {task} --dit {dit}"
-    " {high} {extra} --mixed_prec bf16 --sdpa --gradient_checkpointing --optimizer_type adamw"
+    " {high} {extra} {mp} --sdpa --gradient_checkpointing --optimizer_type adamw"
     " --learning_rate 2e-4 --network_module networks.lora_wan --network_dim 16"
     " --max_train_epochs 1 --output_dir out --output_name lora"
 )
@@ -73,6 +73,7 @@ GOOD = {
     "dit": "models/low.safetensors",
     "high": "--dit_high_noise models/high.safetensors --timestep_boundary 875",
     "extra": "",
+    "mp": "--mixed_prec bf16",
 }
 # name -> (changes to GOOD, the finding that must appear, or None: no error at all)
 CASES = {
@@ -99,6 +100,10 @@ CASES = {
         {"dit": "models/e5m2.safetensors", "high": "", "extra": "--fp8_base --fp8_scaled"},
         "fp8-scaled-on-fp8-weights",
     ),
+    "precision-fp16-on-bf16": ({"mp": "--mixed_precision fp16"}, "precision-mismatch"),
+    "precision-only-launch": ({"mp": ""}, "precision-mismatch"),
+    "blocks-to-swap-too-many": ({"extra": "--blocks_to_swap 45"}, "blockswap-with-offload"),
+    "wan22-pair-under-wan21-task": ({"task": "t2v-14B"}, "wan22-task-not-set"),
     "fp8-e5m2-weights-fp8-base": (
         {"dit": "models/e5m2.safetensors", "high": "", "extra": "--fp8_base"},
         None,
