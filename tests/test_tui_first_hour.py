@@ -218,3 +218,54 @@ async def test_a_stop_is_a_stop(tmp_path: Path, stop_exit: str) -> None:
         errors = [f.title for f in app.feed.findings if f.severity.value == "error"]
         assert not errors  # no "The run failed, and no rule recognises why"
         assert "(stopped)" in app.screen.sub_title
+
+
+# -- 21: where the logs are, and the LoRA --------------------------------------------------
+def _with_output(root: Path, name: str):  # noqa: ANN202 - a fake project that names its LoRA
+    from tests.fakes.fakeproject import make_project
+    from wantui.core.project import load_project, project_to_toml
+
+    project = make_project(root)
+    project.steps["train"].args += ["--output_dir", "out", "--output_name", name]
+    (root / "wantui.toml").write_text(project_to_toml(project))
+    return load_project(root)
+
+
+@sync
+async def test_the_app_says_where_the_logs_and_the_lora_are(tmp_path: Path) -> None:
+    from wantui.tui.widgets.findings_panel import FindingsPanel
+
+    root = tmp_path / "p"
+    project = _with_output(root, "mylora")
+    lora = root / "out" / "mylora.safetensors"
+    lora.parent.mkdir(parents=True)
+    lora.write_bytes(b"{}")  # what the trainer saves at its end
+    app = live_app(project)
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert await wait_for(pilot, lambda: app.feed.finished == "succeeded")
+        run_dir = app.source.run_dir
+        said = "\n".join(messages(app))
+        assert f"LoRA saved: {lora}" in said
+        assert f"logs: {run_dir}/ (latents.log, te.log, train.log)" in said
+        panel = app.screen.query_one(FindingsPanel)
+        assert f"LoRA saved: {lora}" in panel.note and str(run_dir) in panel.note
+        app.clear_notifications()
+        await pilot.press("2")  # the T5 step's pane
+        await pilot.press("l")
+        await pilot.pause(0.2)
+        said = "\n".join(messages(app))
+        assert f"te log: {run_dir / 'te.log'}" in said and f"LoRA (saved): {lora}" in said
+
+
+@sync
+async def test_no_lora_is_claimed_when_training_saved_none(tmp_path: Path) -> None:
+    root = tmp_path / "p"
+    project = _with_output(root, "never")
+    app = live_app(project)
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert await wait_for(pilot, lambda: app.feed.finished is not None)
+        said = "\n".join(messages(app))
+        assert "LoRA saved" not in said and "train.log" in said
+        await pilot.press("l")
+        await pilot.pause(0.2)
+        assert f"LoRA (not written yet): {root / 'out' / 'never.safetensors'}" in messages(app)[-1]

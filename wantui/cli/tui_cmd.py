@@ -53,10 +53,9 @@ def build_app(folder: Path, *, setup: bool = False):  # noqa: ANN201 - a WantuiA
 
 def output_dir(project: object) -> Path | None:
     """The training step's --output_dir, where checkpoints appear (watched with watchfiles)."""
-    from wantui.core.args.options import project_view
+    from wantui.core.outputs import output_dir as train_output_dir
 
-    value = project_view(project, "train").get("--output_dir")  # type: ignore[arg-type]
-    return project.resolve(value) if value else None  # type: ignore[attr-defined]
+    return train_output_dir(project)
 
 
 def run(args: argparse.Namespace) -> int:

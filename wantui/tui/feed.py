@@ -41,6 +41,7 @@ class StepStatus:
     note: str = ""
     lines: int = 0
     ranks: int = 0  # distinct [rankN]: prefixes seen (data-parallel training)
+    log: str = ""  # the step's log file (the supervisor's, or the replayed file)
 
 
 @dataclass
@@ -193,6 +194,7 @@ class Feed:
             st = self._status(ev.step)
             st.state = StepState.RUNNING
             st.note = "; ".join(getattr(ev, "notes", ()) or ())
+            st.log = str(getattr(ev, "log_path", "") or "")
             self._batch.states_changed = True
 
     def _on_StepOutput(self, ev: Any) -> None:  # noqa: N802

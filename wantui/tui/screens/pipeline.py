@@ -17,6 +17,7 @@ from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer, Header, Input, Static
 
 from wantui.core.errors import WantuiError
+from wantui.core.outputs import lora_path
 from wantui.core.project import Project
 from wantui.tui.feed import Batch, Feed, StepState
 from wantui.tui.screens.fix_flow import FixFlow
@@ -51,6 +52,7 @@ class PipelineScreen(FixFlow, PreflightGate, Screen[None]):
         Binding("g", "run_all", "Run"),
         Binding("z", "zoom", "Zoom"),
         Binding("k", "next_rank", "Rank", show=False),
+        Binding("l", "where", "Log file, LoRA", show=False),
         Binding("question_mark", "toggle_keys", "Keys"),
         Binding("q", "app.quit", "Quit"),
     ]
@@ -253,8 +255,34 @@ class PipelineScreen(FixFlow, PreflightGate, Screen[None]):
         for notice in batch.notices:
             self.notify(notice, severity="warning", timeout=8)
         if batch.finished:
-            self.notify(f"run {batch.finished}", timeout=6)
             self.show_run(batch.finished)
+            where = self.where_text(batch.finished)
+            self.query_one(FindingsPanel).set_note(where)  # shown when no finding is
+            self.notify(where, timeout=20 if batch.finished == "succeeded" else 10)
+
+    def where_text(self, status: str | None = None) -> str:
+        """Where the run's logs are and, once training has ended, the LoRA it saved."""
+        out = [f"run {status}"] if status else []
+        logs = [Path(st.log) for st in self.feed.steps.values() if st.log]
+        if len(logs) > 1 and len({p.parent for p in logs}) == 1:
+            out.append(f"logs: {logs[0].parent}/ ({', '.join(p.name for p in logs)})")
+        else:
+            out += [f"{st.name} log: {st.log}" for st in self.feed.steps.values() if st.log]
+        lora = lora_path(self.project) if self.project is not None else None
+        if lora is not None and lora.is_file() and self.feed.steps.get("train") is not None:
+            if self.feed.steps["train"].state is StepState.DONE:
+                out.append(f"LoRA saved: {lora}")
+        return "\n".join(out) or "no step has run yet: no log file"
+
+    def action_where(self) -> None:
+        """l: the shown step's log file, and the finished LoRA."""
+        st = self.feed.steps[self.selected]
+        lines = [f"{self.selected} log: {st.log}" if st.log else f"{self.selected}: no log yet"]
+        lora = lora_path(self.project) if self.project is not None else None
+        if lora is not None:
+            there = "saved" if lora.is_file() else "not written yet"
+            lines.append(f"LoRA ({there}): {lora}")
+        self.notify("\n".join(lines), timeout=15)
 
     def _follow_active(self) -> None:
         """Show the running step (else the failed one, else the last one that ran) until
