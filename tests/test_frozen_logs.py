@@ -52,9 +52,17 @@ def first_cause(findings: list[Finding]) -> str | None:
     return None
 
 
+# A true answer less specific than the verdict counts as correct: for a verdict that
+# guessed the OOM killer from a bare SIGKILL, "killed by SIGKILL; who sent it is not in the
+# log" is what the log supports (issue 9 item 17 forbids the guess without evidence).
+GENERAL = {"host-oom": frozenset({"process-killed"})}
+
+
 def score_one(expected: str | None, got: str | None) -> str:
     if got is None or got == WRAPPER_ID:
         return "correct" if expected is None else "none"
+    if expected is not None and got in GENERAL.get(expected, ()):
+        return "correct"
     return "correct" if got == expected else "wrong"
 
 

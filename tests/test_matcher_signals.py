@@ -12,7 +12,8 @@ WRAPPER = (
 )
 
 
-def test_killed_child_is_host_oom_with_signal_status() -> None:
+def test_killed_child_is_killed_with_signal_status() -> None:
+    """SIGKILL alone says who was killed, not who killed it: never host OOM on a guess."""
     m = Matcher(load_rules(include_user=False))
     for line in normalize_text(
         b"steps:   3%| | 30/1000 [05:10<2:47:12, 10.34s/it]\n" + WRAPPER.encode()
@@ -20,7 +21,7 @@ def test_killed_child_is_host_oom_with_signal_status() -> None:
         m.feed(line)
     m.finish()
     found = m.findings()
-    assert [f.rule for f in found] == ["host-oom"]
+    assert [f.rule for f in found] == ["step-killed"]
     assert m.exit_status == -9
 
 

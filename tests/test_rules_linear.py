@@ -124,7 +124,7 @@ def test_every_builtin_pattern_is_linear_on_max_length_near_misses() -> None:
 def test_fragments_cover_the_reported_cases() -> None:
     """The near-miss families include the lines the adversarial pass found."""
     by_id = {r.id: r for r in RULES}
-    killed = [p for p in by_id["host-oom"].any if "Killed" in p.source][0]
+    killed = [p for p in by_id["step-killed"].any if "Killed" in p.source][0]
     assert any(s.startswith("Killed\t\t") for _, s in near_misses(killed.regex, 100))
     toml = by_id["toml-parse-error"].any[0]
     assert ("'TomlDecodeError: ' repeated", _fill("TomlDecodeError: ", 100)) in near_misses(
@@ -142,4 +142,4 @@ def test_a_log_of_long_killed_lines_is_diagnosed_quickly() -> None:
     found = list(diagnose_lines(iter(lines), load_rules(include_user=False)))
     took = time.perf_counter() - start
     assert took < 10, took
-    assert any(f.rule == "host-oom" for f in found)
+    assert any(f.rule == "step-killed" for f in found)

@@ -233,6 +233,8 @@ def build_entries(
                 continue
             seen.add(key)
             plan = plan_fix(action, project, dataset_config=ds, finding=f)
+            if plan.moot:  # it would not help here (workers already at 1): not offered
+                continue
             entries.append(FixEntry(len(entries) + 1, f, action, plan))
     return entries
 

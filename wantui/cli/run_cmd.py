@@ -25,6 +25,7 @@ from typing import Any, TextIO
 from wantui.cli.argtypes import non_negative_float, positive_int
 from wantui.core.errors import ExitCode, WantuiError
 from wantui.core.finding import Finding, sort_findings
+from wantui.core.killed import KillWatch, feed_evidence
 from wantui.core.logtext import Normalizer
 from wantui.core.matcher import Matcher
 from wantui.core.project import STEP_NAMES, Project, load_project
@@ -133,6 +134,7 @@ class LiveReport:
         self.logs: dict[str, str] = {}
         self.exits: dict[str, StepExited] = {}
         self.finished: RunFinished | None = None
+        self.watches: dict[str, KillWatch] = {}  # who killed a step: the OOM killer?
         # training steps far slower than `wantui plan` said (Windows shared-memory spill)
         self.speed = SpeedWatch(planned_sec) if planned_sec else None
         self.extra: list[Finding] = []
@@ -170,6 +172,7 @@ class LiveReport:
                         self._live([slow], event.step)
         elif isinstance(event, StepStarted):
             self._start_matching(event.step, str(event.log_path))
+            self.watches[event.step] = KillWatch()
             pid = f" (pid {event.pid})" if event.pid else ""
             _say(f"step {event.step} started{pid}: log {event.log_path}")
             for note in event.notes:
@@ -188,6 +191,9 @@ class LiveReport:
                     status = 1
                 else:
                     status = None
+                if status not in (0, None) and not event.stopped:
+                    # the kernel log or the cgroup may say who killed it
+                    self._live(feed_evidence(m, self.watches.get(event.step)), event.step)
                 self._live(m.finish(status, stopped=event.stopped), event.step)
             verdict = "finished" if event.ok else ("ended" if event.unknown else "FAILED")
             verdict = "stopped" if event.stopped else verdict

@@ -252,6 +252,9 @@ CATALOG: dict[str, CatalogEntry] = {
             ("train",),
             "none yet (compute capability 8.9+ for fp8 kernels, --compile)",
         ),
+        # Added by wantui (issue 9): a step ended by a signal (SIGKILL) with no traceback and
+        # no evidence of who sent it; host-oom only when the kernel or the cgroup says so.
+        CatalogEntry("process-killed", "Environment and runtime", ("any",), "n/a"),
         CatalogEntry("wrapper-failure-unknown", "Environment and runtime", ("any",), "n/a"),
         # Added by wantui (issue 13): the run measured against `wantui plan`'s s/step.
         CatalogEntry("plan-mismatch", "Environment and runtime", ("train",), "n/a"),

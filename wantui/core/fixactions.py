@@ -36,7 +36,10 @@ ACTIONS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     # accelerate's own flags).
     "flag_add": (frozenset({"step", "flag"}), frozenset({"value"})),
     "flag_remove": (frozenset({"step", "flag"}), frozenset()),
-    "flag_set": (frozenset({"step", "flag", "value"}), frozenset()),
+    # ``ceiling: true``: the value is an upper bound (fewer workers, fewer blocks): the fix
+    # applies only when the step's value (or musubi-tuner's default) is above it, so it
+    # never raises a value the user already lowered.
+    "flag_set": (frozenset({"step", "flag", "value"}), frozenset({"ceiling"})),
     "flag_replace": (frozenset({"step", "flag", "new_flag"}), frozenset({"value"})),
     # Environment of the child process of a step ("all" for every step).
     "env_set": (frozenset({"step", "name", "value"}), frozenset()),

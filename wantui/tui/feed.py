@@ -17,6 +17,7 @@ from enum import Enum
 from typing import Any
 
 from wantui.core.finding import Finding, sort_findings
+from wantui.core.killed import KillWatch, feed_evidence
 from wantui.core.project import STEP_NAMES
 from wantui.tui import core_api as api
 from wantui.tui.display_lines import DisplayLines
@@ -90,6 +91,7 @@ class _StepDiag:
         self._ckpt_seen = 0
         self._loss_seen = 0
         self.partial: bytes | None = None  # the \r state already fed
+        self.watch: KillWatch | None = None  # set when the step starts
 
     def new_losses(self) -> list[float]:
         """avr_loss values of steps not reported yet (the tracker keeps one per step)."""
@@ -190,6 +192,7 @@ class Feed:
         return self.steps[step]
 
     def _on_StepStarted(self, ev: Any) -> None:  # noqa: N802 - named after the event class
+        self._diag_for(ev.step).watch = KillWatch()  # who killed it, if it is killed
         with self._lock:
             st = self._status(ev.step)
             st.state = StepState.RUNNING
@@ -229,6 +232,9 @@ class Feed:
         diag = self._diag_for(step)
         found, progress = diag.feed(lines)
         if final and diag.matcher is not None:
+            if exit_status not in (0, None) and not stopped:
+                # the kernel log or the cgroup may say who killed it
+                found += feed_evidence(diag.matcher, diag.watch)
             found += diag.matcher.finish(exit_status, stopped=stopped)
         with self._lock:
             st = self._status(step)
@@ -275,7 +281,10 @@ class Feed:
         lines = self._diag_for(ev.step).normalizer.close()
         # a step the user stopped is stopped, whatever its exit status: not done, not failed
         stopped = bool(getattr(ev, "stopped", False))
-        self._take(ev.step, shown, lines, exit_status=ev.returncode, final=True, stopped=stopped)
+        # killed by a signal: Popen's -N, so the matcher says "killed by SIGKILL", never
+        # a failure with no exit status
+        status = ev.returncode if ev.returncode is not None else -ev.signal if ev.signal else None
+        self._take(ev.step, shown, lines, exit_status=status, final=True, stopped=stopped)
         with self._lock:
             st = self._status(ev.step)
             st.returncode, st.signal = ev.returncode, ev.signal

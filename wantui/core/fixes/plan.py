@@ -28,7 +28,7 @@ from wantui.core.fixactions import (
     validate_action,
 )
 from wantui.core.fixes import flags as flagops
-from wantui.core.fixes.toml_edit import FixRefused, apply_toml_action
+from wantui.core.fixes.toml_edit import FixMoot, FixRefused, apply_toml_action
 from wantui.core.fsutil import match_newlines, read_regular_file, sha256_bytes
 from wantui.core.project import PROJECT_FILE, STEP_NAMES, Project, load_project, project_to_toml
 
@@ -81,6 +81,7 @@ class FixPlan:
     action: FixAction
     root: Path  # the project folder (journal, backups)
     refused: str | None = None
+    moot: bool = False  # refused because it would not help here: not offered at all
     change: FileChange | None = None
     download: DownloadStep | None = None
     rerun: str | None = None
@@ -189,7 +190,8 @@ def describe_action(a: FixAction) -> str:
         case "flag_remove":
             return f"Remove {p['flag']} from the {step} step"
         case "flag_set":
-            return f"Set {p['flag']} {p['value']} in the {step} step"
+            most = " (at most)" if p.get("ceiling") else ""
+            return f"Set {p['flag']} {p['value']}{most} in the {step} step"
         case "flag_replace":
             return f"Replace {p['flag']} with {p['new_flag']} in the {step} step"
         case "env_set":
@@ -328,6 +330,30 @@ def _steps_for(step: str, project: Project) -> list[str]:
     return [name]
 
 
+def _check_ceiling(action: FixAction, args: list[str], step: str) -> None:
+    """A ``ceiling`` flag_set never raises a value: refused (moot) when the step's value,
+    or musubi-tuner's default when the flag is absent, is already at or below it."""
+    p = action.params
+    if action.action != "flag_set" or not p.get("ceiling"):
+        return
+    now = flagops.current_values(args, p["flag"], options_for(step))
+    where = ""
+    if now is None:
+        spec = options_for(step).get(p["flag"])
+        now = [str(spec.default)] if spec is not None and spec.default is not None else None
+        where = " (musubi-tuner's default)"
+    try:
+        shown = now[-1]  # type: ignore[index]
+        current, limit = float(shown), float(p["value"])
+    except (TypeError, ValueError, IndexError):
+        return  # not a number: let the user see the change
+    if current <= limit:
+        raise FixMoot(
+            f"{p['flag']} is already {shown}{where}, not above {p['value']}: this fix would"
+            " not lower it"
+        )
+
+
 def _edit_args(action: FixAction, args: list[str], step: str) -> list[str]:
     """``step``: the step whose options ``args`` are (``launch``: accelerate's)."""
     p = action.params
@@ -408,6 +434,7 @@ def plan_fix(
         _plan_into(plan, action, project, dataset_config, finding, models_dir)
     except FixRefused as exc:
         plan.refused = str(exc)
+        plan.moot = isinstance(exc, FixMoot)
         plan.change = None
     return plan
 
@@ -464,6 +491,10 @@ def _plan_into(
     if kind in ("flag_add", "flag_remove", "flag_set", "flag_replace"):
         step = p["step"]
         names = _steps_for(step, project)
+
+        for name in names:
+            if step != "launch":
+                _check_ceiling(action, project.steps[name].args, name)
 
         def mutate(proj: Project) -> None:
             for name in names:

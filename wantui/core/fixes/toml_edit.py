@@ -24,6 +24,10 @@ class FixRefused(Exception):
     """The fix cannot be applied as asked; the message says why (one line)."""
 
 
+class FixMoot(FixRefused):
+    """The fix would not help here (the file already does better): it is not offered."""
+
+
 def parse_doc(text: str) -> tomlkit.TOMLDocument:
     try:
         return tomlkit.parse(text)
