@@ -7,6 +7,7 @@ import dataclasses
 from pathlib import Path
 
 import modelfactory as mf
+import pytest
 
 from wantui.core.args.catalog import accelerate_options
 from wantui.core.args.options import (
@@ -104,3 +105,25 @@ def test_mixed_prec_abbreviation_on_bf16_weights_is_clean(tmp_path: Path) -> Non
 def test_read_args_with_no_table_keeps_every_option_as_written() -> None:
     v = read_args(["--x", "1", "--y=2"], {})
     assert [(o.written, o.values) for o in v.occurrences] == [("--x", ("1",)), ("--y", ("2",))]
+
+
+def test_fix_all_on_an_abbreviated_precision_leaves_one_option(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--mixed_prec fp16` on bf16 weights: the fix sets that option, it does not append a
+    second --mixed_precision (what doctor's fix did before the command model)."""
+    from wantui.cli.main import main
+    from wantui.core.project import load_project
+
+    (tmp_path / "models").mkdir()
+    mf.write_safetensors(tmp_path / "models/dit.safetensors", mf.dit_tensors("14B", "t2v"))
+    (tmp_path / "wantui.toml").write_text(
+        '[steps.train]\nscript = "wan_train_network.py"\nargs = ["--task", "t2v-14B", "--dit",'
+        ' "models/dit.safetensors", "--mixed_prec", "fp16", "--sdpa"]\n'
+    )
+    monkeypatch.chdir(tmp_path)
+    assert main(["fix", "--apply", "all", "--yes"]) in (0, 1)
+    capsys.readouterr()
+    args = load_project(tmp_path).steps["train"].args
+    view = step_view("train", args)
+    assert view.get("--mixed_precision") == "bf16" and view.counts["--mixed_precision"] == 1, args

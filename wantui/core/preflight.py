@@ -26,7 +26,7 @@ from wantui.core.args.checkout import (
     reference_findings,
     use_reference,
 )
-from wantui.core.args.options import project_view
+from wantui.core.args.options import options_for, project_view, read_args
 from wantui.core.dataset.bucket_change import bucket_recache_findings
 from wantui.core.dataset.cache_loss import cache_loss_findings
 from wantui.core.finding import Finding, sort_findings
@@ -194,7 +194,11 @@ def _same_keys(f: Finding) -> list[tuple[object, ...]]:
     if not f.fixes:
         keys.append((f.catalog, f.steps))
     else:
-        p = f.fixes[0].params
+        p = dict(f.fixes[0].params)
+        step = str(p.get("step", ""))
+        if step in ("latents", "te", "train", "launch") and isinstance(p.get("flag"), str):
+            # `--mixed_prec` and `--mixed_precision` are the same option to argparse
+            p["flag"] = read_args([], options_for(step)).canonical(p["flag"])
         keys.append(
             (f.catalog, *(str(p.get(k, "")) for k in ("step", "flag", "value", "name", "new_flag")))
         )

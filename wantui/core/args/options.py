@@ -67,6 +67,7 @@ class ArgView:
     values: dict[str, list[str]] = field(default_factory=dict)  # canonical -> last values
     written: dict[str, str] = field(default_factory=dict)  # canonical -> last spelling
     counts: dict[str, int] = field(default_factory=dict)
+    opts: Mapping[str, ArgSpec] = field(default_factory=dict, repr=False)  # the table read with
 
     def __bool__(self) -> bool:
         return bool(self.args)
@@ -92,10 +93,17 @@ class ArgView:
         """The option as the user wrote it last (fixes look it up by that)."""
         return self.written.get(name, name)
 
+    def canonical(self, name: str) -> str:
+        """``name`` as argparse resolves it in this table (an alias or a unique prefix
+        becomes the option's name; anything else stays as it is)."""
+        spec = resolve_option(name, self.opts)[0]
+        return spec.name if spec is not None else name
+
     def find(self, name: str) -> list[Occurrence]:
-        """Occurrences of ``name``: its canonical name, an alias, or the spelling used."""
-        return [o for o in self.occurrences if o.name == name or o.written == name or (
-            o.spec is not None and name in o.spec.names)]  # fmt: skip
+        """Occurrences of ``name``: the option it resolves to (by any alias or prefix), or
+        an unknown option written that way."""
+        want = self.canonical(name)
+        return [o for o in self.occurrences if o.name == want or o.written == name]
 
 
 def resolve_option(
@@ -116,7 +124,7 @@ def resolve_option(
 def read_args(args: Iterable[str], opts: Mapping[str, ArgSpec]) -> ArgView:
     """Walk ``args`` like argparse's ``parse_known_args`` with the option table ``opts``."""
     args = list(args)
-    view = ArgView(args=args)
+    view = ArgView(args=args, opts=opts)
     i = 0
     while i < len(args):
         tok = args[i]

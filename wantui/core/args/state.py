@@ -25,6 +25,7 @@ class ArgState(ArgView):
             values=view.values,
             written=view.written,
             counts=view.counts,
+            opts=view.opts,
             step=step,
         )
 

@@ -41,6 +41,11 @@ def _occurrences(args: list[str], flag: str, opts: Opts | None) -> list[Occurren
     return read_args(args, opts if opts is not None else _NO_OPTS).find(flag)
 
 
+def _spelled(flag: str, opts: Opts | None) -> str:
+    """The option's full name for a flag a fix adds (an abbreviation is written out)."""
+    return read_args([], opts if opts is not None else _NO_OPTS).canonical(flag)
+
+
 def find_flag(args: list[str], flag: str, opts: Opts | None = None) -> tuple[int, int] | None:
     """(start, end) slice of the first occurrence of ``flag`` and its values, or None. With
     the step's option table, an abbreviation or alias of ``flag`` is an occurrence too."""
@@ -68,7 +73,7 @@ def add_flag(args: list[str], flag: str, value: Any = None, opts: Opts | None = 
     check_flag(flag)
     if find_flag(args, flag, opts) is not None:
         raise FixRefused(f"{flag} is already given; use flag_set to change its value")
-    return [*args, flag, *values_of(value)]
+    return [*args, _spelled(flag, opts), *values_of(value)]
 
 
 def set_flag(args: list[str], flag: str, value: Any, opts: Opts | None = None) -> list[str]:
@@ -76,7 +81,7 @@ def set_flag(args: list[str], flag: str, value: Any, opts: Opts | None = None) -
     vals = values_of(value)
     occ = _occurrences(args, flag, opts)
     if not occ:
-        return [*args, flag, *vals]
+        return [*args, _spelled(flag, opts), *vals]
     if len(occ) == 1 and list(occ[0].values) == vals and not occ[0].extra:
         raise FixRefused(f"{flag} already has this value")
     # the first occurrence takes the new value; later repeats go, so it is the one
