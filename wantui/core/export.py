@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 import shlex
 
+from wantui.core.args.parse import POSIX_VAR, SECRET_NAME
 from wantui.core.errors import ExitCode, WantuiError
 from wantui.core.project import STEP_NAMES, Project
 
@@ -36,6 +37,51 @@ _WIN_ABS = re.compile(r"^(?:[A-Za-z]:[\\/]|\\\\)")
 _CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 # cmd cannot put these inside a quoted argument (see the module docstring)
 _BAT_UNQUOTABLE = re.compile(r'["\x00-\x08\x0a-\x1f\x7f]')
+
+
+def _secret_refs(tok: str) -> list[re.Match[str]]:
+    """``$WANDB_API_KEY``-style references that `wantui import` kept instead of the secret:
+    the script expands them when it runs, as the runner does."""
+    if "$" not in tok:
+        return []
+    return [m for m in POSIX_VAR.finditer(tok) if SECRET_NAME.search(m.group(1) or m.group(2))]
+
+
+def _sh_word(tok: str) -> str:
+    refs = _secret_refs(tok)
+    if not refs:
+        return shlex.quote(tok)
+    parts, pos = [], 0
+    for m in refs:
+        if m.start() > pos:
+            parts.append(shlex.quote(tok[pos : m.start()]))
+        parts.append(f'"${{{m.group(1) or m.group(2)}}}"')
+        pos = m.end()
+    if pos < len(tok):
+        parts.append(shlex.quote(tok[pos:]))
+    return "".join(parts)
+
+
+_BAT_MARK = "wantuiSecretRef"
+
+
+def _bat_refs(tok: str) -> tuple[str, dict[str, str]]:
+    """``tok`` with its secret references swapped for plain-letter marks, and the marks ->
+    ``%NAME%`` (cmd expands it, quoted or not; the name is letters, digits and _)."""
+    marks: dict[str, str] = {}
+    for k, m in enumerate(reversed(_secret_refs(tok))):
+        mark = f"{_BAT_MARK}{k}x"
+        marks[mark] = f"%{m.group(1) or m.group(2)}%"
+        tok = tok[: m.start()] + mark + tok[m.end() :]
+    return tok, marks
+
+
+def _bat_word(tok: str) -> str:
+    tok, marks = _bat_refs(tok)
+    out = bat_quote(tok)
+    for mark, ref in marks.items():
+        out = out.replace(mark, ref)
+    return out
 
 
 def comment_text(text: str, *, bat: bool = False) -> str:
@@ -105,10 +151,10 @@ def export_sh(project: Project) -> str:
             )
             continue
         out.append(f'echo "== {name}: {_TITLES[name]}"')
-        env = [shlex.quote(f"{k}={v}") for k, v in step.env.items()]
+        env = [_sh_word(f"{k}={v}") for k, v in step.env.items()]
         groups = _lines(_argv(project, name, python))
-        first = " ".join([*(["env", *env] if env else []), *(shlex.quote(t) for t in groups[0])])
-        rendered = [first] + ["  " + " ".join(shlex.quote(t) for t in g) for g in groups[1:]]
+        first = " ".join([*(["env", *env] if env else []), *(_sh_word(t) for t in groups[0])])
+        rendered = [first] + ["  " + " ".join(_sh_word(t) for t in g) for g in groups[1:]]
         out.append(" \\\n".join(rendered))
     out.append("")
     out.append('echo "== done"')
@@ -185,9 +231,13 @@ def export_bat(project: Project) -> str:
             out.append("setlocal")
             for k, v in step.env.items():
                 bat_quote(v)  # refuses what cmd cannot quote, as for arguments
-                out.append(f'set "{k}={v.replace("%", "%%")}"')
+                value, marks = _bat_refs(v)
+                value = value.replace("%", "%%")
+                for mark, ref in marks.items():
+                    value = value.replace(mark, ref)
+                out.append(f'set "{k}={value}"')
         groups = _lines(_argv(project, name, python))
-        rendered = [" ".join(bat_quote(t) for t in g) for g in groups]
+        rendered = [" ".join(_bat_word(t) for t in g) for g in groups]
         # each continued line ends in ^ right before its CRLF
         out.extend(
             ("  " if k else "") + line + (" ^" if k < len(rendered) - 1 else "")

@@ -288,6 +288,28 @@ WINDOWS_VAR = re.compile(r"%([A-Za-z_][A-Za-z0-9_]*)%")
 _TILDE_VALUE = re.compile(r"^(--?[A-Za-z0-9_-]+=)(~(?:/.*)?)$")
 
 
+# a variable whose value is a secret (WANDB_API_KEY, HF_TOKEN...): never expanded from
+# this process's environment, so `wantui import` saves the reference, not the secret;
+# the runner expands it when the step starts (expand_secret_refs)
+SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSW|CREDENTIAL|AUTH", re.IGNORECASE)
+
+
+def expand_secret_refs(text: str, environ: dict[str, str] | None = None) -> str:
+    """``$NAME`` / ``${NAME}`` of a secret-looking variable replaced by its value from
+    ``environ`` (default: this process's), where set. What a shell would have done."""
+    if "$" not in text:
+        return text
+    env = os.environ if environ is None else environ
+
+    def sub(m: re.Match[str]) -> str:
+        name = m.group(1) or m.group(2)
+        if SECRET_NAME.search(name) and name in env:
+            return env[name]
+        return m.group(0)
+
+    return POSIX_VAR.sub(sub, text)
+
+
 def expand_token(tok: str, shell_vars: dict[str, str], windows: bool) -> str:
     """``$VAR``, ``${VAR}`` and a leading ``~`` (POSIX) or ``%VAR%`` (Windows) as the
     shell would expand them: variables set earlier in the pasted text first, then this
@@ -301,13 +323,19 @@ def expand_token(tok: str, shell_vars: dict[str, str], windows: bool) -> str:
             name = m.group(1).upper()
             if name in upper:
                 return upper[name]
+            if SECRET_NAME.search(name):
+                return m.group(0)  # keep the reference: never copy a secret into files
             return os.environ.get(m.group(1), m.group(0)) if os.name == "nt" else m.group(0)
 
         return WINDOWS_VAR.sub(win, tok)
 
     def posix(m: re.Match[str]) -> str:
         name = m.group(1) or m.group(2)
-        value = shell_vars.get(name, os.environ.get(name))
+        if name in shell_vars:
+            return shell_vars[name]
+        if SECRET_NAME.search(name):
+            return m.group(0)  # keep the reference: never copy a secret into files
+        value = os.environ.get(name)
         return value if value is not None else m.group(0)
 
     if "$" in tok:

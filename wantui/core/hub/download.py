@@ -87,6 +87,16 @@ def offline_mode() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
 
 
+_URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@]*@")
+_HF_TOKEN = re.compile(r"\bhf_[A-Za-z0-9]{8,}")
+
+
+def redact(text: str) -> str:
+    """``text`` without credentials: ``user:token@`` of a URL (an HF_ENDPOINT such as
+    https://user:hf_xxx@mirror/) and anything shaped like an HF token."""
+    return _HF_TOKEN.sub("hf_***", _URL_CREDENTIALS.sub(r"\1***@", text))
+
+
 def hub_endpoint() -> str:
     # read at call time: huggingface_hub.constants freezes HF_ENDPOINT at import
     from huggingface_hub import constants
@@ -143,7 +153,12 @@ class _ProgressWriter:
 
 
 def explain_hub_error(exc: BaseException, f: HubFile, has_token: bool) -> str:
-    """One line for a hub failure: gated, missing repo, missing file, network."""
+    """One line for a hub failure: gated, missing repo, missing file, network; never a
+    credential (an exception's text may hold the URL with its user:token@)."""
+    return redact(_explain_hub_error(exc, f, has_token))
+
+
+def _explain_hub_error(exc: BaseException, f: HubFile, has_token: bool) -> str:
     from huggingface_hub import errors
 
     repo = f.repo
@@ -430,4 +445,4 @@ def _origin(url: str) -> tuple[str, str]:
 
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0]
+    return redact(text.splitlines()[0])

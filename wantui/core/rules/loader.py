@@ -360,9 +360,17 @@ def load_rules_dir(folder: Path, *, builtin: bool) -> tuple[list[Rule], list[Wan
     """Every ``*.yaml``/``*.yml`` directly in ``folder`` (not examples/)."""
     rules: list[Rule] = []
     problems: list[WantuiError] = []
-    if not folder.is_dir():
+    try:
+        if not folder.is_dir():
+            return rules, problems
+        files = sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")])
+    except OSError as exc:
+        # an unreadable ~/.config (permissions, a name too long): that folder's rules
+        # are skipped and said; the built-in ones still load
+        problems.append(
+            WantuiError(f"cannot read the rule folder: {exc.strerror or exc}", path=folder)
+        )
         return rules, problems
-    files = sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")])
     for f in files:
         try:
             rules.append(load_rule_file(f, builtin=builtin))

@@ -20,6 +20,57 @@ SIGKILL = getattr(signal, "SIGKILL", signal.SIGTERM)  # Windows has no SIGKILL
 # free bytes under which a failed step is blamed on a full disk
 LOW_DISK = 1 << 20
 LEFTOVER_GRACE = 3.0
+# a step's log is capped (a flooding step once filled a disk): past the cap its middle
+# is cut, the first quarter and the last half kept. WANTUI_STEP_LOG_MAX: bytes, with an
+# optional K/M/G suffix; 0 turns the cap off.
+DEFAULT_STEP_LOG_MAX = 256 << 20
+CUT_MARK = (
+    "[wantui: {n} bytes of this log were cut here (log cap {cap} bytes, WANTUI_STEP_LOG_MAX)]"
+)
+
+
+def step_log_max(environ: dict[str, str] | None = None) -> int:
+    raw = (os.environ if environ is None else environ).get("WANTUI_STEP_LOG_MAX", "").strip()
+    if not raw:
+        return DEFAULT_STEP_LOG_MAX
+    mult = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(raw[-1:].upper(), 1)
+    try:
+        return max(0, int(float(raw.rstrip("kKmMgGiIbB") or "0") * mult))
+    except ValueError:
+        return DEFAULT_STEP_LOG_MAX
+
+
+def cap_log(path: Path, cap: int) -> int:
+    """Cut the middle of ``path`` when it is over ``cap`` bytes: keep its first quarter
+    and its last half, with a line saying how much went. The step appends with O_APPEND,
+    so it goes on writing at the new end; what it writes between the last copy and the
+    truncation (microseconds) is lost. Copies in 1 MiB pieces: bounded memory. Returns
+    the bytes cut (0 when under the cap or on any error)."""
+    try:
+        size = path.stat().st_size
+        if cap <= 0 or size <= cap:
+            return 0
+        head, tail = cap // 4, cap // 2
+        src = size - tail
+        cut = src - head
+        mark = ("\n" + CUT_MARK.format(n=cut, cap=cap) + "\n").encode()
+        with open(path, "r+b") as fh:
+            fh.seek(head)
+            fh.write(mark)
+            dst = head + len(mark)
+            while True:  # forward copy: dst < src, never overwrites what is still to read
+                fh.seek(src)
+                block = fh.read(1 << 20)
+                if not block:
+                    break
+                src += len(block)
+                fh.seek(dst)
+                fh.write(block)
+                dst += len(block)
+            fh.truncate(dst)
+        return cut
+    except OSError:
+        return 0
 
 
 def group_alive(pgid: int | None) -> bool:

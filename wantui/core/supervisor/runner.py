@@ -31,11 +31,13 @@ from wantui.core.supervisor.procs import (
     STOP_FILE,
     become_subreaper,
     boot_id,
+    cap_log,
     disk_note,
     group_alive,
     process_tree,
     signal_tree,
     start_ticks,
+    step_log_max,
 )
 from wantui.core.supervisor.rundir import RunRecord, StepRecord, now_iso, read_record, write_record
 
@@ -131,8 +133,13 @@ class Runner:
             env["PYTHONPATH"] = orig
         elif orig is not None:
             env.pop("PYTHONPATH", None)
-        env.update(step.env)
+        # a secret is kept as a reference ($WANDB_API_KEY) in wantui.toml and run.json;
+        # it is expanded only here, from the runner's environment
+        from wantui.core.args.parse import expand_secret_refs
+
+        env.update({k: expand_secret_refs(v, env) for k, v in step.env.items()})
         env[RUN_MARKER] = self.record.run_id  # stop finds the step's tree by it
+        argv = [expand_secret_refs(a, env) for a in step.argv]
         kwargs: dict = {}
         if sys.platform == "win32":  # pragma: no cover
             kwargs["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP  # type: ignore[attr-defined]
@@ -141,7 +148,7 @@ class Runner:
         try:
             with log:
                 proc = subprocess.Popen(
-                    step.argv,
+                    argv,
                     stdin=subprocess.DEVNULL,
                     stdout=log,
                     stderr=subprocess.STDOUT,
@@ -161,7 +168,19 @@ class Runner:
         self.save()
         if self.check_stop():  # a stop that raced the start
             self.on_stop_signal(signal.SIGINT, None)
-        rc = proc.wait()
+        cap, cut = step_log_max(), 0
+        while True:
+            try:
+                rc = proc.wait(timeout=1.0)
+                break
+            except subprocess.TimeoutExpired:
+                cut += cap_log(log_path, cap)
+        cut += cap_log(log_path, cap)
+        if cut:
+            step.notes.append(
+                f"its log passed the {cap}-byte cap (WANTUI_STEP_LOG_MAX): {cut} bytes from"
+                " its middle were cut, its start and end kept"
+            )
         self.current = None
         step.ended = now_iso()
         if rc < 0:
