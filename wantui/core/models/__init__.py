@@ -39,7 +39,7 @@ __all__ = [
     "scan_models",
 ]
 
-KINDS = ("wan-dit", "wan-vae", "t5", "clip", "lora", "unknown", "corrupt")
+KINDS = ("wan-dit", "wan-vae", "t5", "clip", "lora", "other-model", "unknown", "corrupt")
 MODEL_SUFFIXES = (".safetensors", ".pth", ".pt", ".bin", ".ckpt", ".gguf", ".sft")
 
 
@@ -87,6 +87,8 @@ class ModelInfo:
             return (
                 f"LoRA rank {d.get('rank')} for {d.get('target')} ({d.get('format')}), {self.dtype}"
             )
+        if self.kind == "other-model":
+            return f"{d.get('family')} {d.get('part')} ({d.get('layout')} layout, not Wan), {self.dtype}"
         return f"{self.kind}: {d.get('reason', '')}".rstrip(": ")
 
 

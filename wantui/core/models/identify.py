@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from wantui.core.models.families import identify_family
 from wantui.core.models.headers import Header, TensorMeta
 
 DIT_KEY = "blocks.0.cross_attn.k.weight"
@@ -115,6 +116,24 @@ def identify(header: Header, filename: str = "") -> tuple[str, str | None, dict[
                     " keys without it ('Missing key(s) in state_dict'); strip it"
                 )
                 return kind, dtype, details
+    # another musubi-tuner architecture's file: name it rather than say "unknown"
+    fam = identify_family(t) or (identify_family(_strip(t, prefix)) if prefix else None)
+    if fam is not None:
+        return (
+            "other-model",
+            majority_dtype(t),
+            {
+                "family": fam.family,
+                "part": fam.part,
+                "layout": fam.layout,
+                "scripts": fam.scripts,
+                "reason": f"a {fam.family} {fam.part}, not a Wan file",
+                "notes": [
+                    f"a {fam.family} {fam.part} ({fam.layout} layout): musubi-tuner's Wan scripts "
+                    f"cannot use it; it belongs to its {fam.scripts} scripts"
+                ],
+            },
+        )
     sample = sorted(t)[:3]
     return (
         "unknown",
