@@ -1,20 +1,18 @@
 """``wantui serve``: the terminal app in a browser, through textual-serve.
 
 It listens on 127.0.0.1 unless --host says otherwise: the app can start training runs and
-edit files, and textual-serve has no authentication."""
+edit files. textual-serve has no authentication, so :mod:`wantui.cli.serve_guard` adds
+it: a token in the URL printed at start, Host and Origin checks, a cap on sessions."""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 import shlex
-import signal
 import sys
 from pathlib import Path
-from typing import Any
 
-from wantui.cli.argtypes import port
+from wantui.cli.argtypes import port, positive_int
+from wantui.cli.serve_guard import Guard, guarded
 from wantui.core.errors import ExitCode, WantuiError
 
 LOCAL = ("127.0.0.1", "localhost", "::1")
@@ -24,15 +22,30 @@ def register(p: argparse.ArgumentParser) -> None:
     p.add_argument("folder", nargs="?", default=".", help="the project folder (default: here)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=port, default=8000, help="port (default 8000)")
+    p.add_argument(
+        "--max-sessions",
+        type=positive_int,
+        default=4,
+        help="browser sessions at once; each runs the app (default 4)",
+    )
+    p.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a host name the browser may use besides IP addresses and localhost"
+        " (behind a reverse proxy or a DNS name)",
+    )
 
 
 def exposure_warning(host: str) -> str | None:
     if host in LOCAL:
         return None
     return (
-        f"WARNING: wantui serve is listening on {host}: anyone who can reach this port can run "
-        "commands on this machine (start training, edit your files). textual-serve has no "
-        "login. Prefer the default 127.0.0.1 with an SSH tunnel: ssh -L 8000:127.0.0.1:8000 host"
+        f"WARNING: wantui serve is listening on {host}: anyone who can reach this port and"
+        " sees the URL with its token can run commands on this machine (start training, edit"
+        " your files), and plain HTTP shows the token to the network. Prefer the default"
+        " 127.0.0.1 with an SSH tunnel: ssh -L 8000:127.0.0.1:8000 host"
     )
 
 
@@ -52,28 +65,10 @@ def run(args: argparse.Namespace) -> int:
     if warning:
         bar = "!" * 78
         print(f"{bar}\n{warning}\n{bar}", file=sys.stderr)
-    server = _server_class(Server)(
+    guard = Guard.for_host(args.host, args.allow_host, args.max_sessions)
+    server = guarded(Server, guard)(
         command_for(folder), host=args.host, port=args.port, title="wantui"
     )
     server.serve()
     # textual-serve ends quietly on SIGINT and SIGTERM alike; Ctrl-C is an interruption
     return ExitCode.INTERRUPTED if server.interrupted else ExitCode.OK
-
-
-def _server_class(base: type) -> type:
-    """textual-serve's Server, remembering whether Ctrl-C (SIGINT) ended it."""
-
-    class _Server(base):  # type: ignore[misc, valid-type]
-        interrupted = False
-
-        async def _make_app(self) -> Any:
-            # serve() gave SIGINT and SIGTERM the same handler; tell them apart
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                asyncio.get_running_loop().add_signal_handler(signal.SIGINT, self._ctrl_c)
-            return await super()._make_app()
-
-        def _ctrl_c(self) -> None:
-            self.interrupted = True
-            self.request_exit()
-
-    return _Server
