@@ -243,3 +243,28 @@ def test_undo_restores_only_project_inputs(home_and_project: tuple[Path, Path]) 
     with pytest.raises(WantuiError, match="outside the project folder"):
         undo_last(Journal(proj), force=True)
     assert snapshot(home) == before_home
+
+
+@pytest.mark.parametrize("layout", ["probe.json->~/.bashrc", ".wantui->~/dotdir"])
+def test_probe_cache_is_never_written_through_a_link(
+    home_and_project: tuple[Path, Path], layout: str
+) -> None:
+    """`wantui doctor` keeps its probe report in `.wantui/probe.json`; a link planted
+    there (or a linked `.wantui`) must not turn that save into a write of ~/.bashrc."""
+    from wantui.core.probe.cache import save_probe
+    from wantui.core.probe.runner import ProbeResult
+
+    home, proj = home_and_project
+    if layout == ".wantui->~/dotdir":
+        (proj / ".wantui").symlink_to(home / "dotdir", target_is_directory=True)
+    else:
+        (proj / ".wantui").mkdir()
+        (proj / ".wantui" / "probe.json").symlink_to(home / ".bashrc")
+    before_home = snapshot(home)
+    data = {"python": {"version": "3.12.3", "executable": "x", "prefix": sys.prefix}}
+    saved = save_probe(proj, ProbeResult(python=sys.executable, data=data, ok=True))
+    assert snapshot(home) == before_home
+    if layout == ".wantui->~/dotdir":
+        assert saved is None  # refused: a cache is never an error
+    else:  # the link was replaced by the report, inside the project
+        assert saved == proj / ".wantui" / "probe.json" and not saved.is_symlink()

@@ -248,6 +248,22 @@ def open_state_file(path: Path, flags: int, mode: int = 0o644) -> int:
     return fd
 
 
+def write_state_file(root: str | os.PathLike[str], name: str, data: bytes) -> Path:
+    """Replace ``<root>/.wantui/<name>`` (a cache wantui owns) with ``data``: a new file
+    renamed into place, so a link of that name is replaced, never written through."""
+    folder = state_folder(root)
+    target = folder / name
+    tmp = _write_new_file(folder, f".{name}.", data, None)
+    try:
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    fsync_dir(folder)
+    return target
+
+
 def write_backup(
     path: Path, old: bytes, project_root: Path | None = None, mode: int | None = None
 ) -> Path:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from wantui.core.errors import WantuiError
-from wantui.core.fsutil import atomic_write, read_regular_file
+from wantui.core.fsutil import read_regular_file, write_state_file
 from wantui.core.probe.runner import ProbeResult, _sanitize, findings_from, resolve_python
 
 CACHE_FILE = Path(".wantui") / "probe.json"
@@ -57,13 +57,11 @@ def save_probe(root: Path, result: ProbeResult, checkout: str | None = None) -> 
     if stamp is None:
         return None
     doc = {"saved": time.time(), "stamp": stamp, "prefix": prefix, "data": result.data}
-    path = root / CACHE_FILE
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(path, json.dumps(doc).encode("utf-8"), backup=False, project_root=root)
+        # a state file of an untrusted folder: never through a link (`.wantui` or the file)
+        return write_state_file(root, CACHE_FILE.name, json.dumps(doc).encode("utf-8"))
     except (OSError, WantuiError):
         return None
-    return path
 
 
 def load_probe(
@@ -79,7 +77,9 @@ def load_probe(
     if not path.exists():
         return None, "the pipeline's Python is not probed yet (`wantui doctor` probes it)"
     try:
-        doc = json.loads(read_regular_file(path, limit=MAX_BYTES, what="probe cache"))
+        doc = json.loads(
+            read_regular_file(path, limit=MAX_BYTES, what="probe cache", nofollow=True)
+        )
     except (OSError, WantuiError, ValueError, RecursionError):
         return None, f"{path} is unreadable; run `wantui doctor` to probe again"
     if not isinstance(doc, dict) or not isinstance(doc.get("data"), dict):
