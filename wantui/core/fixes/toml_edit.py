@@ -123,7 +123,7 @@ def rename_key(text: str, table: str, key: str, new_key: str) -> str:
     if isinstance(c.get(key), (Table, AoT)):
         raise FixRefused(f"'{key}' is a table, not a key")
     # _replace keeps the item (value, comment, position); only the key text changes
-    _body(c)._replace(key, new_key, c.item(key))
+    _body(c)._replace(key, new_key, _body(c).item(key))
     return tomlkit.dumps(doc)
 
 
@@ -135,7 +135,7 @@ def move_key(text: str, table: str, key: str, to_table: str) -> str:
         raise FixRefused("the key is already in that table")
     if key not in src:
         raise FixRefused(f"there is no key '{key}' in {_where(table)}")
-    item = src.item(key)
+    item = _body(src).item(key)  # Table.item() is tomlkit 0.13.3+
     if isinstance(item, (Table, AoT)):
         raise FixRefused(f"'{key}' is a table, not a key")
     dst = _container(doc, to_table, create=True)
@@ -172,7 +172,7 @@ def set_key(text: str, table: str, key: str, value: Any) -> str:
     _check_key(key)
     new = parse_value(value)
     if key in c:
-        old = c.item(key)
+        old = _body(c).item(key)
         if isinstance(old, (Table, AoT)):
             raise FixRefused(f"'{key}' is a table, not a key")
         # keep the user's trailing comment and spacing
