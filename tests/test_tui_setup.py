@@ -86,6 +86,9 @@ def test_setup_from_empty_folder_to_pipeline(tmp_path: Path) -> None:
             assert "--dit_high_noise" in args and "--sdpa" in args
             assert project.python == str(tmp_path / "musubi-tuner" / ".venv" / "bin" / "python")
             assert await wait_for(pilot, lambda: bool(state.findings), timeout=60)
+            # the end of the setup says what training will need (`wantui plan`'s verdict)
+            status = app.screen.query_one("#status")
+            assert await wait_for(pilot, lambda: "plan train:" in str(status.render()))
             await pilot.press("ctrl+g")
             await pilot.pause(0.3)
             from wantui.tui.screens.pipeline import PipelineScreen

@@ -251,32 +251,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _plan(project: Project | None, data: dict[str, Any] | None) -> Any:
-    """`wantui plan` for the project on the probed machine; None when the inputs cannot be
-    read (the findings above say why)."""
-    if project is None or "train" not in project.steps:
-        return None
-    from wantui.core.plan import Machine, inputs_from_project, machine_from_probe, make_plan
+    from wantui.core.plan.summary import plan_for_project
 
-    try:
-        machine = machine_from_probe(data) if data else Machine()
-        return make_plan(inputs_from_project(project), machine)
-    except (WantuiError, OSError, ValueError):
-        return None
+    return plan_for_project(project, data)
 
 
 def plan_lines(plan: Any) -> list[str]:
     """One line for the training step's plan (the details: `wantui plan`)."""
-    train = plan.step("train") if plan is not None else None
-    if train is None or train.vram_peak_gib is None:
-        return []
-    verdict = {True: "fits", False: "does not fit", None: "fit not judged"}[train.fits]
-    text = f"plan     train: {train.vram_peak_gib:.1f} GiB VRAM, {train.ram_peak_gib:.1f} GiB RAM, {verdict}"
-    if train.fits is False and train.min_blocks_to_swap is not None:
-        text += f" (--blocks_to_swap {train.min_blocks_to_swap} would)"
-    elif train.fits is False and train.change:
-        text += f" ({train.change} would)"
-    if train.sec_per_step is not None:
-        text += f"; ~{train.sec_per_step:.1f} s/step"
-        if train.hours is not None:
-            text += f", ~{train.hours:.1f} h"
-    return [text + " (wantui plan)"]
+    from wantui.core.plan.summary import train_verdict
+
+    text = train_verdict(plan)
+    return [f"plan     {text} (wantui plan)"] if text else []

@@ -139,9 +139,14 @@ class TrainingScreen(SetupScreen):
     @work(thread=True, exclusive=True)
     def run_preflight(self, project: object) -> None:
         findings = api.preflight(project, self.state.probe)
-        self.app.call_from_thread(self.show_findings, findings)
+        summary = api.module("plan.summary")
+        verdict = None
+        if summary is not None:
+            data = getattr(self.state.probe, "data", None)
+            verdict = summary.train_verdict(summary.plan_for_project(project, data))
+        self.app.call_from_thread(self.show_findings, findings, verdict)
 
-    def show_findings(self, findings: list) -> None:
+    def show_findings(self, findings: list, verdict: str | None = None) -> None:
         self.state.findings = findings
         panel = self.query_one("#preflight", FindingsPanel)
         panel.display = True
@@ -149,8 +154,9 @@ class TrainingScreen(SetupScreen):
         if not findings:
             panel.set_note("preflight: nothing to report")
         errors = sum(f.severity.value == "error" for f in findings)
+        plan = f" · plan {verdict}" if verdict else ""
         self.say(
-            f"preflight: {len(findings)} finding(s), {errors} error(s) · Ctrl+F fixes the selected one · Ctrl+G opens the pipeline"
+            f"preflight: {len(findings)} finding(s), {errors} error(s){plan} · Ctrl+F fixes the selected one · Ctrl+G opens the pipeline"
         )
 
     def action_fix(self) -> None:
