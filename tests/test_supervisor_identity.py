@@ -211,3 +211,20 @@ def test_live_report_says_killed_not_exit_status_1(tmp_path: Path) -> None:
     texts = [f.title + " " + f.message for f in report.findings()]
     assert texts and not any("exit status 1" in t for t in texts), texts
     assert any("SIGKILL" in t for t in texts), texts
+
+
+def test_wantui_run_reports_a_sigkilled_step_as_killed(tmp_path: Path) -> None:
+    """End to end: a step dies by SIGKILL (what the OOM killer does to a launcher); the
+    run's diagnosis names the signal instead of 'exit status 1, no rule'."""
+    make_project(tmp_path, {"latents": "signal"}, env={"latents": {"FAKE_SIGNAL": "9"}})
+    res = subprocess.run(
+        [sys.executable, "-m", "wantui", "run", "--force", "--steps", "latents"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    out = res.stdout + res.stderr
+    assert res.returncode == 1, out
+    assert "killed by SIGKILL" in out and "exit status 1" not in out, out
