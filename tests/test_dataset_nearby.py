@@ -108,3 +108,23 @@ def test_fix_for_a_log_offers_the_folder_not_caching_again(tmp_path):
     )
     labels = [f["label"] for f in json.loads(r.stdout)["fixes"]]
     assert labels == ['Set video_directory = "videos" (2 videos there)'], r.stdout
+
+
+def test_caching_again_is_moot_while_the_dataset_is_empty(tmp_path):
+    """Wherever a rerun fix comes from (a log rule, the app), it is not offered while no
+    dataset has a file to cache: it would change nothing."""
+    from wantui.core.fixactions import FixAction
+    from wantui.core.project import load_project
+
+    (tmp_path / "clips").mkdir()
+    (tmp_path / "dataset.toml").write_text(TOML.format(d="clips"))
+    (tmp_path / "wantui.toml").write_text(
+        '[project]\nname = "x"\ndataset_config = "dataset.toml"\n\n[steps.latents]\n'
+        'script = "wan_cache_latents.py"\nargs = ["--vae", "v.safetensors"]\n'
+    )
+    rerun = FixAction("rerun_step", {"step": "latents"}, label="Run latent caching again")
+    plan = plan_fix(rerun, load_project(tmp_path))
+    assert plan.moot and "nothing to cache" in plan.refused
+    _videos(tmp_path / "clips", 1)
+    plan = plan_fix(rerun, load_project(tmp_path))
+    assert plan.refused is None and plan.rerun == "latents"

@@ -483,6 +483,8 @@ def _plan_into(
             raise FixRefused(f"cannot rerun step {step!r}")
         if project is not None and step != "all":
             _steps_for(step, project)
+        if project is not None and step in ("latents", "te"):
+            _check_something_to_cache(project)
         plan.rerun = step
         return
     if project is None:
@@ -546,6 +548,26 @@ def _plan_into(
         _plan_download(plan, action, project, models_dir)
         return
     raise FixRefused(f"unknown action {kind!r} (known: {', '.join(sorted(ACTIONS))})")
+
+
+def _check_something_to_cache(project: Project) -> None:
+    """Caching again changes nothing while the dataset folders are there but hold no file
+    to cache: such a rerun is moot (the dataset finding says where the videos are). A
+    missing folder is left to its own finding, which names the nearest one."""
+    path = project.dataset_config_path()
+    if path is None or not path.is_file():
+        return
+    from wantui.core.dataset import load_dataset_config, scan_datasets
+
+    try:
+        scans = scan_datasets(load_dataset_config(path), project.cwd())
+    except (WantuiError, OSError):
+        return  # a broken config has its own findings
+    if scans and all(s.exists for s in scans) and not any(s.media for s in scans):
+        where = ", ".join(str(s.directory or s.jsonl) for s in scans)
+        raise FixMoot(
+            f"the dataset has nothing to cache ({where}): caching again would write nothing"
+        )
 
 
 def _check_writable_input(
