@@ -240,7 +240,7 @@ def test_rules_list_markdown(env: dict[str, str]) -> None:
 
 def test_rules_list_json_and_explain(env: dict[str, str]) -> None:
     p = wantui(env, "rules", "--rules", str(DATA), "list", "--json")
-    ids = {r["id"] for r in json.loads(p.stdout)}
+    ids = {r["id"] for r in json.loads(p.stdout)["rules"]}
     assert {"t-caption", "t-no-items"} <= ids
     p = wantui(env, "rules", "--rules", str(DATA), "explain", "t-t5-layout")
     assert p.returncode == 0 and "then one of these within 5 lines after:" in p.stdout

@@ -94,7 +94,7 @@ def test_inspect_dir_goes_on_past_bad_files(tmp_path: Path, capsys) -> None:
     bytes8_bomb(d / "c_bytes8.pt")
     write_safetensors(d / "d_lora.safetensors", lora_tensors(rank=4, dim=64, layers=1))
     code = main(["inspect", str(d), "--json"])
-    rows = json.loads(capsys.readouterr().out)
+    rows = json.loads(capsys.readouterr().out)["files"]
     assert code == 1
     kinds = {Path(r["path"]).name: r["kind"] for r in rows}
     assert kinds.pop("d_lora.safetensors") != "corrupt"

@@ -449,7 +449,7 @@ def test_cli_inspect_json(tmp_path, capsys) -> None:
     dit = _write(tmp_path, "dit.safetensors", mf.dit_tensors("14B", "i2v"))
     t5 = _write(tmp_path, "umt5_xxl_fp16.safetensors", mf.t5_hf_tensors())
     assert main(["inspect", "--json", str(dit), str(t5)]) == 0
-    out = json.loads(capsys.readouterr().out)
+    out = json.loads(capsys.readouterr().out)["files"]
     assert [o["kind"] for o in out] == ["wan-dit", "t5"]
     assert out[0]["details"]["params"] == "14B" and out[0]["details"]["family"] == "i2v"
     assert out[1]["details"]["layout"] == "hf-umt5"

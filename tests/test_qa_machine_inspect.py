@@ -92,7 +92,7 @@ def test_messy_folder_every_file_has_a_kind_or_a_reason(tmp_path) -> None:
     r = _cli(str(tmp_path), "--json")
     assert r.returncode == 1, r.stderr  # corrupt files present: 1, never 3
     assert "Traceback" not in r.stderr
-    got = {Path(i["path"]).name: i for i in json.loads(r.stdout)}
+    got = {Path(i["path"]).name: i for i in json.loads(r.stdout)["files"]}
     assert set(got) == set(cases)
     for name, (kind, word) in cases.items():
         info = got[name]
@@ -164,7 +164,7 @@ def test_spaces_and_japanese_in_paths(tmp_path) -> None:
     mf.write_safetensors(d / "ワン VAE.safetensors", mf.vae_tensors())
     r = _cli(str(d), "--json")
     assert r.returncode == 0, r.stderr
-    (info,) = json.loads(r.stdout)
+    (info,) = json.loads(r.stdout)["files"]
     assert info["kind"] == "wan-vae" and info["path"].endswith("ワン VAE.safetensors")
 
 
@@ -228,7 +228,7 @@ def test_a_folder_over_the_limit_says_it_was_cut(tmp_path) -> None:
         _st(tmp_path / f"lora_{i:03d}.safetensors", b"{}")
     r = _cli(str(tmp_path), "--json")
     assert r.returncode == 0
-    assert len(json.loads(r.stdout)) == 500
+    assert len(json.loads(r.stdout)["files"]) == 500
     assert "more than 500 model files" in r.stderr
 
 
@@ -279,7 +279,7 @@ def test_every_factory_shape_through_the_cli(tmp_path) -> None:
         mf.write_safetensors(tmp_path / name, tensors)
     r = _cli(str(tmp_path), "--json")
     assert r.returncode == 0, r.stderr
-    got = {Path(i["path"]).name: i for i in json.loads(r.stdout)}
+    got = {Path(i["path"]).name: i for i in json.loads(r.stdout)["files"]}
     assert set(got) == set(shapes)
     for name, (_, kind, detail) in shapes.items():
         assert got[name]["kind"] == kind, (name, got[name])

@@ -10,10 +10,10 @@ run, 130 interrupted (the run goes on).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
+from wantui.cli.render import write_json
 from wantui.cli.run_cmd import follow_and_report
 from wantui.core.errors import ExitCode, WantuiError
 from wantui.core.project import load_project
@@ -49,7 +49,7 @@ def list_project_runs(project_dir: str, json_mode: bool) -> int:
             {"run_id": r.run_id, "status": effective_status(r), "run_dir": str(r.run_dir)}
             for r in runs
         ]
-        print(json.dumps({"runs": rows}, indent=2))
+        write_json({"runs": rows})
         return ExitCode.OK
     for r in runs:
         steps = " ".join(f"{s.name}:{s.state}" for s in r.steps)

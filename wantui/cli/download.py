@@ -4,10 +4,10 @@ file from the Hugging Face hub into the models folder (resumable, verified)."""
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
+from wantui.cli.render import write_json
 from wantui.core.errors import ExitCode, WantuiError
 from wantui.core.project import PROJECT_FILE, load_project
 
@@ -43,8 +43,7 @@ def run(args: argparse.Namespace) -> int:
     out = sys.stdout
     if args.list:
         if args.json:
-            json.dump({"catalog": [f.to_json() for f in CATALOG.values()]}, out, indent=2)
-            out.write("\n")
+            write_json({"catalog": [f.to_json() for f in CATALOG.values()]}, out)
             return ExitCode.OK
         width = max(len(n) for n in CATALOG)
         for f in CATALOG.values():
@@ -82,8 +81,7 @@ def run(args: argparse.Namespace) -> int:
         )
         return ExitCode.INTERRUPTED
     if args.json:
-        json.dump({"path": str(path), "size": path.stat().st_size}, out)
-        out.write("\n")
+        write_json({"path": str(path), "size": path.stat().st_size}, out)
     else:
         out.write(f"{path}\n")
     return ExitCode.OK

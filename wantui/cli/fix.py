@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from wantui.cli.render import write_json
 from wantui.core.errors import ExitCode, WantuiError
 from wantui.core.finding import Evidence, Finding, Location, Severity, exit_code_for, sort_findings
 from wantui.core.fixactions import FixAction, fix_targets
@@ -307,8 +308,7 @@ def run(args: argparse.Namespace) -> int:
         root = project.root if project is not None else (ds.resolve().parent if ds else Path.cwd())
         result = undo_last(Journal(root), force=args.force)
         if args.json:
-            json.dump({"undo": result.to_json()}, out, indent=2)
-            out.write("\n")
+            write_json({"undo": result.to_json()})
         else:
             if result.others:
                 out.write(f"Undone {len(result.all)} fixes applied together:\n")
@@ -329,7 +329,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.apply is None:
         if args.json:
-            json.dump(
+            write_json(
                 {
                     "source": source,
                     "findings": len(findings),
@@ -342,11 +342,8 @@ def run(args: argparse.Namespace) -> int:
                         }
                         for e in entries
                     ],
-                },
-                out,
-                indent=2,
+                }
             )
-            out.write("\n")
         else:
             _print_list(entries, findings, source, out)
         return exit_code_for(findings)
@@ -440,8 +437,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             left = _unaddressed_errors(findings, set())
     if args.json:
-        json.dump({"source": source, "results": results}, out, indent=2)
-        out.write("\n")
+        write_json({"source": source, "results": results})
     elif left:
         out.write("\n" + _hand_fix_note(left))
     return ExitCode.FINDINGS if failed or left else ExitCode.OK

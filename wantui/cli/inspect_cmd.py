@@ -8,11 +8,11 @@ denied) or a folder holds no model files.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
 
+from wantui.cli.render import write_json
 from wantui.core.errors import ExitCode
 from wantui.core.models import ModelInfo, inspect_file, looks_like_windows_path, scan_models
 from wantui.core.textsafe import printable
@@ -116,8 +116,7 @@ def run(args: argparse.Namespace) -> int:
     if any(i.kind == "corrupt" for i in infos) and code == ExitCode.OK:
         code = ExitCode.FINDINGS
     if args.json:
-        json.dump([i.to_json() for i in infos], sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        write_json({"files": [i.to_json() for i in infos]})
     else:
         print("\n\n".join(format_info(i) for i in infos))
     return int(code)

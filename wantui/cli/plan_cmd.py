@@ -11,12 +11,12 @@ as configured, 2 bad usage or unreadable input.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from pathlib import Path
 from typing import Any
 
+from wantui.cli.render import write_json
 from wantui.core.errors import ExitCode, WantuiError
 
 
@@ -122,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
     machine = machine_for(args, python, probe_cwd, project)
     plan = make_plan(inputs, machine, price=price)
     if args.json:
-        sys.stdout.write(json.dumps(plan.to_json(), indent=2) + "\n")
+        write_json(plan.to_json())
     else:
         sys.stdout.write("\n".join(render_plan(plan)) + "\n")
     return ExitCode.FINDINGS if any(s.fits is False for s in plan.steps) else ExitCode.OK

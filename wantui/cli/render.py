@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import textwrap
 from typing import Any, TextIO
 
@@ -129,6 +130,26 @@ def format_finding(
     return lines
 
 
+JSON_SCHEMA = 1  # bump when a --json field changes its meaning or goes away (docs/json.md)
+
+
+def json_version() -> dict[str, Any]:
+    """The ``version`` object of every --json output: wantui's version and the schema's."""
+    from wantui import __version__
+
+    return {"wantui": __version__, "schema": JSON_SCHEMA}
+
+
+def write_json(obj: dict[str, Any], stream: TextIO | None = None) -> None:
+    """Print one --json result: an object whose first field is ``version`` (docs/json.md).
+    Text from outside stays exact, its terminal controls escaped (json_text)."""
+    if "version" in obj:
+        raise ValueError("a --json result names its own 'version'")  # it would hide ours
+    out = stream if stream is not None else sys.stdout
+    out.write(json_text({"version": json_version(), **obj}, indent=2) + "\n")
+    out.flush()
+
+
 def render_findings(
     findings: list[Finding],
     *,
@@ -144,8 +165,7 @@ def render_findings(
         obj: dict[str, Any] = {"findings": [f.to_json() for f in findings], "source": source}
         if extra:
             obj.update(extra)
-        stream.write(json_text(obj, indent=2) + "\n")
-        stream.flush()
+        write_json(obj, stream)
         return
     colour = use_colour(stream)
     width = _width(stream, colour)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from wantui.cli.render import report_rule_load
+from wantui.cli.render import report_rule_load, write_json
 from wantui.core.errors import ExitCode, WantuiError
 from wantui.core.rules import load_rules
 from wantui.core.rules.check import check_rules, explain_rule
-from wantui.core.textsafe import json_text, printable
+from wantui.core.textsafe import printable
 
 
 def _common(parser: argparse.ArgumentParser, *, sub: bool) -> None:
@@ -114,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
                 }
                 for r in ordered
             ]
-            print(json_text(rows, indent=2))
+            write_json({"rules": rows})
         elif args.markdown:
             print("| id | catalog | severity | steps | title |")
             print("|---|---|---|---|---|")

@@ -7,7 +7,6 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from wantui import __version__
 from wantui.core.plan.arch import DitArch, arch_from_header, arch_from_task, ceil_div
 from wantui.core.plan.gpus import GpuClass, find_gpu
 from wantui.core.plan.inputs import (
@@ -109,8 +108,8 @@ class Plan:
         return next((s for s in self.steps if s.step == name), None)
 
     def to_json(self) -> dict[str, Any]:
+        # no "version" here: every --json output starts with one (cli/render.write_json)
         return {
-            "version": __version__,
             "machine": self.machine.to_json(),
             "steps": [s.to_json() for s in self.steps],
             "notes": list(self.notes),

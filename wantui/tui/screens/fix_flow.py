@@ -31,6 +31,13 @@ def _confirm_dialog() -> Any:
 def undo_sentence(result: Any) -> str:
     """What an undo did, said as the CLI says it (not the UndoResult's repr)."""
     label = result.entry.get("label") or result.entry.get("id") or "the last fix"
+    others = list(getattr(result, "others", []) or [])
+    if others:  # `--apply all` is one apply: one undo takes every fix of it back
+        files = sorted({str(r.file) for r in [result, *others]})
+        return (
+            f"Undone: {len(others) + 1} fixes applied together ({label}, ...). "
+            f"Restored byte for byte: {', '.join(files)}."
+        )
     if not getattr(result, "landed", True):
         return (
             f"Undone: {label}. It had been interrupted before it changed {result.file}; "
