@@ -60,3 +60,29 @@ def test_planned_sec_per_step(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert sec is not None and sec > 0
     assert planned_sec_per_step(project, None) is None
     assert planned_sec_per_step(project, "Matrox G200") is None
+
+
+def test_tui_feed_raises_plan_mismatch(tmp_path: Path) -> None:
+    """The app's feed compares the steps bar with the plan like `wantui run` does."""
+    from wantui.tui.feed import Feed
+
+    for planned, expected in ((2.0, ["plan-mismatch"]), (None, [])):
+        feed = Feed(planned_sec=planned)
+        feed.emit(StepStarted("train", ("python",), None, None, tmp_path / "train.log"))
+        text = "\r".join(_bar(n, 9.0) for n in range(1, 6)) + "\n"
+        feed.emit(StepOutput("train", text.encode()))
+        assert [f.catalog for f in feed.findings if f.catalog == "plan-mismatch"] == expected
+
+
+def test_process_feed_passes_the_plan(tmp_path: Path) -> None:
+    """The feed's child process gets the plan through its spec."""
+    from wantui.tui.feed_process import ProcessFeed, play
+    from wantui.tui.sources import ReplaySource, replay_plan
+
+    log = tmp_path / "train.log"
+    log.write_text("\r".join(_bar(n, 9.0) for n in range(1, 8)) + "\n", encoding="utf-8")
+    for planned, expected in ((2.0, ["plan-mismatch"]), (None, [])):
+        feed = ProcessFeed(("train",))
+        feed.planned_sec = planned  # the pipeline screen sets it before following a live run
+        play(ReplaySource(replay_plan(log), instant=True), feed)
+        assert [f.catalog for f in feed.findings if f.catalog == "plan-mismatch"] == expected

@@ -131,8 +131,12 @@ class Feed:
         context: dict[str, str] | None = None,
         max_lines: int = 5000,
         max_duty: float = 0.5,
+        planned_sec: float | None = None,
     ) -> None:
         self.max_lines = max_lines
+        # training far slower than `wantui plan` said (Windows shared-memory spill, ...)
+        live = api.module("plan.live") if planned_sec else None
+        self.speed = live.SpeedWatch(planned_sec) if live is not None else None
         self.max_duty = max_duty  # share of the time the sink thread may hold the CPU
         self.max_losses = 2000
         self.steps = {s: StepStatus(s) for s in steps}
@@ -231,6 +235,10 @@ class Feed:
     ) -> None:
         diag = self._diag_for(step)
         found, progress = diag.feed(lines)
+        if self.speed is not None and step == "train" and progress is not None:
+            slow = self.speed.check(progress)
+            if slow is not None:
+                found.append(slow)
         if final and diag.matcher is not None:
             if exit_status not in (0, None) and not stopped:
                 # the kernel log or the cgroup may say who killed it

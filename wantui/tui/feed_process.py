@@ -94,7 +94,12 @@ def worker_main() -> int:
             break
         line += chunk
     spec = json.loads(line or b"{}")
-    feed = Feed(tuple(spec.get("steps") or STEP_NAMES), max_lines=spec.get("max_lines", 5000))
+    planned = spec.get("planned_sec")
+    feed = Feed(
+        tuple(spec.get("steps") or STEP_NAMES),
+        max_lines=spec.get("max_lines", 5000),
+        planned_sec=float(planned) if isinstance(planned, (int, float)) and planned > 0 else None,
+    )
     feed.max_duty = 1.0  # its own process: nobody here waits for the GIL
     source = source_from_spec(spec["source"])
     done = threading.Event()
@@ -176,6 +181,7 @@ class ProcessFeed:
         self._lock = threading.Lock()
         self._batch = Batch()
         self._child: subprocess.Popen[bytes] | None = None
+        self.planned_sec: float | None = None  # `wantui plan`'s s/step for the live run
 
     @property
     def diagnosis_available(self) -> bool:
@@ -197,6 +203,7 @@ class ProcessFeed:
             "steps": list(self.steps),
             "max_lines": self.max_lines,
             "source": described,
+            "planned_sec": self.planned_sec,
         }
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         # the child imports the same wantui as this process, installed or not

@@ -12,7 +12,7 @@ import subprocess
 
 from wantui.core.finding import Finding, Severity
 from wantui.core.findings import make_finding
-from wantui.core.progress import parse_progress
+from wantui.core.progress import Progress, parse_progress
 
 SLOW_FACTOR = 3.0  # beyond the speed model's own factor-of-2 uncertainty
 WARMUP_STEPS = 3  # the first steps include compilation, caching and block-swap set-up
@@ -32,8 +32,13 @@ class SpeedWatch:
     def feed(self, text: str) -> Finding | None:
         if self.raised or ("s/it" not in text and "it/s" not in text):
             return None
-        p = parse_progress(text)
-        if p is None or p.desc != "steps" or p.step < self.warmup or not p.rate_its:
+        return self.check(parse_progress(text))
+
+    def check(self, p: Progress | None) -> Finding | None:
+        """The same for an already parsed progress state (the TUI's feed has one)."""
+        if self.raised or p is None:
+            return None
+        if p.desc != "steps" or p.step < self.warmup or not p.rate_its:
             return None
         measured = 1.0 / p.rate_its
         if measured <= self.factor * self.planned:

@@ -19,6 +19,7 @@ from textual.widgets import ContentSwitcher, Footer, Header, Input, Static
 from wantui.core.errors import WantuiError
 from wantui.core.outputs import lora_path
 from wantui.core.project import Project
+from wantui.tui import core_api as api
 from wantui.tui.feed import Batch, Feed, StepState
 from wantui.tui.screens.fix_flow import FixFlow
 from wantui.tui.screens.preflight_gate import PreflightGate
@@ -190,6 +191,11 @@ class PipelineScreen(FixFlow, PreflightGate, Screen[None]):
                 return
         from wantui.tui.feed_process import play
 
+        if self.gpu and self.project is not None and hasattr(self.feed, "planned_sec"):
+            # this machine's run: compare its speed with the plan (off the UI thread)
+            live = api.module("plan.live")
+            if live is not None:
+                self.feed.planned_sec = live.planned_sec_per_step(self.project, live.gpu_name())
         play(self.source, self.feed)
 
     @work(thread=True, group="gpu")
