@@ -269,3 +269,22 @@ async def test_no_lora_is_claimed_when_training_saved_none(tmp_path: Path) -> No
         await pilot.press("l")
         await pilot.pause(0.2)
         assert f"LoRA (not written yet): {root / 'out' / 'never.safetensors'}" in messages(app)[-1]
+
+
+@sync
+async def test_p_writes_a_redacted_report_for_an_issue(tmp_path: Path) -> None:
+    root = tmp_path / "p"
+    project = _with_output(root, "rep")
+    project.steps["train"].env["HF_TOKEN"] = "hf_SeededSecretValue0123456789abcdef"
+    app = live_app(project)
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert await wait_for(pilot, lambda: app.feed.finished is not None)
+        app.clear_notifications()
+        await pilot.press("p")
+        out = root / "wantui-report.md"
+        assert await wait_for(
+            pilot, lambda: out.is_file() and "report written" in "\n".join(messages(app))
+        )
+        text = out.read_text(encoding="utf-8")
+        assert "# wantui report" in text and "## Commands" in text and "train.log" in text
+        assert "hf_SeededSecretValue0123456789abcdef" not in text

@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("wantui.cli.export", "write the pipeline as a .sh or .bat script"),
     "fix": ("wantui.cli.fix", "list, apply or undo fixes"),
     "inspect": ("wantui.cli.inspect_cmd", "identify model files from their headers"),
+    "report": ("wantui.cli.report", "a redacted Markdown bundle to paste into a public issue"),
     "doctor": ("wantui.cli.doctor", "preflight: files, inputs and the pipeline's Python"),
     "plan": ("wantui.cli.plan_cmd", "will it fit, how long will it take, what will it cost"),
     "download": ("wantui.cli.download", "download a known-good Wan file from the Hugging Face hub"),

@@ -54,6 +54,7 @@ class PipelineScreen(FixFlow, PreflightGate, Screen[None]):
         Binding("z", "zoom", "Zoom"),
         Binding("k", "next_rank", "Rank", show=False),
         Binding("l", "where", "Log file, LoRA", show=False),
+        Binding("p", "report", "Report for an issue", show=False),
         Binding("question_mark", "toggle_keys", "Keys"),
         Binding("q", "app.quit", "Quit"),
     ]
@@ -289,6 +290,33 @@ class PipelineScreen(FixFlow, PreflightGate, Screen[None]):
             there = "saved" if lora.is_file() else "not written yet"
             lines.append(f"LoRA ({there}): {lora}")
         self.notify("\n".join(lines), timeout=15)
+
+    def action_report(self) -> None:
+        """p: write wantui-report.md (findings, anatomy, commands, versions; secrets
+        removed) into the project folder, to attach to a public issue."""
+        logs = [
+            Path(st.log) for st in self.feed.steps.values() if st.log and Path(st.log).is_file()
+        ]
+        if not logs and self.project is None:
+            self.notify("no log and no project yet: nothing to report", timeout=8)
+            return
+        self._write_report(logs)
+
+    @work(thread=True, exclusive=True, group="report")
+    def _write_report(self, logs: list[Path]) -> None:
+        from wantui.core.report import write_report
+
+        out = (self.project.root if self.project is not None else Path.cwd()) / "wantui-report.md"
+        try:
+            size = write_report(logs, self.project, out)
+        except (WantuiError, OSError) as exc:
+            self.app.call_from_thread(
+                self.notify, f"report not written: {exc}", severity="error", timeout=15
+            )
+            return
+        self.app.call_from_thread(
+            self.notify, f"report written: {out} ({size} bytes, secrets removed)", timeout=15
+        )
 
     def _follow_active(self) -> None:
         """Show the running step (else the failed one, else the last one that ran) until
