@@ -129,7 +129,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _num(v: float | None, unit: str = "", digits: int = 1) -> str:
-    return "?" if v is None else f"{v:.{digits}f}{unit}"
+    if v is None:
+        return "?"
+    if 0 < abs(v) < 1:
+        return f"{v:.2g}{unit}"  # 0.35 s/step, not 0.3
+    return f"{v:.{digits}f}{unit}"
 
 
 def render_plan(plan: Any) -> list[str]:
@@ -156,7 +160,7 @@ def render_plan(plan: Any) -> list[str]:
             if s.sec_per_step is not None:
                 lo, hi = s.uncertainty.get("sec_per_step", [None, None])
                 lines.append(
-                    f"         {s.sec_per_step:.1f} s/step (between {_num(lo)} and {_num(hi)}),"
+                    f"         {_num(s.sec_per_step)} s/step (between {_num(lo)} and {_num(hi)}),"
                     f" {s.total_steps if s.total_steps is not None else '?'} steps,"
                     f" {_num(s.hours, ' h')}"
                     + (f", cost {s.cost:.2f}" if s.cost is not None else "")

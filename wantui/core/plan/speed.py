@@ -33,6 +33,9 @@ FP8 = {"none": 1.0, "fp8": 1.08, "fp8_scaled": 1.12}  # docs/wan.md speed order,
 ATTENTION = {"sdpa": 1.0, "xformers": 1.0, "flash_attn": 0.8, "flash3": 0.6, "sage_attn": 1.0}
 SPLIT_ATTN = 1.05
 UNCERTAINTY = 2.0  # the speed model is trusted within this factor either way
+# Python, kernel launches and autocast casts per block and pass (forward, recompute,
+# backward), whatever the size: ~80 ops of ~25 us; it sets the floor of small image steps
+BLOCK_PASS_OVERHEAD = 0.002
 
 
 @dataclass
@@ -85,6 +88,7 @@ def sec_per_step(s: SpeedSettings, gpu: GpuClass) -> SpeedEstimate:
     t_lin = lin / rate * FP8.get(s.fp8, 1.0)
     t_attn = attn / rate * ATTENTION.get(s.attention, 1.0)
     compute = (t_lin + t_attn) * (SPLIT_ATTN if s.split_attn else 1.0)
+    compute += s.arch.layers * (3 if s.grad_ckpt else 2) * BLOCK_PASS_OVERHEAD * s.batch
     parts = {"compute": compute}
     notes: list[str] = []
     t = compute
