@@ -4,6 +4,7 @@ terminal, Ctrl-C in serve, --help style, pasted Windows commands."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import stat
@@ -171,3 +172,65 @@ def test_serve_exits_130_on_ctrl_c(tmp_path: Path) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+# -- 25: one --help style ------------------------------------------------------------------
+def _help_texts() -> list[tuple[str, str, str]]:
+    """(command, option, help) for every documented option of every subcommand."""
+    import argparse
+
+    from wantui.cli.main import COMMANDS, build_parser
+
+    out: list[tuple[str, str, str]] = []
+
+    def walk(prefix: str, parser: argparse.ArgumentParser) -> None:
+        for action in parser._actions:  # noqa: SLF001 - argparse keeps them here
+            if isinstance(action, argparse._SubParsersAction):  # noqa: SLF001
+                for name, sub in action.choices.items():
+                    walk(f"{prefix} {name}", sub)
+                continue
+            if action.help in (None, argparse.SUPPRESS) or isinstance(
+                action,
+                argparse._HelpAction,  # noqa: SLF001 - argparse's own wording
+            ):
+                continue
+            out.append((prefix, "/".join(action.option_strings) or action.dest, action.help))
+
+    for name, (_module, text) in COMMANDS.items():
+        out.append((name, "(command)", text))
+        parser = build_parser(only=name)
+        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))  # noqa: SLF001
+        walk(name, sub.choices[name])
+    return out
+
+
+def test_help_texts_follow_one_style() -> None:
+    bad: list[str] = []
+    for command, option, text in _help_texts():
+        where = f"{command} {option}: {text!r}"
+        first = text.split()[0]
+        # a lowercase phrase; a word in capitals (GPU, JSON), a flag or code may lead
+        if not (text[0].islower() or first.isupper() or text[0] in "`-'\"" or first[:1].isdigit()):
+            bad.append(f"starts with a capital: {where}")
+        if text.rstrip().endswith("."):
+            bad.append(f"ends with a period: {where}")
+        for m in re.finditer(r"default", text):
+            if not text[m.end() :].startswith(": ") or text[: m.start()][-1:] != "(":
+                bad.append(f"a default not written '(default: X)': {where}")
+        if option == "--json" and not text.startswith("print one JSON object"):
+            bad.append(f"--json not 'print one JSON object ...': {where}")
+        if option in ("--project", "folder", "dir") and not text.startswith("the project folder"):
+            bad.append(f"a project folder not 'the project folder ...': {where}")
+    assert not bad, "\n".join(bad)
+
+
+@pytest.mark.parametrize("command", sorted(__import__("wantui.cli.main").cli.main.COMMANDS))
+def test_every_command_has_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from wantui.cli.main import main
+
+    with pytest.raises(SystemExit) as exc:
+        main([command, "--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: wantui {command}")
+    assert "options:" in out

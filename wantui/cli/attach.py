@@ -28,7 +28,10 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="a run id (or its unique start), or a run folder",
     )
     parser.add_argument(
-        "--project", metavar="DIR", default=".", help="the project folder (default: here)"
+        "--project",
+        metavar="DIR",
+        default=".",
+        help="the project folder (default: the current folder)",
     )
     parser.add_argument(
         "--json", action="store_true", help="print one JSON object at the end (logs are not echoed)"

@@ -21,7 +21,9 @@ from wantui.core.finding import exit_code_for, sort_findings
 
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--project", metavar="DIR", help="project folder or wantui.toml (default: .)"
+        "--project",
+        metavar="DIR",
+        help="the project folder or its wantui.toml (default: the current folder)",
     )
     parser.add_argument("--dataset-config", metavar="FILE", help="check this dataset TOML alone")
     parser.add_argument(
@@ -30,7 +32,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="steps about to run, comma-separated (default: the enabled ones); cache files are "
         "counted when train runs without latents",
     )
-    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument("--json", action="store_true", help="print one JSON object (docs/json.md)")
     parser.add_argument(
         "command",
         nargs=argparse.REMAINDER,

@@ -20,7 +20,7 @@ def register(p: argparse.ArgumentParser) -> None:
         "--speed",
         type=positive_float,
         default=1.0,
-        help="replay speed factor, above 0 (default 1.0)",
+        help="replay speed factor, above 0 (default: 1.0)",
     )
     p.add_argument(
         "--keep", action="store_true", help="keep the temporary demo project and print where it is"

@@ -28,7 +28,7 @@ _SNIFF = 8192
 
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("logs", nargs="+", metavar="LOG", help="log file(s), or - for stdin")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--json", action="store_true", help="print one JSON object (docs/json.md)")
     parser.add_argument(
         "--context",
         action="append",

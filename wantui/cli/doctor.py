@@ -24,14 +24,14 @@ GiB = 1024**3
 
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--project", metavar="DIR", help="project folder (default: the current folder)"
+        "--project", metavar="DIR", help="the project folder (default: the current folder)"
     )
     parser.add_argument(
         "--python",
         metavar="PY",
         help="the pipeline's interpreter (default: [project] python, else wantui's own)",
     )
-    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.add_argument("--json", action="store_true", help="print one JSON object (docs/json.md)")
     parser.add_argument("--no-probe", action="store_true", help="skip the environment probe")
     parser.add_argument(
         "--fast", action="store_true", help="probe without optional imports and GPU tests"
@@ -41,7 +41,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=10.0,
         metavar="S",
-        help="seconds the probe may take (default 10)",
+        help="seconds the probe may take (default: 10)",
     )
 
 

@@ -27,7 +27,7 @@ def register(p: argparse.ArgumentParser) -> None:
     p.add_argument("--list", action="store_true", help="list the catalog of known-good Wan files")
     p.add_argument("--revision", default="main", help="branch, tag or commit (default: main)")
     p.add_argument("--force", action="store_true", help="replace a different file of the same name")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--json", action="store_true", help="print one JSON object (docs/json.md)")
 
 
 def _default_dest() -> Path:

@@ -12,7 +12,9 @@ from wantui.core.errors import ExitCode, WantuiError
 
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--project", metavar="DIR", help="project folder or wantui.toml (default: .)"
+        "--project",
+        metavar="DIR",
+        help="the project folder or its wantui.toml (default: the current folder)",
     )
     group = parser.add_mutually_exclusive_group(required=True)
     group.add_argument("--sh", metavar="FILE", help="write a bash script (- for stdout)")

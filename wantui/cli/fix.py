@@ -29,7 +29,7 @@ def register(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--project",
         metavar="DIR",
-        help="project folder (default: the current one, if it has wantui.toml)",
+        help="the project folder (default: the current folder, if it has wantui.toml)",
     )
     p.add_argument(
         "--dataset-config",
@@ -42,7 +42,7 @@ def register(p: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="fixes for findings saved as JSON (`wantui check --json` / `diagnose --json` output)",
     )
-    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--json", action="store_true", help="print one JSON object (docs/json.md)")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--apply", metavar="ID|all", help="apply one fix by its number, or all of them")
     g.add_argument("--undo", action="store_true", help="revert the last applied fix")

@@ -16,7 +16,9 @@ from wantui.core.errors import ExitCode, WantuiError
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--project", metavar="DIR", help="project folder (default: .)")
+    parser.add_argument(
+        "--project", metavar="DIR", help="the project folder (default: the current folder)"
+    )
     parser.add_argument(
         "--step", choices=("latents", "te", "train"), help="the step (default: from the script)"
     )

@@ -20,7 +20,7 @@ from wantui.core.textsafe import printable
 
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="+", metavar="FILE", help="model files or folders")
-    parser.add_argument("--json", action="store_true", help="print JSON (a list of objects)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object (docs/json.md)")
 
 
 def _size(n: int) -> str:

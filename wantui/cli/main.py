@@ -33,7 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "attach": ("wantui.cli.attach", "follow a running or finished run"),
     "replay": ("wantui.cli.replay", "play a saved log in the terminal app"),
     "demo": ("wantui.cli.demo", "replay a bundled failing run, no GPU needed"),
-    "tui": ("wantui.cli.tui_cmd", "open the terminal app (the default)"),
+    "tui": ("wantui.cli.tui_cmd", "open the terminal app (`wantui` alone does the same)"),
     "serve": ("wantui.cli.serve", "serve the terminal app in a browser (textual-serve)"),
 }
 

@@ -21,16 +21,22 @@ from wantui.core.errors import ExitCode, WantuiError
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--json", action="store_true", help="print one JSON object (docs/json.md)")
     parser.add_argument("--gpu-memory", type=float, metavar="GIB", help="GPU memory in GiB")
     parser.add_argument("--ram", type=float, metavar="GIB", help="host RAM in GiB")
     parser.add_argument(
         "--gpu", metavar="NAME", help="GPU model for the speed estimate (e.g. 'RTX 4090', H100)"
     )
     parser.add_argument("--price", type=float, metavar="PER_HOUR", help="GPU price per hour")
-    parser.add_argument("--project", metavar="DIR", help="project folder (default: .)")
     parser.add_argument(
-        "--probe-timeout", type=float, default=10.0, metavar="S", help="probe time limit"
+        "--project", metavar="DIR", help="the project folder (default: the current folder)"
+    )
+    parser.add_argument(
+        "--probe-timeout",
+        type=float,
+        default=10.0,
+        metavar="S",
+        help="seconds the probe may take (default: 10)",
     )
     parser.add_argument("command", nargs=argparse.REMAINDER, help="a musubi-tuner command line")
 

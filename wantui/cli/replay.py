@@ -23,12 +23,12 @@ def register(p: argparse.ArgumentParser) -> None:
         "--speed",
         type=positive_float,
         default=1.0,
-        help="replay speed factor, above 0 (default 1.0)",
+        help="replay speed factor, above 0 (default: 1.0)",
     )
     p.add_argument(
         "--project",
         default=None,
-        help="project folder for fix previews (default: the current folder if it has wantui.toml)",
+        help="the project folder, for fix previews (default: the current folder, if it has wantui.toml)",
     )
 
 

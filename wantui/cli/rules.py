@@ -38,7 +38,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     _common(parser, sub=False)
     sub = parser.add_subparsers(dest="rules_command", metavar="ACTION", required=True)
     p = sub.add_parser("list", help="list the rules")
-    p.add_argument("--json", action="store_true", help="print a JSON list")
+    p.add_argument("--json", action="store_true", help="print one JSON object (docs/json.md)")
     p.add_argument("--markdown", action="store_true", help="print the README table")
     _common(p, sub=True)
     p = sub.add_parser("check", help="load every rule and run every example log")
@@ -49,10 +49,22 @@ def register(parser: argparse.ArgumentParser) -> None:
     p = sub.add_parser(
         "trust", help="load the rules of DIR/.wantui/rules (as they are now) when wantui runs there"
     )
-    p.add_argument("dir", metavar="DIR", nargs="?", default=".", help="project folder (default: .)")
+    p.add_argument(
+        "dir",
+        metavar="DIR",
+        nargs="?",
+        default=".",
+        help="the project folder (default: the current folder)",
+    )
     _common(p, sub=True)
     p = sub.add_parser("untrust", help="stop loading the rules of DIR/.wantui/rules")
-    p.add_argument("dir", metavar="DIR", nargs="?", default=".", help="project folder (default: .)")
+    p.add_argument(
+        "dir",
+        metavar="DIR",
+        nargs="?",
+        default=".",
+        help="the project folder (default: the current folder)",
+    )
     _common(p, sub=True)
 
 

@@ -48,7 +48,10 @@ from wantui.core.supervisor.rundir import effective_status
 
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--project", metavar="DIR", default=".", help="the project folder (default: here)"
+        "--project",
+        metavar="DIR",
+        default=".",
+        help="the project folder (default: the current folder)",
     )
     parser.add_argument(
         "--steps",
@@ -87,7 +90,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         type=non_negative_float,
         default=10.0,
         metavar="S",
-        help="with --stop: seconds after SIGINT before SIGTERM (default 10)",
+        help="with --stop: seconds after SIGINT before SIGTERM (default: 10)",
     )
 
 

@@ -19,14 +19,18 @@ LOCAL = ("127.0.0.1", "localhost", "::1")
 
 
 def register(p: argparse.ArgumentParser) -> None:
-    p.add_argument("folder", nargs="?", default=".", help="the project folder (default: here)")
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    p.add_argument("--port", type=port, default=8000, help="port (default 8000)")
+    p.add_argument(
+        "folder", nargs="?", default=".", help="the project folder (default: the current folder)"
+    )
+    p.add_argument(
+        "--host", default="127.0.0.1", help="the address to listen on (default: 127.0.0.1)"
+    )
+    p.add_argument("--port", type=port, default=8000, help="the port to listen on (default: 8000)")
     p.add_argument(
         "--max-sessions",
         type=positive_int,
         default=4,
-        help="browser sessions at once; each runs the app (default 4)",
+        help="browser sessions at once; each runs the app (default: 4)",
     )
     p.add_argument(
         "--allow-host",

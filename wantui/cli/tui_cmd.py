@@ -14,7 +14,9 @@ from wantui.core.project import PROJECT_FILE, load_project
 
 
 def register(p: argparse.ArgumentParser) -> None:
-    p.add_argument("folder", nargs="?", default=".", help="the project folder (default: here)")
+    p.add_argument(
+        "folder", nargs="?", default=".", help="the project folder (default: the current folder)"
+    )
     p.add_argument(
         "--setup", action="store_true", help="run the guided setup even if wantui.toml exists"
     )
