@@ -20,7 +20,9 @@ def register(parser: argparse.ArgumentParser) -> None:
         "--log", action="append", default=[], metavar="FILE", help="a log to include (repeatable)"
     )
     parser.add_argument(
-        "--project", metavar="DIR", help="project folder (default: . if it has a wantui.toml)"
+        "--project",
+        metavar="DIR",
+        help="the project folder (default: the current folder, if it has wantui.toml)",
     )
     parser.add_argument(
         "-o", "--output", metavar="FILE", help="write the report here (default: stdout)"
