@@ -165,6 +165,8 @@ def test_gate_uses_the_cached_probe_and_the_steps_that_run(tmp_path: Path) -> No
     project = make_project(tmp_path / "proj", python=py)
     gate = preflight_gate(project, ["train"])
     assert gate.steps == ["train"] and "not probed yet" in gate.summary()
+    # the pipeline screen's note and `wantui run` also say what training will need
+    assert "; plan train: " in gate.summary() and "GiB VRAM" in gate.plan_note
     rules = {f.rule for f in gate.findings}
     assert "missing-attention-flag" in {f.catalog for f in gate.findings}
     assert "probe-torch-missing" not in rules and "vae-required" not in rules

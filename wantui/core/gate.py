@@ -26,6 +26,7 @@ class Gate:
     steps: list[str]  # the steps that will run (after --skip-cached)
     findings: list[Finding] = field(default_factory=list)
     probe_note: str = ""
+    plan_note: str = ""  # `wantui plan`'s verdict for training, when it runs
 
     @property
     def blocking(self) -> list[Finding]:
@@ -40,7 +41,8 @@ class Gate:
         errors = sum(f.severity is Severity.ERROR for f in self.findings)
         warnings = sum(f.severity is Severity.WARNING for f in self.findings)
         what = f"{errors} error(s), {warnings} warning(s)" if self.findings else "nothing found"
-        return f"preflight of {', '.join(self.steps) or 'no step'}: {what}; {self.probe_note}"
+        plan = f"; plan {self.plan_note}" if self.plan_note else ""
+        return f"preflight of {', '.join(self.steps) or 'no step'}: {what}; {self.probe_note}{plan}"
 
 
 def concerns(f: Finding, steps: list[str]) -> bool:
@@ -60,4 +62,9 @@ def preflight_gate(
         project.root, project.python_path(), checkout=checkout, project=project
     )
     found = preflight(project, probe=probe, steps=running)
-    return Gate(running, [f for f in found if concerns(f, running)], note)
+    verdict = None
+    if "train" in running:
+        from wantui.core.plan.summary import plan_for_project, train_verdict
+
+        verdict = train_verdict(plan_for_project(project, probe.data if probe else None))
+    return Gate(running, [f for f in found if concerns(f, running)], note, verdict or "")
