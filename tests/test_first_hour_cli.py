@@ -234,3 +234,31 @@ def test_every_command_has_help(command: str, capsys: pytest.CaptureFixture[str]
     out = capsys.readouterr().out
     assert out.startswith(f"usage: wantui {command}")
     assert "options:" in out
+
+
+# -- 25: a pasted Windows command whose backslashes bash ate -------------------------------
+@pytest.mark.skipif(os.name == "nt", reason="on Windows C:models is a real drive-relative path")
+@pytest.mark.parametrize(
+    ("flag", "value"),
+    [("--vae", "C:Usersmemodelswan_2.1_vae.safetensors"), ("--dit", "C:models")],
+)
+def test_a_windows_path_without_its_backslashes_gets_a_hint_to_quote_it(
+    flag: str, value: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch
+) -> None:  # noqa: ANN001
+    import json
+
+    from wantui.cli.main import main
+
+    monkeypatch.chdir(tmp_path)
+    script = "wan_cache_latents.py" if flag == "--vae" else "wan_train_network.py"
+    main(["check", "--json", "--", "python", script, flag, value])
+    found = json.loads(capsys.readouterr().out)["findings"]
+    about = [f for f in found if value in f["message"]]
+    assert about, [f["title"] for f in found]
+    f = about[0]
+    assert "backslashes" in f["title"] and "quote" in f["message"].lower()
+    assert "C:/Users/" in f["message"]  # the forward-slash spelling is offered too
+    # a path that merely does not exist gets no such guess
+    main(["check", "--json", "--", "python", script, flag, "models/none.safetensors"])
+    plain = json.loads(capsys.readouterr().out)["findings"]
+    assert not any("backslashes" in g["title"] for g in plain)

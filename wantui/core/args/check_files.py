@@ -118,13 +118,19 @@ def check_files(state: ArgState, cwd: Path, out: StepFindings) -> dict[str, Any]
             continue  # C:\... cannot be checked from a POSIX machine
         path = _resolve(cwd, value)
         if not path.exists():
+            from wantui.core.models import eaten_backslashes
+
+            eaten = eaten_backslashes(value)
             out.add(
                 "file-not-found",
                 catalog,
                 Severity.ERROR,
-                f"{flag}: file not found",
-                f"`{value}` does not exist (resolved from {cwd} to `{path}`).",
+                f"{flag}: file not found"
+                + (" (a Windows path without its backslashes?)" if eaten else ""),
+                f"`{value}` does not exist (resolved from {cwd} to `{path}`)."
+                + (f" {eaten}" if eaten else ""),
                 captures={"flag": flag, "path": str(path)},
+                advice=["Quote Windows paths when pasting a command into bash."] if eaten else [],
                 priority=75,
             )
         elif path.is_dir() and flag != "--network_weights":

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from wantui.core.finding import Finding, Severity
 from wantui.core.models import (
     ModelInfo,
+    eaten_backslashes,
     looks_like_windows_path,
 )
 
@@ -29,22 +30,26 @@ def file_findings(ref: ModelRef) -> list[Finding]:
     wrong_catalog = ROLE_CATALOG[role][0]
     steps = (ref.step,)
     if info.kind == "unknown" and info.details.get("reason") == "no such file":
+        eaten = eaten_backslashes(ref.value)
         return [
             model_finding(
                 "model-file-missing",
                 wrong_catalog,
                 Severity.ERROR,
-                f"{ref.flag} names a file that does not exist",
+                f"{ref.flag} names a file that does not exist"
+                + (" (a Windows path without its backslashes?)" if eaten else ""),
                 f"{ref.flag} {ref.value}: no such file (resolved from the project folder: {ref.path})."
                 + (
                     " It is a Windows path: on this machine, give the file's path here (over"
                     " SSH the models live on the remote box)."
                     if looks_like_windows_path(ref.value)
                     else ""
-                ),
+                )
+                + (f" {eaten}" if eaten else ""),
                 ref,
                 steps=steps,
                 fixes=download_fix(role, ref),
+                advice=["Quote Windows paths when you paste a command into bash."] if eaten else [],
                 priority=90,
             )
         ]

@@ -101,6 +101,23 @@ def looks_like_windows_path(raw: str) -> bool:
     return os.name != "nt" and bool(_WINDOWS_PATH.search(raw))
 
 
+# C:\Users\me\x pasted unquoted into bash arrives as C:Usersmex: a drive letter, a colon,
+# and no separator after it
+_EATEN = re.compile(r"^[A-Za-z]:(?![\\/])\S")
+
+
+def eaten_backslashes(value: str) -> str | None:
+    """A hint when ``value`` looks like a Windows path whose backslashes the shell ate."""
+    if os.name == "nt" or not _EATEN.match(value):
+        return None
+    return (
+        f"`{value}` looks like a Windows path whose backslashes the shell removed (bash "
+        "takes an unquoted `\\` as an escape: `C:\\Users\\me\\x` arrives as `C:Usersmex`). "
+        "Quote each Windows path in single quotes ('C:\\Users\\...') or write it with forward "
+        "slashes (C:/Users/...) before pasting the command again."
+    )
+
+
 def inspect_file(path: str | os.PathLike[str]) -> ModelInfo:
     """Identify one model file from its header. Never raises for a bad file: a missing or
     unreadable one is ``unknown`` with a reason, a damaged one ``corrupt``."""
