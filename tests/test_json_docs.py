@@ -197,3 +197,26 @@ class _env:  # noqa: N801
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+def test_every_command_with_json_is_run_here(outputs: dict[str, list[dict[str, Any]]]) -> None:
+    """A new --json command must be added above (and to docs/json.md)."""
+    import argparse
+
+    from wantui.cli.main import COMMANDS, build_parser
+
+    def with_json(prefix: str, parser: argparse.ArgumentParser) -> list[str]:
+        found = [prefix] if any("--json" in a.option_strings for a in parser._actions) else []  # noqa: SLF001
+        for a in parser._actions:  # noqa: SLF001
+            if isinstance(a, argparse._SubParsersAction):  # noqa: SLF001
+                for name, sub in a.choices.items():
+                    found += with_json(f"{prefix} {name}", sub)
+        return found
+
+    commands: list[str] = []
+    for name in COMMANDS:
+        parser = build_parser(only=name)
+        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))  # noqa: SLF001
+        commands += with_json(name, sub.choices[name])
+    tested = {s.split(" --")[0] for s in outputs}
+    assert set(commands) - tested == set(), f"--json commands not tested: {set(commands) - tested}"
