@@ -16,6 +16,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -168,14 +169,22 @@ class Runner:
         self.save()
         if self.check_stop():  # a stop that raced the start
             self.on_stop_signal(signal.SIGINT, None)
-        cap, cut = step_log_max(), 0
-        while True:
-            try:
-                rc = proc.wait(timeout=1.0)
-                break
-            except subprocess.TimeoutExpired:
-                cut += cap_log(log_path, cap)
-        cut += cap_log(log_path, cap)
+        cap = step_log_max()
+        cuts: list[int] = []
+        done = threading.Event()
+
+        def capper() -> None:  # a thread: proc.wait() stays a plain blocking wait
+            while not done.wait(1.0):
+                cuts.append(cap_log(log_path, cap))
+
+        thread = threading.Thread(target=capper, name="wantui-log-cap", daemon=True)
+        if cap:
+            thread.start()
+        rc = proc.wait()
+        done.set()
+        if cap:
+            thread.join()  # never two cuts of one file at once
+        cut = sum(cuts) + cap_log(log_path, cap)
         if cut:
             step.notes.append(
                 f"its log passed the {cap}-byte cap (WANTUI_STEP_LOG_MAX): {cut} bytes from"
