@@ -81,6 +81,8 @@ def state(project_dir: str | os.PathLike[str]) -> TrustState:
     folder = Path(os.path.realpath(project_dir))
     rules = folder / RULES_SUBDIR
     files = len(rule_files(rules))
+    if files == 0:  # nothing to load: the trust list need not be read
+        return TrustState(folder, rules, 0, False, "no rule files")
     try:
         entries = _load()
     except WantuiError as exc:
