@@ -121,6 +121,44 @@ def test_every_builtin_pattern_is_linear_on_max_length_near_misses() -> None:
     assert not slow, "\n".join(slow)
 
 
+ENGINE_MODULES = (
+    "wantui.core.logtext",
+    "wantui.core.matcher",
+    "wantui.core.progress",
+    "wantui.core.killed",
+)
+
+
+def engine_patterns() -> list[tuple[str, re.Pattern[str]]]:
+    """The engine's own regexes (module constants): they run on every line, before any
+    rule (the tqdm bar of the normaliser, progress, the run tracker)."""
+    import importlib
+
+    out = []
+    for name in ENGINE_MODULES:
+        for attr, value in vars(importlib.import_module(name)).items():
+            if isinstance(value, re.Pattern) and isinstance(value.pattern, str):
+                out.append((f"{name}.{attr}", value))
+    return out
+
+
+@pytest.mark.timeout(300)
+def test_engine_patterns_are_linear_on_max_length_near_misses() -> None:
+    slow: list[str] = []
+    patterns = engine_patterns()
+    assert len(patterns) > 15
+    for name, regex in patterns:
+        for what, line in near_misses(regex, PROBE_CHARS):
+            took = _slow(regex, line, PROBE_BOUND_S)
+            if took is not None:
+                slow.append(f"{name}: {regex.pattern!r} on {what} (8 KiB): {took:.2f}s")
+                continue
+            took = _slow(regex, _fill(line, MAX_LINE_CHARS), FULL_BOUND_S)
+            if took is not None:
+                slow.append(f"{name}: {regex.pattern!r} on {what} (64 KiB): {took:.2f}s")
+    assert not slow, "\n".join(slow)
+
+
 def test_fragments_cover_the_reported_cases() -> None:
     """The near-miss families include the lines the adversarial pass found."""
     by_id = {r.id: r for r in RULES}

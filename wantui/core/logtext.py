@@ -45,10 +45,13 @@ _NEEDS_WORK = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _RANK = re.compile(r"\[(?:rank|default)(\d+)\]:[ ]?")
 # The end of a tqdm bar: "12/40 [00:08<00:16,  1.59it/s, avr_loss=1.65]" or
-# "4it [00:07,  1.88s/it]". Text glued after it is a separate record.
+# "4it [00:07,  1.88s/it]". Text glued after it is a separate record. Linear on any line
+# (tests/test_rules_linear.py): a match starts only where a number starts (a search
+# from each digit of a 64 KiB run of digits was quadratic), and the bracket's insides
+# stop at the next "[" (each of many repeats scanned to the end of the line).
 TQDM_BAR = re.compile(
-    r"(?:\d+(?:\.\d+)?[kMG]?/\d+(?:\.\d+)?[kMG]?|\d+(?:\.\d+)?[kMG]?it) "
-    r"\[\d+:\d\d(?::\d\d)?(?:<[^,\]\n]*)?(?:,[^\]\n]*)?\]"
+    r"(?<![\d.])(?:\d+(?:\.\d+)?[kMG]?/\d+(?:\.\d+)?[kMG]?|\d+(?:\.\d+)?[kMG]?it) "
+    r"\[\d+:\d\d(?::\d\d)?(?:<[^,\[\]\n]*)?(?:,[^\[\]\n]*)?\]"
 )
 _KANA = re.compile(r"[\u3040-\u30ff]")
 _CJK_RUN = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uff60]{2,}")

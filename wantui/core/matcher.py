@@ -44,7 +44,9 @@ _EXCEPTION = re.compile(
 # accelerate's wrapper: "returned non-zero exit status 1", or "died with <Signals.SIGKILL: 9>"
 # when the child was killed by a signal (then the status is recorded as -9, like Popen's).
 _CALLED_PROCESS = re.compile(
-    r"CalledProcessError: Command .* (?:returned non-zero exit status (?P<status>-?\d+)"
+    # the command never spans another "CalledProcessError: " (linear on a line of repeats)
+    r"CalledProcessError: Command (?:(?!CalledProcessError: ).)* "
+    r"(?:returned non-zero exit status (?P<status>-?\d+)"
     r"|died with <Signals\.\w+: (?P<signal>\d+)>)"
 )
 # The same news from wrappers that flatten or reword it: the tail of an argv list

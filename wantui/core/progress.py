@@ -20,10 +20,10 @@ _BAR = re.compile(
     r"\[(?P<elapsed>[\d:]+)(?:<(?P<remaining>[\d:?]+))?,\s*"
     r"(?P<rate>\?|[\d.]+)\s*(?P<rate_unit>it/s|s/it)(?P<postfix>[^\]]*)\]"
 )
-_DESC = re.compile(r"^\s*(?P<desc>.*?):\s*\d+%\|")
+_DESC = re.compile(r"^(?P<desc>.*?):\s*\d+%\|")  # no leading \s*: quadratic on blanks
 _LOSS = re.compile(r"avr_loss=(?P<v>[-+]?(?:\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|nan|inf))")
 _EPOCH = re.compile(r"^epoch (?P<n>\d+)/(?P<total>\d+)\s*$")
-_SAVE = re.compile(r"^saving checkpoint: (?P<path>.+?)\s*$")
+_SAVE = re.compile(r"^saving checkpoint: (?P<path>.*\S)\s*$")  # not .+?\s*$: quadratic
 
 
 def _seconds(clock: str | None) -> float | None:
