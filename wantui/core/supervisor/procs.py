@@ -240,8 +240,11 @@ def step_processes(record: Any, step: Any) -> tuple[bool, set[int]]:
 
     runner = record.runner_pid
     if runner_alive(record):
-        roots.append(runner)
-    tree = process_tree(roots, record.run_id) - {runner, os.getpid()}
+        # the runner is a subreaper: every orphan of the step is below it, no need to
+        # read every process's environment for the run's marker
+        tree = process_tree([*roots, runner]) - {runner, os.getpid()}
+    else:
+        tree = process_tree(roots, record.run_id) - {runner, os.getpid()}
     return group_ok, tree
 
 
