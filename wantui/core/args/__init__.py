@@ -1,20 +1,32 @@
-"""musubi-tuner's three command lines: argument catalog, parsing and checks."""
+"""musubi-tuner's three command lines: argument catalog, parsing and checks.
+
+The names are loaded on first use (PEP 562): importing one submodule (``options``, the
+catalog) must not pull in every check, which costs half a second (`wantui plan`).
+"""
 
 from __future__ import annotations
 
-from wantui.core.args.catalog import KNOWN_BAD, SCRIPTS, STEP_SCRIPTS, ArgSpec, Replacement
-from wantui.core.args.command import check_command, check_parsed, check_project
-from wantui.core.args.parse import ParsedCommand, parse_command
+import importlib
+from typing import Any
 
-__all__ = [
-    "KNOWN_BAD",
-    "SCRIPTS",
-    "STEP_SCRIPTS",
-    "ArgSpec",
-    "ParsedCommand",
-    "Replacement",
-    "check_command",
-    "check_parsed",
-    "check_project",
-    "parse_command",
-]
+_WHERE = {
+    "KNOWN_BAD": "catalog",
+    "SCRIPTS": "catalog",
+    "STEP_SCRIPTS": "catalog",
+    "ArgSpec": "catalog",
+    "Replacement": "catalog",
+    "check_command": "command",
+    "check_parsed": "command",
+    "check_project": "command",
+    "ParsedCommand": "parse",
+    "parse_command": "parse",
+}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
+    globals()[name] = value
+    return value

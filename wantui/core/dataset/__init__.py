@@ -1,17 +1,29 @@
-"""The dataset config of musubi-tuner: schema, loading with positions, checks and scan."""
+"""The dataset config of musubi-tuner: schema, loading with positions, checks and scan.
+
+The names are loaded on first use (PEP 562): reading the schema or scanning the media
+must not import every check.
+"""
 
 from __future__ import annotations
 
-from wantui.core.dataset.check import check_config, check_dataset_config
-from wantui.core.dataset.load import DatasetConfig, load_dataset_config
-from wantui.core.dataset.scan import DatasetScan, scan_datasets, scan_findings
+import importlib
+from typing import Any
 
-__all__ = [
-    "DatasetConfig",
-    "DatasetScan",
-    "check_config",
-    "check_dataset_config",
-    "load_dataset_config",
-    "scan_datasets",
-    "scan_findings",
-]
+_WHERE = {
+    "DatasetConfig": "load",
+    "DatasetScan": "scan",
+    "check_config": "check",
+    "check_dataset_config": "check",
+    "load_dataset_config": "load",
+    "scan_datasets": "scan",
+    "scan_findings": "scan",
+}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
+    globals()[name] = value
+    return value
