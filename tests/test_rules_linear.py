@@ -181,3 +181,21 @@ def test_a_log_of_long_killed_lines_is_diagnosed_quickly() -> None:
     took = time.perf_counter() - start
     assert took < 10, took
     assert any(f.rule == "step-killed" for f in found)
+
+
+@pytest.mark.timeout(120)
+def test_log_text_helpers_are_bounded_on_long_lines() -> None:
+    """A traceback frame's "path" and a report's text come from logs too: 64 KiB of
+    near misses took minutes (``run_`` + ``train`` repeated; ``KEY`` repeated)."""
+    from wantui.core.redact import redact
+    from wantui.core.traceback_anatomy import frame_owner
+
+    for path in ("/run_" + "train" * 13107, "x/musubi" + "/" * 65536, "a" * 65536):
+        start = time.perf_counter()
+        frame_owner(path)
+        assert time.perf_counter() - start < FULL_BOUND_S
+    for text in ("KEY" * 21845, "HF_TOKEN" * 8192 + "=", "A_KEY " * 10922):
+        start = time.perf_counter()
+        redact(text)
+        assert time.perf_counter() - start < FULL_BOUND_S
+    assert redact("FOO=HF_TOKEN=abcd1234") == "FOO=HF_TOKEN=<redacted>"

@@ -21,8 +21,10 @@ from dataclasses import dataclass, field
 
 _SECRET_NAME = re.compile(r"(?:TOKEN|KEY|SECRET|PASSWORD|PASSWD|CREDENTIAL)", re.I)
 # NAME=value / NAME: value where NAME looks secret (env dumps, .env files, `export`, YAML)
+# the keyword in a lookahead (tried once per word): between two [A-Z0-9_]* it made the
+# search quadratic on a long word of keywords ("KEYKEYKEY...")
 _ASSIGN = re.compile(
-    r"(?P<name>\b[A-Z_][A-Z0-9_]*(?:TOKEN|KEY|SECRET|PASSWORD|PASSWD|CREDENTIAL)[A-Z0-9_]*)"
+    r"(?P<name>\b(?=[A-Z0-9_]*(?:TOKEN|KEY|SECRET|PASSWORD|PASSWD|CREDENTIAL))[A-Z_][A-Z0-9_]*)"
     r"(?P<sep>\s*[=:]\s*)(?P<q>[\"']?)(?P<value>[^\s\"',;]{4,})"
 )
 _SHAPES: tuple[tuple[re.Pattern[str], str], ...] = (

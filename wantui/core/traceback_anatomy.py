@@ -86,8 +86,14 @@ _STDLIB = re.compile(
 )
 
 
+MAX_PATH_CHARS = 4096  # PATH_MAX: a longer "path" in a log is not one
+
+
 def frame_owner(path: str) -> str:
     """Who owns a frame's file, from its path alone."""
+    if len(path) > MAX_PATH_CHARS:
+        # the patterns below are quadratic on a hostile 64 KiB "path"; none is a real one
+        return "user-script"
     m = _PACKAGE.search(path)
     if m is not None:
         pkg = m.group("pkg")
