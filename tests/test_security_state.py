@@ -268,3 +268,17 @@ def test_probe_cache_is_never_written_through_a_link(
         assert saved is None  # refused: a cache is never an error
     else:  # the link was replaced by the report, inside the project
         assert saved == proj / ".wantui" / "probe.json" and not saved.is_symlink()
+
+
+def test_import_never_writes_a_linked_project_file_outside(
+    home_and_project: tuple[Path, Path],
+) -> None:
+    """A cloned folder whose wantui.toml links to a TOML file of the user's elsewhere."""
+    home, proj = home_and_project
+    mine = home / "other-project.toml"
+    mine.write_text('[project]\nname = "mine"\n')
+    (proj / "wantui.toml").symlink_to(mine)
+    before_home = snapshot(home)
+    r = wantui("import", "--", "python", "wan_train_network.py", "--sdpa", cwd=proj)
+    assert r.returncode == 2 and "outside the project folder" in r.stderr, r.stdout + r.stderr
+    assert snapshot(home) == before_home

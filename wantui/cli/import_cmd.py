@@ -9,6 +9,7 @@ accelerate flags, environment and arguments go into ``[steps.<step>]`` of wantui
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -67,6 +68,10 @@ def run(args: argparse.Namespace) -> int:
                 " pass --step to import it anyway"
             )
     file = root / PROJECT_FILE
+    real = Path(os.path.realpath(file))
+    if file.is_symlink() and not real.is_relative_to(Path(os.path.realpath(root))):
+        # a cloned folder's wantui.toml linked to a file of yours elsewhere: not ours
+        raise WantuiError(f"is a symlink to {real}, outside the project folder", path=file)
     existing: str | None = None
     bom = ""
     if file.exists() or file.is_symlink():
