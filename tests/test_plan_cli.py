@@ -247,3 +247,13 @@ def test_host_oom_counts_both_pinned_experts(folder: Path) -> None:
     found = preflight(load_project(folder), probe=ProbeResult(python="py", data=data, ok=True))
     host = [f for f in found if f.catalog == "host-oom"]
     assert host and "pinned" in host[0].message
+
+
+def test_fp8_file_needs_fp8_base(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An fp8 DiT file without --fp8_base is trained in 16 bits (musubi up-casts it)."""
+    mf.write_safetensors(folder / "dit8.safetensors", mf.dit_tensors("14B", "t2v", fp8=True))
+    base = [a if a != "dit.safetensors" else "dit8.safetensors" for a in TRAIN]
+    base = [a for a in base if a not in ("--fp8_base", "--fp8_scaled")] + ["--blocks_to_swap", "10"]
+    _, without = _plan(capsys, "--gpu-memory", "80", "--ram", "256", "--", *base)
+    _, with_flag = _plan(capsys, "--gpu-memory", "80", "--ram", "256", "--", *base, "--fp8_base")
+    assert without["steps"][0]["vram_peak_gib"] > with_flag["steps"][0]["vram_peak_gib"] + 5

@@ -179,3 +179,14 @@ def test_speed_block_swap_modes() -> None:
     # images: little compute per block, so the step waits for the bus
     img = dataclasses.replace(base, seq=tokens(512, 512, 1), blocks_to_swap=39)
     assert "transfer-bound" in " ".join(sec_per_step(img, gpu).notes)
+
+
+def test_fp8_file_without_fp8_base_is_up_cast() -> None:
+    """wan_train_network.py: an fp8 DiT without --fp8_base runs in 16 bits."""
+    fp8_file = dataclasses.replace(arch_from_task("t2v-14B"), file_dtype="fp8_e4m3fn")
+    up = train_memory(_s(arch=fp8_file, fp8_base=False, fp8_scaled=False, blocks_to_swap=10))
+    kept = train_memory(_s(arch=fp8_file, fp8_base=True, fp8_scaled=False, blocks_to_swap=10))
+    assert up.vram > kept.vram + 5 * GiB
+    # without block swap it is loaded in fp8 and cast on the GPU: 1 + 2 bytes per weight
+    load = train_memory(_s(arch=fp8_file, fp8_base=False, fp8_scaled=False, seq=256))
+    assert load.vram > 14.3e9 * 3

@@ -156,6 +156,8 @@ def train_memory(s: TrainSettings) -> Estimate:
             first = expert + a.dim * a.ffn * _dtype_bytes(a.file_dtype)
         elif s.fp8_base and _dtype_bytes(a.file_dtype) > 1:
             first = file_bytes + expert  # model.to(fp8) while the loaded state dict lives
+        elif not s.fp8_base and _dtype_bytes(a.file_dtype) == 1:
+            first = file_bytes + expert  # an fp8 file up-cast to 16 bits, likewise
         else:
             first = file_bytes
         load_peak = (expert if gpu_experts == 2 else 0) + first + CUDA_CONTEXT

@@ -150,7 +150,8 @@ def train_settings(inputs: PlanInputs, arch: DitArch, seq: int, batch: int) -> T
         seq=seq,
         batch=batch,
         experts=2 if f("train", "--dit_high_noise") else 1,
-        fp8_base=inputs.has("train", "--fp8_base") or arch.file_dtype.startswith("fp8"),
+        # an fp8 file without --fp8_base is up-cast to 16 bits on load (wan_train_network.py)
+        fp8_base=inputs.has("train", "--fp8_base"),
         fp8_scaled=inputs.has("train", "--fp8_scaled"),
         act_bytes=4 if precision == "no" else 2,
         blocks_to_swap=inputs.int_flag("train", "--blocks_to_swap", 0) or 0,
