@@ -117,3 +117,15 @@ def test_diagnose_shows_the_anatomy_in_text_and_json(tmp_path: Path) -> None:
     data = json.loads(js.stdout)
     anat = data["findings"][0]["anatomy"]
     assert anat["exception"]["type"] == "RuntimeError" and anat["innermost"]["line"] == 5
+
+
+def test_the_app_shows_the_anatomy_in_the_finding_detail(tmp_path: Path) -> None:
+    from wantui.tui.widgets.findings_panel import finding_detail
+
+    log = tmp_path / "run.log"
+    log.write_text(CHAIN, encoding="utf-8")
+    rules = load_rules(include_user=False)
+    (f,) = [x for x in diagnose_lines(iter_file_lines(log), rules) if x.severity.value == "error"]
+    text = finding_detail(f).plain
+    assert "Traceback anatomy" in text and "owner: accelerate" in text
+    assert "which followed: FileNotFoundError" in text
