@@ -323,7 +323,10 @@ def _named_file(
         cleaned = _clean_escaped(path)
     if looks_windows(path) and not windows:
         problems.append("a Windows path, but this machine is not Windows")
-    found = exists(path) if exists is not None else None
+    try:
+        found = exists(path) if exists is not None else None
+    except (OSError, ValueError):  # a path from log text the OS cannot even ask about
+        found = None
     near = None
     if found is False and listdir is not None:
         near = _near(path, listdir)
@@ -343,8 +346,8 @@ def _near(path: str, listdir: Callable[[str], Sequence[str]]) -> str | None:
     norm = path.replace("\\", "/")
     folder, name = posixpath.split(norm)
     try:
-        names = list(listdir(folder or "."))
-    except OSError:
+        names = list(listdir(folder or "."))[:5000]  # a huge folder: bounded time
+    except (OSError, ValueError):  # ValueError: a NUL in a path taken from log text
         return None
     close = difflib.get_close_matches(name, names, n=1, cutoff=0.75)
     if not close or close[0] == name:
