@@ -297,7 +297,7 @@ def test_cli_sink_survives_every_fault_output(tmp_path: Path) -> None:
     rec = follow_run(handle.run_dir, report, poll=0.05)
     assert rec.status == "succeeded" and report.finished.status == "succeeded"
     assert set(report.exits) == {"latents", "te", "train"}
-    assert report.normalizers["train"].lines_seen == 20000
+    assert report.session.stream("train").normalizer.lines_seen == 20000
 
 
 @pytest.mark.parametrize("pythonpath", [None, "/opt/user/lib"])

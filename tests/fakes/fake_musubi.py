@@ -8,6 +8,7 @@ FAKE_MODE     ok | fail | hang | ignore-sigint | ignore-all | grandchild | daemo
               binary | noeol | signal | slow | nan | argv           (default ok)
 FAKE_DELAY    seconds between lines in ok/slow/nan (default 0)
 FAKE_STEPS    training steps to print in ok/slow/nan (default 3)
+FAKE_VIDEOS   how many videos the dataset glob says it found (default 2; 0: dataset-empty)
 FAKE_LINES    lines to print in flood (default 100000)
 FAKE_PIDFILE  where grandchild/daemon mode writes the grandchild's pid (daemon: in its
               own session, like a tool that daemonises)
@@ -28,6 +29,7 @@ from pathlib import Path
 MODE = os.environ.get("FAKE_MODE", "ok")
 DELAY = float(os.environ.get("FAKE_DELAY", "0"))
 STEPS = int(os.environ.get("FAKE_STEPS", "3"))
+VIDEOS = int(os.environ.get("FAKE_VIDEOS", "2"))
 
 
 def out(text: str, *, err: bool = True, end: str = "\n") -> None:
@@ -54,7 +56,7 @@ def head(step: str) -> None:
     logger = "__main__" if step != "train" else "musubi_tuner.training.trainer_base"
     out(f"INFO:{logger}:Load dataset config from dataset.toml")
     out("INFO:musubi_tuner.dataset.datasources:glob videos in data/vid")
-    out("INFO:musubi_tuner.dataset.datasources:found 2 videos")
+    out(f"INFO:musubi_tuner.dataset.datasources:found {VIDEOS} videos")
     out(f"INFO:musubi_tuner.{mod}:started as {mod}")
 
 

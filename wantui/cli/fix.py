@@ -21,7 +21,7 @@ from wantui.core.finding import Evidence, Finding, Location, Severity, exit_code
 from wantui.core.fixactions import FixAction, fix_targets
 from wantui.core.fixes import FixPlan, Journal, apply_plan, new_group_id, plan_fix, undo_last
 from wantui.core.fsutil import read_regular_file
-from wantui.core.project import PROJECT_FILE, STEP_NAMES, Project, load_project
+from wantui.core.project import PROJECT_FILE, Project, load_project
 from wantui.core.textsafe import SafeWriter
 
 
@@ -144,16 +144,12 @@ def _missing(what: str, exc: ImportError) -> WantuiError:
 
 
 def _log_findings(log: str, project: Project | None) -> list[Finding]:
-    try:
-        from wantui.core.logtext import iter_file_lines
-        from wantui.core.matcher import diagnose_lines
-        from wantui.core.rules import load_rules
-    except ImportError as exc:
-        raise _missing("log diagnosis", exc) from None
+    from wantui.cli.render import report_rule_load
+    from wantui.core.logfiles import diagnose_logs
+    from wantui.core.rules import load_rules
+
     path = Path(log)
     context: dict[str, str] = {"source": log}
-    if path.stem in STEP_NAMES:  # runs/<id>/<step>.log
-        context["step"] = path.stem
     if project is not None and project.dataset_config:
         context["dataset_config"] = str(project.dataset_config_path())
     if path.is_dir():
@@ -163,10 +159,8 @@ def _log_findings(log: str, project: Project | None) -> list[Finding]:
     if not path.is_file():  # a FIFO or /dev/zero never ends; `wantui diagnose -` reads pipes
         raise WantuiError("is not a regular file; save the log to a file first", path=path)
     rules = load_rules()
-    from wantui.cli.render import report_rule_load
-
     report_rule_load(rules)
-    found = list(diagnose_lines(iter_file_lines(path), rules, context=context))
+    found = diagnose_logs([log], rules, context)[0].findings()
     ds = project.dataset_config_path() if project is not None else None
     if ds is not None and ds.is_file():
         # "found 0 videos" is explained by the folder as it is now, not by caching again

@@ -25,9 +25,6 @@ from typing import Any, TextIO
 from wantui.cli.argtypes import non_negative_float, positive_int
 from wantui.core.errors import ExitCode, WantuiError
 from wantui.core.finding import Finding, sort_findings
-from wantui.core.killed import KillWatch, feed_evidence
-from wantui.core.logtext import Normalizer
-from wantui.core.matcher import Matcher
 from wantui.core.project import STEP_NAMES, Project, load_project
 from wantui.core.supervisor import (
     Event,
@@ -114,7 +111,8 @@ def describe_exit(e: StepExited) -> str:
 
 class LiveReport:
     """The sink shared by ``wantui run`` and ``wantui attach``: echo the output, diagnose
-    it as it arrives (one matcher per step), say what happens, keep the findings."""
+    it as it arrives (one :class:`~wantui.core.diagnosis.Session` for the run), say what
+    happens, keep the findings."""
 
     def __init__(
         self,
@@ -123,49 +121,37 @@ class LiveReport:
         dataset_config: str | None = None,
         planned_sec: float | None = None,
     ) -> None:
+        from wantui.cli.render import report_rule_load
+        from wantui.core.diagnosis import Session
         from wantui.core.plan.live import SpeedWatch
         from wantui.core.rules import load_rules
 
         self.echo = echo
         self.rules = load_rules()
-        from wantui.cli.render import report_rule_load
-
         report_rule_load(self.rules)
         self.dataset_config = dataset_config
-        self.matchers: dict[str, Matcher] = {}
-        self.normalizers: dict[str, Normalizer] = {}
+        context = {"dataset_config": dataset_config} if dataset_config else {}
+        self.session = Session(self.rules, context)
         self.logs: dict[str, str] = {}
         self.exits: dict[str, StepExited] = {}
         self.finished: RunFinished | None = None
-        self.watches: dict[str, KillWatch] = {}  # who killed a step: the OOM killer?
         # training steps far slower than `wantui plan` said (Windows shared-memory spill)
         self.speed = SpeedWatch(planned_sec) if planned_sec else None
         self.extra: list[Finding] = []
 
-    def _start_matching(self, step: str, log: str) -> None:
-        ctx = {"step": step, "source": log}
-        if self.dataset_config:
-            ctx["dataset_config"] = self.dataset_config
-        m = Matcher(self.rules, ctx)
-        self.matchers[step] = m
-        self.normalizers[step] = Normalizer(keep=m.prefilter_bytes())
-        self.logs[step] = log
-
-    def _live(self, findings: list[Finding], step: str) -> None:
+    def _live(self, findings: list[Finding], step: str | None) -> None:
         for f in findings:
             where = f" (line {f.lines[0]})" if f.lines else ""
-            _say(f"{f.severity.value} in {step}: {f.title}{where}")
+            _say(f"{f.severity.value} in {step or 'the run'}: {f.title}{where}")
 
     def __call__(self, event: Event) -> None:
+        for loc in self.session.event(event):
+            self._live([loc.finding], loc.step)
         if isinstance(event, StepOutput):
             if self.echo is not None:
                 self.echo.buffer.write(event.data)  # type: ignore[attr-defined]
                 self.echo.flush()
-            if event.step not in self.matchers:  # attached mid-step: match from here
-                self._start_matching(event.step, event.step + ".log")
-            m, norm = self.matchers[event.step], self.normalizers[event.step]
-            for line in norm.feed(event.data):
-                self._live(m.feed(line), event.step)
+            self.logs.setdefault(event.step, event.step + ".log")  # attached mid-step
             if self.speed is not None and event.step == "train":
                 # tqdm redraws with \r; the matcher's normaliser keeps only rule lines
                 for piece in event.data.decode("utf-8", "replace").replace("\r", "\n").split("\n"):
@@ -174,30 +160,13 @@ class LiveReport:
                         self.extra.append(slow)
                         self._live([slow], event.step)
         elif isinstance(event, StepStarted):
-            self._start_matching(event.step, str(event.log_path))
-            self.watches[event.step] = KillWatch()
+            self.logs[event.step] = str(event.log_path)
             pid = f" (pid {event.pid})" if event.pid else ""
             _say(f"step {event.step} started{pid}: log {event.log_path}")
             for note in event.notes:
                 _say(f"note: {note}")
         elif isinstance(event, StepExited):
             self.exits[event.step] = event
-            m = self.matchers.get(event.step)
-            if m is not None:
-                for line in self.normalizers[event.step].close():
-                    self._live(m.feed(line), event.step)
-                if event.returncode is not None:
-                    status: int | None = event.returncode
-                elif event.signal:
-                    status = -event.signal  # Popen's convention: the matcher names the signal
-                elif event.message and not event.unknown:
-                    status = 1
-                else:
-                    status = None
-                if status not in (0, None) and not event.stopped:
-                    # the kernel log or the cgroup may say who killed it
-                    self._live(feed_evidence(m, self.watches.get(event.step)), event.step)
-                self._live(m.finish(status, stopped=event.stopped), event.step)
             verdict = "finished" if event.ok else ("ended" if event.unknown else "FAILED")
             verdict = "stopped" if event.stopped else verdict
             _say(f"step {event.step} {verdict}: {describe_exit(event)}")
@@ -212,10 +181,7 @@ class LiveReport:
             _say(f"run {event.run_id} {event.status}{extra}")
 
     def findings(self) -> list[Finding]:
-        out: list[Finding] = []
-        for m in self.matchers.values():
-            out.extend(m.findings())
-        return sort_findings(out + self.extra)
+        return sort_findings(self.session.findings() + self.extra)
 
     def report(self, rec: RunRecord, *, json_mode: bool) -> int:
         """Print the findings; the exit code for the run's outcome."""

@@ -155,6 +155,10 @@ class Matcher:
         ]
         self._by_id = {r.id: r for r in self.rules}
         self._checks: list[tuple[Pattern, Rule, str, tuple[str, ...] | None, bool]] = []
+        # the step of the current input (set_source): one matcher can diagnose a whole
+        # run, each step's log under the rules of that step
+        self._step: str | None = None
+        self._step_checks: dict[str, list] = {}
         literals: list[tuple[str, bool]] = [(lit, False) for lit in _INTERNAL_LITERALS]
         self._unfiltered = False
         for r in self.rules:
@@ -235,11 +239,26 @@ class Matcher:
         lower-case), for an external fixed-string search such as ``grep -F``."""
         return self._literal_bytes
 
-    def set_source(self, source: str | None) -> None:
-        """Start a new input (another log file): windows never span two files."""
-        self._expire(None)
+    def set_source(self, source: str | None, step: str | None = None) -> list[Finding]:
+        """Start a new input (another log file): windows never span two files. ``step``:
+        the pipeline step that wrote it (only that step's rules apply; None: all rules).
+        Returns the findings that the end of the previous input completed."""
+        new = self._expire(None)
         self._source = source
+        self._step = step
         self._close_tb(None, all_ranks=True)
+        return new
+
+    def _active_checks(self) -> list:
+        step = self._step
+        if step is None:
+            return self._checks
+        checks = self._step_checks.get(step)
+        if checks is None:
+            checks = self._step_checks[step] = [
+                c for c in self._checks if "any" in c[1].steps or step in c[1].steps
+            ]
+        return checks
 
     def feed(self, line: Line) -> list[Finding]:
         """Consume one line; return the findings it completed (usually none)."""
@@ -261,7 +280,9 @@ class Matcher:
         head = text if len(text) <= MATCH_CHARS else text[:MATCH_CHARS]
         lower: str | None = None
         touched: set[str] = set()
-        for pattern, rule, kind, lits, icase in self._checks:
+        for pattern, rule, kind, lits, icase in (
+            self._checks if self._step is None else self._active_checks()
+        ):
             if lits is not None:
                 if icase:
                     if lower is None:
@@ -474,6 +495,8 @@ class Matcher:
 
     def _values(self, rule: Rule, captures: dict[str, str]) -> dict[str, str]:
         values: dict[str, str] = dict(self.context)
+        if self._step is not None:
+            values.setdefault("step", self._step)
         values.setdefault("arch_name", archs.name_of(self.arch) if self.arch else "the model")
         values.setdefault("cache_arch", archs.cache_suffix(self.arch or "wan"))
         if self._source is not None:

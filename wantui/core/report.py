@@ -24,8 +24,8 @@ from typing import Any
 
 from wantui import __version__
 from wantui.core.finding import Finding
+from wantui.core.logfiles import diagnose_logs
 from wantui.core.logtext import iter_file_lines
-from wantui.core.matcher import Matcher
 from wantui.core.redact import Context, redact
 from wantui.core.textsafe import printable
 from wantui.core.traceback_anatomy import summary_lines
@@ -60,16 +60,12 @@ def gather(logs: list[Path], project: Any, rules: Any) -> Inputs:
         train = project.steps.get("train")
         if train is not None:
             context["script"] = train.script
-    m = Matcher(rules, context)
-    m.path_probe = (os.path.exists, os.listdir)
+    names = [str(log) for log in logs]
+    session, _ = diagnose_logs(names, rules, context, labels={str(x): x.name for x in logs})
     for log in logs:
-        m.set_source(log.name)
-        for line in iter_file_lines(log):
-            m.feed(line)
         inp.tails[log.name] = _tail(log)
-    m.finish()
-    inp.findings = m.findings()
-    anat = m.anatomy()
+    inp.findings = session.findings()
+    anat = session.matcher.anatomy()
     inp.anatomy = anat.to_json() if anat is not None else None
     if project is not None:
         inp.dataset_toml = _read_text(project.dataset_config_path(), _MAX_TOML)

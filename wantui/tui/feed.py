@@ -9,17 +9,19 @@ progress state is ever drawn. No Textual here: it is tested and benchmarked with
 
 from __future__ import annotations
 
-import itertools
 import threading
 import time
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from wantui.core.diagnosis import Session
+from wantui.core.errors import WantuiError
 from wantui.core.finding import Finding, sort_findings
-from wantui.core.killed import KillWatch, feed_evidence
+from wantui.core.logtext import decode_line
+from wantui.core.plan.live import SpeedWatch
 from wantui.core.project import STEP_NAMES
-from wantui.tui import core_api as api
+from wantui.core.rules import load_rules
 from wantui.tui.display_lines import DisplayLines
 from wantui.tui.rank_fold import RankFolder
 
@@ -79,47 +81,6 @@ class Batch:
         )
 
 
-class _StepDiag:
-    """One step's diagnosis pipeline: Normalizer -> Matcher + RunStats."""
-
-    def __init__(self, step: str, rules: Any, context: dict[str, str] | None) -> None:
-        ctx = dict(context or {})
-        ctx.setdefault("step", step)
-        self.matcher = api.make_matcher(rules, ctx)
-        self.normalizer = api.make_normalizer(self.matcher)
-        self.stats = api.make_stats()
-        self._ckpt_seen = 0
-        self._loss_seen = 0
-        self.partial: bytes | None = None  # the \r state already fed
-        self.watch: KillWatch | None = None  # set when the step starts
-
-    def new_losses(self) -> list[float]:
-        """avr_loss values of steps not reported yet (the tracker keeps one per step)."""
-        losses = api.losses(self.stats)
-        if len(losses) <= self._loss_seen:
-            return []
-        new = list(itertools.islice(losses.values(), self._loss_seen, None))
-        self._loss_seen = len(losses)
-        return new
-
-    def new_checkpoints(self) -> list[str]:
-        all_ = api.checkpoints(self.stats)
-        new, self._ckpt_seen = all_[self._ckpt_seen :], len(all_)
-        return new
-
-    def feed(self, lines: list[Any]) -> tuple[list[Finding], Any]:
-        found: list[Finding] = []
-        progress = None
-        for line in lines:
-            if self.matcher is not None:
-                found += self.matcher.feed(line)
-            if self.stats is not None:
-                p = api.stats_feed(self.stats, line)
-                if p is not None:
-                    progress = p
-        return found, progress
-
-
 class Feed:
     """Sink for supervisor events (``emit``), drained by the UI (``drain``)."""
 
@@ -135,8 +96,7 @@ class Feed:
     ) -> None:
         self.max_lines = max_lines
         # training far slower than `wantui plan` said (Windows shared-memory spill, ...)
-        live = api.module("plan.live") if planned_sec else None
-        self.speed = live.SpeedWatch(planned_sec) if live is not None else None
+        self.speed = SpeedWatch(planned_sec) if planned_sec else None
         self.max_duty = max_duty  # share of the time the sink thread may hold the CPU
         self.max_losses = 2000
         self.steps = {s: StepStatus(s) for s in steps}
@@ -145,7 +105,8 @@ class Feed:
         self._context = context
         self._display = {s: DisplayLines() for s in steps}
         self._folders = {s: RankFolder() for s in steps}
-        self._diag: dict[str, _StepDiag] = {}
+        self._session: Session | None = None  # the run's diagnosis (core.diagnosis)
+        self._redrawing: dict[str, bytes] = {}  # a step's line being redrawn with \r
         self._lock = threading.Lock()
         self._batch = Batch()
         self.findings: list[Finding] = []
@@ -155,13 +116,20 @@ class Feed:
 
     @property
     def diagnosis_available(self) -> bool:
-        return api.matcher_available() and (self._rules is not None or not self._rules_loaded)
+        return self._rules is not None or not self._rules_loaded
 
-    def _rules_now(self) -> Any:
+    def _session_now(self) -> Session | None:
+        """The run's diagnosis, made on first use (in the sink's thread: ~1 s of YAML).
+        Invalid rules leave the run undiagnosed (said on screen); a broken core raises."""
         if not self._rules_loaded:
-            self._rules = api.load_rules_or_none()
             self._rules_loaded = True
-        return self._rules
+            try:
+                self._rules = load_rules()
+            except WantuiError:
+                self._rules = None
+        if self._session is None and self._rules is not None:
+            self._session = Session(self._rules, self._context, progress=True)
+        return self._session
 
     # -- sink side (worker thread) ----------------------------------------------------
     def emit(self, event: Any) -> None:
@@ -181,12 +149,6 @@ class Feed:
 
     __call__ = emit
 
-    def _diag_for(self, step: str) -> _StepDiag:
-        d = self._diag.get(step)
-        if d is None:
-            d = self._diag[step] = _StepDiag(step, self._rules_now(), self._context)
-        return d
-
     def _status(self, step: str) -> StepStatus:
         if step not in self.steps:
             self.steps[step] = StepStatus(step)
@@ -196,7 +158,9 @@ class Feed:
         return self.steps[step]
 
     def _on_StepStarted(self, ev: Any) -> None:  # noqa: N802 - named after the event class
-        self._diag_for(ev.step).watch = KillWatch()  # who killed it, if it is killed
+        session = self._session_now()
+        if session is not None:
+            session.event(ev)  # a stream for the step, and who may kill it
         with self._lock:
             st = self._status(ev.step)
             st.state = StepState.RUNNING
@@ -207,43 +171,37 @@ class Feed:
     def _on_StepOutput(self, ev: Any) -> None:  # noqa: N802
         display = self._display.setdefault(ev.step, DisplayLines())
         shown = display.feed(ev.data)
-        diag = self._diag_for(ev.step)
-        lines = diag.normalizer.feed(ev.data)
+        session = self._session_now()
+        found: list[Finding] = []
+        progress = None
+        if session is not None:
+            news = session.feed(ev.step, ev.data)
+            found = [x.finding for x in news.findings]
+            progress = news.progress
         state = display.current_state()
-        if state is None and diag.partial is not None:
-            diag.partial = None  # the redrawn line got its newline: no live row any more
+        if state is None and self._redrawing.get(ev.step) is not None:
+            self._redrawing.pop(ev.step)  # the redrawn line got its newline: no live row
             with self._lock:
                 self._batch.partial[ev.step] = ""
-        elif state is not None and state != diag.partial:
+        elif state is not None and state != self._redrawing.get(ev.step):
             # the bar being redrawn right now: its progress (and avr_loss=nan) counts now
-            diag.partial = state
-            number = getattr(diag.normalizer, "lines_seen", 0) + 1
-            lines = lines + api.partial_lines(number, state)
+            self._redrawing[ev.step] = state
+            if session is not None:
+                redrawn = session.redraw(ev.step, state)
+                found += [x.finding for x in redrawn.findings]
+                progress = redrawn.progress or progress
             with self._lock:
-                self._batch.partial[ev.step] = api.decode_line(state).rstrip()
-        self._take(ev.step, shown, lines)
+                self._batch.partial[ev.step] = decode_line(state).rstrip()
+        self._take(ev.step, shown, found, progress)
 
     def _take(
-        self,
-        step: str,
-        shown: list[str],
-        lines: list[Any],
-        *,
-        exit_status: int | None = None,
-        final: bool = False,
-        stopped: bool = False,
+        self, step: str, shown: list[str], found: list[Finding], progress: Any = None
     ) -> None:
-        diag = self._diag_for(step)
-        found, progress = diag.feed(lines)
+        session = self._session
         if self.speed is not None and step == "train" and progress is not None:
             slow = self.speed.check(progress)
             if slow is not None:
                 found.append(slow)
-        if final and diag.matcher is not None:
-            if exit_status not in (0, None) and not stopped:
-                # the kernel log or the cgroup may say who killed it
-                found += feed_evidence(diag.matcher, diag.watch)
-            found += diag.matcher.finish(exit_status, stopped=stopped)
         with self._lock:
             st = self._status(step)
             folder = self._folders.setdefault(step, RankFolder())
@@ -272,28 +230,32 @@ class Feed:
             if progress is not None:
                 self._batch.progress[step] = progress  # newer replaces older, unseen
                 self.last_progress[step] = progress
-                new_losses = diag.new_losses()
+                new_losses = session.new_losses(step) if session is not None else []
                 if new_losses:
                     hist = self.loss_history[step]
                     hist.extend(new_losses)
                     del hist[: -self.max_losses]
                     self._batch.losses.setdefault(step, []).extend(new_losses)
-            for path in diag.new_checkpoints():
-                self._batch.checkpoints.append(path)
-            if found:
-                self.findings = sort_findings(self.findings + found)
-                self._batch.findings.extend(found)
+            if session is not None:
+                self._batch.checkpoints.extend(session.new_checkpoints(step))
+            self._add_findings(found)
+
+    def _add_findings(self, found: list[Finding]) -> None:
+        """(under the lock)"""
+        if found:
+            self.findings = sort_findings(self.findings + found)
+            self._batch.findings.extend(found)
 
     def _on_StepExited(self, ev: Any) -> None:  # noqa: N802
         shown = self._display.setdefault(ev.step, DisplayLines()).close()
-        lines = self._diag_for(ev.step).normalizer.close()
-        # a step the user stopped is stopped, whatever its exit status: not done, not failed
+        session = self._session_now()
+        # killed by a signal: the session says "killed by SIGKILL", never a failure with
+        # no exit status; a stopped step's end is the stop, no failure to explain
+        found = [x.finding for x in session.event(ev)] if session is not None else []
         stopped = bool(getattr(ev, "stopped", False))
-        # killed by a signal: Popen's -N, so the matcher says "killed by SIGKILL", never
-        # a failure with no exit status
-        status = ev.returncode if ev.returncode is not None else -ev.signal if ev.signal else None
-        self._take(ev.step, shown, lines, exit_status=status, final=True, stopped=stopped)
+        self._take(ev.step, shown, found)
         with self._lock:
+            self._redrawing.pop(ev.step, None)
             st = self._status(ev.step)
             st.returncode, st.signal = ev.returncode, ev.signal
             if stopped:
@@ -304,7 +266,8 @@ class Feed:
                 # a replayed log without its exit status: done, unless it shows an error
                 errors = any(
                     f.severity.value == "error" and ev.step in f.steps for f in self.findings
-                )
+                ) or any(f.severity.value == "error" for f in found)
+                errors = errors or (session is not None and session.failed)
                 st.state = StepState.FAILED if errors else StepState.DONE
                 st.note = "exit status unknown" + ("; the log shows an error" if errors else "")
             elif ev.signal in (2, 15):
@@ -327,7 +290,10 @@ class Feed:
             self._batch.notices.append(ev.text)
 
     def _on_RunFinished(self, ev: Any) -> None:  # noqa: N802
+        session = self._session
+        found = [x.finding for x in session.event(ev)] if session is not None else []
         with self._lock:
+            self._add_findings(found)
             status = ev.status
             if status == "succeeded" and any(
                 st.state is StepState.FAILED for st in self.steps.values()
@@ -354,7 +320,9 @@ class Feed:
             self.steps[step] = StepStatus(step)
             self._display[step] = DisplayLines()
             self._folders[step] = RankFolder()
-            self._diag.pop(step, None)
+            # the step runs again: a new diagnosis (the other steps' findings stay)
+            self._session = None
+            self._redrawing.pop(step, None)
             self.loss_history[step] = []
             self.last_progress.pop(step, None)
             self.findings = [f for f in self.findings if step not in f.steps]

@@ -1,0 +1,212 @@
+"""Reading log files for a diagnosis: files or stdin, NUL padding, UTF-16, binary input
+refused with a one-line error, and the external grep fast path. :func:`diagnose_logs`
+runs them through one :class:`~wantui.core.diagnosis.Session`."""
+
+from __future__ import annotations
+
+import os
+import stat
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from wantui.core.diagnosis import Session
+from wantui.core.errors import WantuiError
+from wantui.core.logtext import grep_lines
+from wantui.core.project import STEP_NAMES
+from wantui.core.rules import RuleSet
+
+CHUNK = 4 * 1024 * 1024
+_SNIFF = 8192
+
+
+def step_of_log(name: str) -> str | None:
+    """The pipeline step a log is from, by the supervisor's naming (runs/<id>/<step>.log)."""
+    stem = Path(name).stem
+    return stem if name != "-" and stem in STEP_NAMES and name.endswith(".log") else None
+
+
+def open_log(name: str) -> BinaryIO:
+    """Open a log for reading, or raise a one-line WantuiError naming it."""
+    if name == "-":
+        return sys.stdin.buffer
+    path = Path(name)
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise WantuiError("no such file", path=path) from None
+    except OSError as exc:
+        raise WantuiError(f"cannot read: {exc.strerror or exc}", path=path) from None
+    if stat.S_ISDIR(st.st_mode):
+        raise WantuiError("is a directory, not a log file", path=path)
+    try:
+        return open(path, "rb")  # noqa: SIM115 - closed by the caller
+    except OSError as exc:
+        raise WantuiError(f"cannot read: {exc.strerror or exc}", path=path) from None
+
+
+def skip_nul_padding(fh: BinaryIO, head: bytes, name: str) -> bytes:
+    """``head`` without the run of NULs a log may start with, reading on while it is all
+    NULs: logrotate's ``copytruncate`` leaves the truncated part as a sparse run of NULs
+    in front of what the program writes next. Not binary, and not text either: dropped
+    (it holds no newline, so line numbers do not change)."""
+    while head and not head.strip(b"\x00"):
+        try:
+            head = fh.read(CHUNK)
+        except OSError as exc:
+            raise WantuiError(f"cannot read: {exc.strerror or exc}", path=name) from None
+    return head.lstrip(b"\x00")
+
+
+def _chunks(fh: BinaryIO, name: str) -> Iterator[bytes]:
+    first = True
+    while True:
+        try:
+            chunk = fh.read(CHUNK)
+        except OSError as exc:
+            raise WantuiError(f"cannot read: {exc.strerror or exc}", path=name) from None
+        if first and chunk.startswith(b"\x00"):
+            chunk = skip_nul_padding(fh, chunk, name)
+        if not chunk:
+            return
+        if first:
+            first = False
+            head = chunk[:_SNIFF]
+            # Text logs never contain NUL; UTF-16 (a PowerShell `>` redirect) does.
+            if b"\x00" in head and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
+                raise WantuiError("binary file, not a text log", path=name)
+            if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+                yield from _utf16(fh, chunk, name)
+                return
+        yield chunk
+
+
+def _utf16(fh: BinaryIO, first: bytes, name: str) -> Iterator[bytes]:
+    """PowerShell writes UTF-16 with a BOM; re-encode to UTF-8 as we go."""
+    import codecs
+
+    dec = codecs.getincrementaldecoder("utf-16")(errors="replace")
+    chunk = first
+    while chunk:
+        yield dec.decode(chunk).encode("utf-8")
+        try:
+            chunk = fh.read(CHUNK)
+        except OSError as exc:
+            raise WantuiError(f"cannot read: {exc.strerror or exc}", path=name) from None
+    yield dec.decode(b"", final=True).encode("utf-8")
+
+
+class _Prefixed:
+    """A binary stream with bytes already read put back in front (stdin cannot seek)."""
+
+    def __init__(self, head: bytes, rest: BinaryIO) -> None:
+        self._head = head
+        self._rest = rest
+
+    def read(self, n: int = -1) -> bytes:
+        if self._head:
+            out, self._head = self._head, b""
+            return out
+        return self._rest.read(n)
+
+
+def _grep() -> str | None:
+    """An external grep for the literal prefilter, unless WANTUI_NO_GREP is set or the
+    grep found does not take the options used (a minimal busybox build, say)."""
+    if os.environ.get("WANTUI_NO_GREP"):
+        return None
+    import shutil
+    import subprocess
+
+    grep = shutil.which("grep")
+    if grep is None:
+        return None
+    probe = [grep, "-a", "-n", "-E", "-i", "-e", "[w]antui", "--", os.devnull]
+    try:
+        ok = subprocess.run(probe, capture_output=True, timeout=10).returncode == 1
+    except (OSError, subprocess.SubprocessError):
+        ok = False
+    return grep if ok else None
+
+
+def _feed_python(session: Session, fh: BinaryIO, label: str) -> int:
+    for chunk in _chunks(fh, label):
+        session.feed(label, chunk)
+    session.end(label)
+    return session.stream(label).normalizer.bytes_seen
+
+
+def diagnose_logs(
+    names: list[str],
+    rules: RuleSet,
+    context: dict[str, str] | None = None,
+    exit_status: int | None = None,
+    *,
+    steps: dict[str, str] | None = None,
+    labels: dict[str, str] | None = None,
+) -> tuple[Session, list[str]]:
+    """Diagnose log files (``-``: stdin) as one run, in turn (so a cause in the caching
+    log explains a failure in the training log). ``steps`` maps a name to the pipeline
+    step that wrote it (its rules only); by default a run folder's ``<step>.log`` is that
+    step's, other files get every rule. ``labels``: how evidence names a file (default:
+    as given). Returns the finished session and the empty inputs.
+
+    Regular files go through ``grep -E`` with the rules' literals when grep exists (the
+    same lines as the Python prefilter, found at grep's speed); UTF-16 logs and machines
+    without grep use the Python prefilter. stdin is pumped into grep by a thread.
+    """
+    # the traceback anatomy checks the files an exception names, from where wantui runs
+    session = Session(rules, context, path_probe=(os.path.exists, os.listdir))
+    matcher = session.matcher
+    keep = matcher.prefilter_bytes()
+    literals = matcher.prefilter_literals()
+    grep = _grep() if literals is not None else None
+    empty: list[str] = []
+    for name in names:
+        label = "<stdin>" if name == "-" else (labels or {}).get(name, name)
+        step = (steps or {}).get(name) or step_of_log(name)
+        session.start(label, step=step, source=label)
+        fh = open_log(name)
+        try:
+            if grep is None or literals is None:
+                if _feed_python(session, fh, label) == 0:
+                    empty.append(label)
+                continue
+            try:
+                head = fh.read(_SNIFF)
+            except OSError as exc:
+                raise WantuiError(f"cannot read: {exc.strerror or exc}", path=label) from None
+            head = skip_nul_padding(fh, head, label)
+            if not head:
+                empty.append(label)
+                continue
+            if (
+                b"\x00" in head
+                or head.startswith((b"\xff\xfe", b"\xfe\xff"))
+                or (b"\n" not in head and b"\r" in head)
+            ):
+                # binary (raises), UTF-16 or \r line ends (old Mac; grep would see one
+                # line) go through Python; stdin cannot seek back
+                _feed_python(session, _Prefixed(head, fh), label)
+                continue
+            plain, folded = literals
+            try:
+                found = grep_lines(
+                    name,
+                    plain + folded,
+                    ignore_case=bool(folded),
+                    keep=keep,
+                    grep=grep,
+                    source=fh,  # pumped, each line bounded: grep's memory stays small
+                    prefix=head,
+                )
+                session.feed_lines(label, found)
+                session.end(label)
+            except OSError as exc:
+                raise WantuiError(f"cannot read: {exc}", path=label) from None
+        finally:
+            if fh is not sys.stdin.buffer:
+                fh.close()
+    session.finish(exit_status)
+    return session, empty
