@@ -23,8 +23,12 @@ _SNIFF = 8192
 
 def step_of_log(name: str) -> str | None:
     """The pipeline step a log is from, by the supervisor's naming (runs/<id>/<step>.log)."""
-    stem = Path(name).stem
-    return stem if name != "-" and stem in STEP_NAMES and name.endswith(".log") else None
+    if name == "-" or not name.endswith(".log"):
+        return None
+    path = Path(name)
+    # only in a run folder (beside its run.json): elsewhere train.log is any log
+    in_run = (path.parent / "run.json").is_file()
+    return path.stem if in_run and path.stem in STEP_NAMES else None
 
 
 def open_log(name: str) -> BinaryIO:
