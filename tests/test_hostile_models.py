@@ -69,7 +69,9 @@ def _peak(f: Path) -> dict:
         f"resource.setrlimit(resource.RLIMIT_AS, ({AS_LIMIT}, {AS_LIMIT}))\n"
         "from wantui.core.models import inspect_file\n"
         "info = inspect_file(sys.argv[1])\n"
-        "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024\n"
+        # VmHWM, not ru_maxrss: Linux carries ru_maxrss across exec, so it would report the
+        # forking pytest process's size, which grows with the tests run before this one
+        "peak = int(next(l for l in open('/proc/self/status') if l.startswith('VmHWM:')).split()[1]) // 1024\n"
         "print(json.dumps({'kind': info.kind, 'reason': info.details.get('reason'), 'peak_mb': peak}))\n"
     )
     res = subprocess.run(

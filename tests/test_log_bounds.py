@@ -30,7 +30,9 @@ def _diagnose(log: Path, *, grep: bool, timeout: float = 120) -> dict:
         "out = io.StringIO()\n"
         "with contextlib.redirect_stdout(out):\n"
         "    rc = main(['diagnose', '--json', sys.argv[1]])\n"
-        "self_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024\n"
+        # VmHWM, not ru_maxrss: Linux carries ru_maxrss across exec, so it would report the
+        # forking pytest process's size, which grows with the tests run before this one
+        "self_mb = int(next(l for l in open('/proc/self/status') if l.startswith('VmHWM:')).split()[1]) // 1024\n"
         "kids_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024\n"
         "print(json.dumps({'rc': rc, 'out': out.getvalue(), 'self_mb': self_mb, 'grep_mb': kids_mb}))\n"
     )
