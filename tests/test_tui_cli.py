@@ -4,6 +4,7 @@ the demo bundle, `wantui tui` choosing setup/pipeline/read-only, and `wantui ser
 from __future__ import annotations
 
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -139,14 +140,22 @@ def test_serve_listens_on_loopback(tmp_path: Path) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "wantui", "serve", str(tmp_path), "--port", str(port)],
         cwd=root,
-        stdout=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        text=True,
     )
     try:
+        url = None
+        deadline = time.monotonic() + 60
+        while url is None and time.monotonic() < deadline:
+            line = proc.stdout.readline()  # type: ignore[union-attr]
+            m = re.search(r"(http://127\.0\.0\.1:\d+/\?token=[\w-]+)", line)
+            url = m.group(1) if m else None
+        assert url, "serve printed no URL with its token"
         body = b""
-        for _ in range(100):
+        for _ in range(100):  # the URL is printed just before the socket listens
             try:
-                body = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1).read()
+                body = urllib.request.urlopen(url, timeout=1).read()
                 break
             except OSError:
                 time.sleep(0.1)
@@ -157,7 +166,7 @@ def test_serve_listens_on_loopback(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
-    assert b"WARNING" not in (proc.stderr.read() if proc.stderr else b"")
+    assert "WARNING" not in (proc.stderr.read() if proc.stderr else "")
 
 
 def test_gpu_meter_reads_nvidia_smi(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
