@@ -87,6 +87,11 @@ async def _settle(pilot) -> None:  # noqa: ANN001
             w.is_finished for w in pilot.app.workers
         ):
             break
+    # a blinking cursor is drawn or not depending on the moment of the picture
+    from textual.widgets import Input
+
+    for field in pilot.app.screen.query(Input):
+        field.cursor_blink = False
     await pilot.pause(0.3)
 
 
