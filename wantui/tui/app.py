@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from textual.app import App
 
+from wantui.tui.safe import safe_str
+
 if TYPE_CHECKING:
     from wantui.core.project import Project
     from wantui.tui.feed import Feed
@@ -55,7 +57,14 @@ class WantuiApp(App[int]):
     ) -> None:
         """Every notification as plain text: they carry file names, log lines and error
         text, where ``[rank0]:`` or ``[x]`` is data, not markup (``markup`` is ignored)."""
-        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
+        # ... and may hold controls (an ESC in a file name): shown as escapes, never sent
+        super().notify(
+            safe_str(message),
+            title=safe_str(title),
+            severity=severity,
+            timeout=timeout,
+            markup=False,
+        )
 
     def on_mount(self) -> None:
         if self.start == "setup":

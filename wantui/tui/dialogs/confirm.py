@@ -7,7 +7,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Static
+from textual.widgets import Footer
+
+from wantui.tui.safe import SafeStatic
 
 
 class ConfirmDialog(ModalScreen[bool]):
@@ -24,10 +26,10 @@ class ConfirmDialog(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Static(Text(self.question), id="dialog-question")
+            yield SafeStatic(Text(self.question), id="dialog-question")
             if self.detail:
-                yield Static(Text(self.detail), id="dialog-detail")
-            yield Static("[b]y[/b] yes   [b]n[/b] no", id="dialog-keys")
+                yield SafeStatic(Text(self.detail), id="dialog-detail")
+            yield SafeStatic("[b]y[/b] yes   [b]n[/b] no", id="dialog-keys")
         yield Footer()
 
     def action_answer(self, yes: bool) -> None:

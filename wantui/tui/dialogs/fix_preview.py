@@ -11,7 +11,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Static
+from textual.widgets import Footer
+
+from wantui.tui.safe import SafeStatic, safe_str
 
 
 class FixDialog(ModalScreen["str | None"]):
@@ -26,20 +28,22 @@ class FixDialog(ModalScreen["str | None"]):
     ) -> None:
         super().__init__()
         self.title_text = title
-        self.preview = preview
+        self.preview = safe_str(preview)  # a diff of an outside file: controls shown
         self.refused = refused
         self.rerun_step = rerun_step
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Static(Text(self.title_text, style="bold"), id="dialog-question")
+            yield SafeStatic(Text(self.title_text, style="bold"), id="dialog-question")
             with VerticalScroll(id="fix-preview"):
                 if self.preview.lstrip().startswith(("---", "@@", "diff")):
-                    yield Static(Syntax(self.preview, "diff", theme="ansi_dark", word_wrap=True))
+                    yield SafeStatic(
+                        Syntax(self.preview, "diff", theme="ansi_dark", word_wrap=True)
+                    )
                 else:
-                    yield Static(Text(self.preview))
+                    yield SafeStatic(Text(self.preview))
             if self.refused:
-                yield Static(
+                yield SafeStatic(
                     Text(f"Cannot apply: {self.refused}", style="bold red"), id="dialog-detail"
                 )
             else:
@@ -49,7 +53,7 @@ class FixDialog(ModalScreen["str | None"]):
                         Text.assemble("   ", ("r", "bold"), f" apply, then rerun {self.rerun_step}")
                     )
                 keys.append_text(Text.assemble("   ", ("Esc", "bold"), " cancel"))
-                yield Static(keys, id="dialog-keys")
+                yield SafeStatic(keys, id="dialog-keys")
         yield Footer()
 
     def action_choose(self, choice: str | None) -> None:

@@ -21,6 +21,7 @@ from wantui.core.outputs import lora_path
 from wantui.core.project import Project
 from wantui.tui import core_api as api
 from wantui.tui.feed import Batch, Feed, StepState
+from wantui.tui.safe import SafeStatic, safe_str
 from wantui.tui.screens.fix_flow import FixFlow
 from wantui.tui.screens.preflight_gate import PreflightGate
 from wantui.tui.widgets.findings_panel import FindingsPanel
@@ -96,7 +97,7 @@ class PipelineScreen(FixFlow, PreflightGate, Screen[None]):
                 yield StepList(id="steps")
                 yield StatsPanel(id="stats")
             with Vertical(id="main"):
-                yield Static("", id="pane-title")
+                yield SafeStatic("", id="pane-title")
                 with ContentSwitcher(initial=f"log-{self.selected}", id="logs"):
                     for step in self.feed.steps:
                         yield LogView(max_lines=self.feed.max_lines, id=f"log-{step}")
@@ -134,7 +135,7 @@ class PipelineScreen(FixFlow, PreflightGate, Screen[None]):
         self.on_resize()
 
     def _sub_title(self) -> None:
-        self.sub_title = self.title_text + (
+        self.sub_title = safe_str(self.title_text) + (
             "  [read-only: another wantui runs this project]" if self.read_only else ""
         )
 

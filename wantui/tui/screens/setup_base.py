@@ -14,6 +14,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
 from wantui.core.finding import Finding
+from wantui.tui.safe import SafeStatic
 
 
 @dataclass
@@ -65,11 +66,11 @@ class SetupScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         with VerticalScroll(classes="setup-body"):
-            yield Static(
+            yield SafeStatic(
                 Text(f"Setup {self.STEP}/4 · {self.TITLE}", style="bold"), classes="setup-title"
             )
             yield from self.body()
-            yield Static("", id="status")
+            yield SafeStatic("", id="status")
         yield Footer(compact=True, show_command_palette=False)
 
     def body(self) -> ComposeResult:

@@ -17,6 +17,7 @@ from wantui.core.setup_defaults import (
     is_musubi_checkout,
 )
 from wantui.tui import core_api as api
+from wantui.tui.safe import SafeStatic
 from wantui.tui.screens.setup_base import SetupScreen, SetupState, findings_text
 
 
@@ -43,13 +44,13 @@ class CheckoutScreen(SetupScreen):
         self.choices: list[tuple[Path, str]] = []
 
     def body(self) -> ComposeResult:
-        yield Static(
+        yield SafeStatic(
             "Pick the checkout and interpreter (Enter), or type the checkout's folder:",
             id="checkout-intro",
         )
         yield OptionList(id="checkouts", classes="setup-list")
         yield Input(placeholder="/path/to/musubi-tuner", id="checkout-path", compact=True)
-        yield Static("", id="probe")
+        yield SafeStatic("", id="probe")
 
     def on_mount(self) -> None:
         self.refresh_choices(self.state.cwd)

@@ -12,6 +12,7 @@ from textual.widgets import Checkbox, Input, Static
 from wantui.core.errors import WantuiError
 from wantui.core.setup_defaults import dataset_toml
 from wantui.tui import core_api as api
+from wantui.tui.safe import SafeStatic
 from wantui.tui.screens.setup_base import SetupScreen, findings_text
 
 DATASET_FILE = "dataset.toml"
@@ -29,14 +30,14 @@ class DatasetScreen(SetupScreen):
     TITLE = "dataset"
 
     def body(self) -> ComposeResult:
-        yield Static(  # the folder is data: a [bracketed] name must show as typed
+        yield SafeStatic(  # the folder is data: a [bracketed] name must show as typed
             Text(
                 f"Media folder (relative to {self.state.cwd}); Enter writes {DATASET_FILE} and checks it:"
             )
         )
         yield Input(default_media_dir(self.state.cwd), id="media-dir", compact=True)
         yield Checkbox("images, not videos", id="images", compact=True)
-        yield Static("", id="scan")
+        yield SafeStatic("", id="scan")
 
     def on_mount(self) -> None:
         # typing must reach the folder box at once: Enter there writes and checks

@@ -13,6 +13,7 @@ from textual.widgets import Input, Static
 from wantui.core.errors import WantuiError
 from wantui.core.setup_defaults import assign_models
 from wantui.tui import core_api as api
+from wantui.tui.safe import SafeStatic
 from wantui.tui.screens.setup_base import SetupScreen
 
 ROLES = (
@@ -38,12 +39,12 @@ class ModelsScreen(SetupScreen):
     BINDINGS = [*SetupScreen.BINDINGS, Binding("ctrl+d", "download", "Download missing")]
 
     def body(self) -> ComposeResult:
-        yield Static(
+        yield SafeStatic(
             "Folder with the model files (Enter scans it; files are identified from their headers):"
         )
         yield Input(str(default_models_dir(self.state)), id="models-dir")
-        yield Static("", id="files")
-        yield Static("", id="roles")
+        yield SafeStatic("", id="files")
+        yield SafeStatic("", id="roles")
 
     def on_mount(self) -> None:
         # typing must reach the folder box at once (nothing else here takes keys)

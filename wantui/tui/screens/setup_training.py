@@ -16,6 +16,7 @@ from wantui.core.errors import WantuiError
 from wantui.core.project import project_to_toml
 from wantui.core.setup_defaults import build_project, choose_settings
 from wantui.tui import core_api as api
+from wantui.tui.safe import SafeStatic
 from wantui.tui.screens.setup_base import SetupScreen
 from wantui.tui.widgets.findings_panel import FindingsPanel
 
@@ -40,7 +41,7 @@ class TrainingScreen(SetupScreen):
         yield Checkbox(
             "data-parallel training on every GPU", True, id="data-parallel", compact=True
         )
-        yield Static("", id="settings")
+        yield SafeStatic("", id="settings")
         yield FindingsPanel(id="preflight")
 
     def on_mount(self) -> None:

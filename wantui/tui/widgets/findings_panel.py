@@ -12,6 +12,7 @@ from textual.widgets.option_list import Option
 
 from wantui.core.finding import Finding, Severity
 from wantui.core.traceback_anatomy import summary_lines
+from wantui.tui.safe import SafeStatic, safe
 
 SEVERITY_STYLE = {
     Severity.ERROR: ("E", "bold red"),
@@ -78,7 +79,7 @@ class FindingsPanel(Horizontal):
     def compose(self) -> ComposeResult:
         yield OptionList(id="findings-list")
         with VerticalScroll(id="finding-detail-box"):
-            yield Static(Text(self.note), id="finding-detail")
+            yield SafeStatic(Text(self.note), id="finding-detail")
 
     @property
     def selected(self) -> Finding | None:
@@ -94,7 +95,7 @@ class FindingsPanel(Horizontal):
         self.findings = list(findings)
         ol = self.query_one(OptionList)
         ol.clear_options()
-        ol.add_options([Option(finding_label(f)) for f in self.findings])
+        ol.add_options([Option(safe(finding_label(f))) for f in self.findings])
         if self.findings:
             # the root cause (first) is shown, unless the user is browsing the list
             browsing = ol.has_focus and current in self.findings

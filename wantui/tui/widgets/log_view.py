@@ -16,6 +16,8 @@ from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from wantui.tui.safe import safe_segments
+
 _MATCH = Style(bgcolor="yellow", color="black")
 _CACHE = 512
 _MAX_WIDTH = 2000
@@ -150,7 +152,10 @@ class LogView(ScrollView, can_focus=True):
             if absolute == self.match:
                 text.stylize(_MATCH)
             segments = [s for s in text.render(self.app.console) if s.text != "\n"]
-            strip = Strip(Segment.apply_style(segments, self.rich_style), text.cell_len)
+            # what from_ansi left of other escapes (an OSC ended by BEL, C1, bidi) is shown
+            # as text, never sent to the terminal
+            segments = safe_segments(segments)
+            strip = Strip(Segment.apply_style(segments, self.rich_style))
             self._cache[absolute] = strip
             if len(self._cache) > _CACHE:
                 self._cache.popitem(last=False)

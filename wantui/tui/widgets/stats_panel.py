@@ -10,6 +10,8 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import ProgressBar, Sparkline, Static
 
+from wantui.tui.safe import SafeStatic
+
 
 def _eta(seconds: float | None) -> str:
     if seconds is None:
@@ -41,11 +43,11 @@ class StatsPanel(Vertical):
     """Bar, figures, sparkline, GPU and checkpoint lines."""
 
     def compose(self) -> ComposeResult:
-        yield Static("no progress yet", id="progress-text")
+        yield SafeStatic("no progress yet", id="progress-text")
         yield ProgressBar(total=None, show_eta=False, show_percentage=True, id="progress-bar")
         yield Sparkline([], id="loss")
-        yield Static("GPU: -", id="gpu")
-        yield Static("checkpoints: none yet", id="checkpoints")
+        yield SafeStatic("GPU: -", id="gpu")
+        yield SafeStatic("checkpoints: none yet", id="checkpoints")
 
     def show_progress(self, p: Any) -> None:
         self.query_one("#progress-text", Static).update(progress_text(p))

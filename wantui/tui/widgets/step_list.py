@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.reactive import reactive
-from textual.widgets import Static
 
 from wantui.tui.feed import StepState, StepStatus
+from wantui.tui.safe import SafeStatic
 
 LABELS = {"latents": "1 cache latents", "te": "2 cache T5", "train": "3 train"}
 ICONS = {
@@ -19,7 +19,7 @@ ICONS = {
 }
 
 
-class StepList(Static):
+class StepList(SafeStatic):
     """Shows step states; ``selected`` is the step whose log is visible."""
 
     selected: reactive[str] = reactive("latents")
