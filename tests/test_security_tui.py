@@ -114,3 +114,31 @@ def test_dialog_and_setup_screen_are_inert(tmp_path: Path) -> None:
             _assert_inert(app.export_screenshot())
 
     asyncio.run(go())
+
+
+def test_untrusted_folder_rules_are_said_in_the_app(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As the CLI says on stderr: a project's .wantui/rules left out (not trusted) is
+    said in a notification, not skipped in silence."""
+    proj = tmp_path / "proj"
+    (proj / ".wantui" / "rules").mkdir(parents=True)
+    (proj / ".wantui" / "rules" / "mine.yaml").write_text("id: mine\n")
+    log = proj / "train.log"
+    log.write_text("INFO: epoch 1/10\n")
+    monkeypatch.chdir(proj)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.delenv("WANTUI_RULES_PATH", raising=False)
+    app = WantuiApp(
+        feed=Feed(), source=ReplaySource(replay_plan(log), instant=True), title="t", gpu=False
+    )
+
+    async def go() -> None:
+        async with app.run_test(size=(120, 40)) as pilot:
+            assert await wait_for(pilot, lambda: app.feed.finished is not None)
+            await pilot.pause(0.3)
+            said = " ".join(n.message for n in app._notifications)
+            assert "not loaded: this folder is not trusted" in said
+            assert "wantui rules trust" in said
+
+    asyncio.run(go())

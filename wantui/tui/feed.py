@@ -127,6 +127,13 @@ class Feed:
                 self._rules = load_rules()
             except WantuiError:
                 self._rules = None
+            else:
+                # what the CLI says on stderr: a folder's untrusted rules left out, broken
+                # user rules skipped, built-ins replaced
+                notes = [f"{p} (rule skipped)" for p in self._rules.problems]
+                notes += list(getattr(self._rules, "notices", ()))
+                with self._lock:
+                    self._batch.notices.extend(str(n) for n in notes)
         if self._session is None and self._rules is not None:
             self._session = Session(self._rules, self._context, progress=True)
         return self._session
