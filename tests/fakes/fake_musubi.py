@@ -5,7 +5,7 @@ Which step it plays comes from the script name it is started as (see musubi/); w
 does comes from the environment, so a project's ``[steps.X] env`` can choose it:
 
 FAKE_MODE     ok | fail | hang | ignore-sigint | ignore-all | grandchild | daemon | flood |
-              binary | noeol | signal | slow | nan | argv           (default ok)
+              binary | noeol | signal | slow | nan | argv | oom     (default ok)
 FAKE_DELAY    seconds between lines in ok/slow/nan (default 0)
 FAKE_STEPS    training steps to print in ok/slow/nan (default 3)
 FAKE_VIDEOS   how many videos the dataset glob says it found (default 2; 0: dataset-empty)
@@ -13,6 +13,7 @@ FAKE_LINES    lines to print in flood (default 100000)
 FAKE_PIDFILE  where grandchild/daemon mode writes the grandchild's pid (daemon: in its
               own session, like a tool that daemonises)
 FAKE_SIGNAL   the signal number signal mode dies by (default 9)
+FAKE_LORA     with ok: the path training writes a small real LoRA .safetensors at
 FAKE_STOP_EXIT  on SIGINT print a KeyboardInterrupt traceback and exit with this status
               (1: like accelerate's launcher; 0: a trainer that catches Ctrl-C)
 """
@@ -91,6 +92,42 @@ def training(loss: str | None = None) -> None:
     out("INFO:musubi_tuner.training.trainer_base:model saved.")
 
 
+def write_lora(path: str) -> None:
+    """A tiny LoRA in musubi's naming, as safetensors (header + zero bytes), no numpy."""
+    import json
+    import struct
+
+    tensors, offset = {}, 0
+    for i in range(2):
+        for kind, shape in (("lora_down", [4, 16]), ("lora_up", [16, 4])):
+            n = shape[0] * shape[1] * 2
+            name = f"lora_unet_blocks_{i}_self_attn_q.{kind}.weight"
+            tensors[name] = {"dtype": "BF16", "shape": shape, "data_offsets": [offset, offset + n]}
+            offset += n
+        tensors[f"lora_unet_blocks_{i}_self_attn_q.alpha"] = {
+            "dtype": "F32",
+            "shape": [],
+            "data_offsets": [offset, offset + 4],
+        }
+        offset += 4
+    header = json.dumps(tensors).encode()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_bytes(struct.pack("<Q", len(header)) + header + b"\0" * offset)
+
+
+def oom() -> None:
+    out("accelerator device: cuda", err=False)
+    out("epoch 1/1", err=False)
+    out("steps:   0%|          | 0/40 [00:00<?, ?it/s]", end="\r")
+    out("Traceback (most recent call last):")
+    out('  File "src/musubi_tuner/wan_train_network.py", line 756, in main')
+    out('  File "torch/nn/modules/module.py", line 1751, in _wrapped_call_impl')
+    out(
+        "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has a"
+        " total capacity of 23.55 GiB of which 1.02 GiB is free."
+    )
+
+
 def _stop_exit(code: int) -> None:
     def handler(_sig: int, _frame: object) -> None:
         out("Traceback (most recent call last):")
@@ -167,8 +204,13 @@ def main() -> int:
                 "FileNotFoundError: [Errno 2] No such file or directory: 'models/missing.safetensors'"
             )
         return 1
+    if MODE == "oom" and step == "train":
+        oom()
+        return 1
     if step == "train":
         training("nan" if MODE == "nan" else None)
+        if os.environ.get("FAKE_LORA"):
+            write_lora(os.environ["FAKE_LORA"])
     else:
         caching(step)
     return 0

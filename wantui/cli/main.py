@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "download": ("wantui.cli.download", "download a known-good Wan file from the Hugging Face hub"),
     "run": ("wantui.cli.run_cmd", "run the pipeline without the TUI (for scripts and nohup)"),
     "attach": ("wantui.cli.attach", "follow a running or finished run"),
+    "notify": ("wantui.cli.notify_cmd", "list the notification targets, or send a test message"),
     "replay": ("wantui.cli.replay", "play a saved log in the terminal app"),
     "demo": ("wantui.cli.demo", "replay a bundled failing run, no GPU needed"),
     "tui": ("wantui.cli.tui_cmd", "open the terminal app (`wantui` alone does the same)"),

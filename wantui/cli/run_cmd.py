@@ -17,14 +17,17 @@ interrupted (the run goes on).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 import sys
+import time
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from wantui.cli.argtypes import non_negative_float, positive_int
 from wantui.core.errors import ExitCode, WantuiError
 from wantui.core.finding import Finding, sort_findings
+from wantui.core.progress import Progress, parse_progress
 from wantui.core.project import STEP_NAMES, Project, load_project
 from wantui.core.supervisor import (
     Event,
@@ -40,7 +43,12 @@ from wantui.core.supervisor import (
     start_run,
     stop_run,
 )
-from wantui.core.supervisor.rundir import effective_status
+from wantui.core.supervisor.rundir import effective_status, read_record
+
+if TYPE_CHECKING:
+    from wantui.core.away.meter import Reading
+
+METER_EVERY = 60.0  # seconds between meter lines while training
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -83,6 +91,19 @@ def register(parser: argparse.ArgumentParser) -> None:
         "--stop", action="store_true", help="stop the project's running run instead"
     )
     parser.add_argument(
+        "--price",
+        type=non_negative_float,
+        default=None,
+        metavar="PER_HOUR",
+        help="what the GPU costs per hour, for the meter (default: WANTUI_PRICE_PER_HOUR,"
+        " [project] price_per_hour)",
+    )
+    parser.add_argument(
+        "--cancel-finish",
+        action="store_true",
+        help="cancel the on_finish/on_failure countdown of the project's latest run",
+    )
+    parser.add_argument(
         "--grace",
         type=non_negative_float,
         default=10.0,
@@ -120,6 +141,7 @@ class LiveReport:
         echo: TextIO | None,
         dataset_config: str | None = None,
         planned_sec: float | None = None,
+        price: float | None = None,
     ) -> None:
         from wantui.cli.render import report_rule_load
         from wantui.core.diagnosis import Session
@@ -138,6 +160,31 @@ class LiveReport:
         # training steps far slower than `wantui plan` said (Windows shared-memory spill)
         self.speed = SpeedWatch(planned_sec) if planned_sec else None
         self.extra: list[Finding] = []
+        # the meter (wantui/core/away/meter.py): a line every METER_EVERY s while training
+        self.price = price
+        self.train_progress: Progress | None = None
+        self.run_dir: Path | None = None
+        self.meter_said = time.monotonic()
+
+    def meter(self) -> Reading | None:
+        from wantui.core.away.meter import meter_for_record
+
+        if self.run_dir is None:
+            return None
+        try:
+            rec = read_record(self.run_dir)
+        except WantuiError:
+            return None
+        price = self.price if self.price is not None else rec.price_per_hour
+        return meter_for_record(rec, price, self.train_progress)
+
+    def _maybe_meter(self) -> None:
+        if time.monotonic() - self.meter_said < METER_EVERY:
+            return
+        self.meter_said = time.monotonic()
+        r = self.meter()
+        if r is not None:
+            _say(f"meter: {r.line()}")
 
     def _live(self, findings: list[Finding], step: str | None) -> None:
         for f in findings:
@@ -152,13 +199,18 @@ class LiveReport:
                 self.echo.buffer.write(event.data)  # type: ignore[attr-defined]
                 self.echo.flush()
             self.logs.setdefault(event.step, event.step + ".log")  # attached mid-step
-            if self.speed is not None and event.step == "train":
+            if event.step == "train":
                 # tqdm redraws with \r; the matcher's normaliser keeps only rule lines
                 for piece in event.data.decode("utf-8", "replace").replace("\r", "\n").split("\n"):
-                    slow = self.speed.feed(piece)
+                    if "it/s" in piece or "s/it" in piece:
+                        p = parse_progress(piece)
+                        if p is not None and p.desc == "steps":
+                            self.train_progress = p
+                    slow = self.speed.feed(piece) if self.speed is not None else None
                     if slow is not None:
                         self.extra.append(slow)
                         self._live([slow], event.step)
+                self._maybe_meter()
         elif isinstance(event, StepStarted):
             self.logs[event.step] = str(event.log_path)
             pid = f" (pid {event.pid})" if event.pid else ""
@@ -179,6 +231,25 @@ class LiveReport:
             self.finished = event
             extra = f" ({event.message})" if event.message else ""
             _say(f"run {event.run_id} {event.status}{extra}")
+            r = self.meter()
+            if r is not None:
+                _say(f"meter: {r.line()}")
+            self._say_finish()
+
+    def _say_finish(self) -> None:
+        """What the end action will do (the runner counts down after the run's end)."""
+        if self.run_dir is None:
+            return
+        time.sleep(0.3)  # the runner records the action just after the final state
+        with contextlib.suppress(WantuiError):
+            fin = read_record(self.run_dir).finish
+            if fin and fin.get("state") == "countdown":
+                _say(
+                    f"{fin.get('action')} runs in {fin.get('delay_s', 0):g} s:"
+                    " cancel with `wantui run --cancel-finish`"
+                )
+            elif fin and fin.get("state") == "skipped":
+                _say(str(fin.get("message")))
 
     def findings(self) -> list[Finding]:
         return sort_findings(self.session.findings() + self.extra)
@@ -189,11 +260,14 @@ class LiveReport:
 
         status = self.finished.status if self.finished else effective_status(rec)
         run_dir = str(rec.run_dir) if rec.run_dir else None
+        r = self.meter()
         extra: dict[str, Any] = {
             "run": {
                 "run_id": rec.run_id,
                 "status": status,
                 "run_dir": run_dir,
+                "meter": r.to_json() if r is not None else None,
+                "finish": rec.finish,
                 "steps": [
                     {
                         "name": s.name,
@@ -231,6 +305,7 @@ def follow_and_report(
     try:
         if sink is None:
             sink = LiveReport(echo=None if json_mode else sys.stdout, dataset_config=dataset_config)
+        sink.run_dir = run_dir
         rec = follow_run(run_dir, sink, from_start=from_start)
     except KeyboardInterrupt:
         _say(
@@ -296,8 +371,35 @@ def passes_preflight(
     return False
 
 
+def cancel_finish(project: Project) -> int:
+    from wantui.core.away.finish import request_cancel
+
+    rec = latest_run(project)
+    fin = rec.finish if rec is not None else None
+    if rec is None or rec.run_dir is None:
+        _say("no run in this project")
+        return ExitCode.OK
+    if fin and fin.get("state") in ("running", "done"):
+        _say(f"too late: {fin.get('action')} of run {rec.run_id} has run")
+        return ExitCode.FINDINGS
+    request_cancel(rec.run_dir)
+    _say(f"run {rec.run_id}: on_finish/on_failure cancelled")
+    return ExitCode.OK
+
+
+def resolve_price(project: Project, given: float | None) -> float | None:
+    """--price, else WANTUI_PRICE_PER_HOUR, [project] price_per_hour, the user's config."""
+    if given is not None:
+        return given
+    from wantui.core.away.config import load_away
+
+    return load_away(project.root).price_per_hour
+
+
 def run(args: argparse.Namespace) -> int:
     project = load_project(args.project)
+    if args.cancel_finish:
+        return cancel_finish(project)
     if args.stop:
         rec = latest_run(project)
         if rec is None:
@@ -313,6 +415,8 @@ def run(args: argparse.Namespace) -> int:
         _say(f"run {done.run_id}: {done.status}")
         return ExitCode.OK
     steps = parse_steps(args.steps)
+    # the away settings first: a bad [notify] or on_finish is the one error shown
+    price = resolve_price(project, args.price)
     if not passes_preflight(project, steps, skip_cached=args.skip_cached, args=args):
         return ExitCode.FINDINGS
     dataset = str(project.dataset_config_path()) if project.dataset_config else None
@@ -327,7 +431,10 @@ def run(args: argparse.Namespace) -> int:
         None
         if args.no_follow
         else LiveReport(
-            echo=None if args.json else sys.stdout, dataset_config=dataset, planned_sec=planned
+            echo=None if args.json else sys.stdout,
+            dataset_config=dataset,
+            planned_sec=planned,
+            price=price,
         )
     )
     handle = start_run(
@@ -335,6 +442,7 @@ def run(args: argparse.Namespace) -> int:
         steps,
         skip_cached=args.skip_cached,
         num_processes=args.num_processes,
+        price_per_hour=price,
     )
     _say(f"run {handle.run_id} started in {handle.run_dir}")
     if args.no_follow:

@@ -218,7 +218,12 @@ class LiveSource:
         sup = api.module("supervisor")
         if sup is None:
             raise WantuiError("the supervisor is not available yet")
-        handle = sup.start_run(self.project, self.steps, skip_cached=self.steps is None)
+        from wantui.core.away.config import load_away
+
+        price = load_away(self.project.root).price_per_hour  # the meter's (run.json)
+        handle = sup.start_run(
+            self.project, self.steps, skip_cached=self.steps is None, price_per_hour=price
+        )
         self.run_dir = handle.run_dir
         self._stop = threading.Event()  # a fresh follower for the new run
         return handle.run_dir

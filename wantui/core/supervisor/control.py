@@ -98,12 +98,23 @@ def start_run(
     num_processes: int | None = None,
     platform: str = sys.platform,
     startup_timeout: float = 20.0,
+    price_per_hour: float | None = None,
 ) -> RunHandle:
     """Start the pipeline (or the chosen steps) under a detached runner.
 
     Raises WantuiError for a bad step list and :class:`lock.RunLocked` when another run
     holds the project. Returns once the runner has taken over the run.
+    ``price_per_hour`` (``--price``) is kept in run.json for the meter; without it the
+    runner takes the project's or the user's price (wantui/core/away/config.py).
     """
+    from wantui.core.away.config import load_away
+    from wantui.core.outputs import lora_path
+
+    load_away(project.root)  # a bad [notify] or on_finish is reported before the run
+    lora = None
+    if "train" in project.steps and (steps is None or "train" in steps):
+        with contextlib.suppress(Exception):  # no --output_dir: no LoRA to check
+            lora = lora_path(project)
     plans = plan_run(
         project, steps, skip_cached=skip_cached, num_processes=num_processes, platform=platform
     )
@@ -131,6 +142,8 @@ def start_run(
                 )
                 for p in plans
             ],
+            price_per_hour=price_per_hour,
+            lora=str(lora) if lora is not None else None,
         )
         try:
             write_record(run_dir, record)

@@ -87,6 +87,12 @@ class RunRecord:
     platform: str = sys.platform
     message: str | None = None
     version: int = FORMAT_VERSION
+    # while you are away (wantui/core/away): the meter's price, the LoRA the run should
+    # leave, the end action's record (never run twice), problems sending notifications
+    price_per_hour: float | None = None
+    lora: str | None = None
+    finish: dict[str, Any] | None = None
+    notices: list[str] = field(default_factory=list)
     run_dir: Path | None = field(default=None, compare=False)  # not stored
 
     # -- helpers ---------------------------------------------------------------------
@@ -141,6 +147,10 @@ _TYPE_CHECKS: dict[str, Any] = {
     "str | None": lambda v: v is None or isinstance(v, str),
     "int": _is_int,
     "int | None": lambda v: v is None or _is_int(v),
+    "float | None": lambda v: (
+        v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
+    ),
+    "dict[str, Any] | None": lambda v: v is None or isinstance(v, dict),
     "list[str]": lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
     "dict[str, str]": lambda v: (
         isinstance(v, dict) and all(isinstance(k, str) and isinstance(x, str) for k, x in v.items())

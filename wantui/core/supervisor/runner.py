@@ -51,6 +51,26 @@ class Runner:
         self.current: subprocess.Popen[bytes] | None = None
         self.unsaved = False
         self.lock_fd: int | None = None
+        self.away = None  # wantui.core.away.watch.AwayWatch, when it could start
+
+    def start_away(self) -> None:
+        """Notifications, the meter and the end action (wantui/core/away): a bad setting
+        is reported in runner.log and the run goes on without them."""
+        try:
+            from wantui.core.away.config import load_away
+            from wantui.core.away.watch import AwayWatch
+
+            self.away = AwayWatch(self, load_away(Path(self.record.project)))
+        except Exception as exc:  # noqa: BLE001 - never stops the run
+            print(f"wantui runner: notifications and on_finish are off: {exc}", file=sys.stderr)
+
+    def away_call(self, name: str, *args: object) -> None:
+        if self.away is None:
+            return
+        try:
+            getattr(self.away, name)(*args)
+        except Exception:  # noqa: BLE001 - a notification never breaks the run
+            traceback.print_exc()
 
     # -- persistence -----------------------------------------------------------------
     def save(self) -> None:
@@ -140,6 +160,7 @@ class Runner:
 
         env.update({k: expand_secret_refs(v, env) for k, v in step.env.items()})
         env[RUN_MARKER] = self.record.run_id  # stop finds the step's tree by it
+        env.pop("WANTUI_NOTIFY", None)  # notification URLs are secrets the step needs not
         argv = [expand_secret_refs(a, env) for a in step.argv]
         kwargs: dict = {}
         if sys.platform == "win32":  # pragma: no cover
@@ -169,21 +190,23 @@ class Runner:
         self.save()
         if self.check_stop():  # a stop that raced the start
             self.on_stop_signal(signal.SIGINT, None)
+        self.away_call("step_started", step.name, log_path)
         cap = step_log_max()
         cuts: list[int] = []
         done = threading.Event()
 
         def capper() -> None:  # a thread: proc.wait() stays a plain blocking wait
             while not done.wait(1.0):
-                cuts.append(cap_log(log_path, cap))
+                if cap:
+                    cuts.append(cap_log(log_path, cap))
+                self.away_call("tick")  # progress, NaN, stalls: notifications
 
         thread = threading.Thread(target=capper, name="wantui-log-cap", daemon=True)
-        if cap:
-            thread.start()
+        thread.start()
         rc = proc.wait()
         done.set()
-        if cap:
-            thread.join()  # never two cuts of one file at once
+        thread.join()  # never two cuts of one file at once
+        self.away_call("step_ended")
         cut = sum(cuts) + cap_log(log_path, cap)
         if cut:
             step.notes.append(
@@ -258,6 +281,7 @@ class Runner:
         rec.started = now_iso()
         self.save()
         self.make_reserve()
+        self.start_away()
         failed: str | None = None
         for step in rec.steps:
             if step.state == "skipped":
@@ -291,6 +315,9 @@ class Runner:
             if not self.unsaved:
                 break
             time.sleep(0.2)
+        self.away_call("run_ended")  # after the end is saved: followers are not held
+        if self.unsaved:
+            self.save()
         return 0 if rec.status == "succeeded" else 1
 
 

@@ -4,6 +4,7 @@ checkpoints and live findings. It only shows what the Feed says and forwards key
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,8 @@ from wantui.tui.widgets.gpu_meter import read_gpus
 from wantui.tui.widgets.log_view import LogView
 from wantui.tui.widgets.stats_panel import StatsPanel
 from wantui.tui.widgets.step_list import StepList
+
+METER_S = 2.0  # how often the header's meter and countdown are redrawn
 
 FLUSH_S = 0.1  # one redraw per 100 ms, whatever the output rate
 GPU_POLL_S = 2.0
@@ -56,6 +59,7 @@ class PipelineScreen(FixFlow, PreflightGate, Screen[None]):
         Binding("k", "next_rank", "Rank", show=False),
         Binding("l", "where", "Log file, LoRA", show=False),
         Binding("p", "report", "Report for an issue", show=False),
+        Binding("c", "cancel_finish", "Cancel on_finish", show=False),
         Binding("question_mark", "toggle_keys", "Keys"),
         Binding("q", "app.quit", "Quit"),
     ]
@@ -119,6 +123,8 @@ class PipelineScreen(FixFlow, PreflightGate, Screen[None]):
         self.query_one(FindingsPanel).set_note(note)
         self._pane_title()
         self.set_interval(FLUSH_S, self.flush)
+        self.meter_text = ""
+        self.set_interval(METER_S, self.update_meter)
         src = self.source
         if (
             self._can_run()
@@ -135,9 +141,46 @@ class PipelineScreen(FixFlow, PreflightGate, Screen[None]):
         self.on_resize()
 
     def _sub_title(self) -> None:
-        self.sub_title = safe_str(self.title_text) + (
-            "  [read-only: another wantui runs this project]" if self.read_only else ""
+        self.sub_title = (
+            safe_str(self.title_text)
+            + (f" · {self.meter_text}" if getattr(self, "meter_text", "") else "")
+            + ("  [read-only: another wantui runs this project]" if self.read_only else "")
         )
+
+    def update_meter(self) -> None:
+        """The rented GPU's meter (time, money, the estimate to the end) and the end
+        action's countdown, in the header; nothing without a price or an action."""
+        from wantui.core.away.meter import meter_for_record
+
+        run_dir = getattr(self.source, "run_dir", None)
+        if run_dir is None or self.project is None:
+            return
+        try:
+            rec = api.module("supervisor").read_record(run_dir)  # type: ignore[union-attr]
+        except Exception:  # noqa: BLE001 - no run.json (a replay): no meter
+            return
+        text = ""
+        if rec.price_per_hour is not None:
+            r = meter_for_record(rec, rec.price_per_hour, self.feed.last_progress.get("train"))
+            text = r.line() if r is not None else ""
+        fin = rec.finish or {}
+        if fin.get("state") == "countdown":
+            left = max(0.0, float(fin.get("deadline", 0)) - time.time())
+            text += f"{' · ' if text else ''}{fin.get('action')} in {left:.0f} s (c: cancel)"
+        if text != self.meter_text:
+            self.meter_text = text
+            self._sub_title()
+
+    def action_cancel_finish(self) -> None:
+        """c: cancel the on_finish/on_failure countdown of this run."""
+        from wantui.core.away.finish import request_cancel
+
+        run_dir = getattr(self.source, "run_dir", None)
+        if run_dir is None:
+            self.notify("no run here", timeout=4)
+            return
+        request_cancel(Path(run_dir))
+        self.notify("on_finish/on_failure cancelled for this run", timeout=8)
 
     def show_run(self, status: str) -> None:
         """The header names the run on screen and its status (a new run, or its end)."""
