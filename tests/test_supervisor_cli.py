@@ -43,6 +43,29 @@ def test_run_ok_exits_0_and_echoes_logs(tmp_path: Path) -> None:
     assert "step train finished: exit status 0" in r.stderr and "succeeded" in r.stderr
 
 
+def test_run_says_where_the_lora_was_saved(tmp_path: Path) -> None:
+    """As the app does (core.outputs.lora_path): the finished LoRA's path, on stderr and
+    in --json; none while training has not saved one."""
+    project = make_project(tmp_path)
+    out = tmp_path / "out"
+    train = project.steps["train"]
+    text = (tmp_path / "wantui.toml").read_text()
+    args = '"--mixed_precision", "bf16"'
+    assert args in text
+    more = f'{args}, "--output_dir", "{out}", "--output_name", "my\\u001b[2Jlora"'
+    (tmp_path / "wantui.toml").write_text(text.replace(args, more))
+    r = wantui("run", "--steps", "latents", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "LoRA saved" not in r.stderr  # no training in this run
+    r = wantui("run", "--json", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    saved = out / "my\x1b[2Jlora.safetensors"
+    assert saved.is_file() and train.name == "train"
+    assert json.loads(r.stdout)["run"]["lora"] == str(saved)
+    assert r.stderr.rstrip().endswith(f"wantui: LoRA saved: {out}/my\\x1b[2Jlora.safetensors")
+    assert "\x1b" not in r.stderr  # the name is the project's: shown, not obeyed
+
+
 def test_run_failure_exits_1_with_findings(tmp_path: Path) -> None:
     make_project(tmp_path, {"train": "fail"})
     r = wantui("run", "--json", cwd=tmp_path)

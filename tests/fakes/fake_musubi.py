@@ -89,6 +89,12 @@ def training(loss: str | None = None) -> None:
         )
     out("", end="\n")
     out("saving checkpoint: out/testlora.safetensors", err=False)
+    argv = sys.argv[1:]
+    if "--output_dir" in argv and "--output_name" in argv:  # the LoRA, as musubi saves it
+        folder = Path(argv[argv.index("--output_dir") + 1])
+        folder.mkdir(parents=True, exist_ok=True)
+        name = argv[argv.index("--output_name") + 1]
+        (folder / f"{name}.safetensors").write_bytes(b"")
     out("INFO:musubi_tuner.training.trainer_base:model saved.")
 
 

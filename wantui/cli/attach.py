@@ -16,6 +16,7 @@ from pathlib import Path
 from wantui.cli.render import write_json
 from wantui.cli.run_cmd import follow_and_report
 from wantui.core.errors import ExitCode, WantuiError
+from wantui.core.outputs import lora_path
 from wantui.core.project import load_project
 from wantui.core.supervisor import effective_status, find_run, list_runs, read_record
 
@@ -67,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
         return list_project_runs(args.project, args.json)
     given = Path(args.run_id) if args.run_id else None
     dataset = None
+    lora = None
     if given is not None and (given / "run.json").exists():
         rec = read_record(given)  # a run folder named directly
     else:
@@ -78,7 +80,12 @@ def run(args: argparse.Namespace) -> int:
             raise WantuiError(f"no such run folder and no project here: {args.run_id}") from None
         rec = find_run(project, args.run_id)
         dataset = str(project.dataset_config_path()) if project.dataset_config else None
+        lora = lora_path(project)
     assert rec.run_dir is not None
     return follow_and_report(
-        rec.run_dir, json_mode=args.json, dataset_config=dataset, from_start=not args.from_now
+        rec.run_dir,
+        json_mode=args.json,
+        dataset_config=dataset,
+        from_start=not args.from_now,
+        lora=lora,
     )

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from wantui.cli.argtypes import non_negative_float, positive_int
 from wantui.core.errors import ExitCode, WantuiError
 from wantui.core.finding import Finding, sort_findings
+from wantui.core.outputs import lora_path
 from wantui.core.progress import Progress, parse_progress
 from wantui.core.project import STEP_NAMES, Project, load_project
 from wantui.core.supervisor import (
@@ -44,6 +45,7 @@ from wantui.core.supervisor import (
     stop_run,
 )
 from wantui.core.supervisor.rundir import effective_status, read_record
+from wantui.core.textsafe import printable
 
 if TYPE_CHECKING:
     from wantui.core.away.meter import Reading
@@ -113,7 +115,8 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def _say(text: str) -> None:
-    print(f"wantui: {text}", file=sys.stderr, flush=True)
+    # titles, log paths and the LoRA's name come from the project and its logs
+    print(printable(f"wantui: {text}"), file=sys.stderr, flush=True)
 
 
 def describe_exit(e: StepExited) -> str:
@@ -142,6 +145,7 @@ class LiveReport:
         dataset_config: str | None = None,
         planned_sec: float | None = None,
         price: float | None = None,
+        lora: Path | None = None,
     ) -> None:
         from wantui.cli.render import report_rule_load
         from wantui.core.diagnosis import Session
@@ -160,6 +164,7 @@ class LiveReport:
         # training steps far slower than `wantui plan` said (Windows shared-memory spill)
         self.speed = SpeedWatch(planned_sec) if planned_sec else None
         self.extra: list[Finding] = []
+        self.lora = lora  # where training saves the LoRA (core.outputs.lora_path)
         # the meter (wantui/core/away/meter.py): a line every METER_EVERY s while training
         self.price = price
         self.train_progress: Progress | None = None
@@ -260,6 +265,10 @@ class LiveReport:
 
         status = self.finished.status if self.finished else effective_status(rec)
         run_dir = str(rec.run_dir) if rec.run_dir else None
+        trained = any(s.name == "train" and s.state == "succeeded" for s in rec.steps)
+        lora = self.lora if trained and self.lora is not None and self.lora.is_file() else None
+        if lora is not None:
+            _say(f"LoRA saved: {lora}")
         r = self.meter()
         extra: dict[str, Any] = {
             "run": {
@@ -280,6 +289,7 @@ class LiveReport:
                     }
                     for s in rec.steps
                 ],
+                "lora": str(lora) if lora is not None else None,
             }
         }
         sources = list(self.logs.values())
@@ -300,11 +310,14 @@ def follow_and_report(
     dataset_config: str | None,
     from_start: bool = True,
     sink: LiveReport | None = None,
+    lora: Path | None = None,
 ) -> int:
     """Follow a run to its end with live diagnosis; Ctrl-C leaves it running."""
     try:
         if sink is None:
-            sink = LiveReport(echo=None if json_mode else sys.stdout, dataset_config=dataset_config)
+            sink = LiveReport(
+                echo=None if json_mode else sys.stdout, dataset_config=dataset_config, lora=lora
+            )
         sink.run_dir = run_dir
         rec = follow_run(run_dir, sink, from_start=from_start)
     except KeyboardInterrupt:
@@ -435,6 +448,7 @@ def run(args: argparse.Namespace) -> int:
             dataset_config=dataset,
             planned_sec=planned,
             price=price,
+            lora=lora_path(project),
         )
     )
     handle = start_run(
