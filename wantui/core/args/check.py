@@ -23,6 +23,7 @@ from wantui.core.args.check_files import (
 )
 from wantui.core.args.check_syntax import scan_args
 from wantui.core.args.check_train import check_train
+from wantui.core.args.check_values import check_values
 from wantui.core.args.state import ArgState, StepFindings
 from wantui.core.finding import Finding, Location, Severity
 
@@ -73,6 +74,7 @@ def check_step_args(
         merge_config_file(state, cwd, out)
     check_required(state, out)
     check_invisible(state, out)
+    check_values(state, out)
     infos = check_files(state, cwd, out) if check_paths else {}
     if step == "train":
         check_train(state, out, launch_args=launch_args or [], infos=infos, windows=windows)

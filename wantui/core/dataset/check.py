@@ -15,6 +15,7 @@ from typing import Any
 
 from wantui.core.dataset.check_base import FILE, toml_literal, voluptuous_path
 from wantui.core.dataset.check_paths import PathChecks
+from wantui.core.dataset.check_ranges import RangeChecks
 from wantui.core.dataset.check_schema import SchemaChecks
 from wantui.core.dataset.check_wan import WanValueChecks
 from wantui.core.dataset.load import (
@@ -47,7 +48,7 @@ __all__ = [
 ]
 
 
-class _Checker(SchemaChecks, WanValueChecks, PathChecks):
+class _Checker(SchemaChecks, WanValueChecks, RangeChecks, PathChecks):
     """Every dataset check; ``run()`` walks the file once."""
 
     # -- whole file --------------------------------------------------------------------
