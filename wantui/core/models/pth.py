@@ -235,8 +235,10 @@ _STOP, _FRAME, _PUT, _LONG_BINPUT = ord("."), 0x95, ord("p"), ord("r")
 
 
 def _simple_run() -> re.Pattern[bytes]:
-    """A run of ordinary fixed-size opcodes, skipped in C (possessive: no backtracking
-    state, linear): the Python loop only sees the opcodes with something to check."""
+    """A run of ordinary fixed-size opcodes, skipped in C: the Python loop only sees the
+    opcodes with something to check. The run is capped at 4096 opcodes per call so the
+    backtracking state sre keeps per repetition stays small (possessive ``*+``, which keeps
+    none, is Python 3.11+); the walk simply calls again after the cap."""
     by_len: dict[int, list[int]] = {}
     for c, k in enumerate(_OPS):
         if k is not None and k >= 0 and c not in (_STOP, _FRAME, _LONG_BINPUT):
@@ -245,7 +247,7 @@ def _simple_run() -> re.Pattern[bytes]:
         b"[" + b"".join(re.escape(bytes([c])) for c in codes) + b"]" + (b".{%d}" % k if k else b"")
         for k, codes in sorted(by_len.items())
     ]
-    return re.compile(b"(?:" + b"|".join(alts) + b")*+", re.S)
+    return re.compile(b"(?:" + b"|".join(alts) + b"){0,4096}", re.S)
 
 
 _SIMPLE_RUN = _simple_run()
@@ -299,6 +301,8 @@ def _check_allocations(raw: bytes) -> None:
                 if op == _PUT and not (arg.isdigit() and len(arg) < 12 and int(arg) <= ops):
                     raise CorruptFile("data.pkl puts a memo entry early")
                 i = j + 1
+        else:  # an ordinary fixed-size opcode where the run above stopped at its cap
+            i += kind
     if i > end:
         raise CorruptFile("data.pkl is not a readable pickle (truncated)")
 
