@@ -5,7 +5,7 @@ Which step it plays comes from the script name it is started as (see musubi/); w
 does comes from the environment, so a project's ``[steps.X] env`` can choose it:
 
 FAKE_MODE     ok | fail | hang | ignore-sigint | ignore-all | grandchild | daemon | flood |
-              binary | noeol | signal | slow | nan | argv | oom     (default ok)
+              binary | noeol | signal | slow | nan | argv | oom | tick  (default ok)
 FAKE_DELAY    seconds between lines in ok/slow/nan (default 0)
 FAKE_STEPS    training steps to print in ok/slow/nan (default 3)
 FAKE_VIDEOS   how many videos the dataset glob says it found (default 2; 0: dataset-empty)
@@ -210,6 +210,10 @@ def main() -> int:
                 "FileNotFoundError: [Errno 2] No such file or directory: 'models/missing.safetensors'"
             )
         return 1
+    if MODE == "tick":  # numbered plain lines, FAKE_DELAY apart (a log that streams)
+        for i in range(1, STEPS + 1):
+            out(f"tick {i} of {STEPS}", err=False)
+        return 0
     if MODE == "oom" and step == "train":
         oom()
         return 1

@@ -153,6 +153,7 @@ def guarded(base: type, guard: Guard) -> type:
                 "application": {"name": self.title},
             }
             response = aiohttp_jinja2.render_template("app_index.html", request, context)
+            response.text = response.text.replace("</head>", RECONNECT_JS + "</head>", 1)
             response.headers["Referrer-Policy"] = "no-referrer"  # the token is in the URL
             response.headers["Cache-Control"] = "no-store"
             return response
@@ -174,6 +175,37 @@ def guarded(base: type, guard: Guard) -> type:
                 guard.sessions -= 1
 
     return _Server
+
+
+# textual-serve's page shows "Session ended" when its WebSocket closes, whatever closed
+# it. A connection that drops (network, a sleeping laptop, an SSH tunnel that restarts:
+# close code 1006) comes back instead: the page reloads as soon as the server answers,
+# and the new session follows the same run (it lives in its runner, not in the app). An
+# app that quits closes cleanly (1000) and is not restarted.
+RECONNECT_JS = """<script>
+(function () {
+  var Native = window.WebSocket, waiting = false, delay = 500;
+  function reconnect() {
+    if (waiting) return;
+    waiting = true;
+    (function again() {
+      fetch(location.href, {cache: "no-store"}).then(function (r) {
+        if (!r.ok) throw new Error(String(r.status));
+        location.reload();
+      }).catch(function () { delay = Math.min(delay * 2, 15000); setTimeout(again, delay); });
+    })();
+  }
+  function Reconnecting(url, protocols) {
+    var s = protocols === undefined ? new Native(url) : new Native(url, protocols);
+    s.addEventListener("close", function (e) { if (e.code === 1006) reconnect(); });
+    return s;
+  }
+  Reconnecting.prototype = Native.prototype;
+  ["CONNECTING", "OPEN", "CLOSING", "CLOSED"].forEach(function (k) { Reconnecting[k] = Native[k]; });
+  window.WebSocket = Reconnecting;
+})();
+</script>
+"""
 
 
 def _int(value: str | None, default: int) -> int:
