@@ -39,6 +39,7 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
         return ProbeResult(python=python, data=data, ok=True)
 
     monkeypatch.setattr(probe_pkg, "run_probe", fake_probe)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))  # the trust list
     proj = tmp_path / "proj"
     proj.mkdir()
     text = f'[project]\nname = "t"\nmusubi_dir = "{checkout}"\n[steps.te]\nargs = []\n'
@@ -72,12 +73,39 @@ def test_a_configured_python_is_probed_without_the_warning(world, capsys) -> Non
     toml.write_text(
         toml.read_text().replace('name = "t"\n', f'name = "t"\npython = "{world["venv"]}"\n')
     )
+    assert main(["rules", "trust", str(world["proj"])]) == 0  # the user read it: trusted
+    assert str(world["venv"]) in capsys.readouterr().out
     main(["doctor", "--project", str(world["proj"]), "--json"])
     out = json.loads(capsys.readouterr().out)
     assert world["probed"] == [str(world["venv"])] and out["probe"]["python_from"] == "project"
     assert "probe-python-fallback" not in {f["rule"] for f in out["findings"]}
     main(["doctor", "--project", str(world["proj"]), "--json", "--python", str(world["conda"])])
     assert json.loads(capsys.readouterr().out)["probe"]["python_from"] == "--python"
+
+
+def test_an_untrusted_folders_python_is_not_started(world, capsys) -> None:  # noqa: ANN001
+    """A wantui.toml the user did not write names the interpreter: doctor must not run it
+    (#10: a hostile [project] python runs code on `doctor`) until the folder is trusted
+    with that interpreter, or one is given with --python."""
+    toml = world["proj"] / "wantui.toml"
+    toml.write_text(
+        toml.read_text().replace('name = "t"\n', f'name = "t"\npython = "{world["venv"]}"\n')
+    )
+    main(["doctor", "--project", str(world["proj"]), "--json"])
+    captured = capsys.readouterr()
+    assert world["probed"] == [] and json.loads(captured.out)["probe"] is None
+    assert "not probing" in captured.err and "this folder is not trusted" in captured.err
+    assert "wantui rules trust" in captured.err and "--python" in captured.err
+    main(["doctor", "--project", str(world["proj"]), "--json", "--python", str(world["conda"])])
+    assert world["probed"] == [str(world["conda"])]  # named by the user: run
+    capsys.readouterr()
+    assert main(["rules", "trust", str(world["proj"])]) == 0
+    # a later change of [project] python (a git pull) needs a new trust
+    toml.write_text(toml.read_text().replace(str(world["venv"]), str(world["conda"])))
+    main(["doctor", "--project", str(world["proj"]), "--json"])
+    captured = capsys.readouterr()
+    assert world["probed"] == [str(world["conda"])]
+    assert "not the one you trusted" in captured.err
 
 
 def test_wantui_inside_the_musubi_venv_is_only_a_note(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ WANTUI = [sys.executable, "-c", "import sys; from wantui.cli.main import main; s
 
 
 def _doctor(
-    cwd: Path, *args: str, timeout: float = 60
+    cwd: Path, *args: str, timeout: float = 60, config: Path | None = None
 ) -> tuple[subprocess.CompletedProcess[str], float]:
     t0 = time.monotonic()
     r = subprocess.run(
@@ -27,7 +27,7 @@ def _doctor(
         text=True,
         timeout=timeout,
         cwd=cwd,
-        env={**os.environ, "NO_COLOR": "1"},
+        env={**os.environ, "NO_COLOR": "1", **({"XDG_CONFIG_HOME": str(config)} if config else {})},
     )
     return r, time.monotonic() - t0
 
@@ -172,7 +172,14 @@ def test_broken_project_python(tmp_path, case, rule, code) -> None:
     }[case]
     (tmp_path / "notexec").write_text("print('hi')\n")
     _project(tmp_path, ["--task", "t2v-1.3B"], python=python)
-    r, took = _doctor(tmp_path, "--json", "--probe-timeout", "2")
+    config = tmp_path / "config"  # the user trusts this folder's [project] python
+    trusted = subprocess.run(
+        [*WANTUI, "rules", "trust", str(tmp_path)],
+        capture_output=True,
+        env={**os.environ, "XDG_CONFIG_HOME": str(config)},
+    )
+    assert trusted.returncode == 0, trusted.stderr
+    r, took = _doctor(tmp_path, "--json", "--probe-timeout", "2", config=config)
     out = _json(r)
     assert r.returncode == 1, (r.returncode, r.stderr)  # the inputs checks find errors too
     probe = [f for f in out["findings"] if f["origin"] == "probe"]

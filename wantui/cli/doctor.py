@@ -17,7 +17,7 @@ from typing import Any
 from wantui.core.errors import WantuiError
 from wantui.core.finding import exit_code_for, sort_findings
 from wantui.core.project import PROJECT_FILE, Project, load_project
-from wantui.core.textsafe import SafeWriter
+from wantui.core.textsafe import SafeWriter, printable
 
 GiB = 1024**3
 
@@ -136,6 +136,23 @@ def _fallback(python: str, project: Project | None, checkout: Path | None, data:
     )
 
 
+def project_python_refusal(project: Project | None, python: str) -> str:
+    """Why doctor and plan do not start ``[project] python`` (the folder is not trusted
+    with it), with what to do; empty when they may."""
+    from wantui.core.rules import trust
+
+    if project is None:
+        return ""
+    why = trust.python_refusal(project.root, python)
+    if not why:
+        return ""
+    return (
+        f"not probing {python}, the [project] python of {project.file}: {why}."
+        f" Read {PROJECT_FILE}, then `wantui rules trust {project.root}` to let wantui start"
+        " it (doctor and plan), or name an interpreter with --python"
+    )
+
+
 def _load(args: argparse.Namespace) -> Project | None:
     try:
         root = Path(args.project) if args.project else Path.cwd()
@@ -168,10 +185,17 @@ def run(args: argparse.Namespace) -> int:
     probe = None
     python_from: str | None = None  # where the probed interpreter came from
     checkout: Path | None = None
+    refused = ""
     if not args.no_probe:
         python, python_from = choose_python(
             args.python, project.python if project else None, _project_python(project)
         )
+        refused = project_python_refusal(project, python) if python_from == "project" else ""
+    if refused:
+        # a wantui.toml is the folder's, not the user's: its interpreter is a program of
+        # the folder's choosing (docs/security.md, "What runs code")
+        print(printable(f"wantui: {refused}"), file=sys.stderr)
+    elif not args.no_probe:
         checkout = project.resolve(project.musubi_dir) if project and project.musubi_dir else None
         from wantui.cli.progress_line import ProgressLine
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from wantui.cli.render import write_json
 from wantui.core.errors import ExitCode, WantuiError
+from wantui.core.textsafe import printable
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -87,8 +88,13 @@ def machine_for(
             probe, _ = load_probe(project.root, project.python_path(),
                                   checkout=str(checkout) if checkout else None)  # fmt: skip
         if probe is None:
+            from wantui.cli.doctor import project_python_refusal
             from wantui.core.probe import run_probe
 
+            refused = project_python_refusal(project, python) if python else ""
+            if refused:  # the machine's facts are the same through wantui's own Python
+                print(printable(f"wantui: {refused}; probing wantui's own"), file=sys.stderr)
+                python = sys.executable
             probe = run_probe(python, timeout=args.probe_timeout, cwd=cwd, fast=True)
         found = machine_from_probe(probe.data)
         m.windows = found.windows or m.windows

@@ -47,7 +47,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.add_argument("rule_id", metavar="ID")
     _common(p, sub=True)
     p = sub.add_parser(
-        "trust", help="load the rules of DIR/.wantui/rules (as they are now) when wantui runs there"
+        "trust",
+        help="load the rules of DIR/.wantui/rules (as they are now) when wantui runs there,"
+        " and let doctor and plan probe its [project] python",
     )
     p.add_argument(
         "dir",
@@ -68,6 +70,20 @@ def register(parser: argparse.ArgumentParser) -> None:
     _common(p, sub=True)
 
 
+def _project_python(folder: Path) -> str | None:
+    """The folder's ``[project] python`` (resolved), or None (no such setting, or no
+    readable wantui.toml: nothing of it is trusted then)."""
+    from wantui.core.project import PROJECT_FILE, load_project
+
+    if not (folder / PROJECT_FILE).is_file():
+        return None
+    try:
+        project = load_project(folder)
+    except WantuiError:
+        return None
+    return project.python_path() if project.python else None
+
+
 def _trust(args: argparse.Namespace) -> int:
     """Show what the folder's rules are, then record them as trusted."""
     from wantui.core.rules import load_rules_dir, trust
@@ -83,8 +99,21 @@ def _trust(args: argparse.Namespace) -> int:
     if not folder.is_dir():
         raise WantuiError("not a folder", path=folder)
     rules_dir = folder / trust.RULES_SUBDIR
+    python = _project_python(folder)
     if not trust.rule_files(rules_dir):
-        raise WantuiError("no rule files (*.yaml) to trust", path=rules_dir)
+        if python is None:
+            raise WantuiError(
+                "nothing to trust: no rule files (*.yaml) and no [project] python", path=rules_dir
+            )
+        print(printable(f"  interpreter: {python} (doctor and plan start it to probe)"))
+        trust.trust(folder, python)
+        print(
+            printable(
+                f"Trusted {folder.resolve()}: wantui doctor and plan may start its [project]"
+                f" python, until it changes. Recorded in {trust.trust_file()}."
+            )
+        )
+        return ExitCode.OK
     found, errs = load_rules_dir(rules_dir, builtin=False)
     builtin = {r.id for r in load_rules(include_user=False).rules}
     for r in sorted(found, key=lambda r: r.id):
@@ -93,7 +122,9 @@ def _trust(args: argparse.Namespace) -> int:
         print(printable(f"  {r.id}{replaces}: {r.title}" + (f" [fixes: {fixes}]" if fixes else "")))
     for e in errs:
         print(printable(f"  broken, will be skipped: {e}"))
-    st = trust.trust(folder)
+    if python is not None:
+        print(printable(f"  interpreter: {python} (doctor and plan start it to probe)"))
+    st = trust.trust(folder, python)
     print(
         printable(
             f"Trusted {st.files} rule file(s) in {st.rules}: they load when wantui runs in"

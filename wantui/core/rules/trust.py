@@ -5,12 +5,18 @@ replace a built-in rule, fire on healthy lines and offer fixes. So they load onl
 ``wantui rules trust [DIR]``, which records the folder and a sha256 of its rule files in
 the user's own config (``$XDG_CONFIG_HOME/wantui/trusted.toml``). A change to the rule
 files (a ``git pull``) needs a new trust, as ``direnv allow`` does.
+
+The same record says which interpreter of the folder the user trusts: ``[project]
+python`` of a ``wantui.toml`` the user did not write is a program of the folder's
+choosing, and ``wantui doctor`` (and ``plan``) start it to probe the machine only when it
+is the one recorded here (or given with ``--python``): :func:`python_refusal`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -120,21 +126,42 @@ def _save(entries: list[dict]) -> Path:
     return path
 
 
-def trust(project_dir: str | os.PathLike[str]) -> TrustState:
-    """Record ``project_dir``'s rules, as they are now, as trusted."""
+def trust(project_dir: str | os.PathLike[str], python: str | None = None) -> TrustState:
+    """Record ``project_dir``'s rules, as they are now, as trusted; and ``python`` (its
+    ``[project] python``, resolved) as an interpreter wantui may start to probe."""
     folder = Path(os.path.realpath(project_dir))
     if not folder.is_dir():
         raise WantuiError("not a folder", path=project_dir)
     entries = [e for e in _load() if e["path"] != str(folder)]
-    entries.append(
-        {
-            "path": str(folder),
-            "rules_sha256": rules_digest(folder / RULES_SUBDIR),
-            "trusted_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        }
-    )
+    entry = {
+        "path": str(folder),
+        "rules_sha256": rules_digest(folder / RULES_SUBDIR),
+        "trusted_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    if python:
+        entry["python"] = os.path.realpath(python)
+    entries.append(entry)
     _save(entries)
     return state(folder)
+
+
+def python_refusal(project_dir: str | os.PathLike[str], python: str) -> str:
+    """Why wantui must not start ``python`` (a project's ``[project] python``) to probe
+    it: empty when the user trusted this folder with this interpreter, or when it is
+    wantui's own (trusted already: it runs wantui)."""
+    if os.path.realpath(python) == os.path.realpath(sys.executable):
+        return ""
+    folder = str(Path(os.path.realpath(project_dir)))
+    try:
+        entries = _load()
+    except WantuiError as exc:
+        return f"the trust list is unreadable ({exc})"
+    entry = next((e for e in entries if e["path"] == folder), None)
+    if entry is None:
+        return "this folder is not trusted"
+    if entry.get("python") != os.path.realpath(python):
+        return "this interpreter is not the one you trusted for this folder"
+    return ""
 
 
 def untrust(project_dir: str | os.PathLike[str]) -> bool:
