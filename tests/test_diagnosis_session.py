@@ -22,6 +22,7 @@ from tests.fakes_tui.helpers import live_app, wait_for
 from wantui.core.diagnosis import Session
 from wantui.core.finding import Finding
 from wantui.core.rules import load_rules
+from wantui.core.supervisor.diagnoser import FINDINGS_FILE, FindingsTail
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -69,6 +70,15 @@ def test_one_run_same_findings_everywhere(tmp_path: Path) -> None:
     assert all(k[1] for k in want), want  # every finding names its log
     assert sorted(_key_json(f) for f in ran["findings"]) == want
     assert sorted(_key_json(f) for f in attached["findings"]) == want
+    # the runner's findings.jsonl is where run and attach took them from
+    tail = FindingsTail(run_dir)
+    tail.poll()
+    assert tail.ended and sorted(_key(f) for f in tail.findings) == want
+    assert tail.steps[[f.rule for f in tail.findings].index("dataset-empty")] == "latents"
+    # a run without the file (an older wantui's) is diagnosed by the front end: the same
+    (run_dir / FINDINGS_FILE).unlink()
+    again = _wantui("attach", "--json", "--project", str(root), cwd=root)
+    assert sorted(_key_json(f) for f in again["findings"]) == want
 
     # the app follows the same run folder (a new run in a copy of the project)
     app_project = make_project(tmp_path / "q", {"train": "fail"}, env=EMPTY)

@@ -297,7 +297,8 @@ def test_cli_sink_survives_every_fault_output(tmp_path: Path) -> None:
     rec = follow_run(handle.run_dir, report, poll=0.05)
     assert rec.status == "succeeded" and report.finished.status == "succeeded"
     assert set(report.exits) == {"latents", "te", "train"}
-    assert report.session.stream("train").normalizer.lines_seen == 20000
+    # the findings come from the runner's diagnosis, which read every step to its end
+    assert report.tail is not None and report.tail.ended
 
 
 @pytest.mark.parametrize("pythonpath", [None, "/opt/user/lib"])

@@ -17,7 +17,7 @@ from typing import Any, TextIO
 
 from wantui.cli.render import write_json
 from wantui.core.errors import ExitCode, WantuiError
-from wantui.core.finding import Evidence, Finding, Location, Severity, exit_code_for, sort_findings
+from wantui.core.finding import Finding, Severity, exit_code_for, sort_findings
 from wantui.core.fixactions import FixAction, fix_targets
 from wantui.core.fixes import FixPlan, Journal, apply_plan, new_group_id, plan_fix, undo_last
 from wantui.core.fsutil import read_regular_file
@@ -83,33 +83,9 @@ def _open_project(arg: str | None) -> Project | None:
 def finding_from_json(obj: dict[str, Any]) -> Finding:
     """A Finding back from its ``to_json`` form (as printed by check/diagnose --json)."""
     try:
-        fixes = [
-            FixAction(
-                f["action"],
-                dict(f.get("params") or {}),
-                f.get("label", ""),
-                bool(f.get("auto", True)),
-            )
-            for f in obj.get("fixes") or []
-        ]
-        loc = obj.get("location")
-        return Finding(
-            rule=str(obj.get("rule", "")),
-            catalog=str(obj.get("catalog", "")),
-            severity=Severity(obj.get("severity", "error")),
-            title=str(obj.get("title", "")),
-            message=str(obj.get("message", "")),
-            evidence=[Evidence(int(e["line"]), str(e["text"])) for e in obj.get("evidence") or []],
-            captures={str(k): str(v) for k, v in (obj.get("captures") or {}).items()},
-            fixes=fixes,
-            advice=[str(a) for a in obj.get("advice") or []],
-            origin=str(obj.get("origin", "log")),
-            location=Location(loc["path"], loc.get("line"), loc.get("column"))
-            if isinstance(loc, dict)
-            else None,
-        )
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise WantuiError(f"not a finding: {exc}") from None
+        return Finding.from_json(obj)
+    except ValueError as exc:
+        raise WantuiError(str(exc)) from None
 
 
 def _load_findings_file(path: str) -> list[Finding]:

@@ -190,15 +190,48 @@ class LiveReport:
         r = self.meter()
         if r is not None:
             _say(f"meter: {r.line()}")
+        self.tail: Any = None  # the run's findings.jsonl (core/supervisor/diagnoser.py)
+        self.session_used = False
+        self._next = 0.0
 
     def _live(self, findings: list[Finding], step: str | None) -> None:
         for f in findings:
             where = f" (line {f.lines[0]})" if f.lines else ""
             _say(f"{f.severity.value} in {step or 'the run'}: {f.title}{where}")
 
-    def __call__(self, event: Event) -> None:
+    def _diagnosis(self, event: Event) -> None:
+        """The runner's findings.jsonl when the run has one (the file is the truth);
+        for a run without one (an older wantui's), the logs diagnosed here."""
+        if self.tail is None and self.session_used is False and isinstance(event, StepStarted):
+            from wantui.core.supervisor.diagnoser import FindingsTail
+
+            tail = FindingsTail(Path(event.log_path).parent)
+            if tail.exists():
+                self.tail = tail
+        if self.tail is not None:
+            if isinstance(event, RunFinished):
+                self._pull(wait=True)
+            elif isinstance(event, (StepStarted, StepExited)) or time.monotonic() > self._next:
+                self._pull()
+            return
+        self.session_used = self.session_used or isinstance(event, (StepStarted, StepOutput))
         for loc in self.session.event(event):
             self._live([loc.finding], loc.step)
+
+    def _pull(self, *, wait: bool = False) -> None:
+        assert self.tail is not None
+        self._next = time.monotonic() + 0.2
+        end = time.monotonic() + (5.0 if wait else 0.0)
+        while True:
+            new = self.tail.poll()
+            for f, step in zip(new, self.tail.steps[len(self.tail.steps) - len(new) :]):
+                self._live([f], step)
+            if self.tail.ended or time.monotonic() >= end:
+                return
+            time.sleep(0.05)
+
+    def __call__(self, event: Event) -> None:
+        self._diagnosis(event)
         if isinstance(event, StepOutput):
             if self.echo is not None:
                 self.echo.buffer.write(event.data)  # type: ignore[attr-defined]
@@ -257,6 +290,9 @@ class LiveReport:
                 _say(str(fin.get("message")))
 
     def findings(self) -> list[Finding]:
+        if self.tail is not None:
+            self.tail.poll()
+            return sort_findings(self.tail.findings + self.extra)
         return sort_findings(self.session.findings() + self.extra)
 
     def report(self, rec: RunRecord, *, json_mode: bool) -> int:

@@ -112,6 +112,53 @@ class Finding:
             **({"anatomy": self.anatomy} if self.anatomy is not None else {}),
         }
 
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> Finding:
+        """A Finding back from its :meth:`to_json` form (``--json`` output, a run's
+        findings.jsonl). Raises ValueError naming what is wrong."""
+        try:
+            loc = obj.get("location")
+            return cls(
+                rule=str(obj.get("rule", "")),
+                catalog=str(obj.get("catalog", "")),
+                severity=Severity(obj.get("severity", "error")),
+                title=str(obj.get("title", "")),
+                message=str(obj.get("message", "")),
+                evidence=[
+                    Evidence(
+                        int(e["line"]),
+                        str(e["text"]),
+                        str(e["source"]) if e.get("source") is not None else None,
+                        tuple(int(r) for r in e.get("ranks") or ()),
+                    )
+                    for e in obj.get("evidence") or []
+                ],
+                captures={str(k): str(v) for k, v in (obj.get("captures") or {}).items()},
+                fixes=[
+                    FixAction(
+                        f["action"],
+                        dict(f.get("params") or {}),
+                        f.get("label", ""),
+                        bool(f.get("auto", True)),
+                    )
+                    for f in obj.get("fixes") or []
+                ],
+                advice=[str(a) for a in obj.get("advice") or []],
+                steps=tuple(str(x) for x in obj.get("steps") or ()),
+                priority=int(obj.get("priority", 50)),
+                origin=str(obj.get("origin", "log")),
+                location=Location(loc["path"], loc.get("line"), loc.get("column"))
+                if isinstance(loc, dict)
+                else None,
+                references=[str(r) for r in obj.get("references") or []],
+                consequence_of=obj.get("consequence_of")
+                if isinstance(obj.get("consequence_of"), str)
+                else None,
+                anatomy=obj["anatomy"] if isinstance(obj.get("anatomy"), dict) else None,
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ValueError(f"not a finding: {exc}") from None
+
 
 def sort_findings(findings: list[Finding]) -> list[Finding]:
     """Root causes first: consequences last, then severity, then priority, then position."""

@@ -21,7 +21,9 @@ import time
 import traceback
 from pathlib import Path
 
+from wantui.core.errors import WantuiError
 from wantui.core.supervisor import lock as lockmod
+from wantui.core.supervisor.diagnoser import RunDiagnoser
 from wantui.core.supervisor.procs import (
     LEFTOVER_GRACE,
     ORIG_PYTHONPATH,
@@ -71,6 +73,7 @@ class Runner:
             getattr(self.away, name)(*args)
         except Exception:  # noqa: BLE001 - a notification never breaks the run
             traceback.print_exc()
+        self.diagnoser: RunDiagnoser | None = None
 
     # -- persistence -----------------------------------------------------------------
     def save(self) -> None:
@@ -119,6 +122,22 @@ class Runner:
     def on_stop_notice(self, signum: int, frame: object) -> None:
         """SIGUSR1 from stop_run: it signals the step's group itself; just start nothing more."""
         self.stop_requested = True
+
+    # -- the diagnosis ---------------------------------------------------------------
+    def diagnose_end(self, step: StepRecord) -> None:
+        if self.diagnoser is None:
+            return
+        if step.returncode is not None:
+            status: int | None = step.returncode
+        elif step.signal:
+            status = -step.signal
+        else:
+            status = 1 if step.state == "failed" else None  # could not start
+        try:
+            self.diagnoser.step_ended(step.name, status, stopped=step.state == "stopped")
+        except Exception as exc:  # noqa: BLE001 - the run goes on; front ends diagnose
+            print(f"wantui: the run's diagnosis failed: {exc!r}", file=sys.stderr, flush=True)
+            self.diagnoser = None
 
     # -- one step --------------------------------------------------------------------
     def cannot_start(self, step: StepRecord, message: str) -> None:
@@ -188,6 +207,8 @@ class Runner:
         step.state = "running"
         step.started = now_iso()
         self.save()
+        if self.diagnoser is not None:
+            self.diagnoser.step_started(step.name, log_path)
         if self.check_stop():  # a stop that raced the start
             self.on_stop_signal(signal.SIGINT, None)
         self.away_call("step_started", step.name, log_path)
@@ -282,6 +303,7 @@ class Runner:
         self.save()
         self.make_reserve()
         self.start_away()
+        self.diagnoser = start_diagnoser(self.run_dir, rec)
         failed: str | None = None
         for step in rec.steps:
             if step.state == "skipped":
@@ -293,8 +315,14 @@ class Runner:
                 step.state, step.message = "cancelled", f"not run: step {failed} failed"
                 continue
             self.run_step(step)
+            self.diagnose_end(step)
             if step.state == "failed":
                 failed = step.name
+        if self.diagnoser is not None:
+            try:
+                self.diagnoser.close()  # findings.jsonl complete before the run is said ended
+            except Exception as exc:  # noqa: BLE001 - the run's end must still be saved
+                print(f"wantui: the run's diagnosis failed: {exc!r}", file=sys.stderr, flush=True)
         if any(s.state == "stopped" for s in rec.steps) or (self.stop_requested and not failed):
             rec.status = "stopped"
         elif failed or any(s.state == "failed" for s in rec.steps):
@@ -319,6 +347,25 @@ class Runner:
         if self.unsaved:
             self.save()
         return 0 if rec.status == "succeeded" else 1
+
+
+def start_diagnoser(run_dir: Path, rec: RunRecord) -> RunDiagnoser | None:
+    """The run's diagnosis (findings.jsonl), or None when it cannot start: the run goes
+    on, said in runner.log, and front ends diagnose the logs themselves."""
+    try:
+        context: dict[str, str] = {}
+        try:
+            from wantui.core.project import load_project
+
+            project = load_project(rec.project)
+            if project.dataset_config:
+                context["dataset_config"] = str(project.dataset_config_path())
+        except WantuiError:
+            pass
+        return RunDiagnoser(run_dir, context)
+    except Exception as exc:  # noqa: BLE001 - never a reason to not run the pipeline
+        print(f"wantui: the run's diagnosis cannot start: {exc!r}", file=sys.stderr, flush=True)
+        return None
 
 
 def main(argv: list[str] | None = None) -> int:
