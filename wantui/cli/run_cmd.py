@@ -170,6 +170,9 @@ class LiveReport:
         self.train_progress: Progress | None = None
         self.run_dir: Path | None = None
         self.meter_said = time.monotonic()
+        self.tail: Any = None  # the run's findings.jsonl (core/supervisor/diagnoser.py)
+        self.session_used = False
+        self._next = 0.0
 
     def meter(self) -> Reading | None:
         from wantui.core.away.meter import meter_for_record
@@ -190,9 +193,6 @@ class LiveReport:
         r = self.meter()
         if r is not None:
             _say(f"meter: {r.line()}")
-        self.tail: Any = None  # the run's findings.jsonl (core/supervisor/diagnoser.py)
-        self.session_used = False
-        self._next = 0.0
 
     def _live(self, findings: list[Finding], step: str | None) -> None:
         for f in findings:

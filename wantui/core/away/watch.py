@@ -9,7 +9,6 @@ after the run's final state is saved.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sys
 import time
@@ -20,11 +19,11 @@ from wantui.core.away import finish as finishmod
 from wantui.core.away.config import AwayConfig
 from wantui.core.away.meter import clock, cost, meter_for_record
 from wantui.core.away.notify import Message, Notifier, scrub
+from wantui.core.finding import sort_findings
 from wantui.core.progress import Progress, parse_progress
 
 TAIL_CHUNK = 1 << 20  # bytes read from a step's log per tick (the rest next tick)
 DRAIN_S = 60.0  # how long the runner waits for the last messages before it exits
-FINDINGS_FILE = "findings.jsonl"  # written beside run.json by the run's diagnoser, if any
 
 
 def _money(seconds: float, price: float | None) -> str:
@@ -55,19 +54,20 @@ def diagnose_run(
 
 
 def _findings_file(run_dir: Path, step: str) -> dict[str, Any] | None:
-    """The top finding the run's own diagnoser wrote for ``step``, when it wrote one."""
-    path = run_dir / FINDINGS_FILE
-    try:
-        rows = path.read_text(encoding="utf-8", errors="replace").splitlines()[:1000]
-    except OSError:
+    """The top error the run's own diagnosis (findings.jsonl) found, root cause first:
+    ``step``'s own when it has one, else the run's. None without the file."""
+    from wantui.core.supervisor.diagnoser import FindingsTail
+
+    tail = FindingsTail(run_dir)
+    if not tail.exists():
         return None
-    for raw in rows:
-        with contextlib.suppress(ValueError):
-            row = json.loads(raw)
-            if isinstance(row, dict) and step in (row.get("steps") or [step]) and row.get("title"):
-                if row.get("severity", "error") == "error":
-                    return row
-    return None
+    tail.poll()
+    errors = [(f, s) for f, s in zip(tail.findings, tail.steps) if f.severity.value == "error"]
+    if not errors:
+        return None
+    order = {id(f): i for i, f in enumerate(sort_findings([f for f, _ in errors]))}
+    errors.sort(key=lambda fs: (fs[1] != step, order[id(fs[0])]))
+    return errors[0][0].to_json()
 
 
 class StepWatch:
@@ -224,7 +224,9 @@ class AwayWatch:
                 "title": str(row.get("title")),
                 "fix": (fixes[0].get("label") if fixes and isinstance(fixes[0], dict) else None)
                 or ((row.get("advice") or [None])[0]),
-                "line": ev[0].get("text") if ev and isinstance(ev[0], dict) else None,
+                "line": f"line {ev[0].get('line')}: {ev[0].get('text')}"
+                if ev and isinstance(ev[0], dict)
+                else None,
             }
         status = (
             step.returncode

@@ -54,6 +54,7 @@ class Runner:
         self.unsaved = False
         self.lock_fd: int | None = None
         self.away = None  # wantui.core.away.watch.AwayWatch, when it could start
+        self.diagnoser: RunDiagnoser | None = None
 
     def start_away(self) -> None:
         """Notifications, the meter and the end action (wantui/core/away): a bad setting
@@ -73,7 +74,6 @@ class Runner:
             getattr(self.away, name)(*args)
         except Exception:  # noqa: BLE001 - a notification never breaks the run
             traceback.print_exc()
-        self.diagnoser: RunDiagnoser | None = None
 
     # -- persistence -----------------------------------------------------------------
     def save(self) -> None:
