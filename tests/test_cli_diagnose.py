@@ -299,7 +299,7 @@ def test_render_json_extra() -> None:
     assert obj["source"] == ["a", "b"] and obj["run"] == "x" and obj["findings"][0]["rule"] == "r"
 
 
-def test_grep_and_python_paths_agree(env: dict[str, str], tmp_path: Path) -> None:
+def test_re2_and_plain_python_paths_agree(env: dict[str, str], tmp_path: Path) -> None:
     log = tmp_path / "mixed.log"
     log.write_bytes(
         HEALTHY.read_bytes()
@@ -310,7 +310,7 @@ def test_grep_and_python_paths_agree(env: dict[str, str], tmp_path: Path) -> Non
         + FAILING.encode()
     )
     fast = wantui(env, "diagnose", "--json", str(log))
-    slow = wantui(dict(env, WANTUI_NO_GREP="1"), "diagnose", "--json", str(log))
+    slow = wantui(dict(env, WANTUI_RE2="0"), "diagnose", "--json", str(log))
     assert fast.returncode == slow.returncode == 1
     assert json.loads(fast.stdout) == json.loads(slow.stdout)
     assert {f["rule"] for f in json.loads(fast.stdout)["findings"]} == {
@@ -323,7 +323,7 @@ def test_grep_and_python_paths_agree(env: dict[str, str], tmp_path: Path) -> Non
 def test_stdin_paths_agree_and_bad_stdin(env: dict[str, str]) -> None:
     data = HEALTHY.read_bytes() * 200 + FAILING.encode()  # > 2 MB: the pump thread has work
     fast = wantui(env, "diagnose", "--json", "-", stdin=data)
-    slow = wantui(dict(env, WANTUI_NO_GREP="1"), "diagnose", "--json", "-", stdin=data)
+    slow = wantui(dict(env, WANTUI_RE2="0"), "diagnose", "--json", "-", stdin=data)
     assert fast.returncode == slow.returncode == 1
     assert json.loads(fast.stdout) == json.loads(slow.stdout)
     assert json.loads(fast.stdout)["findings"][0]["lines"] == [

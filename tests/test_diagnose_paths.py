@@ -1,16 +1,21 @@
-"""The block prefilter, the grep path and the line-by-line live path give the same
-findings (and the same lines) as matching every line without any prefilter."""
+"""The literal scanner (RE2, and its plain-Python fallback), by blocks and line by line,
+gives the same findings (and the same lines) as matching every line without any
+prefilter."""
 
 from __future__ import annotations
 
-import shutil
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wantui.core.logtext import Normalizer, Prefilter, clean_bytes, grep_lines, normalize_text
+from wantui.core import matcher as matcher_mod
+from wantui.core.literalscan import LiteralScan, clean_bytes
+from wantui.core.logtext import Normalizer, normalize_text
 from wantui.core.matcher import Matcher
 from wantui.core.rules import load_rules
 
@@ -46,7 +51,9 @@ def findings_json(fs: list) -> list[dict]:
 def unfiltered(data: bytes) -> list[dict]:
     """The reference: every line through every rule, no literal prefilter at all."""
     m = Matcher(RULES)
-    m._prefilter = None  # noqa: SLF001 - the filter-free reference
+    # no line prefilter (each pattern's own literal check stays: with (?i), Python's re
+    # folds "ſ" to "s" where str.lower() does not, so that check is not a strict superset)
+    m._literals = None  # noqa: SLF001
     for line in normalize_text(data):
         m.feed(line)
     m.finish()
@@ -78,15 +85,22 @@ def live_path(data: bytes) -> list[dict]:
     return findings_json(m.findings())
 
 
-def grep_path(data: bytes, tmp: Path) -> list[dict]:
-    m = Matcher(RULES)
-    log = tmp / "mix.log"
-    log.write_bytes(data)
-    plain, folded = m.prefilter_literals() or ([], [])
-    for line in grep_lines(log, plain + folded, ignore_case=bool(folded), keep=m.prefilter_bytes()):
-        m.feed(line)
-    m.finish()
-    return findings_json(m.findings())
+@contextmanager
+def plain_python() -> Iterator[None]:
+    """The fallback engine, as on a machine where google-re2 has no wheel."""
+    old = os.environ.get("WANTUI_RE2")
+    os.environ["WANTUI_RE2"] = "0"
+    matcher_mod._block_prefilter.cache_clear()
+    matcher_mod._literal_set.cache_clear()
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("WANTUI_RE2", None)
+        else:
+            os.environ["WANTUI_RE2"] = old
+        matcher_mod._block_prefilter.cache_clear()
+        matcher_mod._literal_set.cache_clear()
 
 
 @settings(max_examples=25, deadline=None)
@@ -104,19 +118,25 @@ def grep_path(data: bytes, tmp: Path) -> list[dict]:
         ]
     ),
 )
-def test_paths_give_identical_findings(
-    parts: list[bytes], chunk: int, extra: bytes, tmp_path_factory
-) -> None:
+def test_paths_give_identical_findings(parts: list[bytes], chunk: int, extra: bytes) -> None:
     data = extra + b"".join(p if p.endswith(b"\n") else p + b"\n" for p in parts)
     want = unfiltered(data)
     assert block_path(data, chunk) == want
     assert live_path(data) == want
-    if shutil.which("grep") and b"\n" in data:
-        assert grep_path(data, tmp_path_factory.mktemp("g")) == want
+    assert Matcher(RULES).prefilter().engine == "re2"  # type: ignore[union-attr]
+    with plain_python():
+        assert Matcher(RULES).prefilter().engine == "re"  # type: ignore[union-attr]
+        assert block_path(data, chunk) == want
+        assert live_path(data) == want
 
 
-def test_prefilter_lines_equal_a_plain_literal_search() -> None:
-    m = Matcher(RULES)
+@pytest.mark.parametrize("engine", ["re2", "re"])
+def test_prefilter_lines_equal_a_plain_literal_search(engine: str) -> None:
+    if engine == "re":
+        with plain_python():
+            m = Matcher(RULES)
+    else:
+        m = Matcher(RULES)
     pf = m.prefilter()
     assert pf is not None
     plain, folded = m.prefilter_literals() or ([], [])
@@ -127,12 +147,14 @@ def test_prefilter_lines_equal_a_plain_literal_search() -> None:
         line = clean_bytes(raw)
         if any(lit in line for lit in plain) or any(lit in line.lower() for lit in folded):
             want.append((i, raw))
-    assert pf.lines(data) == want
+    assert pf.engine == engine and pf.lines(data) == want
     assert len(want) > 50
 
 
-def test_prefilter_case_folded_and_split_by_escape() -> None:
-    pf = Prefilter([b"CUDA out of memory"], [b"avr_loss=nan"])
+@pytest.mark.parametrize("re2", ["1", "0"])
+def test_prefilter_case_folded_and_split_by_escape(re2: str, monkeypatch) -> None:
+    monkeypatch.setenv("WANTUI_RE2", re2)
+    pf = LiteralScan([b"CUDA out of memory"], [b"avr_loss=nan"])
     data = b"x\nsteps: 1/2 [00:01, AVR_LOSS=NaN]\nCUDA \x1b[1mout of memory\nCUDA out of mem\n"
     assert [i for i, _ in pf.lines(data)] == [1, 2]
     assert pf.matches(b"..avr_loss=nAn..") and not pf.matches(b"avr_loss=1.2")
@@ -213,8 +235,10 @@ def test_tui_keep_with_progress_takes_the_block_path(monkeypatch: pytest.MonkeyP
     assert got[1] and got[3] == 3
 
 
-def test_prefilter_short_and_odd_literals() -> None:
-    pf = Prefilter([b"\rab", b"xy", b"Q", b"E(s)"], [b"n"])
+@pytest.mark.parametrize("re2", ["1", "0"])
+def test_prefilter_short_and_odd_literals(re2: str, monkeypatch) -> None:
+    monkeypatch.setenv("WANTUI_RE2", re2)
+    pf = LiteralScan([b"\rab", b"xy", b"Q", b"E(s)"], [b"n"])
     data = b"zz\nab\nqxyq\nQ\nN\nno\nError(s) E(s)\n"
     assert pf.lines(data) == [(2, b"qxyq"), (3, b"Q"), (4, b"N"), (5, b"no"), (6, b"Error(s) E(s)")]
     assert pf.lines(b"") == [] and pf.lines(b"\n\n") == []

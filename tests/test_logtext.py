@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import re
-import shutil
 import tracemalloc
 from pathlib import Path
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -16,7 +14,6 @@ from wantui.core.logtext import (
     Line,
     Normalizer,
     decode_line,
-    grep_lines,
     iter_file_lines,
     normalize_text,
 )
@@ -198,56 +195,6 @@ def test_fuzz_chunking_invariant(data: bytes, size: int) -> None:
         got.extend(n.feed(data[i : i + size]))
     got.extend(n.close())
     assert got == normalize_text(data)
-
-
-@pytest.mark.skipif(shutil.which("grep") is None, reason="no grep on this machine")
-def test_grep_lines_same_as_python_prefilter(tmp_path: Path) -> None:
-    lits = [b"found 0 ", b"Traceback", b"\x1b", "学習".encode("cp932"), "学習".encode()]
-    data = (
-        healthy_log().read_bytes()
-        + b"\x1b[31mfo\x1b[0mund 0 videos\r\n"
-        + "学習開始\n".encode("cp932")
-        + b"x" * (3 << 20)
-        + b" Traceback here\r\rsteps: 1/2 [00:01<00:01,  1.00it/s]\n"
-        + b"found 0 images"
-    )
-    log = tmp_path / "x.log"
-    log.write_bytes(data)
-    keep = re.compile(b"|".join(re.escape(x) for x in lits))
-    want = list(iter_file_lines(log, keep=keep))
-    got = list(grep_lines(log, lits))
-    assert got == want
-    assert list(grep_lines(log, lits, ignore_case=True, keep=keep)) == want
-    assert [ln.number for ln in got][-3:] == [110, 111, 112]
-
-
-@pytest.mark.skipif(shutil.which("grep") is None, reason="no grep on this machine")
-def test_grep_lines_ignore_case_is_a_superset(tmp_path: Path) -> None:
-    log = tmp_path / "x.log"
-    log.write_bytes(b"AVR_LOSS=NAN\navr_loss=nan\nnothing\n")
-    assert [ln.number for ln in grep_lines(log, [b"avr_loss=nan"], ignore_case=True)] == [1, 2]
-    assert [ln.number for ln in grep_lines(log, [b"avr_loss=nan"])] == [2]
-    exact = re.compile(b"avr_loss=nan")
-    assert [
-        ln.number for ln in grep_lines(log, [b"avr_loss=nan"], ignore_case=True, keep=exact)
-    ] == [2]
-
-
-@pytest.mark.skipif(shutil.which("grep") is None, reason="no grep on this machine")
-def test_grep_lines_regex_specials_are_literal(tmp_path: Path) -> None:
-    log = tmp_path / "x.log"
-    log.write_bytes(b"a.b*c+d?e|f^g$h\\i]j}k(l)[m]{2}\naXb*c\nx{2}\n")
-    lits = [b"a.b*c+d?e|f^g$h\\i]j}k(l)[m]{2}", b"x{2}"]
-    assert [ln.number for ln in grep_lines(log, lits)] == [1, 3]
-
-
-def test_loose_scan_then_exact_keep_is_exact() -> None:
-    data = b"aaa\nbbb ERR\nccc ERROR\nERR and ERROR\nERR\n"
-    exact = re.compile(b"ERROR")
-    loose = re.compile(b"ERR")
-    n = Normalizer(keep=exact, scan=loose)
-    got = n.feed(data) + n.close()
-    assert [(ln.number, ln.text) for ln in got] == [(3, "ccc ERROR"), (4, "ERR and ERROR")]
 
 
 @settings(max_examples=60, deadline=None)

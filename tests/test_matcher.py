@@ -258,23 +258,6 @@ def test_finish_twice_adds_nothing(rules: RuleSet) -> None:
     assert m.finish(2) == [] and len(m.findings()) == 1
 
 
-def test_loose_prefilter_is_a_superset() -> None:
-    builtin = load_rules(include_user=False)
-    m = Matcher(builtin)
-    plain, folded = m.prefilter_literals() or ([], [])
-    loose = m.prefilter_loose()
-    assert loose is not None
-    for lit in plain:
-        assert loose.search(lit), lit
-    for lit in folded:
-        assert loose.search(lit.upper()), lit
-    # and it lets few healthy lines through
-    hits = [ln for ln in HEALTHY.read_bytes().split(b"\n") if loose.search(ln)]
-    # (8: the dataset config dump's "[Dataset N]" and cache_directory lines are read, to
-    # find datasets sharing a cache directory: rule dataset-cache-dir-shared-dump)
-    assert len(hits) <= 8, hits
-
-
 def test_findings_per_rule_are_bounded(tmp_path: Path) -> None:
     from wantui.core.matcher import MAX_FINDINGS_PER_RULE
     from wantui.core.rules import load_rule_file

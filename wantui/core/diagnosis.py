@@ -127,10 +127,6 @@ class Session:
         s = self.stream(key)
         return self._lines(key, s, s.normalizer.feed(data))
 
-    def feed_lines(self, key: str, lines: Any) -> StepNews:
-        """Lines already normalised (the grep fast path of ``wantui diagnose``)."""
-        return self._lines(key, self.stream(key), lines)
-
     def redraw(self, key: str, state: bytes | None) -> StepNews:
         """The line being redrawn with ``\\r`` right now (a tqdm bar before its newline):
         its progress and precursors must not wait for the newline. None: it ended."""

@@ -1,6 +1,7 @@
 """Reading log files for a diagnosis: files or stdin, NUL padding, UTF-16, binary input
-refused with a one-line error, and the external grep fast path. :func:`diagnose_logs`
-runs them through one :class:`~wantui.core.diagnosis.Session`."""
+refused with a one-line error. :func:`diagnose_logs` runs them through one
+:class:`~wantui.core.diagnosis.Session` (whose matcher finds the relevant lines with RE2,
+see :mod:`wantui.core.literalscan`: no external program)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ from typing import BinaryIO
 
 from wantui.core.diagnosis import Session
 from wantui.core.errors import WantuiError
-from wantui.core.logtext import grep_lines
 from wantui.core.project import STEP_NAMES
 from wantui.core.rules import RuleSet
 
@@ -101,40 +101,7 @@ def _utf16(fh: BinaryIO, first: bytes, name: str) -> Iterator[bytes]:
     yield dec.decode(b"", final=True).encode("utf-8")
 
 
-class _Prefixed:
-    """A binary stream with bytes already read put back in front (stdin cannot seek)."""
-
-    def __init__(self, head: bytes, rest: BinaryIO) -> None:
-        self._head = head
-        self._rest = rest
-
-    def read(self, n: int = -1) -> bytes:
-        if self._head:
-            out, self._head = self._head, b""
-            return out
-        return self._rest.read(n)
-
-
-def _grep() -> str | None:
-    """An external grep for the literal prefilter, unless WANTUI_NO_GREP is set or the
-    grep found does not take the options used (a minimal busybox build, say)."""
-    if os.environ.get("WANTUI_NO_GREP"):
-        return None
-    import shutil
-    import subprocess
-
-    grep = shutil.which("grep")
-    if grep is None:
-        return None
-    probe = [grep, "-a", "-n", "-E", "-i", "-e", "[w]antui", "--", os.devnull]
-    try:
-        ok = subprocess.run(probe, capture_output=True, timeout=10).returncode == 1
-    except (OSError, subprocess.SubprocessError):
-        ok = False
-    return grep if ok else None
-
-
-def _feed_python(session: Session, fh: BinaryIO, label: str) -> int:
+def _feed(session: Session, fh: BinaryIO, label: str) -> int:
     for chunk in _chunks(fh, label):
         session.feed(label, chunk)
     session.end(label)
@@ -156,16 +123,9 @@ def diagnose_logs(
     step's, other files get every rule. ``labels``: how evidence names a file (default:
     as given). Returns the finished session and the empty inputs.
 
-    Regular files go through ``grep -E`` with the rules' literals when grep exists (the
-    same lines as the Python prefilter, found at grep's speed); UTF-16 logs and machines
-    without grep use the Python prefilter. stdin is pumped into grep by a thread.
     """
     # the traceback anatomy checks the files an exception names, from where wantui runs
     session = Session(rules, context, path_probe=(os.path.exists, os.listdir))
-    matcher = session.matcher
-    keep = matcher.prefilter_bytes()
-    literals = matcher.prefilter_literals()
-    grep = _grep() if literals is not None else None
     empty: list[str] = []
     for name in names:
         label = "<stdin>" if name == "-" else (labels or {}).get(name, name)
@@ -173,42 +133,8 @@ def diagnose_logs(
         session.start(label, step=step, source=label)
         fh = open_log(name)
         try:
-            if grep is None or literals is None:
-                if _feed_python(session, fh, label) == 0:
-                    empty.append(label)
-                continue
-            try:
-                head = fh.read(_SNIFF)
-            except OSError as exc:
-                raise WantuiError(f"cannot read: {exc.strerror or exc}", path=label) from None
-            head = skip_nul_padding(fh, head, label)
-            if not head:
+            if _feed(session, fh, label) == 0:
                 empty.append(label)
-                continue
-            if (
-                b"\x00" in head
-                or head.startswith((b"\xff\xfe", b"\xfe\xff"))
-                or (b"\n" not in head and b"\r" in head)
-            ):
-                # binary (raises), UTF-16 or \r line ends (old Mac; grep would see one
-                # line) go through Python; stdin cannot seek back
-                _feed_python(session, _Prefixed(head, fh), label)
-                continue
-            plain, folded = literals
-            try:
-                found = grep_lines(
-                    name,
-                    plain + folded,
-                    ignore_case=bool(folded),
-                    keep=keep,
-                    grep=grep,
-                    source=fh,  # pumped, each line bounded: grep's memory stays small
-                    prefix=head,
-                )
-                session.feed_lines(label, found)
-                session.end(label)
-            except OSError as exc:
-                raise WantuiError(f"cannot read: {exc}", path=label) from None
         finally:
             if fh is not sys.stdin.buffer:
                 fh.close()

@@ -2,10 +2,11 @@
 
 Feed it line by line (live, from the supervisor) or a whole file (``wantui diagnose``);
 both give the same findings. Per line the cost is one check for every rule's required
-literals (see :mod:`wantui.core.rules.regexcheck`; the block scanner's check for ASCII
-text, a combined regex otherwise); only lines that pass run the rules' own regexes.
+literals (see :mod:`wantui.core.rules.regexcheck`), found by RE2 (:mod:`wantui.core.literalscan`);
+on a line that passes, one ``re2.Set`` pass says which rule patterns' literals it holds and
+only those patterns run on Python's ``re`` (which gives the capture groups).
 :meth:`Matcher.prefilter` / :meth:`Matcher.prefilter_bytes` are the same filter on raw
-bytes, which lets the normaliser skip the bulk of INFO and tqdm lines at C speed.
+bytes, which lets the normaliser skip the bulk of INFO and tqdm lines in linear time.
 
 Beyond the rules, the matcher follows the run itself: Python tracebacks, argparse
 ``error:`` lines and accelerate's closing ``subprocess.CalledProcessError`` (which is
@@ -25,9 +26,10 @@ from wantui.core import architecture as archs
 from wantui.core import traceback_anatomy
 from wantui.core.finding import Evidence, Finding, Severity, sort_findings
 from wantui.core.fixactions import FixAction
-from wantui.core.logtext import Line, Prefilter, register_prefilter
+from wantui.core.literalscan import LiteralScan, LiteralSet, trie_pattern
+from wantui.core.logtext import Line, register_prefilter
 from wantui.core.rules.model import Pattern, Rule, RuleSet
-from wantui.core.rules.regexcheck import MATCH_CHARS, loose_pieces
+from wantui.core.rules.regexcheck import MATCH_CHARS
 from wantui.core.rules.template import render
 
 WRAPPER_ID = "wrapper-failure-unknown"
@@ -158,7 +160,7 @@ class Matcher:
         # the step of the current input (set_source): one matcher can diagnose a whole
         # run, each step's log under the rules of that step
         self._step: str | None = None
-        self._step_checks: dict[str, list] = {}
+        self._step_checks: dict[str, set[int]] = {}
         literals: list[tuple[str, bool]] = [(lit, False) for lit in _INTERNAL_LITERALS]
         self._unfiltered = False
         for r in self.rules:
@@ -177,19 +179,28 @@ class Matcher:
                     if lits and p.ignore_case:
                         lits = tuple(lit.lower() for lit in lits)
                     self._checks.append((p, r, kind, lits, p.ignore_case))
-        self._prefilter = None if self._unfiltered else _combined(literals)
+        # the checks with literals, in order: one Set pass tells which a line can match
+        self._filtered = [i for i, c in enumerate(self._checks) if c[3] is not None]
+        self._always = [i for i, c in enumerate(self._checks) if c[3] is None]
+        self._litset = _literal_set(
+            tuple(
+                (tuple(p.literals or ()), p.ignore_case)
+                for p, *_ in (self._checks[i] for i in self._filtered)
+            )
+        )
+        # the text-level literals (for non-ASCII text) and the bytes regex for callers
+        # that pass ``keep``: compiled when first needed (Python's re compiles slowly)
+        self._literals = None if self._unfiltered else tuple(literals)
+        self._prefilter: re.Pattern[str] | None | bool = False
         self._literal_bytes = None if self._unfiltered else _literal_bytes(literals)
-        self._prefilter_bytes = _combined_bytes(self._literal_bytes)
-        self._prefilter_loose: re.Pattern[bytes] | None | bool = False  # built when asked
-        self._block_prefilter: Prefilter | None = None
+        self._prefilter_bytes: re.Pattern[bytes] | None | bool = False
+        self._block_prefilter: LiteralScan | None = None
         if self._literal_bytes is not None:
             plain, folded = self._literal_bytes
             # no "\x1b" literal here: the block scanner looks at escaped lines cleaned
             self._block_prefilter = _block_prefilter(
                 tuple(x for x in plain if x != b"\x1b"), tuple(folded)
             )
-            if self._prefilter_bytes is not None:
-                register_prefilter(self._prefilter_bytes, self._block_prefilter)
         # state
         self._findings: dict[tuple, Finding] = {}
         self._order: list[Finding] = []
@@ -220,23 +231,21 @@ class Matcher:
     def prefilter_bytes(self) -> re.Pattern[bytes] | None:
         """A bytes regex every relevant raw line matches (None: every line is relevant).
         Pass it as ``Normalizer(keep=...)`` to skip irrelevant lines before decoding."""
-        return self._prefilter_bytes
+        if self._prefilter_bytes is False:
+            self._prefilter_bytes = _combined_bytes(self._literal_bytes)
+            if self._prefilter_bytes is not None and self._block_prefilter is not None:
+                register_prefilter(self._prefilter_bytes, self._block_prefilter)
+        return self._prefilter_bytes  # type: ignore[return-value]
 
-    def prefilter(self) -> Prefilter | None:
+    def prefilter(self) -> LiteralScan | None:
         """The block scanner for the same lines as :meth:`prefilter_bytes` (None: every
         line is relevant): ``Normalizer(prefilter=...)`` decodes only those lines, finding
-        them in whole blocks at C speed. ``Normalizer(keep=prefilter_bytes())`` uses it too."""
+        them in whole blocks in linear time. ``Normalizer(keep=prefilter_bytes())`` uses it too."""
         return self._block_prefilter
-
-    def prefilter_loose(self) -> re.Pattern[bytes] | None:
-        """A faster superset of :meth:`prefilter_bytes` (``Normalizer(scan=...)``)."""
-        if self._prefilter_loose is False:
-            self._prefilter_loose = _combined_bytes(self._literal_bytes, loose=True)
-        return self._prefilter_loose  # type: ignore[return-value]
 
     def prefilter_literals(self) -> tuple[list[bytes], list[bytes]] | None:
         """The byte literals behind :meth:`prefilter_bytes`: (plain, case-insensitive
-        lower-case), for an external fixed-string search such as ``grep -F``."""
+        lower-case)."""
         return self._literal_bytes
 
     def set_source(self, source: str | None, step: str | None = None) -> list[Finding]:
@@ -249,26 +258,30 @@ class Matcher:
         self._close_tb(None, all_ranks=True)
         return new
 
-    def _active_checks(self) -> list:
-        step = self._step
-        if step is None:
-            return self._checks
+    def _active_checks(self) -> set[int]:
+        """The numbers of the checks of the current step's rules."""
+        step = self._step or ""
         checks = self._step_checks.get(step)
         if checks is None:
-            checks = self._step_checks[step] = [
-                c for c in self._checks if "any" in c[1].steps or step in c[1].steps
-            ]
+            checks = self._step_checks[step] = {
+                i for i, c in enumerate(self._checks) if "any" in c[1].steps or step in c[1].steps
+            }
         return checks
+
+    def _text_prefilter(self) -> re.Pattern[str]:
+        if self._prefilter is False:
+            self._prefilter = _combined(self._literals or ())
+        return self._prefilter  # type: ignore[return-value]
 
     def feed(self, line: Line) -> list[Finding]:
         """Consume one line; return the findings it completed (usually none)."""
         text = line.text
-        if self._prefilter is not None and not (
-            # ASCII text (the norm) goes through the block scanner's literal check, ~5x
-            # faster than the regex; other text keeps the regex (Unicode case folding)
+        if self._literals is not None and not (
+            # ASCII text (the norm) goes through the block scanner's literal check;
+            # other text takes the regex (Unicode case folding)
             self._block_prefilter.matches(text.encode())
             if self._block_prefilter is not None and text.isascii()
-            else self._prefilter.search(text) is not None
+            else self._text_prefilter().search(text) is not None
         ):
             if self._pending and line.number > self._pending[0].deadline:
                 return self._expire(line.number)
@@ -278,23 +291,17 @@ class Matcher:
             new.extend(self._expire(line.number))
         is_wrapper_line = self._track_run(line)
         head = text if len(text) <= MATCH_CHARS else text[:MATCH_CHARS]
-        lower: str | None = None
         touched: set[str] = set()
-        for pattern, rule, kind, lits, icase in (
-            self._checks if self._step is None else self._active_checks()
-        ):
-            if lits is not None:
-                if icase:
-                    if lower is None:
-                        lower = head.lower()
-                    hay = lower
-                else:
-                    hay = head
-                for lit in lits:
-                    if lit in hay:
-                        break
-                else:
-                    continue
+        filtered = self._filtered
+        todo = [filtered[k] for k in self._litset.hits(head)]
+        if self._always:
+            todo = sorted(todo + self._always)
+        if self._step is not None:
+            allowed = self._active_checks()
+            todo = [i for i in todo if i in allowed]
+        checks = self._checks
+        for i in todo:
+            pattern, rule, kind, _lits, _icase = checks[i]
             m = pattern.regex.search(head)
             if m is None:
                 continue
@@ -775,26 +782,6 @@ def _fixes(rule: Rule, values: dict[str, str]) -> list[FixAction]:
     return out
 
 
-def _trie(words: Iterable[bytes]) -> bytes:
-    """A regex matching any of ``words``, factored as a trie so that the engine tries
-    few alternatives per position (a flat alternation of ~200 literals is ~7x slower).
-    A word that is a prefix of another ends its branch: either hit passes the filter."""
-    root: dict = {}
-    for w in set(words):
-        node = root
-        for b in w:
-            node = node.setdefault(b, {})
-        node[None] = {}
-
-    def emit(node: dict) -> bytes:
-        if None in node:
-            return b""
-        alts = [re.escape(bytes([k])) + emit(node[k]) for k in sorted(node)]
-        return alts[0] if len(alts) == 1 else b"(?:" + b"|".join(alts) + b")"
-
-    return emit(root) if root else b"(?!)"
-
-
 def _encodings(lit: str) -> set[bytes]:
     """A literal as the normaliser may have decoded it: UTF-8, cp932 or cp1252 bytes."""
     out: set[bytes] = set()
@@ -819,30 +806,31 @@ def _literal_bytes(literals: Iterable[tuple[str, bool]]) -> tuple[list[bytes], l
 
 
 def _combined(literals: Iterable[tuple[str, bool]]) -> re.Pattern[str]:
+    """The text-level prefilter, for lines that are not ASCII (rare: a flat alternation)."""
     lits = list(literals)
-    plain = _trie(x.encode("utf-8") for x, ic in lits if not ic).decode("utf-8")
-    folded = [x.lower().encode("utf-8") for x, ic in lits if ic]
-    pattern = plain + (f"|(?i:{_trie(folded).decode('utf-8')})" if folded else "")
-    return re.compile(pattern)
+    plain = "|".join(re.escape(x) for x in sorted({x for x, ic in lits if not ic}))
+    folded = "|".join(re.escape(x.lower()) for x in sorted({x for x, ic in lits if ic}))
+    pattern = "|".join(p for p in (plain, f"(?i:{folded})" if folded else "") if p)
+    return re.compile(pattern or "(?!)")
 
 
-def _combined_bytes(
-    lits: tuple[list[bytes], list[bytes]] | None, *, loose: bool = False
-) -> re.Pattern[bytes] | None:
-    """The exact byte prefilter, or with ``loose`` a faster superset of it built from
-    one rare-starting piece of each literal (see ``loose_pieces``)."""
+def _combined_bytes(lits: tuple[list[bytes], list[bytes]] | None) -> re.Pattern[bytes] | None:
+    """The byte prefilter as a Python regex (``Normalizer(keep=...)``)."""
     if lits is None:
         return None
     plain, folded = lits
-    if loose:
-        plain, folded = loose_pieces(plain), loose_pieces(folded) if folded else []
-    pattern = _trie(plain) + (b"|(?i:" + _trie(folded) + b")" if folded else b"")
+    pattern = trie_pattern(plain) + (b"|(?i:" + trie_pattern(folded) + b")" if folded else b"")
     return re.compile(pattern)
 
 
 @functools.lru_cache(maxsize=16)
-def _block_prefilter(plain: tuple[bytes, ...], folded: tuple[bytes, ...]) -> Prefilter:
-    return Prefilter(list(plain), list(folded))  # ~20 ms to plan: shared by matchers
+def _block_prefilter(plain: tuple[bytes, ...], folded: tuple[bytes, ...]) -> LiteralScan:
+    return LiteralScan(plain, folded)  # compiled once, shared by matchers
+
+
+@functools.lru_cache(maxsize=16)
+def _literal_set(groups: tuple[tuple[tuple[str, ...], bool], ...]) -> LiteralSet:
+    return LiteralSet(list(groups))
 
 
 def diagnose_lines(

@@ -1,0 +1,217 @@
+"""The matcher's prefilter engine: which lines of a block hold one of a set of literals.
+
+Every rule names literals one of which each of its matches must contain
+(:func:`wantui.core.rules.regexcheck.required_literals`); a line holding none of them
+cannot match, so the normaliser decodes only the lines this scanner finds. The engine
+is RE2 (google-re2, a maintained library with wheels for Linux, macOS and Windows): all
+literals are one alternation that RE2 runs as a DFA over raw bytes, linear in the
+block's length whatever it holds, several hundred MB/s. Per line, a :class:`LiteralSet`
+(``re2.Set``) says which rule patterns' literals a line holds, so Python's ``re`` (which
+gives the capture groups) runs only for those patterns.
+
+Where google-re2 cannot be imported (no wheel for the platform), the same alternation,
+factored as a trie, runs on Python's ``re`` and the per-pattern check is substring
+tests: the same lines and the same findings, slower (tests/test_literalscan.py).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+from typing import Any
+
+# Bytes to clean before literals are looked for: ANSI escapes and controls (not \t, \n,
+# \r: a \r ends a tqdm segment, and no literal spans one). An escape can split a literal.
+_DIRTY = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
+_ANSI_BYTES = re.compile(
+    rb"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b\n\r]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]"
+)
+_CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]+")
+_DIRTY_CLASS = rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+_RE2_MEM = 32 << 20  # RE2's budget for its compiled program and DFA cache
+
+
+def is_dirty(data: bytes) -> bool:
+    # translate() runs at GB/s; a regex character class scan is ~5x slower
+    return len(data.translate(None, _DIRTY)) != len(data)
+
+
+def clean_bytes(data: bytes) -> bytes:
+    """``data`` without ANSI escapes and control bytes (newlines and ``\\r`` kept), the
+    byte-level twin of what ``normalize_line`` removes from a line's text."""
+    return _CONTROL_BYTES.sub(b"", _ANSI_BYTES.sub(b"", data))
+
+
+def re2_module() -> Any | None:
+    """google-re2's module, or None where it is not installed (or ``WANTUI_RE2=0``, which
+    forces the plain-Python fallback: tests and comparisons)."""
+    if os.environ.get("WANTUI_RE2", "1") == "0":
+        return None
+    try:
+        import re2  # type: ignore[import-not-found,import-untyped]
+    except ImportError:
+        return None
+    return re2
+
+
+def _escape(lit: bytes) -> bytes:
+    # every byte but ASCII letters and digits as \xHH: the same literal in RE2 (Latin-1
+    # mode: one byte, one character) and in Python's bytes ``re``
+    return b"".join(
+        bytes([b]) if (48 <= b <= 57 or 65 <= b <= 90 or 97 <= b <= 122) else b"\\x%02x" % b
+        for b in lit
+    )
+
+
+def trie_pattern(words: Iterable[bytes]) -> bytes:
+    """A regex matching any of ``words``, factored as a trie so that a backtracking
+    engine tries few alternatives per position (a flat alternation of ~200 literals is
+    ~7x slower in ``re``). A word that is a prefix of another ends its branch."""
+    root: dict = {}
+    for w in set(words):
+        node = root
+        for b in w:
+            node = node.setdefault(b, {})
+        node[None] = {}
+
+    def emit(node: dict) -> bytes:
+        if None in node:
+            return b""
+        alts = [_escape(bytes([k])) + emit(node[k]) for k in sorted(node)]
+        return alts[0] if len(alts) == 1 else b"(?:" + b"|".join(alts) + b")"
+
+    return emit(root) if root else b"(?!)"
+
+
+def alternation(plain: Iterable[bytes], folded: Iterable[bytes]) -> bytes:
+    """One pattern for ``plain`` literals and ``folded`` ones (ASCII, any case)."""
+    plain, folded = list(plain), list(folded)
+    parts = [trie_pattern(plain)] if plain else []
+    if folded:
+        parts.append(b"(?i:" + trie_pattern(x.lower() for x in folded) + b")")
+    return b"|".join(parts) if parts else b"(?!)"  # (never used with RE2: no lookahead)
+
+
+def _re2_options(re2: Any) -> Any:
+    opts = re2.Options()
+    opts.encoding = opts.Encoding.LATIN1  # bytes are bytes: a literal may be cp1252
+    opts.log_errors = False
+    opts.max_mem = _RE2_MEM
+    return opts
+
+
+class LiteralScan:
+    """Finds the lines of a block that contain one of ``plain`` (exact bytes) or
+    ``folded`` (ASCII literals, any case). Lines with ANSI escapes or control bytes are
+    looked at cleaned (:func:`clean_bytes`); line indexes and the returned raw lines are
+    the block's own. ``engine`` is ``"re2"`` or ``"re"`` (the fallback)."""
+
+    def __init__(self, plain: Iterable[bytes], folded: Iterable[bytes] = ()) -> None:
+        self.plain = sorted({x for x in plain if x})
+        self.folded = sorted({x.lower() for x in folded if x})
+        pattern = alternation(self.plain, self.folded)
+        # the scan also stops at control bytes: such a line is decided on its cleaned text
+        scan = pattern + b"|" + _DIRTY_CLASS if (self.plain or self.folded) else _DIRTY_CLASS
+        re2 = re2_module()
+        self.engine = "re"
+        self._rx: Any = None
+        if re2 is not None and (self.plain or self.folded):
+            try:
+                opts = _re2_options(re2)
+                self._rx = re2.compile(pattern, opts)
+                self._scan = re2.compile(scan, opts)
+                self.engine = "re2"
+            except re2.error:  # pragma: no cover - escaped literals always compile
+                self._rx = None
+        if self._rx is None:
+            self._rx = re.compile(pattern)
+            self._scan = re.compile(scan)
+
+    def __repr__(self) -> str:
+        return f"LiteralScan({len(self.plain)} + {len(self.folded)} literals, {self.engine})"
+
+    def matches(self, line: bytes) -> bool:
+        """Whether one line (or part of one) contains a literal."""
+        if is_dirty(line):
+            line = clean_bytes(line)
+        return self._rx.search(line) is not None
+
+    def lines(self, block: bytes) -> list[tuple[int, bytes]]:
+        """(0-based line index, raw line without its newline) of every line of ``block``
+        that contains a literal, in order; the last line may lack a newline."""
+        out: list[tuple[int, bytes]] = []
+        search, exact = self._scan.search, self._rx.search
+        find, rfind, count = block.find, block.rfind, block.count
+        size = len(block)
+        pos = 0  # always the start of a line not looked at yet
+        index = 0  # that line's index
+        while pos <= size:
+            m = search(block, pos)
+            if m is None:
+                break
+            hit = m.start()
+            nl = rfind(b"\n", pos, hit)
+            start = pos if nl < 0 else nl + 1
+            index += count(b"\n", pos, start)
+            end = find(b"\n", hit)
+            if end < 0:
+                end = size
+            line = block[start:end]
+            if not is_dirty(line) or exact(clean_bytes(line)) is not None:
+                out.append((index, line))
+            index += 1
+            pos = end + 1
+        return out
+
+
+class LiteralSet:
+    """Which of several literal groups a line of text holds: ``groups[i]`` is
+    (literals, any case?). RE2's ``Set`` answers for all groups in one pass; the fallback
+    tests substrings group by group. Only ASCII text goes to the Set (below, Python's
+    ``str.lower`` and RE2's case folding agree exactly); other text takes the fallback."""
+
+    def __init__(self, groups: list[tuple[tuple[str, ...], bool]]) -> None:
+        self._groups = [
+            (tuple(x.lower() for x in lits) if icase else lits, icase) for lits, icase in groups
+        ]
+        self._set: Any = None
+        re2 = re2_module()
+        if re2 is None:
+            return
+        try:
+            s = re2.Set.SearchSet(_re2_options(re2))
+            self._index: list[int] = []  # the Set's pattern number -> group number
+            for i, (lits, icase) in enumerate(self._groups):
+                if not lits:
+                    continue
+                enc = [x.encode("utf-8") for x in lits]
+                s.Add(alternation([], enc) if icase else alternation(enc, []))
+                self._index.append(i)
+            s.Compile()
+            self._set = s
+        except re2.error:  # pragma: no cover - escaped literals always compile
+            self._set = None
+
+    def hits(self, text: str) -> list[int]:
+        """The numbers of the groups that have a literal in ``text``, ascending."""
+        if self._set is not None and text.isascii():
+            found = self._set.Match(text.encode("ascii"))
+            if not found:
+                return []
+            index = self._index
+            return sorted(index[k] for k in found)
+        lower: str | None = None
+        out: list[int] = []
+        for i, (lits, icase) in enumerate(self._groups):
+            if icase:
+                if lower is None:
+                    lower = text.lower()
+                hay = lower
+            else:
+                hay = text
+            for lit in lits:
+                if lit in hay:
+                    out.append(i)
+                    break
+        return out
