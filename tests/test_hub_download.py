@@ -278,3 +278,32 @@ def test_intact_partial_without_sha256_is_resumed(hub, tmp_path):
     assert hub.state.ranges[-1] == f"bytes={kept}-"
     checks = [r for r in hub.state.ranges if not r.endswith("-")]
     assert checks and checks[0] == "bytes=0-262143"  # the start and the end were compared
+
+
+def test_linked_partial_folder_or_file_is_refused(hub, tmp_path):
+    """#10: a models folder from elsewhere whose .wantui-partial (or its .part file)
+    is a link: GBs would be appended wherever it points. Refused, nothing written there."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    dest = tmp_path / "models"
+    dest.mkdir()
+    (dest / PARTIAL_DIR).symlink_to(outside)
+    with pytest.raises(WantuiError, match="symlink"):
+        download("t5", dest)
+    assert list(outside.iterdir()) == [] and not (dest / T5).exists()
+    (dest / PARTIAL_DIR).unlink()
+    victim = outside / "victim"
+    victim.write_bytes(b"mine\n")
+
+    def stop(p):  # a real partial file first: its name is the one a resume opens
+        if p.phase == "download" and p.done > 1024 * 1024:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        download("t5", dest, progress=stop)
+    (part,) = list((dest / PARTIAL_DIR).iterdir())
+    part.unlink()
+    part.symlink_to(victim)
+    with pytest.raises(WantuiError, match="symlink"):
+        download("t5", dest)
+    assert victim.read_bytes() == b"mine\n"

@@ -282,3 +282,30 @@ def test_import_never_writes_a_linked_project_file_outside(
     r = wantui("import", "--", "python", "wan_train_network.py", "--sdpa", cwd=proj)
     assert r.returncode == 2 and "outside the project folder" in r.stderr, r.stdout + r.stderr
     assert snapshot(home) == before_home
+
+
+def test_linked_runs_folder_or_lock_is_refused(tmp_path: Path) -> None:
+    """#10: a project whose runs/ is a link (to ~/.config/autostart, another disk) or
+    whose runs/.lock is one (to ~/.bashrc, which the lock's holder record would
+    truncate): `wantui run` refuses before it writes anything there."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from fakes.fakeproject import make_project
+
+    proj = tmp_path / "proj"
+    make_project(proj)
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".bashrc").write_text(BASHRC)
+    (proj / "runs").symlink_to(home)
+    before = snapshot(home)
+    r = wantui("run", "--force", cwd=proj)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "symlink" in r.stderr and "Traceback" not in r.stderr
+    assert snapshot(home) == before
+    (proj / "runs").unlink()
+    (proj / "runs").mkdir()
+    (proj / "runs" / ".lock").symlink_to(home / ".bashrc")
+    r = wantui("run", "--force", cwd=proj)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "symlink" in r.stderr and (home / ".bashrc").read_text() == BASHRC
+    assert snapshot(home) == before

@@ -198,34 +198,50 @@ def state_folder(root: str | os.PathLike[str], *subdirs: str, create: bool = Tru
     """``<root>/.wantui[/subdirs...]``, each part a real folder (not a symlink, not a
     junction) that resolves inside ``root``; made when missing and ``create``. Without
     ``create`` a missing part is returned as is (the caller finds nothing there)."""
+    return real_folder(
+        root, STATE_DIR, *subdirs, create=create, what="its journal and backups", where="project"
+    )
+
+
+def real_folder(
+    root: str | os.PathLike[str],
+    *parts: str,
+    create: bool = True,
+    what: str = "its files",
+    where: str = "project",
+) -> Path:
+    """``<root>/<parts...>``, each part a real folder (not a symlink, not a junction) that
+    resolves inside ``root``; made when missing and ``create`` (else a missing part is
+    returned as is). For every folder wantui writes in below a folder it was given:
+    ``.wantui/``, a project's ``runs/``, a download's ``.wantui-partial/``."""
     root_p = Path(root)
     folder = root_p
-    for name in (STATE_DIR, *subdirs):
+    for name in parts:
         folder = folder / name
         try:
             try:
                 st = os.lstat(folder)
             except FileNotFoundError:
                 if not create:
-                    return root_p.joinpath(STATE_DIR, *subdirs)
+                    return root_p.joinpath(*parts)
                 with contextlib.suppress(FileExistsError):
                     os.mkdir(folder, 0o755)
                 st = os.lstat(folder)
         except OSError as exc:
             raise WantuiError(
-                f"cannot create wantui's state folder: {exc.strerror or exc}", path=folder
+                f"cannot create the folder for {what}: {exc.strerror or exc}", path=folder
             ) from None
         if stat.S_ISLNK(st.st_mode):
             raise WantuiError(
-                "is a symlink; wantui keeps its journal and backups only in a real folder"
-                " inside the project (remove the link)",
+                f"is a symlink; wantui writes {what} only in a real folder inside the {where}"
+                " folder (remove the link)",
                 path=folder,
             )
         if not stat.S_ISDIR(st.st_mode):
-            raise WantuiError("is not a folder; wantui keeps its state there", path=folder)
+            raise WantuiError(f"is not a folder; wantui writes {what} there", path=folder)
     real = Path(os.path.realpath(folder))
     if not _inside(real, Path(os.path.realpath(root_p))):
-        raise WantuiError(f"resolves to {real}, outside the project folder; refusing", path=folder)
+        raise WantuiError(f"resolves to {real}, outside the {where} folder; refusing", path=folder)
     return folder
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from wantui.core.errors import WantuiError
-from wantui.core.fsutil import fsync_dir, sha256_file
+from wantui.core.fsutil import fsync_dir, open_state_file, real_folder, sha256_file
 from wantui.core.hub.catalog import HubFile, resolve_spec
 from wantui.core.hub.compat import entry_not_found_errors, silent_http_get
 
@@ -242,7 +242,8 @@ def _fetch_resuming(
     for attempt in range(_RESUME_ATTEMPTS):
         start = part.stat().st_size if part.exists() else 0
         try:
-            with open(part, "ab") as raw:
+            fd = open_state_file(part, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+            with os.fdopen(fd, "ab") as raw:
                 writer = _ProgressWriter(raw, start, info.size, progress)
                 silent_http_get(
                     info.url,
@@ -322,14 +323,17 @@ def download(
 
     try:
         dest_dir.mkdir(parents=True, exist_ok=True)
-        part_dir = dest_dir / PARTIAL_DIR
-        part_dir.mkdir(exist_ok=True)
     except OSError as exc:
         raise WantuiError(
             f"cannot create the models folder: {exc.strerror}", path=dest_dir
         ) from None
+    # GBs are appended there: a .wantui-partial that is a link (to ~/.ssh, another disk)
+    # or a .part file that is one would be written through
+    part_dir = real_folder(dest_dir, PARTIAL_DIR, what="partial downloads", where="models")
     tag = re.sub(r"[^0-9A-Za-z]", "", info.etag or info.commit or "noetag")[:16]
     part = part_dir / f"{f.basename}.{tag}.part"
+    if os.path.islink(part):
+        raise WantuiError("is a symlink; refusing to write a download through it", path=part)
     resume = part.stat().st_size if part.exists() else 0
     if info.size is not None and resume > info.size:
         part.unlink()  # not ours any more: start over

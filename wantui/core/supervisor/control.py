@@ -13,6 +13,7 @@ from pathlib import Path
 
 import wantui
 from wantui.core.errors import WantuiError
+from wantui.core.fsutil import real_folder
 from wantui.core.project import Project
 from wantui.core.supervisor import lock as lockmod
 from wantui.core.supervisor.events import Sink
@@ -89,6 +90,25 @@ def _runner_env() -> dict[str, str]:
     return env
 
 
+def runs_folder(project: Project) -> Path:
+    """The project's runs folder, made: below the project folder each part a real folder
+    that stays inside it (a ``runs -> ~/somewhere`` link is refused, as for ``.wantui/``);
+    a ``runs_dir`` set to a folder outside the project is the setting's, made as named."""
+    runs = Path(os.path.normpath(project.runs_path()))
+    root = Path(os.path.normpath(project.root))
+    try:
+        parts = runs.relative_to(root).parts
+    except ValueError:
+        try:
+            runs.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise WantuiError(
+                f"cannot create the runs folder: {exc.strerror or exc}", path=runs
+            ) from None
+        return runs
+    return real_folder(root, *parts, what="its runs", where="project")
+
+
 def start_run(
     project: Project,
     steps: list[str] | None = None,
@@ -118,7 +138,7 @@ def start_run(
     plans = plan_run(
         project, steps, skip_cached=skip_cached, num_processes=num_processes, platform=platform
     )
-    runs_dir = project.runs_path()
+    runs_dir = runs_folder(project)
     fd = lockmod.acquire(runs_dir)
     try:
         _refuse_if_orphaned_step(runs_dir)

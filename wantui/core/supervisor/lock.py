@@ -37,12 +37,13 @@ def _read_holder(path: Path) -> dict:
 
 def acquire(runs_dir: Path) -> int:
     """Take the project lock and return its fd (not inheritable); RunLocked when held."""
+    from wantui.core.fsutil import open_state_file
+
     runs_dir.mkdir(parents=True, exist_ok=True)
     path = runs_dir / LOCK_NAME
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as exc:
-        raise WantuiError(f"cannot open the project lock: {exc.strerror}", path=path) from None
+    # the holder is written into it (truncated first): never through a link a folder
+    # planted at its name (runs/.lock -> ~/.bashrc)
+    fd = open_state_file(path, os.O_RDWR | os.O_CREAT)
     try:
         _lock_fd(fd)
     except BlockingIOError:
