@@ -417,7 +417,7 @@ def wantui_json(wantui: list[str], args: list[str], cwd: Path) -> dict:
         return {"error": str(exc)[:200]}
 
 
-UNKNOWN = {"unknown-failure", "unrecognised-failure", "no-rule"}
+UNKNOWN = {"unknown-failure", "unrecognised-failure", "no-rule", "wrapper-failure-unknown"}
 
 
 def trim(text: str) -> str:
@@ -468,6 +468,8 @@ def recheck(result: dict, ns: argparse.Namespace) -> dict:
     log = (FIXTURES / f"{case.id}.log").read_text(encoding="utf-8")
     if out["outcome"] == "ok" and case.step == "train" and ZERO_STEPS.search(log):
         out["outcome"] = "did-nothing"
+    if out["outcome"] == "timeout" and "Traceback (most recent call last)" in log:
+        out["outcome"] = "failed, then hung"
     out["predicted"] = predicted(case, work, ns)
     out["diagnosed"] = diagnosed(case, FIXTURES / f"{case.id}.log", result["rc"], ns)
     write_fixture(out)
@@ -503,7 +505,8 @@ def run_case(case: Case, ns: argparse.Namespace) -> dict:
         log = (exc.stdout or b"").decode("utf-8", "replace")
     secs = round(time.time() - started, 1)
     if rc is None:
-        outcome = "timeout"
+        # a traceback and then no exit (worker threads keep the process alive) is a failure
+        outcome = "failed, then hung" if "Traceback (most recent call last)" in log else "timeout"
     elif rc != 0:
         outcome = "failed"
     else:

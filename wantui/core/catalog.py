@@ -241,6 +241,12 @@ CATALOG: dict[str, CatalogEntry] = {
             "scan paths in the commands and the dataset TOML",
         ),
         CatalogEntry(
+            "media-not-decodable",
+            "Dataset media",
+            ("latents",),
+            "read each media file's header (container magic, MP4 moov box, image format)",
+        ),
+        CatalogEntry(
             "file-encoding-error",
             "Dataset config (TOML)",
             ("any",),

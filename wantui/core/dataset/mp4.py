@@ -142,3 +142,39 @@ def write_test_mp4(path: str | os.PathLike[str], frames: int, *, mdat_bytes: int
     mdat = box(b"mdat", b"\0" * mdat_bytes)
     with open(path, "wb") as f:
         f.write(ftyp + mdat + moov)
+
+
+def has_moov(path: str | os.PathLike[str], limit: int = 10_000) -> bool:
+    """Does the file hold a complete ``moov`` box among its top-level boxes? (A copy cut
+    short keeps its ``ftyp`` but loses the ``moov`` written at the end, or the end of it.)
+    Only box headers are read (at most ``limit`` of them)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except OSError:
+        return False
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            return False
+        with os.fdopen(fd, "rb") as f:
+            file_size = os.fstat(f.fileno()).st_size
+            pos = 0
+            for _ in range(limit):
+                if pos + 8 > file_size:
+                    return False
+                f.seek(pos)
+                head = f.read(16)
+                size, kind = struct.unpack(">I4s", head[:8])
+                header = 8
+                if size == 1 and len(head) >= 16:
+                    size, header = struct.unpack(">Q", head[8:16])[0], 16
+                elif size == 0:
+                    size = file_size - pos
+                if size < header:
+                    return False
+                if kind == b"moov":
+                    return pos + size <= file_size
+                pos += size
+    except (OSError, struct.error):
+        return False
+    return False

@@ -16,6 +16,7 @@ from typing import Any
 
 from wantui.core.dataset.check_paths import show_controls
 from wantui.core.dataset.load import DatasetConfig
+from wantui.core.dataset.media_header import media_problem
 from wantui.core.dataset.mp4 import MP4_EXTENSIONS, mp4_frame_count
 from wantui.core.dataset.nearby import files_seen, nearest_media_folder
 from wantui.core.dataset.schema import (
@@ -40,6 +41,7 @@ def _accepted(exts: tuple[str, ...]) -> frozenset[str]:
 _VIDEO = _accepted(VIDEO_EXTENSIONS)
 _IMAGE = _accepted(IMAGE_EXTENSIONS)
 _MAX_FRAME_READS = 20000  # clips whose length is read per dataset; beyond that "unknown"
+_MAX_HEADER_READS = 2000  # media headers read per dataset (64 bytes each, and MP4 box heads)
 
 
 @dataclass
@@ -54,6 +56,7 @@ class DatasetScan:
     )  # files it will not (other extensions, mixed case)
     captions_missing: list[str] = field(default_factory=list)
     captions_not_utf8: list[tuple[str, str]] = field(default_factory=list)  # (file, looks like)
+    media_bad: list[tuple[str, str]] = field(default_factory=list)  # (file, why it won't decode)
     caption_extension: str | None = None
     # of the missing captions, those found as `<stem>.<ext>`: the extension lacks its dot
     captions_with_dot: list[str] = field(default_factory=list)
@@ -171,6 +174,10 @@ def scan_datasets(
                             scan.captions_not_utf8.append((cap_name, enc))
             else:
                 scan.captions_missing = list(scan.media)
+            for name in scan.media[:_MAX_HEADER_READS]:
+                why = media_problem(scan.directory / name)
+                if why is not None:
+                    scan.media_bad.append((name, why))
             if kind == "video":
                 _scan_frames(scan, entry)
         jsonl = entry.get("image_jsonl_file" if is_image else "video_jsonl_file")
@@ -374,6 +381,23 @@ def scan_findings(config: DatasetConfig, cwd: Path | str, step: str | None = Non
                 loc,
                 steps=("latents", "te"),
                 priority=30,
+            )
+        if scan.media_bad:
+            first, why = scan.media_bad[0]
+            reader = "PyAV (`av.open`)" if scan.kind == "video" else "PIL (`Image.open`)"
+            add(
+                "media-not-decodable",
+                "media-not-decodable",
+                Severity.ERROR,
+                f"[[datasets]] #{n}: {len(scan.media_bad)} {scan.kind} file(s) cannot be decoded",
+                f"musubi-tuner opens each {scan.kind} with {reader} while caching, after the "
+                "VAE has loaded, and stops at the first one that fails: "
+                + "; ".join(f"{name} {w}" for name, w in scan.media_bad[:5])
+                + ". Replace or remove them.",
+                loc,
+                steps=("latents",),
+                priority=80,
+                captures={"file": first, "reason": why},
             )
         if scan.captions_not_utf8:
             first, enc = scan.captions_not_utf8[0]
