@@ -309,3 +309,28 @@ def test_linked_runs_folder_or_lock_is_refused(tmp_path: Path) -> None:
     assert r.returncode == 2, r.stdout + r.stderr
     assert "symlink" in r.stderr and (home / ".bashrc").read_text() == BASHRC
     assert snapshot(home) == before
+
+
+def test_fix_yes_never_edits_a_dataset_config_outside_the_project(tmp_path: Path) -> None:
+    """#10: a wantui.toml the user did not write names a dataset config anywhere
+    (`../../.config/x.toml`): `fix --apply all --yes` must not edit it unattended; with
+    --allow-outside (the user's say) it does."""
+    shared = tmp_path / "elsewhere"
+    shared.mkdir()
+    (shared / "dataset.toml").write_text(DATASET)
+    (shared / "clips").mkdir()
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    (proj / "wantui.toml").write_text(
+        '[project]\nname = "p"\ndataset_config = "../elsewhere/dataset.toml"\n\n'
+        '[steps.latents]\nscript = "wan_cache_latents.py"\nargs = []\n'
+    )
+    r = wantui("fix", cwd=proj)
+    assert "num_frames" in r.stdout, r.stdout + r.stderr  # a fix is offered for it
+    r = wantui("fix", "--apply", "all", "--yes", cwd=proj)
+    assert r.returncode == 1 and "Traceback" not in r.stderr, r.stdout + r.stderr
+    assert "outside the project folder" in r.stdout and "--allow-outside" in r.stdout
+    assert (shared / "dataset.toml").read_text() == DATASET
+    r = wantui("fix", "--apply", "all", "--yes", "--allow-outside", cwd=proj)
+    assert "Traceback" not in r.stderr, r.stderr
+    assert (shared / "dataset.toml").read_text() != DATASET

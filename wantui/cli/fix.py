@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +52,11 @@ def register(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--force", action="store_true", help="with --undo: undo even if the file changed since"
+    )
+    p.add_argument(
+        "--allow-outside",
+        action="store_true",
+        help="with --yes: edit a dataset config that wantui.toml names outside the project folder",
     )
 
 
@@ -369,6 +375,17 @@ def run(args: argparse.Namespace) -> int:
                 {"id": e.id, "applied": False, "refused": plan.refused, "label": plan.label}
             )
             continue
+        outside = _outside_project(plan, project, args)
+        if outside and args.yes and not args.allow_outside:
+            # a wantui.toml the user did not write can name any file as its dataset
+            # config: unattended, wantui edits only what lies in the project folder
+            failed += 1
+            results.append({"id": e.id, "applied": False, "refused": outside, "label": plan.label})
+            if not args.json:
+                out.write(f"Not applied: {outside}; pass --allow-outside to edit it\n")
+            continue
+        if outside and not args.json:
+            out.write(f"Note: {outside}.\n")
         if not _confirm(f"Apply fix {e.id}? [y/N] ", args.yes):
             results.append({"id": e.id, "applied": False, "skipped": True, "label": plan.label})
             continue
@@ -411,6 +428,22 @@ def run(args: argparse.Namespace) -> int:
     elif left:
         out.write("\n" + _hand_fix_note(left))
     return ExitCode.FINDINGS if failed or left else ExitCode.OK
+
+
+def _outside_project(plan: Any, project: Project | None, args: argparse.Namespace) -> str:
+    """Why the file ``plan`` edits is not the project's to edit unattended: it lies
+    outside the project folder and the user did not name it (``--dataset-config``)."""
+    change = getattr(plan, "change", None)
+    if project is None or change is None:
+        return ""
+    path = Path(os.path.realpath(change.path))
+    root = Path(os.path.realpath(project.root))
+    if path.is_relative_to(root):
+        return ""
+    given = getattr(args, "dataset_config", None)
+    if given and Path(os.path.realpath(given)) == path:
+        return ""
+    return f"{path} is outside the project folder {root}"
 
 
 def _key(action: FixAction) -> str:
