@@ -37,6 +37,8 @@ class HubState:
     wrong_sha: bool = False
     hide_size: bool = False
     cut_after: int | None = None
+    pause_after: int | None = None  # send this many bytes, wait pause_s, send the rest
+    pause_s: float = 0.0
     cuts: int = 0
     requests: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
     ranges: list[str] = field(default_factory=list)
@@ -203,6 +205,15 @@ class _Handler(BaseHTTPRequestHandler):
             except OSError:
                 pass
             return
+        if self.state.pause_after is not None and self.state.pause_after < len(body):
+            self.wfile.write(body[: self.state.pause_after])
+            self.wfile.flush()
+            import time
+
+            time.sleep(self.state.pause_s)  # a stalled transfer
+            body = body[self.state.pause_after :]
+            with self.state.lock:
+                self.state.bytes_sent += self.state.pause_after
         self.wfile.write(body)
         with self.state.lock:
             self.state.bytes_sent += len(body)

@@ -122,13 +122,17 @@ def test_on_finish_runs_once_after_a_verified_lora(tmp_path, home) -> None:
 
 
 def test_on_finish_not_without_a_lora_file(tmp_path, home) -> None:
+    """The fake trainer leaves an empty file where musubi saves the LoRA: not a LoRA."""
     proj = lora_project(tmp_path, home, write_lora=False)
     r = wantui("run", "--force", "--project", str(proj), cwd=tmp_path, env=home)
     assert r.returncode == 0
     wait_runner_gone(proj)
     assert not (tmp_path / "marker.txt").exists()
     fin = read_record(run_dirs(proj)[-1]).finish
-    assert fin["state"] == "skipped" and "no such file" in fin["message"]
+    assert fin["state"] == "skipped" and fin["message"].startswith(
+        "on_finish not run: l.safetensors"
+    )
+    assert "0 bytes" in fin["message"]
 
 
 def test_on_finish_not_after_a_failure_on_failure_when_asked(tmp_path, home) -> None:

@@ -205,3 +205,72 @@ def test_scrub_removes_every_part_of_a_url() -> None:
     url = "discord://1234567890/aBcDeFgHiJkLmNoP?avatar=no"
     assert scrub("failed to post to 1234567890/aBcDeFgHiJkLmNoP", [url]).count("<redacted>") == 2
     assert label(url, 0) == "discord #1"
+
+
+def test_nan_and_stall_are_sent_while_the_step_runs(tmp_path, hook, home) -> None:
+    """avr_loss=nan once per step; a step silent past stall_minutes once; and the step
+    itself never sees WANTUI_NOTIFY."""
+    proj = tmp_path / "p"
+    make_project(proj, {"train": "nan"}, steps=("train",), env={"train": {"FAKE_DELAY": "0.6"}})
+    add_toml(proj, "[notify]\nevents = ['nan']\n")
+    env = {**home, "WANTUI_NOTIFY": hook.url("f", PASSWORD)}
+    r = wantui("run", "--force", "--project", str(proj), cwd=tmp_path, env=env)
+    assert r.returncode == 0, r.stderr
+    wait_runner_gone(proj)
+    got = hook.wait(1)
+    assert (
+        len(got) == 1 and "NaN" in got[0]["title"] and "avr_loss=nan at step" in got[0]["message"]
+    )
+
+    stalled = tmp_path / "s"
+    make_project(stalled, {"train": "argv"}, steps=("train",))
+    add_toml(stalled, "[notify]\nevents = ['stall']\nstall_minutes = 0.03\n")
+    # a step that prints its environment's WANTUI_NOTIFY, then sleeps past the stall time
+    import tomlkit
+
+    doc = tomlkit.parse((stalled / "wantui.toml").read_text())
+    doc["steps"]["train"]["script"] = str(tmp_path / "quiet.py")
+    (stalled / "wantui.toml").write_text(tomlkit.dumps(doc))
+    (tmp_path / "quiet.py").write_text(
+        "import os, time\nprint('NOTIFY=' + os.environ.get('WANTUI_NOTIFY', '<unset>'), flush=True)\n"
+        "time.sleep(4)\n"
+    )
+    r = wantui("run", "--force", "--project", str(stalled), cwd=tmp_path, env=env)
+    assert r.returncode == 0, r.stderr
+    wait_runner_gone(stalled)
+    got = hook.wait(2)
+    assert len(got) == 2 and "no progress for 0.03 min" in got[1]["title"], got
+    assert "NOTIFY=<unset>" in r.stdout and files_holding(stalled, PASSWORD) == []
+
+
+def test_download_stall_is_notified_and_the_download_still_completes(tmp_path, hook, home) -> None:
+    from hubserver import HubServer
+
+    payload = os.urandom(3 * 1024 * 1024)
+    hub = HubServer(max_life=60).start()
+    try:
+        hub.add("org/repo", "model.safetensors", payload)
+        hub.state.pause_after, hub.state.pause_s = 1024 * 1024, 4.0
+        (tmp_path / "xdg" / "wantui").mkdir(parents=True)
+        (tmp_path / "xdg" / "wantui" / "config.toml").write_text(
+            "[notify]\nevents = ['download']\nstall_minutes = 0.03\n"
+        )
+        env = {
+            **home,
+            "WANTUI_NOTIFY": hook.url("g", PASSWORD),
+            "HF_ENDPOINT": hub.endpoint,
+            "HF_HUB_DISABLE_XET": "1",
+            "HF_HOME": str(tmp_path / "hfhome"),
+            "HF_TOKEN": "",
+        }
+        dest = tmp_path / "m"
+        r = wantui(
+            "download", "org/repo/model.safetensors", "--dest", str(dest), cwd=tmp_path, env=env
+        )
+        assert r.returncode == 0, r.stderr
+        assert (dest / "model.safetensors").read_bytes() == payload
+        got = hook.wait(1)
+        assert len(got) == 1 and "download stalled" in got[0]["title"], got
+        assert "has received nothing for" in r.stderr and PASSWORD not in r.stdout + r.stderr
+    finally:
+        hub.stop()
