@@ -22,6 +22,8 @@ from wantui.core.matcher import Matcher
 from wantui.core.progress import Progress, RunStats
 from wantui.core.rules.model import Rule, RuleSet
 
+_TAIL_MAX = 64 * 1024
+_STATE_MAX = 4096  # as the app's log pane draws it
 # raw lines the progress tracker needs even when no rule is interested in them
 _PROGRESS_BYTES = rb"it/s|s/it|epoch \d|saving checkpoint: "
 
@@ -58,6 +60,7 @@ class _Stream:
     stats: RunStats | None = None
     watch: KillWatch | None = None
     partial: bytes | None = None  # the \r state of the line being redrawn, already fed
+    tail: bytes = b""  # the bytes after the last newline (live: its \r states)
     ended: bool = False
     losses_seen: int = 0
     checkpoints_seen: int = 0
@@ -80,6 +83,7 @@ class Session:
         context: dict[str, str] | None = None,
         *,
         progress: bool = False,
+        live: bool = False,
         path_probe: tuple | None = None,
     ) -> None:
         # a "step" in the context limits every stream to that step's rules (diagnose
@@ -87,6 +91,9 @@ class Session:
         self.matcher = Matcher(rules, context)
         self.matcher.path_probe = path_probe
         self.progress = progress
+        # live: a line still being redrawn with \r (a tqdm bar) is diagnosed at each
+        # state, not at its newline (avr_loss=nan must not wait for the epoch's end)
+        self.live = live
         keep = self.matcher.prefilter_bytes()
         if progress:
             # the progress tracker also wants tqdm and checkpoint lines; history: every \r
@@ -125,7 +132,25 @@ class Session:
     def feed(self, key: str, data: bytes) -> StepNews:
         """Bytes of stream ``key``; the findings they completed and the newest progress."""
         s = self.stream(key)
-        return self._lines(key, s, s.normalizer.feed(data))
+        news = self._lines(key, s, s.normalizer.feed(data))
+        if self.live:
+            nl = data.rfind(b"\n")
+            s.tail = (s.tail + data if nl < 0 else data[nl + 1 :])[-_TAIL_MAX:]
+            state = self.redrawing(key)
+            if state != s.partial:
+                more = self.redraw(key, state)
+                news.findings += more.findings
+                news.progress = more.progress or news.progress
+        return news
+
+    def redrawing(self, key: str) -> bytes | None:
+        """(live) The last ``\r`` state of the stream's unfinished line, if it is being
+        redrawn (what a terminal shows on that line now)."""
+        s = self.stream(key)
+        if b"\r" not in s.tail:
+            return None
+        segs = [x for x in s.tail.split(b"\r") if x.strip()]
+        return segs[-1][:_STATE_MAX] if segs else None
 
     def redraw(self, key: str, state: bytes | None) -> StepNews:
         """The line being redrawn with ``\\r`` right now (a tqdm bar before its newline):

@@ -13,6 +13,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from enum import Enum
+from pathlib import Path
 from typing import Any
 
 from wantui.core.diagnosis import Session
@@ -22,6 +23,7 @@ from wantui.core.logtext import decode_line
 from wantui.core.plan.live import SpeedWatch
 from wantui.core.project import STEP_NAMES
 from wantui.core.rules import load_rules
+from wantui.core.supervisor.diagnoser import FindingsTail
 from wantui.tui.display_lines import DisplayLines
 from wantui.tui.rank_fold import RankFolder
 
@@ -106,6 +108,8 @@ class Feed:
         self._display = {s: DisplayLines() for s in steps}
         self._folders = {s: RankFolder() for s in steps}
         self._session: Session | None = None  # the run's diagnosis (core.diagnosis)
+        self._tail: FindingsTail | None = None  # or the runner's, from findings.jsonl
+        self._tail_next = 0.0
         self._redrawing: dict[str, bytes] = {}  # a step's line being redrawn with \r
         self._lock = threading.Lock()
         self._batch = Batch()
@@ -135,7 +139,7 @@ class Feed:
                 with self._lock:
                     self._batch.notices.extend(str(n) for n in notes)
         if self._session is None and self._rules is not None:
-            self._session = Session(self._rules, self._context, progress=True)
+            self._session = Session(self._rules, self._context, progress=True, live=True)
         return self._session
 
     # -- sink side (worker thread) ----------------------------------------------------
@@ -164,7 +168,39 @@ class Feed:
             self.loss_history[step] = []
         return self.steps[step]
 
+    def _follow_findings(self, ev: Any) -> None:
+        """A live run whose runner writes findings.jsonl: its findings come from there
+        (the file is the truth, the same as run and attach say); the session here then
+        only tracks progress. Decided before anything was diagnosed here."""
+        if self._session is not None or self._tail is not None:
+            return
+        log = getattr(ev, "log_path", None)
+        tail = FindingsTail(Path(log).parent) if log else None
+        if tail is not None and tail.exists():
+            self._tail = tail
+            self._session = Session([], progress=True, live=True)
+
+    def _diagnosed(
+        self, located: list[Any], *, force: bool = False, wait: bool = False
+    ) -> list[Finding]:
+        """The new findings: the session's, or in a run with findings.jsonl what the file
+        got since the last look (every 0.1 s at most, unless ``force``)."""
+        tail = self._tail
+        if tail is None:
+            return [x.finding for x in located]
+        now = time.monotonic()
+        if not force and now < self._tail_next:
+            return []
+        self._tail_next = now + 0.1
+        end = now + (5.0 if wait else 0.0)  # the runner writes the end line before it ends
+        out = tail.poll()
+        while wait and not tail.ended and time.monotonic() < end:
+            time.sleep(0.05)
+            out += tail.poll()
+        return out
+
     def _on_StepStarted(self, ev: Any) -> None:  # noqa: N802 - named after the event class
+        self._follow_findings(ev)
         session = self._session_now()
         if session is not None:
             session.event(ev)  # a stream for the step, and who may kill it
@@ -182,23 +218,18 @@ class Feed:
         found: list[Finding] = []
         progress = None
         if session is not None:
-            news = session.feed(ev.step, ev.data)
-            found = [x.finding for x in news.findings]
+            news = session.feed(ev.step, ev.data)  # live: the \r states too
+            found = self._diagnosed(news.findings)
             progress = news.progress
+        # the bar being redrawn right now: a live row under the log
         state = display.current_state()
-        if state is None and self._redrawing.get(ev.step) is not None:
-            self._redrawing.pop(ev.step)  # the redrawn line got its newline: no live row
+        if state != self._redrawing.get(ev.step):
+            if state is None:
+                self._redrawing.pop(ev.step, None)  # the line got its newline
+            else:
+                self._redrawing[ev.step] = state
             with self._lock:
-                self._batch.partial[ev.step] = ""
-        elif state is not None and state != self._redrawing.get(ev.step):
-            # the bar being redrawn right now: its progress (and avr_loss=nan) counts now
-            self._redrawing[ev.step] = state
-            if session is not None:
-                redrawn = session.redraw(ev.step, state)
-                found += [x.finding for x in redrawn.findings]
-                progress = redrawn.progress or progress
-            with self._lock:
-                self._batch.partial[ev.step] = decode_line(state).rstrip()
+                self._batch.partial[ev.step] = "" if state is None else decode_line(state).rstrip()
         self._take(ev.step, shown, found, progress)
 
     def _take(
@@ -258,7 +289,7 @@ class Feed:
         session = self._session_now()
         # killed by a signal: the session says "killed by SIGKILL", never a failure with
         # no exit status; a stopped step's end is the stop, no failure to explain
-        found = [x.finding for x in session.event(ev)] if session is not None else []
+        found = self._diagnosed(session.event(ev) if session is not None else [], force=True)
         stopped = bool(getattr(ev, "stopped", False))
         self._take(ev.step, shown, found)
         with self._lock:
@@ -298,7 +329,8 @@ class Feed:
 
     def _on_RunFinished(self, ev: Any) -> None:  # noqa: N802
         session = self._session
-        found = [x.finding for x in session.event(ev)] if session is not None else []
+        located = session.event(ev) if session is not None else []
+        found = self._diagnosed(located, force=True, wait=True)
         with self._lock:
             self._add_findings(found)
             status = ev.status
@@ -329,6 +361,7 @@ class Feed:
             self._folders[step] = RankFolder()
             # the step runs again: a new diagnosis (the other steps' findings stay)
             self._session = None
+            self._tail = None
             self._redrawing.pop(step, None)
             self.loss_history[step] = []
             self.last_progress.pop(step, None)

@@ -131,7 +131,7 @@ class RunDiagnoser:
         from wantui.core.rules import load_rules
 
         self.writer = FindingsWriter(run_dir)
-        self.session = Session(load_rules(), context)
+        self.session = Session(load_rules(), context, live=True)
         self._lock = threading.Lock()
         self._step: str | None = None
         self._fh: Any = None
