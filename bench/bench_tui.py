@@ -2,8 +2,11 @@
 
 1. first screen: a fresh interpreter imports the app, opens the pipeline screen on the
    demo, and reports the time to the first drawn screen; torch must not be imported.
-2. flood: a real child (through the supervisor, into its log file) prints RATE short lines
-   per second for SECONDS while the app shows it; meanwhile a key that toggles the zoom
+2. flood: a real child (through the supervisor, into its log file) prints RATE lines per
+   second for SECONDS while the app shows it: musubi-tuner's own output, a tqdm bar redrawn
+   with \r per step (every bar reaches the progress tracker), INFO records, epoch and
+   checkpoint lines, and now and then a warning a rule's literal lets through to the
+   matcher; meanwhile a key that toggles the zoom
    is pressed every 50 ms and the time until the state changed is recorded (p50/p99/max);
    the child's wall time is compared with the same child writing to /dev/null; the app's
    RSS is sampled.
@@ -33,7 +36,25 @@ import sys, time
 rate, seconds = int(sys.argv[1]), float(sys.argv[2])
 tick = 0.01
 per_tick = max(1, int(rate * tick))
-line = "steps: flood line %08d of short musubi-like output\n"
+def bar(i):
+    return "\rsteps: %3d%%|%-10s| %d/1000000 [00:%02d<12:00,  1.59it/s, avr_loss=0.%04d]" % (
+        i * 100 // 1000000, "#" * (i % 10), i, i % 60, i % 9973)
+LINES = [
+    "INFO:musubi_tuner.training.trainer_base:DiT dtype: torch.bfloat16, device: cuda:0\n",
+    "INFO:musubi_tuner.dataset.bucket:bucket: (960, 544, 81), count: 12\n",
+    "INFO:musubi_tuner.dataset.cache_io:epoch is incremented. current_epoch: 0, epoch: 1\n",
+]
+def line(i):
+    k = i % 50
+    if k == 0:
+        return "epoch %d/1000\n" % (i // 50 + 1)
+    if k == 25:
+        return "saving checkpoint: /out/lora-step%08d.safetensors\n" % i
+    if i % 1000 == 7:  # musubi's dataset dump: the matcher's prefilter lets it through
+        return "[Dataset 0]\n"
+    if k % 3:
+        return bar(i) + bar(i + 1) + "\n"
+    return LINES[i % len(LINES)]
 w = sys.stdout.write
 n = 0
 start = time.perf_counter()
@@ -41,7 +62,7 @@ while True:
     elapsed = time.perf_counter() - start
     if elapsed >= seconds:
         break
-    w("".join(line % (n + i) for i in range(per_tick)))
+    w("".join(line(n + i) for i in range(per_tick)))
     n += per_tick
     ahead = n / rate - (time.perf_counter() - start)
     if ahead > 0:

@@ -395,7 +395,7 @@ def build(args: argparse.Namespace) -> dict:
         )
         name = f"{stem}.mp4" if writer != "raw-avi" else f"{stem}.avi"
         (out / "data/videos" / f"{stem}.txt").write_text(caption + "\n", encoding="utf-8")
-        # one cache per media file, shared by all its crops (wan-facts 1.3)
+        # one cache per media file, shared by all its crops (docs/reference/wan-facts.md 1.3)
         write_te_cache(
             out / "data/cache" / f"{stem}_wan_te.safetensors",
             caption,

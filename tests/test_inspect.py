@@ -24,7 +24,7 @@ def _write(tmp_path: Path, name: str, tensors, metadata=None) -> Path:
 
 
 DIT_CASES = [
-    # name, factory args, params, family, version, dtype, tensor count (wan-facts §4.3)
+    # name, factory args, params, family, version, dtype, tensor count (docs/reference/wan-facts.md §4.3)
     ("t2v13.safetensors", dict(params="1.3B", family="t2v"), "1.3B", "t2v", "2.1", "bf16", 825),
     ("t2v14.safetensors", dict(params="14B", family="t2v"), "14B", "t2v", None, "bf16", 1095),
     (
@@ -193,7 +193,7 @@ def test_lora(tmp_path) -> None:
 
 def test_wan21_vae_full_key_set(tmp_path) -> None:
     vae = mf.vae_tensors("2.1")
-    assert len(vae) == 194  # wan-facts §4.4
+    assert len(vae) == 194  # docs/reference/wan-facts.md §4.4
     info = inspect_file(
         mf.write_pth(
             tmp_path / "Wan2.1_VAE.pth",

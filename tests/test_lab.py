@@ -74,7 +74,7 @@ def tiny_lab(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     return tmp, _build(tmp)
 
 
-# ------------------------------------------------------------------ real shapes (wan-facts 4.3, 4.4)
+# ------------------------------------------------------------------ real shapes (docs/reference/wan-facts.md 4.3, 4.4)
 def test_real_dit_shapes_match_wan21_1_3b(real_shapes: dict) -> None:
     dit = real_shapes["dit"]
     assert len(dit) == 825  # t2v-1.3B after prefix stripping
@@ -175,7 +175,7 @@ def test_tiny_lab_project_renders_the_smoke_steps(tiny_lab: tuple[Path, dict]) -
     for flag in ("--sdpa", "--network_module", "--optimizer_type", "--output_name", "--output_dir"):
         assert flag in train
     assert train[train.index("--max_train_steps") + 1] == "20"
-    # the script's own --mixed_precision matches the DiT dtype (wan-facts 3.7), and so does accelerate's
+    # the script's own --mixed_precision matches the DiT dtype (docs/reference/wan-facts.md 3.7), and so does accelerate's
     script_args = train[train.index(str(project.script_path(project.steps["train"]))) :]
     assert script_args[script_args.index("--mixed_precision") + 1] == "bf16"
     dit = script_args[script_args.index("--dit") + 1]

@@ -764,7 +764,7 @@ def test_media_and_jsonl_that_are_fifos_do_not_hang_the_scan(tmp_path: Path) -> 
 
 
 def test_guide_keys_path_and_num_frames_fixed_in_one_apply_all(tmp_path: Path) -> None:
-    """wan-facts §8 row 11: `path` and `num_frames` are not keys. `--apply all` renamed
+    """docs/reference/wan-facts.md §8 row 11: `path` and `num_frames` are not keys. `--apply all` renamed
     num_frames to `target_frames = 17`, an int, which is a new error; it now writes the list."""
     (tmp_path / "clips").mkdir()
     (tmp_path / "d.toml").write_text(

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.timeout(120)
 
 ENV = {**os.environ, "NO_COLOR": "1", "WANTUI_DEBUG": ""}
 
-# The wrong advice of wan-facts section 8 (rows 22, 30), pasted with the prompts a guide
+# The wrong advice of docs/reference/wan-facts.md section 8 (rows 22, 30), pasted with the prompts a guide
 # shows and a `cd` into the checkout: relative paths are from there.
 PASTED = """\
 (venv) user@gpu-box:~/work$ cd musubi

@@ -1,6 +1,8 @@
 """The failure catalog's ids: the stable vocabulary between rules, checks, tests and users.
 
-Generated from the team's failure catalog; add ids freely (kebab-case), never rename one.
+Every id of docs/reference/failure-catalog.md (its tables: steps, how to predict the failure
+before launch) is here (tests/test_references.py); ids added since live only here. Add ids
+freely (kebab-case), never rename one.
 ``before_launch`` says whether a preflight check can predict the failure ("none"/"n/a" = no).
 """
 

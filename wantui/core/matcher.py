@@ -715,7 +715,7 @@ class Matcher:
                 "accelerate's closing `CalledProcessError` only reports the exit status; it is never the cause.",
                 "If this is a common failure, write a rule for it (see `wantui rules explain` and rules/FORMAT.md).",
             ]
-            priority, refs = 10, ["wan-facts.md §5.1"]
+            priority, refs = 10, ["docs/reference/wan-facts.md §5.1"]
         anat = self.anatomy()
         captures = {"exit_status": status} if status else {}
         if last_exc:

@@ -5,7 +5,7 @@ with the same reader that reads the user's own checkout at run time
 (:mod:`wantui.core.args.checkout`)
 (accelerate's options were dumped once from accelerate 1.15's launch parser). On top of
 it, :data:`KNOWN_BAD` lists options people pass that do not exist, with the real
-replacement (wan-facts §3).
+replacement (docs/reference/wan-facts.md §3).
 """
 
 from __future__ import annotations

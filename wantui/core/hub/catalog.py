@@ -1,6 +1,6 @@
 """Known-good Wan files on the Hugging Face hub, by short name.
 
-Names and repositories follow musubi-tuner's docs/wan.md (v0.3.4) and wan-facts §4.1.
+Names and repositories follow musubi-tuner's docs/wan.md (v0.3.4) and docs/reference/wan-facts.md §4.1.
 Sizes and sha256 are left None where they were not verified here: the download then
 takes them from the hub's metadata (for LFS files the ``X-Linked-Etag`` *is* the sha256).
 """

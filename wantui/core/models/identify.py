@@ -1,4 +1,4 @@
-"""Tell what a model file is from its tensor names, dtypes and shapes (wan-facts §4).
+"""Tell what a model file is from its tensor names, dtypes and shapes (docs/reference/wan-facts.md §4).
 
 Fingerprints (all from the header, never the weights):
 

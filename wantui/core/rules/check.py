@@ -14,7 +14,7 @@ from wantui.core.rules.loader import load_rules
 from wantui.core.rules.model import RuleSet
 from wantui.core.versions import describe as describe_versions
 
-# Catalog ids that leave no trace a rule could match (failure-catalog.md says "none"/"no
+# Catalog ids that leave no trace a rule could match (docs/reference/failure-catalog.md says "none"/"no
 # error"), plus the one the matcher itself produces.
 # plan-mismatch: measured s/step against the plan, not a log wording
 NO_LOG_SIGNATURE = frozenset(

@@ -3,7 +3,7 @@
 Typical use (the TUI does the same from a worker thread)::
 
     handle = start_run(project, ["latents", "te", "train"], skip_cached=True)
-    handle.follow(sink)          # StepStarted / StepOutput / StepExited / RunFinished
+    follow_run(handle.run_dir, sink)  # StepStarted / StepOutput / StepExited / RunFinished
     stop_run(handle.run_dir)     # SIGINT -> SIGTERM -> SIGKILL to the step's group
 """
 
@@ -18,7 +18,6 @@ from wantui.core.supervisor.events import (
     Sink,
     StepExited,
     StepOutput,
-    StepProgress,
     StepSkipped,
     StepStarted,
     emit,
@@ -48,7 +47,6 @@ __all__ = [
     "StepExited",
     "StepOutput",
     "StepPlan",
-    "StepProgress",
     "StepRecord",
     "StepSkipped",
     "StepStarted",

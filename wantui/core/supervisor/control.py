@@ -16,7 +16,6 @@ from wantui.core.errors import WantuiError
 from wantui.core.fsutil import real_folder
 from wantui.core.project import Project
 from wantui.core.supervisor import lock as lockmod
-from wantui.core.supervisor.events import Sink
 from wantui.core.supervisor.plan import plan_run
 from wantui.core.supervisor.procs import (
     ORIG_PYTHONPATH,
@@ -73,11 +72,6 @@ class RunHandle:
 
     def stop(self, **kw: float) -> RunRecord:
         return stop_run(self.run_dir, **kw)
-
-    def follow(self, sink: Sink, **kw: object) -> RunRecord:
-        from wantui.core.supervisor.follow import follow_run
-
-        return follow_run(self.run_dir, sink, **kw)  # type: ignore[arg-type]
 
 
 def _runner_env() -> dict[str, str]:

@@ -32,16 +32,6 @@ class StepOutput:
 
 
 @dataclass(frozen=True)
-class StepProgress:
-    """Optional: filled in by callers that parse progress (the supervisor does not)."""
-
-    step: str
-    step_no: int | None = None
-    total: int | None = None
-    text: str = ""
-
-
-@dataclass(frozen=True)
 class StepExited:
     step: str
     returncode: int | None  # None: it never started or the code is unknown
@@ -77,7 +67,7 @@ class RunFinished:
     message: str | None = None
 
 
-Event = StepStarted | StepOutput | StepProgress | StepExited | StepSkipped | RunNotice | RunFinished
+Event = StepStarted | StepOutput | StepExited | StepSkipped | RunNotice | RunFinished
 
 
 @runtime_checkable

@@ -6,7 +6,6 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
-from textual.message import Message
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
@@ -64,12 +63,7 @@ def finding_detail(f: Finding) -> Text:
 
 
 class FindingsPanel(Horizontal):
-    """List + detail. Posts :class:`FindingsPanel.Selected` when the highlight moves."""
-
-    class Selected(Message):
-        def __init__(self, finding: Finding | None) -> None:
-            super().__init__()
-            self.finding = finding
+    """List + detail: the detail follows the highlighted finding."""
 
     def __init__(self, **kw: object) -> None:
         super().__init__(**kw)  # type: ignore[arg-type]
@@ -115,4 +109,3 @@ class FindingsPanel(Horizontal):
         self.query_one("#finding-detail", Static).update(
             finding_detail(f) if f else Text(self.note)
         )
-        self.post_message(self.Selected(f))
