@@ -470,6 +470,8 @@ def recheck(result: dict, ns: argparse.Namespace) -> dict:
         out["outcome"] = "did-nothing"
     if out["outcome"] == "timeout" and "Traceback (most recent call last)" in log:
         out["outcome"] = "failed, then hung"
+    if out["outcome"] == "timeout" and not log.strip():
+        out["outcome"] = "inconclusive"
     out["predicted"] = predicted(case, work, ns)
     out["diagnosed"] = diagnosed(case, FIXTURES / f"{case.id}.log", result["rc"], ns)
     write_fixture(out)
@@ -507,6 +509,8 @@ def run_case(case: Case, ns: argparse.Namespace) -> dict:
     if rc is None:
         # a traceback and then no exit (worker threads keep the process alive) is a failure
         outcome = "failed, then hung" if "Traceback (most recent call last)" in log else "timeout"
+        if not log.strip():
+            outcome = "inconclusive"  # not even the imports finished: the machine was busy
     elif rc != 0:
         outcome = "failed"
     else:
@@ -554,12 +558,14 @@ def matrix(results: list[dict]) -> str:
             f"| {r['id']} | {r['step']} | `{r['target']}` = {r['value']} | {r['use']} "
             f"| {r['outcome']}{rc} | {pred} | {diag} |"
         )
-    bad = [r for r in results if r["outcome"] != "ok"]
+    done = [r for r in results if r["outcome"] != "inconclusive"]
+    bad = [r for r in done if r["outcome"] != "ok"]
     pred = [r for r in bad if r["predicted"]]
     diag = [r for r in bad if r["diagnosed"]]
     rows.append("")
     rows.append(
-        f"Values swept: {len(results)}; musubi failed, hung or did nothing: {len(bad)}; "
+        f"Values swept: {len(results)} ({len(results) - len(done)} inconclusive); "
+        f"musubi failed, hung or did nothing: {len(bad)}; "
         f"predicted before launch: {len(pred)}/{len(bad)}; diagnosed from the log: {len(diag)}/{len(bad)}."
     )
     return "\n".join(rows) + "\n"

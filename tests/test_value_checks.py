@@ -91,3 +91,9 @@ def test_per_dataset_ranges(tmp_path, lines):
 
 def test_healthy_dataset_has_no_range_errors(tmp_path):
     assert errors(check_project(build(tmp_path)), "dataset-value-not-positive") == []
+
+
+def test_empty_target_frames(tmp_path):
+    toml = GOOD_TOML.replace("target_frames = [1, 17]", "target_frames = []")
+    found = errors(check_project(build(tmp_path, toml=toml)), "target-frames-empty")
+    assert len(found) == 1 and found[0].fixes[0].params["value"] == "[1]"

@@ -19,6 +19,26 @@ class WanValueChecks(CheckerBase):
 
     def check_video_rules(self, table: str, entry: dict[str, Any]) -> None:
         frames = entry.get("target_frames")
+        if frames == []:
+            # musubi: datasource.set_start_and_end_frame(0, max(self.target_frames))
+            self.add(
+                "target-frames-empty",
+                "toml-invalid-value",
+                Severity.ERROR,
+                "target_frames is empty",
+                "musubi-tuner takes `max(target_frames)` when it builds the dataset "
+                "(image_video_dataset.py:671) and stops with `ValueError: max() arg is an empty "
+                "sequence`; give at least one frame count, e.g. [1] or [17].",
+                self.loc(table, "target_frames", value=True),
+                fixes=[
+                    FixAction(
+                        "toml_set_key",
+                        {"file": FILE, "table": table, "key": "target_frames", "value": "[1]"},
+                        label="Set target_frames = [1]",
+                    )
+                ],
+                steps=("latents",),
+            )
         if (
             isinstance(frames, list)
             and frames
