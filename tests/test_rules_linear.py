@@ -199,3 +199,17 @@ def test_log_text_helpers_are_bounded_on_long_lines() -> None:
         redact(text)
         assert time.perf_counter() - start < FULL_BOUND_S
     assert redact("FOO=HF_TOKEN=abcd1234") == "FOO=HF_TOKEN=<redacted>"
+
+
+def test_every_builtin_pattern_passes_the_backtracking_check() -> None:
+    """The static and timed check that user rules' patterns once had to pass at load; the
+    loader no longer runs it on the shipped rules at every start, this test does."""
+    from wantui.core.rules.regexcheck import backtracking_problem
+
+    problems = [
+        (rule.id, p.source, why)
+        for rule in load_rules(include_user=False).rules
+        for p in rule.patterns()
+        if (why := backtracking_problem(p.regex))
+    ]
+    assert not problems, problems
