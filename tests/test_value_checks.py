@@ -5,7 +5,7 @@ semantic map, key=value items, dataset ranges. Each case is a value the sweep
 from __future__ import annotations
 
 import pytest
-from test_check_catalog_rows import GOOD_TOML, TRAIN, build
+from test_check_catalog_rows import GOOD_TOML, TRAIN, build, without
 
 from wantui.core.args import check_project
 from wantui.core.finding import Severity
@@ -97,3 +97,61 @@ def test_empty_target_frames(tmp_path):
     toml = GOOD_TOML.replace("target_frames = [1, 17]", "target_frames = []")
     found = errors(check_project(build(tmp_path, toml=toml)), "target-frames-empty")
     assert len(found) == 1 and found[0].fixes[0].params["value"] == "[1]"
+
+
+def _train_errors(tmp_path, extra: list[str], rule: str) -> list:
+    return errors(check_project(build(tmp_path, train=[*TRAIN, *extra])), rule)
+
+
+def test_resume_folder_must_hold_a_state(tmp_path):
+    assert _train_errors(tmp_path, ["--resume", "output/none-state"], "resume-state-missing")
+    state = tmp_path / "output" / "lora-state"
+    state.mkdir(parents=True)
+    (state / "random_states_0.pkl").write_bytes(b"x")
+    found = _train_errors(tmp_path, ["--resume", "output/lora-state"], "resume-state-missing")
+    assert found and "no saved state" in found[0].message
+    (state / "optimizer.bin").write_bytes(b"x")
+    (state / "model.safetensors").write_bytes(b"x")
+    assert not _train_errors(tmp_path, ["--resume", "output/lora-state"], "resume-state-missing")
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "says"),
+    [
+        ("p.md", "a cat\n", "UnboundLocalError"),
+        ("p.json", '[\n{"prompt": "a"},\n{prompt: b}\n]', "line 3"),
+        ("p.json", '{"prompt": "a"}', "not a list"),
+        ("p.toml", "[prompt]\nwidth = 256\n", "[[prompt.subset]]"),
+    ],
+)
+def test_sample_prompts_must_parse(tmp_path, name, text, says):
+    (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+    (tmp_path / name).write_text(text, encoding="utf-8")
+    found = _train_errors(tmp_path, ["--sample_prompts", name], "sample-prompts-unreadable")
+    assert len(found) == 1 and says in found[0].message
+
+
+def test_good_prompt_files_pass(tmp_path):
+    (tmp_path / "p.json").write_text('[{"prompt": "a cat"}]', encoding="utf-8")
+    (tmp_path / "p.txt").write_text("a cat --w 256\n", encoding="utf-8")
+    for name in ("p.json", "p.txt"):
+        assert not _train_errors(tmp_path, ["--sample_prompts", name], "sample-prompts-unreadable")
+
+
+def test_network_weights_rank_against_network_dim(tmp_path):
+    import modelfactory as mf
+
+    (tmp_path / "output").mkdir()
+    mf.write_safetensors(
+        tmp_path / "output" / "old.safetensors",
+        {"lora_unet_blocks_0_self_attn_q.lora_down.weight": ("F32", (8, 1536)),
+         "lora_unet_blocks_0_self_attn_q.lora_up.weight": ("F32", (1536, 8))},
+    )  # fmt: skip
+    found = _train_errors(
+        tmp_path, ["--network_weights", "output/old.safetensors"], "network-weights-rank-mismatch"
+    )
+    assert len(found) == 1 and "rank 8" in found[0].title and "16" in found[0].title
+    train = [*without(TRAIN, "--network_dim"), "--network_dim", "8"]
+    train += ["--network_weights", "output/old.safetensors"]
+    found = errors(check_project(build(tmp_path, train=train)), "network-weights-rank-mismatch")
+    assert found == []

@@ -21,6 +21,7 @@ from wantui.core.args.check_files import (
     merge_config_file,
     script_findings,
 )
+from wantui.core.args.check_inputs import check_inputs
 from wantui.core.args.check_syntax import scan_args
 from wantui.core.args.check_train import check_train
 from wantui.core.args.check_values import check_values
@@ -76,6 +77,8 @@ def check_step_args(
     check_invisible(state, out)
     check_values(state, out)
     infos = check_files(state, cwd, out) if check_paths else {}
+    if check_paths:
+        check_inputs(state, cwd, out)
     if step == "train":
         check_train(state, out, launch_args=launch_args or [], infos=infos, windows=windows)
     else:
