@@ -7,14 +7,15 @@ Japanese, eight ranks, truncated pastes, old musubi-tuner layouts) with
 when the log's owner knew it).
 
 ``fixtures/real/<name>.log`` are captured from the real musubi-tuner by another area; their
-expected files carry the *process* exit code in ``"exit"`` (and ``"rules": []`` until
-blessed). For them the expected catalog ids must all be found, in order, with no other
-error finding (precursor warnings and info findings may come on top); the rule ids likewise
-once known; and wantui's exit code must be 1 exactly when the process failed.
+expected files carry the *process* exit code in ``"exit"``, the capturer's catalog verdict
+and the rule ids that give it (each rule's own ``catalog`` must be in that verdict). The
+expected catalog ids must all be found, in order, with no other error finding (precursor
+warnings and info findings may come on top); the rule ids likewise; and wantui's exit code
+must be 1 exactly when the process failed.
 
-Re-bless deliberately with ``WANTUI_BLESS=1 python -m pytest tests/test_fixture_verdicts.py``:
-it rewrites the verdict keys of every expected file (other keys are kept) and still fails,
-so a bless never passes silently.
+``WANTUI_BLESS=1 python -m pytest tests/test_fixture_verdicts.py`` only reformats the
+expected files (same content, the one JSON layout); it never writes a verdict: a verdict is
+written by hand from the log, and a test that disagrees fails.
 """
 
 from __future__ import annotations
@@ -70,28 +71,27 @@ def _verdict(findings: list[Finding]) -> dict[str, object]:
     }
 
 
-def _bless(path: Path, data: dict[str, object]) -> None:
-    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    pytest.fail(f"blessed {path.name}: review the diff and commit it (unset WANTUI_BLESS)")
+def _reformat(path: Path, data: dict[str, object]) -> None:
+    """WANTUI_BLESS: write ``data`` back in the one layout; the content is unchanged."""
+    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    if BLESS and path.read_text(encoding="utf-8") != text:
+        path.write_text(text, encoding="utf-8")
 
 
 def test_enough_fixtures() -> None:
     assert len(OWN) >= 10
     assert (LOGS / "healthy-h100.log").is_file()
     for log in OWN:
-        assert _expected_path(log).is_file() or BLESS, f"{log.name} has no expected verdict"
+        assert _expected_path(log).is_file(), f"{log.name} has no expected verdict"
 
 
 @pytest.mark.parametrize("log", OWN, ids=[p.stem for p in OWN])
 def test_own_fixture(log: Path, rules: RuleSet) -> None:
     exp_path = _expected_path(log)
-    expected = json.loads(exp_path.read_text(encoding="utf-8")) if exp_path.is_file() else {}
+    expected = json.loads(exp_path.read_text(encoding="utf-8"))
+    _reformat(exp_path, expected)
     findings = _diagnose(log, rules, expected.get("exit_status"))
     got = _verdict(findings)
-    if BLESS:
-        if {k: expected.get(k) for k in got} != got:
-            _bless(exp_path, {**expected, **got})
-        return
     assert got == {k: expected.get(k) for k in got}, log.name
 
 
@@ -147,18 +147,20 @@ def test_real_fixture(log: Path, rules: RuleSet) -> None:
     status = expected.get("exit")
     findings = _diagnose(log, rules, status if isinstance(status, int) else None)
     got = _verdict(findings)
-    if BLESS:
-        if expected.get("rules") != got["rules"] or expected.get("catalog") != got["catalog"]:
-            _bless(exp_path, {**expected, "rules": got["rules"], "catalog": got["catalog"]})
-        return
+    _reformat(exp_path, expected)
     # The capturer's verdict lists the catalog ids they expect; precursors (warnings) and
     # info findings may come on top, but no error the capturer did not expect.
     want = list(expected.get("catalog") or [])
     assert _subsequence(want, got["catalog"]), f"{log.name}: {got['catalog']} lacks {want}"
     errors = [f.catalog for f in findings if f.severity is Severity.ERROR]
     assert set(errors) <= set(want), f"{log.name}: unexpected error findings {errors}"
-    if expected.get("rules"):
-        assert _subsequence(list(expected["rules"]), got["rules"]), log.name
+    # the rule ids that give that verdict: listed whenever there is one, each of them a
+    # rule of one of the expected catalog ids, found in order
+    named = list(expected.get("rules") or [])
+    assert named or not want, f"{log.name}: no rule ids for the verdict {want}"
+    by_id = {r.id: r for r in rules.rules}
+    assert all(r in by_id and by_id[r].catalog in want for r in named), (log.name, named)
+    assert _subsequence(named, got["rules"]), f"{log.name}: {got['rules']} lacks {named}"
     if isinstance(status, int):
         assert got["exit"] == (1 if status != 0 else 0), f"{log.name}: process exit {status}"
 
