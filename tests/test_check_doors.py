@@ -134,9 +134,9 @@ def test_every_door_gives_the_same_findings(
     pasted = _json(capsys, ["check", "--json", "--", script])
     project = _json(capsys, ["check", "--json", "--project", str(tmp_path)])
     doctor = _json(capsys, ["doctor", "--no-probe", "--json", "--project", str(tmp_path)])
-    from wantui.tui import core_api
+    from wantui.core.preflight import preflight
 
-    tui = [f.to_json() for f in core_api.preflight(load_project(tmp_path))]
+    tui = [f.to_json() for f in preflight(load_project(tmp_path))]
     assert _ids(pasted) == _ids(project) == _ids(doctor) == _ids(tui), case
     ids = _ids(doctor)
     assert len(ids) == len(set(ids)), f"a finding reported twice: {ids}"

@@ -73,8 +73,8 @@ def test_doctor_shows_a_progress_line_on_a_terminal_only(tmp_path: Path) -> None
 def test_setup_shows_a_loading_indicator_while_the_probe_runs(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from wantui.core import probe
     from wantui.core.probe.runner import ProbeResult
-    from wantui.tui import core_api as api
     from wantui.tui.app import WantuiApp
     from wantui.tui.screens.setup_checkout import CheckoutScreen
 
@@ -91,7 +91,7 @@ def test_setup_shows_a_loading_indicator_while_the_probe_runs(
         release.wait(30)
         return ProbeResult(python=python)
 
-    monkeypatch.setattr(api.module("probe"), "run_probe", slow_probe)
+    monkeypatch.setattr(probe, "run_probe", slow_probe)
 
     async def main() -> None:
         app = WantuiApp(start="setup", cwd=checkout)

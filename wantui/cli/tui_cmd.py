@@ -23,7 +23,7 @@ def register(p: argparse.ArgumentParser) -> None:
 
 
 def build_app(folder: Path, *, setup: bool = False):  # noqa: ANN201 - a WantuiApp
-    from wantui.tui import core_api as api
+    from wantui.core import supervisor as sup
     from wantui.tui.app import WantuiApp
     from wantui.tui.sources import LiveSource
 
@@ -34,15 +34,13 @@ def build_app(folder: Path, *, setup: bool = False):  # noqa: ANN201 - a WantuiA
     source = LiveSource(project)
     read_only = False
     title = project.name
-    sup = api.module("supervisor")
-    if sup is not None:
-        latest = sup.latest_run(project)
-        if latest is not None and latest.run_dir is not None:
-            source.run_dir = latest.run_dir
-            status = sup.effective_status(latest)
-            live = status in ("starting", "running", "stopping")
-            read_only = live  # somebody else's run: watch it, stop it, but change nothing
-            title = f"{project.name} · run {latest.run_id} ({status})"
+    latest = sup.latest_run(project)
+    if latest is not None and latest.run_dir is not None:
+        source.run_dir = latest.run_dir
+        status = sup.effective_status(latest)
+        live = status in ("starting", "running", "stopping")
+        read_only = live  # somebody else's run: watch it, stop it, but change nothing
+        title = f"{project.name} · run {latest.run_id} ({status})"
     app = WantuiApp(
         project=project,
         source=source,

@@ -3,7 +3,7 @@ their last state, the line still being redrawn available as it is, memory bounde
 
 from __future__ import annotations
 
-from wantui.tui import core_api as api
+from wantui.core.logtext import decode_line
 
 
 class DisplayLines:
@@ -51,4 +51,4 @@ class DisplayLines:
         if b"\r" in raw:
             segs = [s for s in raw.split(b"\r") if s.strip()]
             raw = segs[-1] if segs else b""
-        return api.decode_line(raw[: self.MAX]).rstrip()
+        return decode_line(raw[: self.MAX]).rstrip()

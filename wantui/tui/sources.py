@@ -16,7 +16,6 @@ from typing import Any
 
 from wantui.core.errors import WantuiError
 from wantui.core.project import STEP_NAMES, Project
-from wantui.tui import core_api as api
 
 # "2025-03-01 12:00:03" / "2025-03-01T12:00:03.123" at the start of a line
 _STAMP = re.compile(rb"^\[?(\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?)")
@@ -132,9 +131,8 @@ class ReplaySource:
         }
 
     def run(self, sink: Any) -> None:
-        ev = api.module("supervisor.events")
-        if ev is None:
-            raise WantuiError("the supervisor's events are not available yet")
+        from wantui.core.supervisor import events as ev
+
         failed = False
         for rs in self.plan.steps:
             if self._stop.is_set():
@@ -215,9 +213,7 @@ class LiveSource:
 
     def start(self) -> Path:
         """Start a run now (raises WantuiError, e.g. RunLocked); returns its folder."""
-        sup = api.module("supervisor")
-        if sup is None:
-            raise WantuiError("the supervisor is not available yet")
+        from wantui.core import supervisor as sup
         from wantui.core.away.config import load_away
 
         price = load_away(self.project.root).price_per_hour  # the meter's (run.json)
@@ -233,8 +229,9 @@ class LiveSource:
         return None if self.run_dir is None else {"kind": "live", "run_dir": str(self.run_dir)}
 
     def run(self, sink: Any) -> None:
-        sup = api.module("supervisor")
-        if sup is None or self.run_dir is None:
+        from wantui.core import supervisor as sup
+
+        if self.run_dir is None:
             return
         sup.follow_run(self.run_dir, sink, stop_event=self._stop)
 
@@ -242,6 +239,7 @@ class LiveSource:
         self._stop.set()
 
     def stop_run(self) -> None:
-        sup = api.module("supervisor")
-        if sup is not None and self.run_dir is not None:
+        from wantui.core import supervisor as sup
+
+        if self.run_dir is not None:
             sup.stop_run(self.run_dir)

@@ -8,9 +8,9 @@ from typing import Any
 
 from textual import work
 
+from wantui.core import fixes as fixes_mod
 from wantui.core.errors import WantuiError
 from wantui.core.project import STEP_NAMES, load_project
-from wantui.tui import core_api as api
 from wantui.tui.feed import StepState
 from wantui.tui.widgets.findings_panel import FindingsPanel
 
@@ -74,10 +74,6 @@ class FixFlow:
         if not fixes:
             self.notify("no automatic fix for this one: see 'What to do'", timeout=5)  # type: ignore[attr-defined]
             return
-        fixes_mod = api.module("fixes")
-        if fixes_mod is None:
-            self.notify("fixes: not available yet", severity="warning")  # type: ignore[attr-defined]
-            return
         dataset = self.project.dataset_config_path() if self.project is not None else None
         plan = fixes_mod.plan_fix(fixes[0], self.project, dataset_config=dataset, finding=finding)
         step = (plan.rerun or self._failed_step(finding)) if self._can_run() else None
@@ -95,7 +91,6 @@ class FixFlow:
 
     @work(thread=True, group="fix")
     def apply_fix(self, plan: Any, rerun: str | None) -> None:
-        fixes_mod = api.module("fixes")
         try:
             applied = fixes_mod.apply_plan(plan, fixes_mod.Journal(plan.root))
         except WantuiError as exc:
@@ -113,9 +108,8 @@ class FixFlow:
             )
 
     def action_undo(self) -> None:
-        fixes_mod = api.module("fixes")
         root = self.project.root if self.project is not None else None
-        if fixes_mod is None or root is None:
+        if root is None:
             self.notify("undo needs a project", timeout=3)  # type: ignore[attr-defined]
             return
         try:

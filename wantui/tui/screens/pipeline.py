@@ -19,8 +19,9 @@ from textual.widgets import ContentSwitcher, Footer, Header, Input, Static
 
 from wantui.core.errors import WantuiError
 from wantui.core.outputs import lora_path
+from wantui.core.plan import live
 from wantui.core.project import Project
-from wantui.tui import core_api as api
+from wantui.core.supervisor import read_record
 from wantui.tui.feed import Batch, Feed, StepState
 from wantui.tui.safe import SafeStatic, safe_str
 from wantui.tui.screens.fix_flow import FixFlow
@@ -156,7 +157,7 @@ class PipelineScreen(FixFlow, PreflightGate, Screen[None]):
         if run_dir is None or self.project is None:
             return
         try:
-            rec = api.module("supervisor").read_record(run_dir)  # type: ignore[union-attr]
+            rec = read_record(run_dir)
         except Exception:  # noqa: BLE001 - no run.json (a replay): no meter
             return
         text = ""
@@ -238,9 +239,7 @@ class PipelineScreen(FixFlow, PreflightGate, Screen[None]):
 
         if self.gpu and self.project is not None and hasattr(self.feed, "planned_sec"):
             # this machine's run: compare its speed with the plan (off the UI thread)
-            live = api.module("plan.live")
-            if live is not None:
-                self.feed.planned_sec = live.planned_sec_per_step(self.project, live.gpu_name())
+            self.feed.planned_sec = live.planned_sec_per_step(self.project, live.gpu_name())
         play(self.source, self.feed)
 
     @work(thread=True, group="gpu")

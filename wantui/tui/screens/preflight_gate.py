@@ -10,9 +10,9 @@ from typing import Any
 
 from textual import work
 
+from wantui.core import gate as gate_mod
 from wantui.core.errors import WantuiError
 from wantui.core.project import load_project
-from wantui.tui import core_api as api
 from wantui.tui.widgets.findings_panel import FindingsPanel
 
 SHOWN = 5  # problems named in the question; the panel lists them all
@@ -43,10 +43,7 @@ class PreflightGate:
     def _check_worker(
         self, steps: list[str] | None, then: Callable[[], None] | None, ask_for_errors: bool
     ) -> None:
-        gate_mod = api.module("gate")
         try:
-            if gate_mod is None:
-                raise WantuiError("preflight checks: not available")
             project = load_project(self.project.root)
             gate = gate_mod.preflight_gate(project, steps, skip_cached=steps is None)
         except WantuiError as exc:

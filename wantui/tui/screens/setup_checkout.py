@@ -10,13 +10,14 @@ from textual.app import ComposeResult
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
+from wantui.core import probe
+from wantui.core.probe import cache, wheels
 from wantui.core.setup_defaults import (
     find_interpreters,
     find_musubi_checkouts,
     install_help,
     is_musubi_checkout,
 )
-from wantui.tui import core_api as api
 from wantui.tui.safe import SafeStatic
 from wantui.tui.screens.setup_base import SetupScreen, SetupState, findings_text
 
@@ -86,9 +87,6 @@ class CheckoutScreen(SetupScreen):
     @work(thread=True, exclusive=True, group="wheel")
     def install_advice(self) -> None:
         """The torch wheel for this GPU and driver (nvidia-smi, up to a few seconds)."""
-        wheels = api.module("probe.wheels")
-        if wheels is None:
-            return
         text = install_help(wheels.local_wheel()) + "\n\nCtrl+Q quits."
         self.app.call_from_thread(self._show_install, text)
 
@@ -127,15 +125,9 @@ class CheckoutScreen(SetupScreen):
 
     @work(thread=True, exclusive=True)
     def run_probe(self, python: str, checkout: Path) -> None:
-        probe = api.module("probe")
-        if probe is None:
-            self.app.call_from_thread(self.say, "probe: not available yet; Ctrl+N to go on")
-            self.app.call_from_thread(setattr, self.query_one("#probe", Static), "loading", False)
-            return
         result = probe.run_probe(python, timeout=60, checkout=checkout, cwd=self.state.cwd)
-        cache = api.module("probe.cache")
-        if cache is not None:  # the first Run checks against it without probing again
-            cache.save_probe(self.state.cwd, result, str(checkout))
+        # the first Run checks against it without probing again
+        cache.save_probe(self.state.cwd, result, str(checkout))
         self.app.call_from_thread(self.show_probe, result)
 
     def show_probe(self, result: object) -> None:

@@ -9,9 +9,10 @@ from textual import work
 from textual.app import ComposeResult
 from textual.widgets import Checkbox, Input, Static
 
+from wantui.core.dataset.overview import check_dataset
 from wantui.core.errors import WantuiError
+from wantui.core.fsutil import atomic_write
 from wantui.core.setup_defaults import dataset_toml
-from wantui.tui import core_api as api
 from wantui.tui.safe import SafeStatic
 from wantui.tui.screens.setup_base import SetupScreen, findings_text
 
@@ -51,12 +52,12 @@ class DatasetScreen(SetupScreen):
         path = self.state.cwd / DATASET_FILE
         text = dataset_toml(media, images=images)
         try:
-            api.atomic_write(path, text.encode("utf-8"), project_root=self.state.cwd)
+            atomic_write(path, text.encode("utf-8"), project_root=self.state.cwd)
         except (WantuiError, OSError) as exc:
             self.app.call_from_thread(self.say, Text(f"cannot write {path}: {exc}", style="red"))
             return
         self.state.dataset_toml = path
-        summary, findings = api.check_dataset(path, self.state.cwd)
+        summary, findings = check_dataset(path, self.state.cwd)
         self.app.call_from_thread(self.show, path, summary, findings)
 
     def show(self, path: Path, summary: str, findings: list) -> None:

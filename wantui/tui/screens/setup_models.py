@@ -10,9 +10,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Input, Static
 
+from wantui.core import hub, models
 from wantui.core.errors import WantuiError
 from wantui.core.setup_defaults import assign_models
-from wantui.tui import core_api as api
 from wantui.tui.safe import SafeStatic
 from wantui.tui.screens.setup_base import SetupScreen
 
@@ -56,10 +56,6 @@ class ModelsScreen(SetupScreen):
 
     @work(thread=True, exclusive=True)
     def scan(self, folder: Path) -> None:
-        models = api.module("models")
-        if models is None:
-            self.app.call_from_thread(self.say, "model inspection: not available yet")
-            return
         self.app.call_from_thread(self.say, f"scanning {folder} ...")
         infos = models.scan_models(folder)
         self.app.call_from_thread(self.show, folder, infos)
@@ -104,10 +100,6 @@ class ModelsScreen(SetupScreen):
 
     @work(thread=True, exclusive=True, group="download")
     def download(self, names: list[str], dest: Path) -> None:
-        hub = api.module("hub")
-        if hub is None:
-            self.app.call_from_thread(self.say, "downloads: not available yet")
-            return
         for name in names:
             self.app.call_from_thread(self.say, f"downloading {name} into {dest} ...")
             try:

@@ -12,10 +12,13 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import Checkbox, Input, Label, Static
 
+from wantui.core import fixes as fixes_mod
 from wantui.core.errors import WantuiError
+from wantui.core.fsutil import atomic_write
+from wantui.core.plan import summary
+from wantui.core.preflight import preflight
 from wantui.core.project import project_to_toml
 from wantui.core.setup_defaults import build_project, choose_settings
-from wantui.tui import core_api as api
 from wantui.tui.safe import SafeStatic
 from wantui.tui.screens.setup_base import SetupScreen
 from wantui.tui.widgets.findings_panel import FindingsPanel
@@ -125,7 +128,7 @@ class TrainingScreen(SetupScreen):
     def action_save(self) -> None:
         project = self.build()
         try:
-            api.atomic_write(
+            atomic_write(
                 project.file,
                 self.toml_text(project).encode("utf-8"),
                 project_root=project.root,
@@ -139,12 +142,9 @@ class TrainingScreen(SetupScreen):
 
     @work(thread=True, exclusive=True)
     def run_preflight(self, project: object) -> None:
-        findings = api.preflight(project, self.state.probe)
-        summary = api.module("plan.summary")
-        verdict = None
-        if summary is not None:
-            data = getattr(self.state.probe, "data", None)
-            verdict = summary.train_verdict(summary.plan_for_project(project, data))
+        findings = list(preflight(project, probe=self.state.probe))
+        data = getattr(self.state.probe, "data", None)
+        verdict = summary.train_verdict(summary.plan_for_project(project, data))
         self.app.call_from_thread(self.show_findings, findings, verdict)
 
     def show_findings(self, findings: list, verdict: str | None = None) -> None:
@@ -164,8 +164,8 @@ class TrainingScreen(SetupScreen):
         finding = self.query_one("#preflight", FindingsPanel).selected
         project = getattr(self, "project", None)
         fixes = [fx for fx in getattr(finding, "fixes", []) if fx.auto]
-        mod = api.module("fixes")
-        if finding is None or project is None or not fixes or mod is None:
+        mod = fixes_mod
+        if finding is None or project is None or not fixes:
             self.say("no automatic fix for the selected finding (save first)")
             return
         from wantui.tui.dialogs.fix_preview import FixDialog
