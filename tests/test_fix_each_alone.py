@@ -74,3 +74,57 @@ def test_each_fix_alone_removes_its_finding(tmp_path: Path, name: str, finding: 
         and f.catalog == target.catalog
     ]
     assert not same_reason, f"after `{action.label}` alone: {same_reason}"
+
+
+def test_each_fix_of_a_flag_that_belongs_in_the_dataset_toml_alone_is_complete(
+    tmp_path: Path,
+) -> None:
+    """`--resolution 960 544` on the training line (issue 10 follow-up): the check
+    offered two fixes in two files, and the first applied alone (set the TOML's
+    resolution) left `--resolution` there, so argparse still rejected the command. Each
+    fix offered now, applied alone to a fresh project, leaves the command accepted."""
+    import sys
+
+    from wantui.core.args.command import check_project
+    from wantui.core.project import load_project
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from fakes.fakeproject import make_project
+
+    def fresh(i: int) -> object:
+        project = make_project(tmp_path / f"p{i}")
+        text = (project.file).read_text()
+        old = '"--mixed_precision", "bf16"'
+        project.file.write_text(text.replace(old, f'{old}, "--resolution", "960", "544"'))
+        return load_project(project.root)
+
+    def rejected(project: object) -> list[str]:
+        return [
+            f.title
+            for f in check_project(project)  # type: ignore[arg-type]
+            if f.rule == "unknown-argument" and "--resolution" in f.title
+        ]
+
+    first = fresh(0)
+    (finding,) = [
+        f
+        for f in check_project(first)
+        if f.rule == "unknown-argument"  # type: ignore[arg-type]
+    ]
+    assert finding.fixes
+    for j, action in enumerate(finding.fixes):
+        project = fresh(j + 1)
+        (again,) = [f for f in check_project(project) if f.rule == "unknown-argument"]  # type: ignore[arg-type]
+        plan = plan_fix(again.fixes[j], project, finding=again)  # type: ignore[arg-type]
+        assert plan.refused is None, (action.label, plan.refused)
+        apply_plan(plan, Journal(project.root))  # type: ignore[attr-defined]
+        after = load_project(project.root)  # type: ignore[attr-defined]
+        assert not rejected(after), f"after `{action.label}` alone the command is still rejected"
+    # the value the user meant is not lost: it moved to the dataset TOML
+    assert "resolution = [960, 544]" in (project.root / "dataset.toml").read_text()  # type: ignore[attr-defined]
+    # and one undo puts both files back
+    from wantui.core.fixes import undo_last
+
+    undo_last(Journal(project.root))  # type: ignore[attr-defined]
+    assert rejected(load_project(project.root))  # type: ignore[attr-defined]
+    assert "[960, 544]" not in (project.root / "dataset.toml").read_text()  # type: ignore[attr-defined]

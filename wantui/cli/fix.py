@@ -404,6 +404,8 @@ def run(args: argparse.Namespace) -> int:
         if not args.json:
             if applied.file:
                 out.write(f"Applied. Backup: {applied.backup}\n")
+            for note in applied.notes:  # the parts of one fix in other files
+                out.write(f"{note}\n")
             if applied.downloaded:
                 out.write(f"Downloaded {applied.downloaded}\n")
             if applied.rerun:

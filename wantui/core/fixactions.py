@@ -23,7 +23,11 @@ ACTIONS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "toml_rename_key": (frozenset({"file", "table", "key", "new_key"}), frozenset()),
     "toml_move_key": (frozenset({"file", "table", "key", "to_table"}), frozenset()),
     # ``value`` is a TOML/JSON literal as a string ("[17]", "30.0", '"head"') or a plain value.
-    "toml_set_key": (frozenset({"file", "table", "key", "value"}), frozenset()),
+    # ``also``: flag edits of wantui.toml that belong to the same repair (a flag whose
+    # value lives in the dataset TOML: set the key *and* remove the flag), applied with
+    # it as one fix (one preview, one undo: a journal group). A list of
+    # {"action": "flag_remove" | "flag_replace", "params": {...}}.
+    "toml_set_key": (frozenset({"file", "table", "key", "value"}), frozenset({"also"})),
     # Several of the four edits above on one file as one fix (one plan, one undo), for a
     # repair that is only right whole: set target_frames *and* remove num_frames.
     # ``edits`` is a list of {"action": "toml_...", <its params but file>}.
@@ -144,6 +148,8 @@ def validate_action(action: str, params: dict[str, Any], *, templated: bool = Fa
             return f"fix action '{action}': step must be one of {sorted(STEPS)}, not {params['step']!r}"
     if action == "toml_edits":
         return _edits_problem(params["edits"], templated=templated)
+    if "also" in params:
+        return _also_problem(params["also"], templated=templated)
     if action == "env_set":
         name = params["name"]
         if not isinstance(name, str):
@@ -153,6 +159,25 @@ def validate_action(action: str, params: dict[str, Any], *, templated: bool = Fa
             problem = env_name_problem(name)
             if problem:
                 return f"fix action 'env_set': {problem}"
+    return None
+
+
+ALSO_ACTIONS = frozenset({"flag_remove", "flag_replace"})
+
+
+def _also_problem(also: Any, *, templated: bool) -> str | None:
+    if not isinstance(also, list) or not also:
+        return "fix parameter 'also' must be a non-empty list"
+    for n, part in enumerate(also, 1):
+        if (
+            not isinstance(part, dict)
+            or part.get("action") not in ALSO_ACTIONS
+            or not isinstance(part.get("params"), dict)
+        ):
+            return f"fix parameter 'also', part {n}: one of {sorted(ALSO_ACTIONS)} with params"
+        problem = validate_action(part["action"], part["params"], templated=templated)
+        if problem:
+            return f"fix parameter 'also', part {n}: {problem}"
     return None
 
 

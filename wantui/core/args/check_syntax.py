@@ -289,7 +289,10 @@ def _replacement_fixes(
             )
     elif rep.kind == "toml":
         value = _toml_value(rep.target, values)
+        remove = {"action": "flag_remove", "params": {"step": step, "flag": name}}
         if value is not None and rep.target != "target_frames":
+            # one fix in two files (the key set, the flag removed; one undo): the key
+            # alone left the flag, and argparse rejecting the command
             fixes.append(
                 FixAction(
                     "toml_set_key",
@@ -298,13 +301,16 @@ def _replacement_fixes(
                         "table": "general",
                         "key": rep.target,
                         "value": value,
+                        "also": [remove],
                     },
-                    label=f"Set {rep.target} = {value} in the dataset TOML's [general]",
+                    label=f"Set {rep.target} = {value} in the dataset TOML's [general]"
+                    f" and remove `{name}`",
                 )
             )
-        fixes.append(
-            FixAction("flag_remove", {"step": step, "flag": name}, label=f"Remove `{name}`")
-        )
+        else:
+            fixes.append(
+                FixAction("flag_remove", {"step": step, "flag": name}, label=f"Remove `{name}`")
+            )
     else:
         fixes.append(
             FixAction("flag_remove", {"step": step, "flag": name}, label=f"Remove `{name}`")

@@ -222,6 +222,11 @@ def apply_plan(
     ``group`` (:func:`new_group_id`) are undone together."""
     if plan.refused:
         raise WantuiError(f"fix refused: {plan.refused}", code=ExitCode.FINDINGS)
+    for part in plan.also:  # one fix in several files: none written if any changed since
+        if part.change is not None:
+            _check_unchanged(part.change.path, part.change.before)
+    if plan.also and group is None:
+        group = new_group_id()  # one undo for all its parts
     fix_id = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + "-" + uuid.uuid4().hex[:6]
     result = AppliedFix(id=fix_id, plan=plan, rerun=plan.rerun)
     change = plan.change
@@ -292,6 +297,9 @@ def apply_plan(
                 "group": group,
             }
         )
+    for part in plan.also:
+        done = apply_plan(part, journal, progress=progress, group=group)
+        result.notes.append(f"also: {part.label}" + (f" ({done.file})" if done.file else ""))
     return result
 
 

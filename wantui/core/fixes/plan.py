@@ -88,6 +88,7 @@ class FixPlan:
     argv_before: dict[str, list[str]] = field(default_factory=dict)
     argv_after: dict[str, list[str]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    also: list[FixPlan] = field(default_factory=list)  # parts in other files, same fix
 
     @property
     def label(self) -> str:
@@ -126,6 +127,8 @@ class FixPlan:
         if self.rerun is not None:
             out.append(f"Run the step '{self.rerun}' again (no file changes).")
         out.extend(self.notes)
+        for part in self.also:  # the same fix, in another file
+            out.append(part.preview().split("\n", 1)[1].rstrip("\n"))
         return "\n".join(out) + "\n"
 
     def to_json(self) -> dict[str, Any]:
@@ -436,6 +439,19 @@ def plan_fix(
         plan.refused = str(exc)
         plan.moot = isinstance(exc, FixMoot)
         plan.change = None
+    parts = (action.params.get("also") or []) if plan.refused is None else []
+    for part in parts:
+        sub = plan_fix(
+            FixAction(part["action"], part["params"], label=part.get("label", "")),
+            project,
+            dataset_config=dataset_config,
+            finding=finding,
+            models_dir=models_dir,
+        )
+        if sub.refused is not None:  # a part refused: the whole fix is (never half of it)
+            plan.refused, plan.moot, plan.change, plan.also = sub.refused, sub.moot, None, []
+            break
+        plan.also.append(sub)
     return plan
 
 
