@@ -3,8 +3,8 @@
 ``fixtures/logs/<name>.log`` are realistic user-shaped logs (Windows code pages, CRLF,
 Japanese, eight ranks, truncated pastes, old musubi-tuner layouts) with
 ``<name>.expected.json``: ``{"rules": [ranked rule ids], "catalog": [ranked catalog ids],
-"exit": wantui's exit code}`` and optionally ``"exit_status"`` (the step's own status,
-when the log's owner knew it).
+"exit": wantui's exit code, "note": why that verdict is right, from the log's lines}`` and
+optionally ``"exit_status"`` (the step's own status, when the log's owner knew it).
 
 ``fixtures/real/<name>.log`` are captured from the real musubi-tuner by another area; their
 expected files carry the *process* exit code in ``"exit"``, the capturer's catalog verdict
@@ -83,6 +83,8 @@ def test_enough_fixtures() -> None:
     assert (LOGS / "healthy-h100.log").is_file()
     for log in OWN:
         assert _expected_path(log).is_file(), f"{log.name} has no expected verdict"
+        note = json.loads(_expected_path(log).read_text(encoding="utf-8")).get("note")
+        assert isinstance(note, str) and len(note) > 40, f"{log.name}: say why the verdict is right"
 
 
 @pytest.mark.parametrize("log", OWN, ids=[p.stem for p in OWN])
