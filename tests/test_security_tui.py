@@ -93,12 +93,18 @@ def test_dialog_and_setup_screen_are_inert(tmp_path: Path) -> None:
     from wantui.tui.dialogs.fix_preview import FixDialog
     from wantui.tui.screens.setup_checkout import CheckoutScreen
 
-    app = WantuiApp(start="setup", cwd=tmp_path, gpu=False)
+    # the folder the setup starts in (an unpacked archive) holds a checkout: its path,
+    # with an OSC 52 in a folder name, is listed on the first screen
+    cwd = tmp_path / f"unpacked{OSC52}"
+    (cwd / "musubi-tuner").mkdir(parents=True)
+    (cwd / "musubi-tuner" / "wan_train_network.py").write_text("# stand-in\n")
+    app = WantuiApp(start="setup", cwd=cwd, gpu=False)
 
     async def go() -> None:
         async with app.run_test(size=(120, 40)) as pilot:
             await pilot.pause(0.3)
             assert isinstance(app.screen, CheckoutScreen)
+            assert any(OSC52 in str(c) for c, _ in app.screen.choices)
             app.screen.say(f"{tmp_path}/ck{OSC52}: not a musubi-tuner checkout")
             app.notify(f"title {OSC52}", title=f"t{CSI_C1}")
             await pilot.pause(0.2)

@@ -18,7 +18,7 @@ from wantui.core.setup_defaults import (
     install_help,
     is_musubi_checkout,
 )
-from wantui.tui.safe import SafeStatic
+from wantui.tui.safe import SafeStatic, safe
 from wantui.tui.screens.setup_base import SetupScreen, SetupState, findings_text
 
 
@@ -69,7 +69,8 @@ class CheckoutScreen(SetupScreen):
             if py and Path(py).is_relative_to(c):  # the checkout's own venv: say it short
                 shown = str(Path(py).relative_to(c))
             shown = shown or "no venv found: type its python below"
-            ol.add_option(Option(Text(f"{c}  ·  {shown}")))  # a path is data, not markup
+            # a path is data, not markup, and a folder name may hold controls
+            ol.add_option(Option(safe(Text(f"{c}  ·  {shown}"))))
         ol.display = bool(self.choices)  # no empty box when nothing was found
         if self.choices:
             ol.highlighted = 0
