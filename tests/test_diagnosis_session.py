@@ -122,3 +122,41 @@ def test_session_applies_each_steps_rules_only() -> None:
         s.end(step, 0)
         s.finish()
         assert ("cache-missing" in {f.rule for f in s.findings()}) is fires, step
+
+
+def test_findings_panel_adds_new_findings_without_rebuilding(monkeypatch) -> None:  # noqa: ANN001
+    from textual.app import App, ComposeResult
+    from textual.widgets import OptionList
+
+    from wantui.core.finding import Severity
+    from wantui.tui.widgets.findings_panel import FindingsPanel
+
+    cleared: list[int] = []
+    real = OptionList.clear_options
+    monkeypatch.setattr(OptionList, "clear_options", lambda self: cleared.append(1) or real(self))
+
+    def finding(rule: str) -> Finding:
+        return Finding(rule, rule, Severity.WARNING, rule, "")
+
+    a, b, c = finding("a"), finding("b"), finding("c")
+
+    class One(App):
+        def compose(self) -> ComposeResult:
+            yield FindingsPanel()
+
+    async def go() -> tuple[int, int, int]:
+        app = One()
+        async with app.run_test() as pilot:
+            panel = app.query_one(FindingsPanel)
+            ol = app.query_one(OptionList)
+            panel.show([a])
+            panel.show([a, b])
+            panel.show([a, b])
+            await pilot.pause()
+            first = (len(cleared), ol.option_count)
+            panel.show([c, a, b])  # a root cause ranked first: the list is rebuilt
+            await pilot.pause()
+            return first[0], first[1], len(cleared)
+
+    before, count, after = asyncio.run(go())
+    assert (before, count, after) == (1, 2, 2)

@@ -86,10 +86,17 @@ class FindingsPanel(Horizontal):
     def show(self, findings: list[Finding]) -> None:
         """Replace the list (already ranked); highlight the first unless the user browses."""
         current = self.selected
-        self.findings = list(findings)
+        old, self.findings = self.findings, list(findings)
         ol = self.query_one(OptionList)
-        ol.clear_options()
-        ol.add_options([Option(safe(finding_label(f))) for f in self.findings])
+        n = len(old)
+        if n and len(self.findings) >= n and all(a is b for a, b in zip(old, self.findings)):
+            # the usual case: new findings ranked after the ones shown: add only those
+            if len(self.findings) == n:
+                return
+            ol.add_options([Option(safe(finding_label(f))) for f in self.findings[n:]])
+        else:
+            ol.clear_options()
+            ol.add_options([Option(safe(finding_label(f))) for f in self.findings])
         if self.findings:
             # the root cause (first) is shown, unless the user is browsing the list
             browsing = ol.has_focus and current in self.findings
