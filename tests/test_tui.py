@@ -125,6 +125,28 @@ async def test_live_failure_fix_and_rerun(tmp_path: Path) -> None:
 
 
 @sync
+async def test_any_fix_of_a_finding_can_be_applied(tmp_path: Path) -> None:
+    """Tab in the fix dialog shows the finding's next fix; applying it applies that one."""
+    project = make_project(tmp_path / "p", {"train": "fail"})
+    app = live_app(project)
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert await wait_for(pilot, lambda: app.feed.finished is not None)
+        finding = app.screen.query_one(FindingsPanel).findings[0]
+        labels = [fx.label for fx in finding.fixes if fx.auto]
+        assert len(labels) >= 2, labels
+        await pilot.press("a")
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, FixDialog) and app.screen.choice == (1, len(labels))
+        await pilot.press("tab")
+        await pilot.pause(0.3)
+        assert isinstance(app.screen, FixDialog) and app.screen.choice == (2, len(labels))
+        assert app.screen.title_text != labels[0]
+        await pilot.press("escape")
+        await pilot.pause(0.2)
+        assert not isinstance(app.screen, FixDialog)
+
+
+@sync
 async def test_live_nan_precursor_offers_stop(tmp_path: Path) -> None:
     project = make_project(
         tmp_path / "p", {"train": "nan"}, env={"train": {"FAKE_STEPS": "400", "FAKE_DELAY": "0.05"}}

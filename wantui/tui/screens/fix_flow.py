@@ -65,7 +65,9 @@ class FixFlow:
     def _can_run(self) -> bool:
         return not self.read_only and self.project is not None and hasattr(self.source, "start")
 
-    def action_fix(self) -> None:
+    def action_fix(self, index: int = 0) -> None:
+        """Preview the selected finding's fix number ``index`` (Tab in the dialog shows
+        the next one: any of its fixes can be applied, not only the first)."""
         finding = self.query_one(FindingsPanel).selected  # type: ignore[attr-defined]
         if finding is None:
             self.notify("no finding selected", timeout=3)  # type: ignore[attr-defined]
@@ -74,20 +76,30 @@ class FixFlow:
         if not fixes:
             self.notify("no automatic fix for this one: see 'What to do'", timeout=5)  # type: ignore[attr-defined]
             return
+        index %= len(fixes)
         dataset = self.project.dataset_config_path() if self.project is not None else None
-        plan = fixes_mod.plan_fix(fixes[0], self.project, dataset_config=dataset, finding=finding)
+        plan = fixes_mod.plan_fix(
+            fixes[index], self.project, dataset_config=dataset, finding=finding
+        )
         step = (plan.rerun or self._failed_step(finding)) if self._can_run() else None
 
         def done(choice: str | None) -> None:
-            if choice:
+            if choice == "next":
+                self.action_fix(index + 1)
+            elif choice:
                 self.apply_fix(plan, step if choice == "apply_rerun" else None)
 
         refused = plan.refused
         if self.read_only and refused is None:
             refused = "another wantui holds this project (read-only)"
-        self.app.push_screen(  # type: ignore[attr-defined]
-            _fix_dialog()(plan.label, plan.preview(), refused=refused, rerun_step=step), done
+        dialog = _fix_dialog()(
+            plan.label,
+            plan.preview(),
+            refused=refused,
+            rerun_step=step,
+            choice=(index + 1, len(fixes)),
         )
+        self.app.push_screen(dialog, done)  # type: ignore[attr-defined]
 
     @work(thread=True, group="fix")
     def apply_fix(self, plan: Any, rerun: str | None) -> None:
