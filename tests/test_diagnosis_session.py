@@ -160,3 +160,17 @@ def test_findings_panel_adds_new_findings_without_rebuilding(monkeypatch) -> Non
 
     before, count, after = asyncio.run(go())
     assert (before, count, after) == (1, 2, 2)
+
+
+def test_a_replay_plays_into_the_run_commands_sink(tmp_path: Path) -> None:
+    """ReplaySource delivers to a callable sink (LiveReport: run/attach) as to a Feed."""
+    from wantui.cli.run_cmd import LiveReport
+    from wantui.tui.sources import ReplayPlan, ReplaySource, ReplayStep
+
+    log = tmp_path / "latents.log"
+    log.write_bytes(b"INFO:musubi_tuner.dataset.datasources:found 0 videos\n")
+    plan = ReplayPlan(steps=[ReplayStep("latents", log, 0)], status="succeeded")
+    report = LiveReport(echo=None)
+    ReplaySource(plan, instant=True).run(report)
+    assert report.finished is not None
+    assert [f.rule for f in report.findings()] == ["dataset-empty"]

@@ -16,6 +16,7 @@ from typing import Any
 
 from wantui.core.errors import WantuiError
 from wantui.core.project import STEP_NAMES, Project
+from wantui.core.supervisor.events import emit
 
 # "2025-03-01 12:00:03" / "2025-03-01T12:00:03.123" at the start of a line
 _STAMP = re.compile(rb"^\[?(\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?)")
@@ -137,22 +138,24 @@ class ReplaySource:
         for rs in self.plan.steps:
             if self._stop.is_set():
                 break
-            sink.emit(ev.StepStarted(rs.step, ("replay", str(rs.path)), None, None, rs.path))
+            emit(sink, ev.StepStarted(rs.step, ("replay", str(rs.path)), None, None, rs.path))
             try:
                 self._play(rs, sink, ev)
             except OSError as exc:
-                sink.emit(
+                emit(
+                    sink,
                     ev.RunNotice(
                         f"{rs.path}: cannot read: {exc.strerror}", step=rs.step, level="error"
-                    )
+                    ),
                 )
-            sink.emit(ev.StepExited(rs.step, rs.returncode))
+            emit(sink, ev.StepExited(rs.step, rs.returncode))
             failed = failed or (rs.returncode not in (0, None))
         status = self.plan.status or ("failed" if failed else "succeeded")
-        sink.emit(
+        emit(
+            sink,
             ev.RunFinished(
                 "stopped" if self._stop.is_set() else status, run_id=f"replay:{self.plan.label}"
-            )
+            ),
         )
 
     def _play(self, rs: ReplayStep, sink: Any, ev: Any) -> None:
@@ -165,33 +168,33 @@ class ReplaySource:
                 chunk.append(line)
                 if self.instant:
                     if len(chunk) >= 1000:
-                        sink.emit(ev.StepOutput(rs.step, b"".join(chunk)))
+                        emit(sink, ev.StepOutput(rs.step, b"".join(chunk)))
                         chunk = []
                     continue
                 if b"\r" in line and line.count(b"\r") > 1:
                     # a tqdm bar redrawn in place: play its states one by one
-                    sink.emit(ev.StepOutput(rs.step, b"".join(chunk[:-1])))
+                    emit(sink, ev.StepOutput(rs.step, b"".join(chunk[:-1])))
                     chunk = []
                     parts = line.split(b"\r")
                     for i, part in enumerate(parts):
                         if self._stop.is_set():
                             return
-                        sink.emit(ev.StepOutput(rs.step, (b"\r" if i else b"") + part))
+                        emit(sink, ev.StepOutput(rs.step, (b"\r" if i else b"") + part))
                         self._stop.wait(self.tick_s / self.speed)
                     continue
                 t = _stamp(line)
                 if t is not None and last is not None and t > last:
-                    sink.emit(ev.StepOutput(rs.step, b"".join(chunk[:-1])))
+                    emit(sink, ev.StepOutput(rs.step, b"".join(chunk[:-1])))
                     chunk = chunk[-1:]
                     self._stop.wait(min(t - last, MAX_GAP_S) / self.speed)
                 if t is not None:
                     last = t
                 elif len(chunk) >= self.lines_per_tick:
-                    sink.emit(ev.StepOutput(rs.step, b"".join(chunk)))
+                    emit(sink, ev.StepOutput(rs.step, b"".join(chunk)))
                     chunk = []
                     self._stop.wait(self.tick_s / self.speed)
         if chunk:
-            sink.emit(ev.StepOutput(rs.step, b"".join(chunk)))
+            emit(sink, ev.StepOutput(rs.step, b"".join(chunk)))
 
 
 class LiveSource:
