@@ -169,7 +169,12 @@ def test_prefilter_anchors_are_rare_in_healthy_output() -> None:
         pytest.skip("no healthy log")
     pf = Matcher(RULES).prefilter()
     assert pf is not None
-    assert len(pf.lines(log.read_bytes())) <= 5
+    found = pf.lines(log.read_bytes())
+    # the bulk (a tqdm bar or an INFO record per step) never passes; what does is printed
+    # once per run or per save: musubi's dataset config dump (rules check its values),
+    # the run summary and the checkpoint lines
+    assert not [raw for _, raw in found if b"it/s" in raw or b"s/it" in raw], found
+    assert len(found) <= 16, found
 
 
 def test_old_mac_cr_only_file_has_lines() -> None:
