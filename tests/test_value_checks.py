@@ -155,3 +155,18 @@ def test_network_weights_rank_against_network_dim(tmp_path):
     train += ["--network_weights", "output/old.safetensors"]
     found = errors(check_project(build(tmp_path, train=train)), "network-weights-rank-mismatch")
     assert found == []
+
+
+def test_folder_paths_that_are_files(tmp_path):
+    toml = GOOD_TOML.replace(
+        'cache_directory = "cache/videos"', 'cache_directory = "videos/clip1.txt"'
+    )
+    found = errors(check_project(build(tmp_path, toml=toml)), "cache-dir-is-file")
+    assert len(found) == 1 and found[0].location.line == 9  # the cache_directory line
+    train = [*without(TRAIN, "--output_dir"), "--output_dir", "dataset.toml"]
+    assert errors(check_project(build(tmp_path, train=train)), "output-dir-is-file")
+
+
+def test_network_dim_zero(tmp_path):
+    train = [*without(TRAIN, "--network_dim"), "--network_dim", "0"]
+    assert errors(check_project(build(tmp_path, train=train)), "network-dim-not-positive")

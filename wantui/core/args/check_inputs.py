@@ -38,6 +38,31 @@ def check_inputs(state: ArgState, cwd: Path, out: StepFindings) -> None:
         _prompts(state.get("--sample_prompts") or "", cwd, out)
     if state.get("--network_weights"):
         _weights(state, cwd, out)
+    out_dir = state.get("--output_dir")
+    if out_dir and _path(cwd, out_dir).is_file():
+        out.add(
+            "output-dir-is-file",
+            "output-dir-missing",
+            Severity.ERROR,
+            f"--output_dir {out_dir} is a file",
+            "musubi-tuner creates the output folder with `os.makedirs` when it saves the first "
+            "checkpoint (training/trainer_base.py:835), after training steps, and stops with "
+            "`FileExistsError`: those steps are lost. Name a folder.",
+            captures={"flag": "--output_dir", "path": str(_path(cwd, out_dir))},
+            priority=75,
+        )
+    dim = state.int("--network_dim")
+    if dim is not None and dim <= 0:
+        out.add(
+            "network-dim-not-positive",
+            "invalid-argument-value",
+            Severity.ERROR,
+            f"--network_dim {dim} must be above 0",
+            "A LoRA of rank 0 has no modules: musubi-tuner stops (networks/lora.py:740) with "
+            "`RuntimeError: No LoRA modules found` after the DiT has loaded.",
+            captures={"flag": "--network_dim", "value": str(dim)},
+            priority=75,
+        )
 
 
 def _resume(value: str, cwd: Path, out: StepFindings) -> None:

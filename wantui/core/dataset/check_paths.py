@@ -58,6 +58,19 @@ class PathChecks(CheckerBase):
         }
         for i, entry in enumerate(entries):
             cache = entry.get("cache_directory")
+            if isinstance(cache, str) and cache and os.path.isfile(_norm(self.cwd, cache)):
+                # musubi: os.makedirs(latent_dir, exist_ok=True) -> FileExistsError
+                self.add(
+                    "cache-dir-is-file",
+                    "toml-invalid-value",
+                    Severity.ERROR,
+                    f"cache_directory `{cache}` is a file",
+                    "musubi-tuner creates the cache folder with `os.makedirs` when it writes "
+                    "the first latent (dataset/cache_io.py:322), after the VAE has loaded, and "
+                    "stops with `FileExistsError`. Name a folder.",
+                    self.loc(f"datasets[{i}]", "cache_directory", value=True),
+                    captures={"key": "cache_directory", "table": f"datasets[{i}]"},
+                )
             media = entry.get("video_directory") or entry.get("image_directory")
             effective = (
                 cache if isinstance(cache, str) else media if isinstance(media, str) else None
