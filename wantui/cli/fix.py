@@ -127,30 +127,12 @@ def _missing(what: str, exc: ImportError) -> WantuiError:
 
 def _log_findings(log: str, project: Project | None) -> list[Finding]:
     from wantui.cli.render import report_rule_load
-    from wantui.core.logfiles import diagnose_logs
+    from wantui.core.logfiles import log_findings
     from wantui.core.rules import load_rules
 
-    path = Path(log)
-    context: dict[str, str] = {"source": log}
-    if project is not None and project.dataset_config:
-        context["dataset_config"] = str(project.dataset_config_path())
-    if path.is_dir():
-        raise WantuiError("is a directory, not a log file", path=path)
-    if not path.exists():
-        raise WantuiError("no such file", path=path)
-    if not path.is_file():  # a FIFO or /dev/zero never ends; `wantui diagnose -` reads pipes
-        raise WantuiError("is not a regular file; save the log to a file first", path=path)
     rules = load_rules()
     report_rule_load(rules)
-    found = diagnose_logs([log], rules, context)[0].findings()
-    ds = project.dataset_config_path() if project is not None else None
-    if ds is not None and ds.is_file():
-        # "found 0 videos" is explained by the folder as it is now, not by caching again
-        from wantui.core.args.command import dataset_findings
-        from wantui.core.dataset.links import explain_empty_from_disk
-
-        found = explain_empty_from_disk(found, dataset_findings(ds, project.cwd()))
-    return found
+    return log_findings(Path(log), rules, project)
 
 
 def _project_findings(project: Project, dataset_config: Path | None) -> list[Finding]:

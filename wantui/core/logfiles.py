@@ -10,10 +10,11 @@ import stat
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from wantui.core.diagnosis import Session
 from wantui.core.errors import WantuiError
+from wantui.core.finding import Finding
 from wantui.core.project import STEP_NAMES
 from wantui.core.rules import RuleSet
 
@@ -140,3 +141,26 @@ def diagnose_logs(
                 fh.close()
     session.finish(exit_status)
     return session, empty
+
+
+def log_findings(path: Path, rules: RuleSet, project: Any = None) -> list[Finding]:
+    """The findings of one saved log (``wantui fix --log``), with what the dataset folders
+    hold now: "found 0 videos" is explained by the folder as it is, not by caching again.
+    Only a regular file: a FIFO or /dev/zero never ends (``wantui diagnose -`` reads pipes)."""
+    if path.is_dir():
+        raise WantuiError("is a directory, not a log file", path=path)
+    if not path.exists():
+        raise WantuiError("no such file", path=path)
+    if not path.is_file():
+        raise WantuiError("is not a regular file; save the log to a file first", path=path)
+    context: dict[str, str] = {"source": str(path)}
+    ds = project.dataset_config_path() if project is not None and project.dataset_config else None
+    if ds is not None:
+        context["dataset_config"] = str(ds)
+    found = diagnose_logs([str(path)], rules, context)[0].findings()
+    if ds is not None and ds.is_file():
+        from wantui.core.args.command import dataset_findings
+        from wantui.core.dataset.links import explain_empty_from_disk
+
+        found = explain_empty_from_disk(found, dataset_findings(ds, project.cwd()))
+    return found
