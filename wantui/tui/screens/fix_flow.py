@@ -54,6 +54,15 @@ class FixFlow:
     project: Any
     read_only: bool
     last_applied: Any = None
+    # what the Screen (and PreflightGate) it is mixed into provide
+    app: Any
+    notify: Any
+    query_one: Any
+    run_checks: Any
+    selected: Any
+    start_clean: Any
+    restart_source: Any
+    show_run: Any
 
     def _failed_step(self, finding: Any) -> str | None:
         for s in finding.steps:
@@ -68,13 +77,13 @@ class FixFlow:
     def action_fix(self, index: int = 0) -> None:
         """Preview the selected finding's fix number ``index`` (Tab in the dialog shows
         the next one: any of its fixes can be applied, not only the first)."""
-        finding = self.query_one(FindingsPanel).selected  # type: ignore[attr-defined]
+        finding = self.query_one(FindingsPanel).selected
         if finding is None:
-            self.notify("no finding selected", timeout=3)  # type: ignore[attr-defined]
+            self.notify("no finding selected", timeout=3)
             return
         fixes = [fx for fx in finding.fixes if fx.auto]
         if not fixes:
-            self.notify("no automatic fix for this one: see 'What to do'", timeout=5)  # type: ignore[attr-defined]
+            self.notify("no automatic fix for this one: see 'What to do'", timeout=5)
             return
         index %= len(fixes)
         dataset = self.project.dataset_config_path() if self.project is not None else None
@@ -99,21 +108,21 @@ class FixFlow:
             rerun_step=step,
             choice=(index + 1, len(fixes)),
         )
-        self.app.push_screen(dialog, done)  # type: ignore[attr-defined]
+        self.app.push_screen(dialog, done)
 
     @work(thread=True, group="fix")
     def apply_fix(self, plan: Any, rerun: str | None) -> None:
         try:
             applied = fixes_mod.apply_plan(plan, fixes_mod.Journal(plan.root))
         except WantuiError as exc:
-            self.app.call_from_thread(self.notify, f"fix not applied: {exc}", severity="error")  # type: ignore[attr-defined]
+            self.app.call_from_thread(self.notify, f"fix not applied: {exc}", severity="error")
             return
         self.last_applied = applied
-        self.app.call_from_thread(self.notify, f"applied: {plan.label}", timeout=5)  # type: ignore[attr-defined]
+        self.app.call_from_thread(self.notify, f"applied: {plan.label}", timeout=5)
         if rerun:  # asked for with the fix; still never into a data loss unasked
             steps = list(STEP_NAMES[STEP_NAMES.index(rerun) :])
             self.app.call_from_thread(
-                self.run_checks,  # type: ignore[attr-defined]
+                self.run_checks,
                 steps,
                 lambda: self._rerun_from(rerun, checked=True),
                 ask_for_errors=False,
@@ -122,19 +131,19 @@ class FixFlow:
     def action_undo(self) -> None:
         root = self.project.root if self.project is not None else None
         if root is None:
-            self.notify("undo needs a project", timeout=3)  # type: ignore[attr-defined]
+            self.notify("undo needs a project", timeout=3)
             return
         try:
             result = fixes_mod.undo_last(fixes_mod.Journal(root))
         except WantuiError as exc:
-            self.notify(f"nothing undone: {exc}", severity="warning")  # type: ignore[attr-defined]
+            self.notify(f"nothing undone: {exc}", severity="warning")
             return
-        self.notify(undo_sentence(result), timeout=8)  # type: ignore[attr-defined]
+        self.notify(undo_sentence(result), timeout=8)
 
     def action_stop(self) -> None:
         # allowed read-only too: whoever watches a run over SSH may need to stop it
         if not hasattr(self.source, "stop_run"):
-            self.notify("nothing this screen can stop", timeout=3)  # type: ignore[attr-defined]
+            self.notify("nothing this screen can stop", timeout=3)
             return
 
         def done(yes: bool | None) -> None:
@@ -146,37 +155,37 @@ class FixFlow:
                 "Stop the run?", "SIGINT, then SIGTERM, then SIGKILL to the step's group."
             ),
             done,
-        )  # type: ignore[attr-defined]
+        )
 
     @work(thread=True, group="stop")
     def stop_run(self) -> None:
         try:
             self.source.stop_run()
         except WantuiError as exc:
-            self.app.call_from_thread(self.notify, f"stop: {exc}", severity="error")  # type: ignore[attr-defined]
+            self.app.call_from_thread(self.notify, f"stop: {exc}", severity="error")
 
     def action_rerun(self) -> None:
         if not self._can_run():
-            self.notify("rerun needs a project and no other wantui on it", timeout=4)  # type: ignore[attr-defined]
+            self.notify("rerun needs a project and no other wantui on it", timeout=4)
             return
         running = [n for n, st in self.feed.steps.items() if st.state is StepState.RUNNING]
         if running:
-            self.notify(f"{running[0]} is still running", timeout=4)  # type: ignore[attr-defined]
+            self.notify(f"{running[0]} is still running", timeout=4)
             return
-        step = self.selected  # type: ignore[attr-defined]
+        step = self.selected
         steps = list(STEP_NAMES[STEP_NAMES.index(step) :])
-        self.run_checks(steps, lambda: self._rerun_from(step, checked=True))  # type: ignore[attr-defined]
+        self.run_checks(steps, lambda: self._rerun_from(step, checked=True))
 
     def action_run_all(self) -> None:
         """Run the whole pipeline; the supervisor skips caching steps whose caches exist."""
         if not self._can_run():
-            self.notify("running needs a project and no other wantui on it", timeout=4)  # type: ignore[attr-defined]
+            self.notify("running needs a project and no other wantui on it", timeout=4)
             return
         if any(st.state is StepState.RUNNING for st in self.feed.steps.values()):
-            self.notify("a step is still running", timeout=4)  # type: ignore[attr-defined]
+            self.notify("a step is still running", timeout=4)
             return
         # the fast checks first (PreflightGate): asks before running into a known error
-        self.run_checks(None, lambda: self._rerun_from(STEP_NAMES[0], all_steps=True, checked=True))  # type: ignore[attr-defined]
+        self.run_checks(None, lambda: self._rerun_from(STEP_NAMES[0], all_steps=True, checked=True))
 
     def _rerun_from(self, step: str, *, all_steps: bool = False, checked: bool = False) -> None:
         """Run ``step`` and the steps after it again, with the project as saved now.
@@ -184,11 +193,11 @@ class FixFlow:
         try:
             self.project = load_project(self.project.root)
         except WantuiError as exc:
-            self.notify(str(exc), severity="error")  # type: ignore[attr-defined]
+            self.notify(str(exc), severity="error")
             return
         steps = list(STEP_NAMES[STEP_NAMES.index(step) :])
         gate = getattr(self, "gate", None)
-        self.start_clean(steps, list(gate.findings) if checked and gate is not None else [])  # type: ignore[attr-defined]
+        self.start_clean(steps, list(gate.findings) if checked and gate is not None else [])
         self.source.project = self.project
         self.source.steps = None if all_steps else steps
         self.restart_source()
@@ -197,9 +206,9 @@ class FixFlow:
     def restart_source(self) -> None:
         try:
             self.source.start()
-            self.app.call_from_thread(self.show_run, "running")  # type: ignore[attr-defined]
+            self.app.call_from_thread(self.show_run, "running")
         except WantuiError as exc:
-            self.app.call_from_thread(self.notify, f"cannot start: {exc}", severity="error")  # type: ignore[attr-defined]
+            self.app.call_from_thread(self.notify, f"cannot start: {exc}", severity="error")
             return
         from wantui.tui.feed_process import play
 
