@@ -261,6 +261,7 @@ async def test_the_app_says_where_the_logs_and_the_lora_are(tmp_path: Path) -> N
 async def test_no_lora_is_claimed_when_training_saved_none(tmp_path: Path) -> None:
     root = tmp_path / "p"
     project = _with_output(root, "never")
+    project.steps["train"].env["FAKE_NO_LORA"] = "1"
     app = live_app(project)
     async with app.run_test(size=(80, 24)) as pilot:
         assert await wait_for(pilot, lambda: app.feed.finished is not None)

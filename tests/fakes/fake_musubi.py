@@ -13,6 +13,7 @@ FAKE_LINES    lines to print in flood (default 100000)
 FAKE_PIDFILE  where grandchild/daemon mode writes the grandchild's pid (daemon: in its
               own session, like a tool that daemonises)
 FAKE_SIGNAL   the signal number signal mode dies by (default 9)
+FAKE_NO_LORA  with ok: training saves no LoRA file (a run whose final save never happened)
 FAKE_LORA     with ok: the path training writes a small real LoRA .safetensors at
 FAKE_STOP_EXIT  on SIGINT print a KeyboardInterrupt traceback and exit with this status
               (1: like accelerate's launcher; 0: a trainer that catches Ctrl-C)
@@ -90,7 +91,9 @@ def training(loss: str | None = None) -> None:
     out("", end="\n")
     out("saving checkpoint: out/testlora.safetensors", err=False)
     argv = sys.argv[1:]
-    if "--output_dir" in argv and "--output_name" in argv:  # the LoRA, as musubi saves it
+    if (
+        "--output_dir" in argv and "--output_name" in argv and not os.environ.get("FAKE_NO_LORA")
+    ):  # the LoRA, as musubi saves it
         folder = Path(argv[argv.index("--output_dir") + 1])
         folder.mkdir(parents=True, exist_ok=True)
         name = argv[argv.index("--output_name") + 1]
