@@ -294,6 +294,16 @@ def _sc_i2v_cache(s: Scenario) -> None:
     )
 
 
+def _sc_media(s: Scenario) -> None:
+    # a download that saved the site's error page under the clip's name
+    s.dataset = DATASET
+    (s.root / "videos").mkdir()
+    (s.root / "videos/clip1.mp4").write_bytes(
+        b"<!DOCTYPE html><html><body>Not Found</body></html>\n"
+    )
+    (s.root / "videos/clip1.txt").write_text("a cat", encoding="utf-8")
+
+
 def _sc_corrupt(s: Scenario) -> None:
     p = s.root / "models/wan2.1_t2v_14B_bf16.safetensors"
     os.truncate(p, p.stat().st_size // 3)  # an interrupted download
@@ -418,6 +428,7 @@ SCENARIOS: dict[str, Callable[[Scenario], None]] = {
     "blockswap-with-offload": _sc_blockswap,
     "host-oom": _sc_host_oom,
     "gpu-arch-unsupported": _sc_gpu_arch,
+    "media-not-decodable": _sc_media,
 }
 
 
