@@ -117,7 +117,9 @@ def _wait_log(handle, step: str, text: bytes, timeout: float = 15) -> None:
     raise AssertionError(f"{step} never printed {text!r}")
 
 
-def _wait_dead(pid: int, timeout: float = 8) -> bool:
+def _wait_dead(
+    pid: int, timeout: float = 30
+) -> bool:  # a SIGKILLed process in D state (fsync on a busy disk) takes its time
     deadline = time.monotonic() + timeout
     while pid_alive(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
