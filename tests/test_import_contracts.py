@@ -17,7 +17,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def _lint(cwd: Path, config: Path | None = None) -> subprocess.CompletedProcess[str]:
     exe = Path(sys.executable).with_name("lint-imports")
-    cmd = [str(exe)] + ([str(config)] if config else [])
+    # --config, not the positional form: import-linter 2.15 (the last for Python 3.10)
+    # knows only the option; newer releases still take it
+    cmd = [str(exe)] + (["--config", str(config)] if config else [])
     env = dict(os.environ, PYTHONPATH=str(cwd))
     return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=300, env=env)
 

@@ -117,9 +117,8 @@ def _wait_log(handle, step: str, text: bytes, timeout: float = 15) -> None:
     raise AssertionError(f"{step} never printed {text!r}")
 
 
-def _wait_dead(
-    pid: int, timeout: float = 30
-) -> bool:  # a SIGKILLed process in D state (fsync on a busy disk) takes its time
+# generous: a SIGKILLed process in D state (fsync on a busy disk) takes its time to go
+def _wait_dead(pid: int, timeout: float = 30) -> bool:
     deadline = time.monotonic() + timeout
     while pid_alive(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
