@@ -55,7 +55,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 # lowest supported Textual, a new minor) draws the same screen with other bytes. They run
 # where Textual matches the line they were blessed with and are skipped, with the reason,
 # elsewhere; re-bless with --snapshot-update and update this file's line to move them.
-SNAPSHOT_TEXTUAL = Path(__file__).parent / "__snapshots__" / "textual-version.txt"
+SNAPSHOT_TEXTUAL = Path(__file__).parent / "snapshots-textual-version.txt"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
