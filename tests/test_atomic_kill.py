@@ -67,6 +67,7 @@ def test_sigkill_during_apply_never_corrupts(tmp_path, capsys):
     seen_versions: set[int] = set()
     stale_temps = 0
     started = time.monotonic()
+    window = 0.12
     for _ in range(TRIALS):
         before = int(_counter(target.read_bytes()))
         pid = os.fork()
@@ -75,9 +76,13 @@ def test_sigkill_during_apply_never_corrupts(tmp_path, capsys):
                 child_loop(tmp_path)
             finally:
                 os._exit(0)
-        time.sleep(rng.uniform(0.0, 0.12))
+        time.sleep(rng.uniform(0.0, window))
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
+        if window < 2.0 and not Journal(tmp_path).entries():
+            # on a busy disk one fsync can outlast the window: widen it until applies land,
+            # or every kill falls before the first one and the test proves nothing
+            window *= 1.5
         data = target.read_bytes()  # never missing
         n = int(_counter(data))
         assert n >= before
