@@ -9,28 +9,14 @@ from typing import Any
 
 from wantui.core.errors import WantuiError
 from wantui.core.finding import Severity
+from wantui.core.traceback_anatomy import OWNERS
 
 CONTEXT_KEYS = frozenset(
     {"dataset_config", "step", "script", "source", "exit_status", "arch_name", "cache_arch"}
 )
-# owners of a frame (wantui/core/traceback_anatomy.py) a `match.raised_in` may name
-RAISED_IN = frozenset(
-    {
-        "musubi-tuner",
-        "torch",
-        "triton",
-        "accelerate",
-        "transformers",
-        "diffusers",
-        "safetensors",
-        "huggingface_hub",
-        "bitsandbytes",
-        "python",
-        "gui-wrapper",
-        "user-script",
-        "unknown",
-    }
-)
+# the owners of a frame that a `match.raised_in` may name: the anatomy's own list, plus
+# "unknown" (a traceback whose innermost frame could not be attributed)
+RAISED_IN = frozenset((*OWNERS, "unknown"))
 RULE_STEPS = frozenset({"latents", "te", "train", "any"})
 DEFAULT_WINDOW = 30
 
