@@ -6,8 +6,7 @@ must not import every check.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from wantui.core.lazy import lazy_exports
 
 _WHERE = {
     "DatasetConfig": "load",
@@ -21,9 +20,4 @@ _WHERE = {
 __all__ = sorted(_WHERE)
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _WHERE:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _WHERE)
