@@ -14,10 +14,8 @@ import gc
 import re
 import shlex
 import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -29,6 +27,7 @@ aiohttp = pytest.importorskip("aiohttp")
 from aiohttp import web  # noqa: E402
 from textual_serve.server import Server  # noqa: E402
 
+from tests.serve_helpers import free_port, printed_url  # noqa: E402
 from wantui.cli.serve_guard import Guard, guarded, split_host  # noqa: E402
 
 # exits when the server sends anything (the quit message when the browser goes)
@@ -177,9 +176,7 @@ def test_host_names() -> None:
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child")
 @pytest.mark.timeout(120)
 def test_wantui_serve_prints_a_url_with_its_token(tmp_path: Path) -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        free = s.getsockname()[1]
+    free = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "wantui", "serve", str(tmp_path), "--port", str(free)],
         cwd=ROOT,
@@ -188,12 +185,7 @@ def test_wantui_serve_prints_a_url_with_its_token(tmp_path: Path) -> None:
         text=True,
     )
     try:
-        url = None
-        deadline = time.monotonic() + 60
-        while url is None and time.monotonic() < deadline:
-            line = proc.stdout.readline()  # type: ignore[union-attr]
-            m = re.search(r"open (http://127\.0\.0\.1:\d+/\?token=[\w-]+)", line)
-            url = m.group(1) if m else None
+        url = printed_url(proc, prefix="open ")
         assert url, "no URL printed"
         token = url.split("token=")[1]
 

@@ -4,8 +4,6 @@ the demo bundle, `wantui tui` choosing setup/pipeline/read-only, and `wantui ser
 from __future__ import annotations
 
 import json
-import re
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.fakeproject import make_project
+from tests.serve_helpers import free_port, printed_url
 from wantui.cli.main import main
 from wantui.cli.serve import exposure_warning
 from wantui.core.errors import WantuiError
@@ -133,9 +132,7 @@ def test_serve_warns_when_exposed() -> None:
 
 
 def test_serve_listens_on_loopback(tmp_path: Path) -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     root = Path(__file__).resolve().parent.parent
     proc = subprocess.Popen(
         [sys.executable, "-m", "wantui", "serve", str(tmp_path), "--port", str(port)],
@@ -145,12 +142,7 @@ def test_serve_listens_on_loopback(tmp_path: Path) -> None:
         text=True,
     )
     try:
-        url = None
-        deadline = time.monotonic() + 60
-        while url is None and time.monotonic() < deadline:
-            line = proc.stdout.readline()  # type: ignore[union-attr]
-            m = re.search(r"(http://127\.0\.0\.1:\d+/\?token=[\w-]+)", line)
-            url = m.group(1) if m else None
+        url = printed_url(proc)
         assert url, "serve printed no URL with its token"
         body = b""
         for _ in range(100):  # the URL is printed just before the socket listens
