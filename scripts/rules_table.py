@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Regenerate the rule table in README.md (between ``<!-- rules:start -->`` and
+"""Regenerate the finding-id table in README.md (between ``<!-- rules:start -->`` and
 ``<!-- rules:end -->``) from the built-in rules.
 
     python scripts/rules_table.py            # rewrite the block in place
@@ -24,32 +24,27 @@ START = "<!-- rules:start -->"
 END = "<!-- rules:end -->"
 
 
-def _cell(text: str) -> str:
-    """One Markdown table cell: no pipes or newlines may break the row."""
-    return " ".join(text.replace("|", "\\|").split())
-
-
 def render_table() -> str:
-    """The Markdown table of every built-in rule, grouped by catalog id."""
+    """The Markdown table of every finding id: built-in rules and check declarations."""
     sys.path.insert(0, str(REPO))
-    from wantui.core.rules import load_rules  # after the path tweak: works from a checkout
+    # after the path tweak: works from a checkout
+    from wantui.core.rules import load_rules
+    from wantui.core.rules.registry import entries, markdown_table
 
     rules = load_rules(include_user=False)
     if rules.problems:
         raise SystemExit("\n".join(f"rules_table: {p}" for p in rules.problems))
-    ordered = sorted(rules.rules, key=lambda r: (r.catalog, -r.priority, r.id))
-    lines = [
-        f"{len(ordered)} rules. `wantui rules explain ID` shows what a rule matches and says.",
-        "",
-        "| rule | catalog | severity | steps | title |",
-        "|---|---|---|---|---|",
-    ]
-    for r in ordered:
-        lines.append(
-            f"| `{r.id}` | `{r.catalog}` | {r.severity.value} | {', '.join(r.steps)} "
-            f"| {_cell(r.title)} |"
-        )
-    return "\n".join(lines)
+    found = entries(rules)
+    logs = sum(1 for e in found if e.rule)
+    checks = sum(1 for e in found if e.check)
+    return "\n".join(
+        [
+            f"{len(found)} finding ids: {logs} log rules, {checks} found by the checks before a"
+            " run. `wantui rules explain ID` shows what each matches and says.",
+            "",
+            markdown_table(found),
+        ]
+    )
 
 
 def splice(readme: str, table: str) -> str:

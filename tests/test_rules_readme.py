@@ -1,4 +1,4 @@
-"""README.md's rule table lists exactly the built-in rules, and every catalog id with a log
+"""README.md's finding-id table lists exactly the built-in rules and check declarations, and every catalog id with a log
 signature has a rule (thefuck's test for its README, applied to wantui's rule base)."""
 
 from __future__ import annotations
@@ -43,9 +43,14 @@ def _rule_files() -> dict[str, dict]:
     }
 
 
+def _all_ids() -> set[str]:
+    """Every finding id: the rule files and the checks' declarations."""
+    return set(_rule_files()) | {p.stem for p in (REPO / "rules" / "checks").glob("*.yaml")}
+
+
 def test_readme_table_lists_every_rule_once() -> None:
     ids = _table_ids((REPO / "README.md").read_text(encoding="utf-8"))
-    rules = set(_rule_files())
+    rules = _all_ids()
     assert len(ids) == len(set(ids)), "a rule is listed twice"
     missing = sorted(rules - set(ids))
     removed = sorted(set(ids) - rules)
@@ -92,7 +97,7 @@ def test_script_appends_then_updates_in_place(tmp_path: Path) -> None:
     assert _run(readme).returncode == 0
     text = readme.read_text(encoding="utf-8")
     assert text.startswith("# x\n\nintro\n") and START in text and END in text
-    assert set(_table_ids(text)) == set(_rule_files())
+    assert set(_table_ids(text)) == _all_ids()
     assert _run(readme, "--check").returncode == 0
     # a stale row is replaced, the text around the block is kept byte for byte
     stale = text.replace(END, "| `removed-rule` | `x` | error | any | gone |\n" + END) + "tail\n"

@@ -8,7 +8,8 @@ from pathlib import Path
 from wantui.cli.render import report_rule_load, write_json
 from wantui.core.errors import ExitCode, WantuiError
 from wantui.core.rules import load_rules
-from wantui.core.rules.check import check_rules, explain_rule
+from wantui.core.rules.check import check_rules
+from wantui.core.rules.registry import entries, explain, markdown_table
 from wantui.core.textsafe import printable
 
 
@@ -141,39 +142,37 @@ def run(args: argparse.Namespace) -> int:
         args.rules, include_user=not args.no_user_rules, include_builtin=not args.no_builtin_rules
     )
     report_rule_load(rules)
-    ordered = sorted(rules.rules, key=lambda r: (r.catalog, r.id))
+    # the checks' declarations ship with the built-in rules
+    ordered = entries(rules, checks=not args.no_builtin_rules)
     if args.rules_command == "list":
         if args.json:
             rows = [
                 {
-                    "id": r.id,
-                    "catalog": r.catalog,
-                    "severity": r.severity.value,
-                    "steps": list(r.steps),
-                    "priority": r.priority,
-                    "title": r.title,
-                    "path": str(r.path) if r.path else None,
-                    "builtin": r.builtin,
+                    "id": e.id,
+                    "catalog": e.catalog,
+                    "severity": e.severity.value,
+                    "steps": list(e.steps),
+                    "priority": e.priority,
+                    "title": e.title,
+                    "path": str(e.path) if e.path else None,
+                    "builtin": e.builtin,
+                    "found_by": e.found_by,
                 }
-                for r in ordered
+                for e in ordered
             ]
             write_json({"rules": rows})
         elif args.markdown:
-            print("| id | catalog | severity | steps | title |")
-            print("|---|---|---|---|---|")
-            for r in ordered:
-                title = r.title.replace("|", "\\|")
-                print(
-                    f"| `{r.id}` | `{r.catalog}` | {r.severity.value} | {', '.join(r.steps)} | {title} |"
-                )
+            print(markdown_table(ordered))
         else:
-            width = max((len(r.id) for r in ordered), default=10)
-            for r in ordered:
-                print(printable(f"{r.id:<{width}}  {r.severity.value:<7}  {r.title}"))
-            print(f"{len(ordered)} rules")
+            width = max((len(e.id) for e in ordered), default=10)
+            for e in ordered:
+                print(printable(f"{e.id:<{width}}  {e.severity.value:<7}  {e.title}"))
+            logs = sum(1 for e in ordered if e.rule)
+            checks = sum(1 for e in ordered if e.check)
+            print(f"{len(ordered)} ids: {logs} log rules, {checks} checks")
         return ExitCode.OK
     if args.rules_command == "explain":
-        print(printable(explain_rule(args.rule_id, rules), newlines=True))
+        print(printable(explain(args.rule_id, rules), newlines=True))
         return ExitCode.OK
     report = check_rules(rules, coverage=not args.no_builtin_rules)
     for line in report.failures:

@@ -66,6 +66,26 @@ class StepFindings(FindingList):
             **kw,
         )
 
+    def emit(  # type: ignore[override]
+        self,
+        rule: str,
+        *,
+        captures: dict[str, str] | None = None,
+        step: str | None = None,
+        **kw: Any,
+    ) -> Finding:
+        """A finding of a declared id for ``step`` (default: this list's step); ``kw`` as
+        for ``findings.emit`` (text, fixes, severity, priority)."""
+        step = step or self.step
+        return super().emit(
+            rule,
+            origin="check",
+            location=self.location,
+            captures={"step": step, **(captures or {})},
+            steps=(step,) if step != "launch" else ("train",),
+            **kw,
+        )
+
 
 def launch_value(launch_args: list[str], flag: str) -> str | None:
     """The last value accelerate launch would take for ``flag`` (prefixes resolved)."""

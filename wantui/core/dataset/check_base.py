@@ -69,3 +69,7 @@ class CheckerBase:
         self.out.add(
             rule, catalog, severity, title, message, origin="check", location=location, **kw
         )
+
+    def emit(self, rule: str, location: Location | None, **kw: Any) -> None:
+        """A dataset-config finding of a declared id; ``kw`` as for ``findings.emit``."""
+        self.out.emit(rule, origin="check", location=location, **kw)

@@ -38,15 +38,20 @@ class SchemaChecks(CheckerBase):
             other = IMAGE_ONLY if is_video else VIDEO_ONLY
             if key in other:
                 kind, other_kind = ("video", "image") if is_video else ("image", "video")
-                self.add(
+                self.emit(
                     "toml-key-wrong-kind",
-                    "toml-extra-key",
-                    Severity.ERROR,
-                    f"`{key}` is {'an image' if is_video else 'a video'}-dataset key in {'a video' if is_video else 'an image'} dataset",
-                    f"This entry is a {kind} dataset ({'it has `video_directory`' if is_video else 'it has no `video_directory`'}), "
-                    f"so musubi-tuner rejects `{key}` with `extra keys not allowed @ {voluptuous_path(table, key)}`. "
-                    f"Put {other_kind}s in their own [[datasets]] entry.",
                     self.loc(table, key),
+                    captures={"key": key, "table": table},
+                    text={
+                        "key_kind": "an image" if is_video else "a video",
+                        "entry_kind": "a video" if is_video else "an image",
+                        "kind": kind,
+                        "why": "it has `video_directory`"
+                        if is_video
+                        else "it has no `video_directory`",
+                        "path": voluptuous_path(table, key),
+                        "other_kind": other_kind,
+                    },
                     fixes=[
                         FixAction(
                             "toml_remove_key",
@@ -55,7 +60,6 @@ class SchemaChecks(CheckerBase):
                             auto=key not in ("image_directory", "video_directory"),
                         )
                     ],
-                    captures={"key": key, "table": table},
                 )
                 continue
             self.extra_key(table, key, list(schema), entry=entry)
@@ -64,22 +68,11 @@ class SchemaChecks(CheckerBase):
             for k in ("video_directory", "video_jsonl_file", "image_directory", "image_jsonl_file")
         ):
             renamed = any(KEY_ALIASES.get(k, "") is None for k in entry)
-            self.add(
+            self.emit(
                 "dataset-no-source",
-                "dataset-no-source",
-                Severity.ERROR,
-                f"[[datasets]] #{i + 1} has no video_directory or image_directory",
-                "An entry without `video_directory`, `video_jsonl_file`, `image_directory` or `image_jsonl_file` "
-                "passes the schema but crashes with `AttributeError: 'VideoDataset' object has no attribute "
-                "'datasource'`.",
                 self.loc(table),
-                advice=[
-                    "Rename the path key (see the finding above)."
-                    if renamed
-                    else 'Add `video_directory = "path/to/videos"` (or `image_directory`), relative to the '
-                    "folder you run musubi-tuner from."
-                ],
                 captures={"table": table},
+                text={"n": i + 1, "renamed": "yes" if renamed else ""},
             )
             if renamed:  # the unknown-key finding and its rename fix are the root cause
                 self.findings[-1].consequence_of = "toml-extra-key"

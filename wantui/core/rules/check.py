@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from wantui.core.catalog import CATALOG
+from wantui.core.check_ids import all_check_specs
 from wantui.core.errors import WantuiError
 from wantui.core.logtext import iter_file_lines
 from wantui.core.matcher import WRAPPER_ID, Matcher
@@ -79,6 +80,10 @@ def check_rules(
     covered = {r.catalog for r in rs.rules}
     if coverage:  # only meaningful for the whole built-in rule base
         report.uncovered = sorted(set(CATALOG) - covered - NO_LOG_SIGNATURE)
+        try:  # the checks' declarations ship with the built-in rules
+            all_check_specs()
+        except WantuiError as exc:
+            report.failures.append(f"{exc.where()}: {exc.message}")
     return report
 
 

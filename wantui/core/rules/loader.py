@@ -40,6 +40,7 @@ from wantui.core.rules.regexcheck import backtracking_problem, required_literals
 from wantui.core.rules.template import template_names
 from wantui.core.similar import suggestion
 from wantui.core.versions import check_spec
+from wantui.core.yamlstrict import StrictLoader
 
 TOP_FIELDS = {
     "id",
@@ -57,6 +58,7 @@ TOP_FIELDS = {
     "derive",
     "architectures",
     "musubi",
+    "check",  # the same id's declaration for a check written in Python (core/check_ids.py)
 }
 REQUIRED_FIELDS = ("id", "catalog", "title", "severity", "steps", "priority", "match", "message")
 MATCH_FIELDS = {
@@ -73,30 +75,6 @@ FIX_FIELDS = {"action", "params", "label"}
 MAX_RULE_BYTES = 256 * 1024
 _ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 ARCH_IDS = frozenset(_ARCHS)
-
-
-# libyaml's loader parses the ~85 built-in rules ~5x faster (start-up of every command);
-# same safe constructors, same marks for error messages
-_SafeBase: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-class _StrictLoader(_SafeBase):  # type: ignore[misc,valid-type]
-    """SafeLoader that rejects duplicate keys (the last one would silently win)."""
-
-
-def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key '{key}'", key_node.start_mark
-            )
-        seen.add(key)
-    return loader.construct_mapping(node, deep=deep)
-
-
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
 class _Ctx:
@@ -359,7 +337,7 @@ def load_rule_file(path: str | Path, *, builtin: bool = True) -> Rule:
     except OSError as exc:
         raise WantuiError(f"cannot read rule file: {exc.strerror or exc}", path=path) from None
     try:
-        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+        data = yaml.load(text, Loader=StrictLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
