@@ -10,8 +10,7 @@ from wantui.core.args.state import StepFindings
 from wantui.core.finding import Location, Severity
 from wantui.core.findings import FindingList, make_finding
 from wantui.core.fixactions import FixAction
-from wantui.core.modelchecks.refs import model_finding
-from wantui.core.probe.context import probe_finding
+from wantui.core.modelchecks.refs import model_at
 
 
 def test_make_finding_defaults_and_none_mean_empty():
@@ -67,12 +66,21 @@ def test_step_findings_capture_the_step_and_map_launch_to_train():
     assert second.priority == 5
 
 
-def test_model_and_probe_wrappers_keep_their_defaults():
-    m = model_finding("r", "c", Severity.ERROR, "t", "m")
-    assert m.origin == "model" and m.steps == ("train",) and m.priority == 80
-    assert m.location is None and m.captures == {}
-    p = probe_finding("r", "c", Severity.WARNING, "t", "m", steps=("te",))
-    assert p.origin == "probe" and p.steps == ("te",) and p.priority == 60
+def test_model_findings_are_located_at_the_file_their_flag_names(tmp_path: Path):
+    from wantui.core.modelchecks.refs import ModelRef
+    from wantui.core.models import inspect_file
+
+    assert model_at(None) == {"origin": "model"}
+    path = tmp_path / "vae.pth"
+    ref = ModelRef("latents", "--vae", "vae", "vae.pth", path, inspect_file(path))
+    at = model_at(ref)
+    assert at["origin"] == "model" and at["location"].path == str(path)
+    assert at["captures"] == {
+        "path": str(path),
+        "flag": "--vae",
+        "step": "latents",
+        "kind": "unknown",
+    }
 
 
 def test_dataset_checker_add_locates_and_marks_check(tmp_path: Path):

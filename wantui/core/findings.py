@@ -82,12 +82,15 @@ def emit(
     severity: Severity | None = None,
     steps: tuple[str, ...] | None = None,
     priority: int | None = None,
+    catalog: str | None = None,
 ) -> Finding:
     """A check's Finding of a declared id: title, message and advice are the declaration's
     templates filled from ``captures`` (kept on the finding) and ``text`` (values for the
     wording only). An advice line applies ``when`` a value is set or ``unless`` it is, and
     one that comes out empty is left out. ``severity``/``steps``/``priority`` override
-    the declared defaults where a check knows better (a step's own step, an escalation)."""
+    the declared defaults where a check knows better (a step's own step, an escalation);
+    ``catalog`` where one id covers several failures (a missing model file is the
+    wrong-file failure of its role)."""
     spec = declared(rule)
     values: dict[str, str | None] = {
         k: None if v is None else str(v) for k, v in (text or {}).items()
@@ -105,7 +108,7 @@ def emit(
     ]
     return make_finding(
         spec.id,
-        spec.catalog,
+        catalog or spec.catalog,
         severity or spec.severity,
         _fill(spec, "title", spec.title, values),
         _fill(spec, "message", spec.message, values),

@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from wantui.core.args.options import project_view
-from wantui.core.finding import Finding, Location, Severity
-from wantui.core.findings import make_finding
+from wantui.core.finding import Finding, Location
+from wantui.core.findings import emit
 from wantui.core.fixactions import FixAction
 from wantui.core.models import (
     read_safetensors_header,
@@ -19,7 +19,7 @@ from wantui.core.modelchecks.refs import (
     WAN21_CLIP_TASKS,
     WAN22_TASKS,
     ModelRef,
-    model_finding,
+    model_at,
     train_task,
 )
 
@@ -36,14 +36,10 @@ def clip_and_cache_findings(project: Project, refs: list[ModelRef]) -> list[Find
     latents_on = "latents" in project.steps and project.steps["latents"].enabled
     if latents_on and needs_clip and not latents.has("--clip"):
         out.append(
-            model_finding(
+            emit(
                 "clip-missing-for-i2v",
-                "wrong-clip-model",
-                Severity.ERROR,
-                f"--task {task} needs latents cached with --clip",
-                "Wan2.1 I2V training reads CLIP image features from the latent caches; caching"
-                " without --clip makes training stop at the first step with KeyError: 'clip'.",
-                steps=("latents", "train"),
+                **model_at(None),
+                text={"task": task},
                 fixes=[
                     FixAction(
                         "download",
@@ -51,19 +47,14 @@ def clip_and_cache_findings(project: Project, refs: list[ModelRef]) -> list[Find
                         label="Download the Wan-AI CLIP and add --clip to latent caching",
                     )
                 ],
-                priority=78,
             )
         )
     elif latents_on and i2v and not (latents.has("--i2v") or latents.has("--clip")):
         out.append(
-            model_finding(
+            emit(
                 "i2v-latents-flag",
-                "i2v-cache-mismatch",
-                Severity.ERROR,
-                f"--task {task} needs latents cached with --i2v",
-                "I2V training reads the image latents from the caches; caching without --i2v makes"
-                " training stop at the first step with KeyError: 'latents_image'.",
-                steps=("latents", "train"),
+                **model_at(None),
+                text={"task": task},
                 fixes=[
                     FixAction(
                         "flag_add",
@@ -72,20 +63,16 @@ def clip_and_cache_findings(project: Project, refs: list[ModelRef]) -> list[Find
                     ),
                     FixAction("rerun_step", {"step": "latents"}, label="Cache the latents again"),
                 ],
-                priority=78,
             )
         )
     if task in WAN22_TASKS:
         for ref in refs:
             if ref.role == "clip":
                 out.append(
-                    model_finding(
+                    emit(
                         "clip-unused",
-                        "wrong-clip-model",
-                        Severity.INFO,
-                        "CLIP is not used by Wan2.2",
-                        f"--task {task} does not read CLIP features; {ref.flag} only costs time and memory.",
-                        ref,
+                        **model_at(ref),
+                        text={"task": task},
                         steps=(ref.step,),
                         fixes=[
                             FixAction(
@@ -94,7 +81,6 @@ def clip_and_cache_findings(project: Project, refs: list[ModelRef]) -> list[Find
                                 label="Drop --clip",
                             )
                         ],
-                        priority=10,
                     )
                 )
                 break
@@ -151,24 +137,22 @@ def _cache_key_findings(project: Project, task: str) -> list[Finding]:
                 names = ", ".join(p.rstrip("_") for p, _ in lacking)
                 hows = ", ".join(how for _, how in lacking)
                 out.append(
-                    make_finding(
+                    emit(
                         "i2v-cache-keys",
-                        "i2v-cache-mismatch",
-                        Severity.ERROR,
-                        f"Latent caches were made for another task than {task}",
-                        f"{cache.name} has no {names} tensors, which --task {task} reads:"
-                        f" training stops at the first step with KeyError: '{lacking[0][0].rstrip('_')}'."
-                        f" Cache again with {hows}.",
                         origin="model",
                         location=Location(str(cache)),
                         captures={"path": str(cache), "task": task},
+                        text={
+                            "cache": cache.name,
+                            "names": names,
+                            "first": lacking[0][0].rstrip("_"),
+                            "hows": hows,
+                        },
                         fixes=[
                             FixAction(
                                 "rerun_step", {"step": "latents"}, label="Cache the latents again"
                             )
                         ],
-                        steps=("latents", "train"),
-                        priority=77,
                     )
                 )
                 break  # one finding per cache folder

@@ -3,23 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from wantui.core.finding import Finding, Severity
-from wantui.core.models import (
-    ModelInfo,
-    eaten_backslashes,
-    looks_like_windows_path,
-)
-
-if TYPE_CHECKING:
-    pass
+from wantui.core.finding import Finding
+from wantui.core.findings import emit
 from wantui.core.modelchecks.refs import (
     ROLE_CATALOG,
     ModelRef,
     describe,
     download_fix,
-    model_finding,
+    model_at,
+)
+from wantui.core.models import (
+    ModelInfo,
+    eaten_backslashes,
+    looks_like_windows_path,
 )
 
 
@@ -32,56 +29,42 @@ def file_findings(ref: ModelRef) -> list[Finding]:
     if info.kind == "unknown" and info.details.get("reason") == "no such file":
         eaten = eaten_backslashes(ref.value)
         return [
-            model_finding(
+            emit(
                 "model-file-missing",
-                wrong_catalog,
-                Severity.ERROR,
-                f"{ref.flag} names a file that does not exist"
-                + (" (a Windows path without its backslashes?)" if eaten else ""),
-                f"{ref.flag} {ref.value}: no such file (resolved from the project folder: {ref.path})."
-                + (
-                    " It is a Windows path: on this machine, give the file's path here (over"
-                    " SSH the models live on the remote box)."
+                **model_at(ref),
+                catalog=wrong_catalog,
+                text={
+                    "value": ref.value,
+                    "eaten_hint": " (a Windows path without its backslashes?)" if eaten else "",
+                    "windows": " It is a Windows path: on this machine, give the file's path"
+                    " here (over SSH the models live on the remote box)."
                     if looks_like_windows_path(ref.value)
-                    else ""
-                )
-                + (f" {eaten}" if eaten else ""),
-                ref,
+                    else "",
+                    "eaten": f" {eaten}" if eaten else "",
+                },
                 steps=steps,
                 fixes=download_fix(role, ref),
-                advice=["Quote Windows paths when you paste a command into bash."] if eaten else [],
-                priority=90,
             )
         ]
     if info.details.get("unreadable"):
         # a folder, a FIFO, a symlink loop, no permission: musubi cannot open it either
         return [
-            model_finding(
+            emit(
                 "model-file-unreadable",
-                wrong_catalog,
-                Severity.ERROR,
-                f"{ref.flag} names something that cannot be read as a file",
-                f"{ref.flag} {ref.value}: {info.details.get('reason')} ({ref.path}).",
-                ref,
+                **model_at(ref),
+                catalog=wrong_catalog,
+                text={"value": ref.value, "reason": str(info.details.get("reason"))},
                 steps=steps,
-                advice=[f"Point {ref.flag} at the model file itself."],
-                priority=90,
             )
         ]
     if info.kind == "corrupt":
         return [
-            model_finding(
+            emit(
                 "model-file-corrupt",
-                "corrupt-model-file",
-                Severity.ERROR,
-                f"{ref.flag} file is damaged or incomplete",
-                f"{ref.path}: {info.details.get('reason')}. Loading it fails with a safetensors"
-                " header error or a truncated read.",
-                ref,
+                **model_at(ref),
+                text={"reason": str(info.details.get("reason"))},
                 steps=steps,
                 fixes=download_fix(role, ref),
-                advice=["Re-download it (an interrupted download is the usual cause)."],
-                priority=95,
             )
         ]
     if role == "dit":
@@ -90,29 +73,22 @@ def file_findings(ref: ModelRef) -> list[Finding]:
     if storage and info.kind in ("wan-vae", "t5", "clip"):
         # the right model, stored in a way musubi's loader does not read
         return [
-            model_finding(
+            emit(
                 "model-file-unloadable",
-                wrong_catalog,
-                Severity.ERROR,
-                f"{ref.flag} holds the right model but musubi cannot load it as stored",
-                f"{ref.path} ({info.summary()}): " + "; ".join(storage) + ".",
-                ref,
+                **model_at(ref),
+                catalog=wrong_catalog,
+                text={"summary": info.summary(), "problems": "; ".join(storage)},
                 steps=steps,
                 fixes=download_fix(role, ref),
-                priority=86,
             )
         ]
     if role == "vae":
         if info.kind != "wan-vae":
             return [
-                model_finding(
+                emit(
                     "vae-not-a-vae",
-                    "vae-wrong-file",
-                    Severity.ERROR,
-                    f"{ref.flag} is not a Wan VAE",
-                    f"{ref.path} is a {describe(info)}. Loading fails with 'Error(s) in loading state_dict"
-                    " for WanVAE_' (.pth) or 'Cannot copy out of meta tensor' (.safetensors).",
-                    ref,
+                    **model_at(ref),
+                    text={"what": describe(info)},
                     steps=steps,
                     fixes=download_fix("vae", ref),
                 )
@@ -124,14 +100,10 @@ def file_findings(ref: ModelRef) -> list[Finding]:
                 else f"a VAE in the {info.details.get('layout')} layout, version {info.details.get('version')}"
             )
             return [
-                model_finding(
+                emit(
                     "vae-wrong-version",
-                    "vae-wrong-file",
-                    Severity.ERROR,
-                    f"{ref.flag} is not the Wan2.1 VAE",
-                    f"{ref.path} is {why}. Expect 'size mismatch for conv1.weight' or"
-                    " 'Cannot copy out of meta tensor'.",
-                    ref,
+                    **model_at(ref),
+                    text={"why": why},
                     steps=steps,
                     fixes=download_fix("vae", ref),
                 )
@@ -148,34 +120,22 @@ def file_findings(ref: ModelRef) -> list[Finding]:
                 else describe(info)
             )
             return [
-                model_finding(
+                emit(
                     "t5-wrong-layout",
-                    "wrong-t5-encoder",
-                    Severity.ERROR,
-                    f"{ref.flag} is not the Wan T5 encoder",
-                    f"{ref.path} is {what}. musubi's strict load fails: 'Error(s) in loading"
-                    ' state_dict for T5Encoder: Missing key(s) in state_dict: "token_embedding.weight"\'.',
-                    ref,
+                    **model_at(ref),
+                    text={"what": what},
                     steps=steps,
                     fixes=download_fix("t5", ref),
-                    advice=[
-                        "The right file is models_t5_umt5-xxl-enc-bf16.pth from Wan-AI/Wan2.1-I2V-14B-720P."
-                    ],
-                    priority=85,
                 )
             ]
         return []
     if role == "clip":
         if info.kind != "clip" or info.details.get("variant") != "wan-xlm-roberta-vit-h":
             return [
-                model_finding(
+                emit(
                     "clip-wrong-file",
-                    "wrong-clip-model",
-                    Severity.ERROR,
-                    f"{ref.flag} is not the Wan-AI CLIP",
-                    f"{ref.path} is a {describe(info)}. musubi's strict load fails: 'Error(s) in loading"
-                    " state_dict for XLMRobertaCLIP'.",
-                    ref,
+                    **model_at(ref),
+                    text={"what": describe(info)},
                     steps=steps,
                     fixes=download_fix("clip", ref),
                 )
@@ -185,8 +145,7 @@ def file_findings(ref: ModelRef) -> list[Finding]:
 
 # musubi-tuner's T5Encoder: umt5-xxl, encoder only (wan/modules/t5.py)
 T5_SHAPE = {"vocab": 256384, "dim": 4096, "blocks": 24}
-T5_FILE = "models_t5_umt5-xxl-enc-bf16.pth"
-T5_REPO = "Wan-AI/Wan2.1-I2V-14B-720P"
+T5_FILE = "models_t5_umt5-xxl-enc-bf16.pth"  # the advice names it (rules/t5-wrong-size.yaml)
 
 
 def _t5_wrong_size(ref: ModelRef) -> Finding:
@@ -197,36 +156,18 @@ def _t5_wrong_size(ref: ModelRef) -> Finding:
     wrong = [f"{k} {d.get(k)} (expected {v})" for k, v in T5_SHAPE.items() if d.get(k) != v] or [
         f"{k} {d.get(k)}" for k in T5_SHAPE
     ]
-    got = d.get("vocab"), d.get("dim")
-    same_name = ref.path.name == T5_FILE
-    if same_name:
-        advice = [
-            f"The file is named {T5_FILE} but does not hold that model (another size, or"
-            " another model saved under its name). Move it aside, then download the real one:"
-            f" `wantui download t5` ({T5_FILE} from {T5_REPO}, about 11 GB, vocab 256384,"
-            " dim 4096, 24 blocks).",
-        ]
-    else:
-        advice = [
-            f"Use {T5_FILE} from {T5_REPO} (umt5-xxl: vocab 256384, dim 4096, 24 blocks);"
-            " the same file serves Wan2.1 and Wan2.2."
-        ]
-    return model_finding(
+    return emit(
         "t5-wrong-size",
-        "wrong-t5-encoder",
-        Severity.ERROR,
-        f"{ref.flag} has the Wan T5 layout but the wrong sizes",
-        f"{ref.path} has the Wan T5 key names, but {', '.join(wrong)}: it is not umt5-xxl."
-        " musubi's strict load fails with 'Error(s) in loading state_dict for T5Encoder:"
-        f" size mismatch for token_embedding.weight: copying a param with shape"
-        f" torch.Size([{got[0]}, {got[1]}]) from checkpoint, the shape in current model is"
-        " torch.Size([256384, 4096])'.",
-        ref,
+        **model_at(ref),
+        text={
+            "sizes": ", ".join(wrong),
+            "vocab": str(d.get("vocab")),
+            "dim": str(d.get("dim")),
+            "same_name": "yes" if ref.path.name == T5_FILE else "",
+        },
         steps=(ref.step,),
         # the download would land on the very file the user has: only when it would not
-        fixes=[] if same_name else download_fix("t5", ref),
-        advice=advice,
-        priority=85,
+        fixes=[] if ref.path.name == T5_FILE else download_fix("t5", ref),
     )
 
 
@@ -256,18 +197,7 @@ def _dit_file(ref: ModelRef) -> list[Finding]:
     info = ref.info
     d = info.details
     if info.kind != "wan-dit":
-        return [
-            model_finding(
-                "dit-not-a-dit",
-                "dit-wrong-file",
-                Severity.ERROR,
-                f"{ref.flag} is not a Wan DiT",
-                f"{ref.path} is a {describe(info)}. musubi fails with 'Could not find the dtype in the"
-                " model weights' (or a header error for a non-safetensors file).",
-                ref,
-                priority=90,
-            )
-        ]
+        return [emit("dit-not-a-dit", **model_at(ref), text={"what": describe(info)})]
     problems = []
     if info.format != "safetensors":
         problems.append(f"it is a {info.format} file; musubi reads --dit as safetensors only")
@@ -296,14 +226,9 @@ def _dit_file(ref: ModelRef) -> list[Finding]:
     if not problems:
         return []
     return [
-        model_finding(
+        emit(
             "dit-unusable",
-            "dit-wrong-file",
-            Severity.ERROR,
-            f"{ref.flag} cannot be trained by musubi-tuner",
-            f"{ref.path} ({info.summary()}): " + "; ".join(problems) + ".",
-            ref,
-            advice=["Use the bf16 or fp16 .safetensors DiT (Comfy-Org repackaged files work)."],
-            priority=88,
+            **model_at(ref),
+            text={"summary": info.summary(), "problems": "; ".join(problems)},
         )
     ]

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from wantui.core.args.options import project_launch, project_view
-from wantui.core.finding import Finding, Severity
+from wantui.core.finding import Finding
+from wantui.core.findings import emit
 from wantui.core.fixactions import FixAction
 
 if TYPE_CHECKING:
@@ -13,7 +14,7 @@ if TYPE_CHECKING:
 from wantui.core.modelchecks.refs import (
     WAN22_TASKS,
     ModelRef,
-    model_finding,
+    model_at,
     train_task,
 )
 
@@ -24,6 +25,7 @@ def dit_findings(project: Project, refs: list[ModelRef]) -> list[Finding]:
     train = project_view(project, "train")
     task = train_task(project)
     task_given = train.has("--task")
+    default = "" if task_given else " (the default)"
     dits = [r for r in refs if r.role == "dit" and r.info.kind == "wan-dit"]
     for ref in dits:
         d = ref.info.details
@@ -31,16 +33,20 @@ def dit_findings(project: Project, refs: list[ModelRef]) -> list[Finding]:
         if tasks and task not in tasks:
             want = d.get("suggested_task") or tasks[0]
             out.append(
-                model_finding(
+                emit(
                     "dit-task-mismatch",
-                    "dit-task-mismatch",
-                    Severity.ERROR,
-                    f"{ref.flag} is a {d.get('params')} {d.get('family')} model but --task is {task}",
-                    f"{ref.path} is {ref.info.summary()} (in_dim {d.get('in_dim')}, dim {d.get('dim')},"
-                    f" {d.get('layers')} blocks); --task {task}{'' if task_given else ' (the default)'}"
-                    f" builds another WanModel, and loading fails with 'Error(s) in loading state_dict"
-                    f" for WanModel' (size mismatch / missing keys). The file fits: {', '.join(tasks)}.",
-                    ref,
+                    **model_at(ref),
+                    text={
+                        "params": str(d.get("params")),
+                        "family": str(d.get("family")),
+                        "task": task,
+                        "summary": ref.info.summary(),
+                        "in_dim": str(d.get("in_dim")),
+                        "dim": str(d.get("dim")),
+                        "layers": str(d.get("layers")),
+                        "default": default,
+                        "fits": ", ".join(tasks),
+                    },
                     fixes=[
                         FixAction(
                             "flag_set" if task_given else "flag_add",
@@ -48,8 +54,6 @@ def dit_findings(project: Project, refs: list[ModelRef]) -> list[Finding]:
                             label=f"Set --task {want}",
                         )
                     ],
-                    advice=["Or point --dit at a file made for this task."],
-                    priority=85,
                 )
             )
     low = next((r for r in dits if r.flag == "--dit"), None)
@@ -62,15 +66,10 @@ def dit_findings(project: Project, refs: list[ModelRef]) -> list[Finding]:
             b.get("image_keys"),
         ):
             out.append(
-                model_finding(
+                emit(
                     "dit-pair-mismatch",
-                    "dit-task-mismatch",
-                    Severity.ERROR,
-                    "--dit and --dit_high_noise are different models",
-                    f"--dit is {low.info.summary()}, --dit_high_noise is {high.info.summary()}; the"
-                    " high-noise weights are swapped into the same WanModel and cannot fit both.",
-                    high,
-                    priority=84,
+                    **model_at(high),
+                    text={"low": low.info.summary(), "high": high.info.summary()},
                 )
             )
     # Wan2.2 weights under a Wan2.1 task
@@ -79,20 +78,18 @@ def dit_findings(project: Project, refs: list[ModelRef]) -> list[Finding]:
     if train.has("--dit_high_noise") and task not in WAN22_TASKS:
         boundary = train.has("--timestep_boundary")
         out.append(
-            model_finding(
+            emit(
                 "wan22-task-high-noise",
-                "wan22-task-not-set",
-                Severity.ERROR,
-                f"--dit_high_noise with the Wan2.1 task {task}",
-                f"--task {task}{'' if task_given else ' (the default)'} is a Wan2.1 config: Wan2.2 is"
-                " selected only by --task t2v-A14B or i2v-A14B, not by --dit_high_noise."
-                + (
-                    ""
+                **model_at(high or low),
+                text={
+                    "task": task,
+                    "default": default,
+                    "no_boundary": ""
                     if boundary
-                    else " Without --timestep_boundary training stops with 'timestep_boundary is not"
-                    " specified for high noise model'."
-                ),
-                high or low,
+                    else " Without --timestep_boundary training stops with 'timestep_boundary is"
+                    " not specified for high noise model'.",
+                    "wan22_task": wan22_task,
+                },
                 fixes=[
                     FixAction(
                         "flag_set" if task_given else "flag_add",
@@ -100,21 +97,15 @@ def dit_findings(project: Project, refs: list[ModelRef]) -> list[Finding]:
                         label=f"Set --task {wan22_task}",
                     )
                 ],
-                priority=83,
             )
         )
     elif low and low.info.details.get("wan_version") == "2.2" and task not in WAN22_TASKS:
         if task in (low.info.details.get("tasks") or []):  # structurally fine, silently wrong
             out.append(
-                model_finding(
+                emit(
                     "wan22-task-default",
-                    "wan22-task-not-set",
-                    Severity.WARNING,
-                    f"Wan2.2 weights with the Wan2.1 task {task}",
-                    f"{low.path} looks like Wan2.2 (file name or metadata) but --task {task}"
-                    f"{'' if task_given else ' (the default)'} is a Wan2.1 config: the weights load,"
-                    " then train with the Wan2.1 time embedding and no expert boundary.",
-                    low,
+                    **model_at(low),
+                    text={"task": task, "default": default, "wan22_task": wan22_task},
                     fixes=[
                         FixAction(
                             "flag_set" if task_given else "flag_add",
@@ -122,7 +113,6 @@ def dit_findings(project: Project, refs: list[ModelRef]) -> list[Finding]:
                             label=f"Set --task {wan22_task}",
                         )
                     ],
-                    priority=60,
                 )
             )
     if low is not None:
@@ -161,30 +151,20 @@ def _precision_findings(project: Project, ref: ModelRef) -> list[Finding]:
                 )
             )
         out.append(
-            model_finding(
+            emit(
                 "precision-mismatch",
-                "precision-mismatch",
-                Severity.ERROR,
-                f"The DiT is {dtype} but {why.split(';')[0]}",
-                f"{ref.path} stores {dtype} weights and {why}: training stops with 'AssertionError:"
-                f" DiT weights are in {dtype}, mixed precision must be {dtype} or no'.",
-                ref,
+                **model_at(ref),
+                text={"dtype": dtype, "why": why, "why_short": why.split(";")[0]},
                 fixes=fixes,
-                priority=82,
             )
         )
     fp8_base = train.has("--fp8_base")
     fp8_scaled = train.has("--fp8_scaled")
     if dtype == "fp8_e4m3fn" and fp8_scaled:
         out.append(
-            model_finding(
+            emit(
                 "fp8-scaled-on-fp8",
-                "fp8-scaled-on-fp8-weights",
-                Severity.ERROR,
-                "--fp8_scaled on a DiT that is already fp8",
-                f"{ref.path} is stored in fp8_e4m3fn: training stops with 'DiT weights is already in"
-                " fp8 format, cannot scale to fp8'.",
-                ref,
+                **model_at(ref),
                 fixes=[
                     FixAction(
                         "flag_remove",
@@ -192,42 +172,30 @@ def _precision_findings(project: Project, ref: ModelRef) -> list[Finding]:
                         label="Remove --fp8_scaled (keep --fp8_base)",
                     )
                 ],
-                priority=80,
             )
         )
     elif fp8_scaled and not fp8_base:
         out.append(
-            model_finding(
+            emit(
                 "fp8-scaled-without-base",
-                "fp8-scaled-on-fp8-weights",
-                Severity.ERROR,
-                "--fp8_scaled without --fp8_base",
-                "Training stops with 'fp8_scaled requires fp8_base'.",
-                ref,
+                **model_at(ref),
                 fixes=[
                     FixAction(
                         "flag_add", {"step": "train", "flag": "--fp8_base"}, label="Add --fp8_base"
                     )
                 ],
-                priority=80,
             )
         )
     if dtype == "fp8_e4m3fn" and not fp8_base:
         out.append(
-            model_finding(
+            emit(
                 "fp8-file-upcast",
-                "dtype-mismatch-runtime",
-                Severity.WARNING,
-                "An fp8 DiT without --fp8_base is up-cast on load",
-                f"{ref.path} is fp8_e4m3fn; without --fp8_base musubi casts it to bf16/fp16 while"
-                " loading ('Casting model weights to ...'), which doubles its memory.",
-                ref,
+                **model_at(ref),
                 fixes=[
                     FixAction(
                         "flag_add", {"step": "train", "flag": "--fp8_base"}, label="Add --fp8_base"
                     )
                 ],
-                priority=40,
             )
         )
     return out
@@ -240,14 +208,15 @@ def _blockswap_findings(project: Project, ref: ModelRef) -> list[Finding]:
     out: list[Finding] = []
     if swap is not None and layers and swap > layers - 1:
         out.append(
-            model_finding(
+            emit(
                 "blockswap-too-many",
-                "blockswap-with-offload",
-                Severity.ERROR,
-                f"--blocks_to_swap {swap} but the DiT has {layers} blocks",
-                f"At most {layers - 1} blocks can be swapped for this {ref.info.details.get('params')}"
-                f" model: training stops with 'Cannot swap more than {layers - 1} blocks'.",
-                ref,
+                **model_at(ref),
+                text={
+                    "swap": swap,
+                    "layers": layers,
+                    "most": layers - 1,
+                    "params": str(ref.info.details.get("params")),
+                },
                 fixes=[
                     FixAction(
                         "flag_set",
@@ -255,18 +224,13 @@ def _blockswap_findings(project: Project, ref: ModelRef) -> list[Finding]:
                         label=f"Swap {layers - 1} blocks",
                     )
                 ],
-                priority=75,
             )
         )
     if swap and train.has("--offload_inactive_dit"):
         out.append(
-            model_finding(
+            emit(
                 "blockswap-and-offload",
-                "blockswap-with-offload",
-                Severity.ERROR,
-                "--blocks_to_swap together with --offload_inactive_dit",
-                "Training stops with 'Block swap is not supported with offloading inactive DiT'.",
-                ref,
+                **model_at(ref),
                 fixes=[
                     FixAction(
                         "flag_remove",
@@ -274,7 +238,6 @@ def _blockswap_findings(project: Project, ref: ModelRef) -> list[Finding]:
                         label="Keep block swap, drop --offload_inactive_dit",
                     )
                 ],
-                priority=75,
             )
         )
     return out

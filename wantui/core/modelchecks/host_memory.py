@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from wantui.core.finding import Finding, Severity
+from wantui.core.finding import Finding
+from wantui.core.findings import emit
 from wantui.core.plan.memory import HOST_OVERHEAD
 
 if TYPE_CHECKING:
     from wantui.core.project import Project
 from wantui.core.modelchecks.refs import (
     ModelRef,
-    model_finding,
+    model_at,
 )
 
 GiB = 1024**3
@@ -70,19 +71,15 @@ def _gb(n: int) -> str:
 
 
 def _host_oom(step: str, need: int, avail: int, where: str, what: str, ref: ModelRef) -> Finding:
-    return model_finding(
+    return emit(
         "host-ram-low",
-        "host-oom",
-        Severity.WARNING,
-        f"The {step} step likely needs more system memory than {where} allows",
-        f"About {_gb(need)} is needed ({what}, plus ~{_gb(HOST_OVERHEAD)} for Python, torch and"
-        f" the data pipeline) and {where} is {_gb(avail)}: the kernel's OOM killer would end"
-        " the step with SIGKILL ('Killed', exit -9) and no Python error. This is an estimate.",
-        ref,
+        **model_at(ref),
+        text={
+            "where": where,
+            "need": _gb(need),
+            "what": what,
+            "overhead": _gb(HOST_OVERHEAD),
+            "avail": _gb(avail),
+        },
         steps=(step,),
-        advice=[
-            "Use a machine or container with more memory, or fewer --blocks_to_swap.",
-            "Close other processes that hold memory (another training, a notebook).",
-        ],
-        priority=55,
     )

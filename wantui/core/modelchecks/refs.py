@@ -1,15 +1,14 @@
 """The model files a project names (which step, flag and role), and the finding builder
-the model checks share."""
+the model checks share (:func:`model_at`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from wantui.core.args.options import project_view
-from wantui.core.finding import Finding, Location, Severity
-from wantui.core.findings import make_finding
+from wantui.core.finding import Location
 from wantui.core.fixactions import FixAction
 from wantui.core.models import (
     ModelInfo,
@@ -78,42 +77,21 @@ def train_task(project: Project) -> str:
     return project_view(project, "train").get("--task") or DEFAULT_TASK
 
 
-def model_finding(
-    rule: str,
-    catalog: str,
-    severity: Severity,
-    title: str,
-    message: str,
-    ref: ModelRef | None = None,
-    *,
-    steps: tuple[str, ...] = ("train",),
-    fixes: list[FixAction] | None = None,
-    advice: list[str] | None = None,
-    priority: int = 80,
-) -> Finding:
-    """A model-file finding: origin "model", located at the file, its ref captured."""
-    captures: dict[str, str] = {}
-    if ref is not None:
-        captures = {
+def model_at(ref: ModelRef | None) -> dict[str, Any]:
+    """What a model-file finding passes to ``emit`` besides its wording: origin "model",
+    located at the file, its ref captured (path, flag, step, kind)."""
+    if ref is None:
+        return {"origin": "model"}
+    return {
+        "origin": "model",
+        "location": Location(str(ref.path)),
+        "captures": {
             "path": str(ref.path),
             "flag": ref.flag,
             "step": ref.step,
             "kind": ref.info.kind,
-        }
-    return make_finding(
-        rule,
-        catalog,
-        severity,
-        title,
-        message,
-        origin="model",
-        location=Location(str(ref.path)) if ref is not None else None,
-        fixes=fixes,
-        advice=advice,
-        captures=captures,
-        steps=steps,
-        priority=priority,
-    )
+        },
+    }
 
 
 def download_fix(role: str, ref: ModelRef) -> list[FixAction]:
