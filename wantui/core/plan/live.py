@@ -10,8 +10,8 @@ from __future__ import annotations
 import shutil
 import subprocess
 
-from wantui.core.finding import Finding, Severity
-from wantui.core.findings import make_finding
+from wantui.core.finding import Finding
+from wantui.core.findings import emit
 from wantui.core.progress import Progress, parse_progress
 
 SLOW_FACTOR = 3.0  # beyond the speed model's own factor-of-2 uncertainty
@@ -48,25 +48,16 @@ class SpeedWatch:
 
 
 def plan_mismatch(measured: float, planned: float, step: int) -> Finding:
-    return make_finding(
+    return emit(
         "plan-mismatch",
-        "plan-mismatch",
-        Severity.WARNING,
-        f"Training runs {measured / planned:.1f}x slower than planned",
-        f"{measured:.1f} s/step at step {step} against {planned:.1f} s/step planned by"
-        " `wantui plan` for this GPU and these settings.",
         origin="run",
-        advice=[
-            "On Windows: Task Manager > Performance > GPU, 'Shared GPU memory' in use means"
-            " the step does not fit VRAM and the driver spills into RAM; swap more blocks"
-            " (`wantui plan` says how many) or lower the resolution or frames.",
-            "With --blocks_to_swap: add --block_swap_h2d_only (with"
-            " --gradient_checkpointing) or --use_pinned_memory_for_block_swap.",
-            "Check that no other process uses the GPU (nvidia-smi).",
-        ],
         captures={"measured": f"{measured:.2f}", "planned": f"{planned:.2f}"},
-        steps=("train",),
-        priority=40,
+        text={
+            "ratio": f"{measured / planned:.1f}",
+            "measured_s": f"{measured:.1f}",
+            "planned_s": f"{planned:.1f}",
+            "step": step,
+        },
     )
 
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from wantui.core.finding import Finding, Severity
+from wantui.core.finding import Finding
+from wantui.core.findings import emit
 from wantui.core.fixactions import FixAction, windows_single_process_fixes
 from wantui.core.probe.context import (
     ProbeContext,
     as_int,
-    probe_finding,
 )
 
 
@@ -35,23 +35,16 @@ def accelerate_findings(c: ProbeContext) -> list[Finding]:
                 multi = ngpu > 1  # accelerate picks multi-GPU by itself without a config
         if windows and multi:
             out.append(
-                probe_finding(
+                emit(
                     "probe-windows-libuv",
-                    "windows-libuv",
-                    Severity.ERROR,
-                    "Multi-GPU training on Windows",
-                    "On Windows, accelerate's multi-process launch fails with 'use_libuv was requested"
-                    " but PyTorch was built without libuv support'"
-                    + (
-                        ""
+                    origin="probe",
+                    text={
+                        "why": ""
                         if acc.get("config_exists")
-                        else f" (no accelerate config and {ngpu} GPUs: accelerate switches to multi-GPU by itself)"
-                    )
-                    + ".",
-                    steps=("train",),
+                        else f" (no accelerate config and {ngpu} GPUs: accelerate switches to"
+                        " multi-GPU by itself)"
+                    },
                     fixes=windows_single_process_fixes(),
-                    advice=["For real multi-GPU training use Linux or WSL2."],
-                    priority=80,
                 )
             )
         if acc.get("config_exists"):
@@ -83,13 +76,13 @@ def accelerate_findings(c: ProbeContext) -> list[Finding]:
                 )
             if problems:
                 out.append(
-                    probe_finding(
+                    emit(
                         "probe-accelerate-config",
-                        "accelerate-gpu-config",
-                        Severity.ERROR,
-                        "accelerate's config does not fit this machine",
-                        f"{acc.get('config_file')}: " + "; ".join(problems) + ".",
-                        steps=("train",),
+                        origin="probe",
+                        text={
+                            "config_file": str(acc.get("config_file")),
+                            "problems": "; ".join(problems),
+                        },
                         fixes=[
                             FixAction(
                                 "flag_set",
@@ -102,24 +95,17 @@ def accelerate_findings(c: ProbeContext) -> list[Finding]:
                                 label="Use GPU 0",
                             ),
                         ],
-                        advice=[
-                            "Or run `accelerate config` again (this machine, no distributed training)."
-                        ],
-                        priority=65,
                     )
                 )
         elif not launch_args.has("--num_processes"):
             out.append(
-                probe_finding(
+                emit(
                     "probe-accelerate-defaults",
-                    "accelerate-defaults",
-                    Severity.INFO,
-                    "No accelerate config: accelerate will pick defaults",
-                    f"{acc.get('config_file')} does not exist and the launch line does not say"
-                    " --num_processes; accelerate warns and uses defaults"
-                    + (f" (multi-GPU with {ngpu} GPUs)" if ngpu > 1 else "")
-                    + ".",
-                    steps=("train",),
+                    origin="probe",
+                    text={
+                        "config_file": str(acc.get("config_file")),
+                        "multi": f" (multi-GPU with {ngpu} GPUs)" if ngpu > 1 else "",
+                    },
                     fixes=[
                         FixAction(
                             "flag_add",
@@ -127,7 +113,6 @@ def accelerate_findings(c: ProbeContext) -> list[Finding]:
                             label="Pass --num_processes 1 explicitly",
                         )
                     ],
-                    priority=5,
                 )
             )
 

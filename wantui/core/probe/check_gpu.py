@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import re
 
-from wantui.core.finding import Finding, Severity
+from wantui.core.finding import Finding
+from wantui.core.findings import emit
 from wantui.core.fixactions import FixAction
 from wantui.core.probe.context import (
     ATTENTION,
     ProbeContext,
     capability,
-    probe_finding,
 )
 from wantui.core.probe.wheels import wheel_for
+
+
+def _wheel(lines: list[str]) -> dict[str, str]:
+    """A wheel's advice lines (``WheelAdvice.advice``) as the text values ``driver_update``
+    (when the driver must change first) and ``install``."""
+    return {"driver_update": lines[0] if len(lines) > 1 else "", "install": lines[-1]}
 
 
 def torch_findings(c: ProbeContext) -> list[Finding]:
@@ -28,79 +34,36 @@ def torch_findings(c: ProbeContext) -> list[Finding]:
     elif torch.get("timed_out"):
         # the watchdog reported while `import torch` still ran: slow or hung, not missing
         out.append(
-            probe_finding(
-                "probe-torch-slow",
-                "module-not-installed",
-                Severity.WARNING,
-                "import torch did not finish within the probe's time budget",
-                f"The pipeline's Python was still importing torch after {data.get('elapsed_s')} s"
-                " (a hung CUDA driver, a network filesystem, or a very busy machine); the"
-                " pipeline's steps would stall the same way. GPU checks were not made.",
-                advice=[
-                    "Run `wantui doctor --probe-timeout 60` if the machine is only slow.",
-                    "Time `python -c 'import torch'` with that interpreter.",
-                ],
-                priority=70,
-            )
+            emit("probe-torch-slow", origin="probe", text={"elapsed": str(data.get("elapsed_s"))})
         )
     elif not torch.get("installed") or torch.get("error"):
         err = torch.get("error") or "not installed"
         if windows and ("DLL load failed" in err or "WinError 126" in err or "WinError 127" in err):
-            out.append(
-                probe_finding(
-                    "probe-torch-dll",
-                    "windows-dll-load",
-                    Severity.ERROR,
-                    "torch cannot load its DLLs",
-                    f"import torch fails in the pipeline's Python: {err}",
-                    advice=[
-                        "Reinstall torch for your CUDA driver (see pytorch.org) in the musubi-tuner venv.",
-                        "Install the Microsoft Visual C++ Redistributable (x64).",
-                    ],
-                    priority=95,
-                )
-            )
+            out.append(emit("probe-torch-dll", origin="probe", text={"error": err}))
         else:
             out.append(
-                probe_finding(
+                emit(
                     "probe-torch-missing",
-                    "module-not-installed",
-                    Severity.ERROR,
-                    "torch is not importable in the pipeline's Python",
-                    f"import torch: {err}",
-                    advice=wheel_for(data).advice(pip),
-                    priority=95,
+                    origin="probe",
+                    text={"error": err, **_wheel(wheel_for(data).advice(pip))},
                 )
             )
     elif not torch.get("cuda_available"):
+        text: dict[str, str] = {"version": str(torch.get("version"))}
         if not torch.get("cuda_build"):
-            msg = (
-                f"torch {torch.get('version')} is a CPU-only build: every Wan script dies at import"
-                " with 'Torch not compiled with CUDA enabled' (the T5 module calls"
-                " torch.cuda.current_device() when imported)."
+            text.update(
+                state=" is a CPU-only build",
+                error="Torch not compiled with CUDA enabled",
+                why=" (the T5 module calls torch.cuda.current_device() when imported)",
+                **_wheel(wheel_for(data).advice(pip, force=True)),
             )
-            advice = wheel_for(data).advice(pip, force=True)
         else:
-            msg = (
-                f"torch {torch.get('version')} (CUDA {torch.get('cuda_build')}) sees no GPU"
-                + (f" ({torch['cuda_error']})" if torch.get("cuda_error") else "")
-                + ": every Wan script dies at import with 'Found no NVIDIA driver on your system'."
+            text.update(
+                state=f" (CUDA {torch.get('cuda_build')}) sees no GPU"
+                + (f" ({torch['cuda_error']})" if torch.get("cuda_error") else ""),
+                error="Found no NVIDIA driver on your system",
             )
-            advice = [
-                "Check `nvidia-smi`; install or update the NVIDIA driver.",
-                "Check CUDA_VISIBLE_DEVICES is not empty or wrong.",
-            ]
-        out.append(
-            probe_finding(
-                "probe-no-cuda",
-                "no-cuda",
-                Severity.ERROR,
-                "No usable CUDA GPU for torch",
-                msg,
-                advice=advice,
-                priority=95,
-            )
-        )
+        out.append(emit("probe-no-cuda", origin="probe", text=text))
     elif torch.get("arch_list"):
         out.extend(_arch_findings(torch, c.pip, data))
 
@@ -141,22 +104,17 @@ def _arch_findings(torch: dict, pip: str, data: dict) -> list[Finding]:
         sm = "sm_" + cap.replace(".", "")
         wheel = wheel_for(data)
         out.append(
-            probe_finding(
+            emit(
                 "probe-gpu-arch",
-                "gpu-arch-unsupported",
-                Severity.ERROR,
-                f"This torch build has no kernels for the {gpu.get('name') or 'GPU'} ({sm})",
-                f"torch {torch.get('version')} (CUDA {torch.get('cuda_build')}) was built for"
-                f" {', '.join(arch_list)}. On this GPU every CUDA operation fails with 'no kernel"
-                " image is available for execution on the device' (RTX 50-series cards need a"
-                " torch built with CUDA 12.8 or newer).",
-                advice=[
-                    *wheel.advice(pip, force=True),
-                    "Extension wheels (xformers, flash-attn, sageattention) must be built for the same"
-                    " torch and GPU.",
-                ],
+                origin="probe",
                 captures={"gpu": str(gpu.get("name") or ""), "capability": cap},
-                priority=95,
+                text={
+                    "sm": sm,
+                    "version": str(torch.get("version")),
+                    "cuda_build": str(torch.get("cuda_build")),
+                    "archs": ", ".join(arch_list),
+                    **_wheel(wheel.advice(pip, force=True)),
+                },
             )
         )
         break  # one finding: the fix is the same for every GPU of the box
@@ -178,14 +136,11 @@ def attention_findings(c: ProbeContext) -> list[Finding]:
         if info.get("importable") is False:
             why = f" ({info['error']})" if info.get("error") else ""
             out.append(
-                probe_finding(
+                emit(
                     "probe-attention-missing",
-                    "attention-backend-missing",
-                    Severity.ERROR,
-                    f"{flag} is set but {module} does not import",
-                    f"{module} is not importable in the pipeline's Python{why}. Training would fail at"
-                    f" the first step, after all the loading, with 'NameError: {nameerror}'.",
-                    steps=("train",),
+                    origin="probe",
+                    captures={"flag": flag, "module": module},
+                    text={"why": why, "nameerror": nameerror},
                     fixes=[
                         FixAction(
                             "flag_replace",
@@ -193,9 +148,6 @@ def attention_findings(c: ProbeContext) -> list[Finding]:
                             label=f"Use --sdpa instead of {flag}",
                         )
                     ],
-                    advice=[f"Or install {module} into the pipeline's Python."],
-                    priority=80,
-                    captures={"flag": flag, "module": module},
                 )
             )
     if train.has("--xformers") and (att.get("xformers") or {}).get("importable"):
@@ -203,14 +155,10 @@ def attention_findings(c: ProbeContext) -> list[Finding]:
         xv = (att.get("xformers") or {}).get("version") or versions.get("xformers") or ""
         if any(capability(c) >= 10.0 for c in caps):
             out.append(
-                probe_finding(
+                emit(
                     "probe-xformers-gpu",
-                    "xformers-invalid-argument",
-                    Severity.WARNING,
-                    "xformers on a GPU generation it may not support",
-                    f"xformers {xv} with compute capability {', '.join(caps)}: xformers builds lag new"
-                    " GPUs and fail with 'CUDA error (flash-attention): invalid argument'.",
-                    steps=("train",),
+                    origin="probe",
+                    text={"version": xv, "caps": ", ".join(caps)},
                     fixes=[
                         FixAction(
                             "flag_replace",
@@ -218,7 +166,6 @@ def attention_findings(c: ProbeContext) -> list[Finding]:
                             label="Use --sdpa instead of --xformers",
                         )
                     ],
-                    priority=40,
                 )
             )
 

@@ -4,13 +4,13 @@ tensorboard, tokenizers."""
 from __future__ import annotations
 
 from wantui.core.args.options import project_view
-from wantui.core.finding import Finding, Severity
+from wantui.core.finding import Finding
+from wantui.core.findings import emit
 from wantui.core.fixactions import FixAction
 from wantui.core.probe.context import (
     OPENCV,
     REQUIRED,
     ProbeContext,
-    probe_finding,
 )
 
 
@@ -27,31 +27,17 @@ def musubi_findings(c: ProbeContext) -> list[Finding]:
         pass
     elif not mus.get("found"):
         where = f" in {checkout}" if checkout else " in the musubi-tuner checkout"
-        out.append(
-            probe_finding(
-                "probe-musubi-missing",
-                "module-not-installed",
-                Severity.ERROR,
-                "musubi_tuner is not installed in the pipeline's Python",
-                "Every step would fail with \"ModuleNotFoundError: No module named 'musubi_tuner'\".",
-                advice=[f"Run `{pip} -e .`{where} (install torch first)."],
-                priority=92,
-            )
-        )
+        out.append(emit("probe-musubi-missing", origin="probe", text={"pip": pip, "where": where}))
     else:
         missing = [] if "versions" in unknown else [d for d in REQUIRED if not versions.get(d)]
         if not any(versions.get(d) for d in OPENCV) and any(d in versions for d in OPENCV):
             missing.append("opencv-python")
         if missing:
             out.append(
-                probe_finding(
+                emit(
                     "probe-deps-missing",
-                    "module-not-installed",
-                    Severity.ERROR,
-                    "musubi-tuner's dependencies are incomplete",
-                    f"Not installed in the pipeline's Python: {', '.join(missing)}.",
-                    advice=[f"Run `{pip} -e .` in the musubi-tuner checkout to install them."],
-                    priority=85,
+                    origin="probe",
+                    text={"missing": ", ".join(missing), "pip": pip},
                 )
             )
         if checkout and mus.get("matches_checkout") is False:
@@ -61,16 +47,16 @@ def musubi_findings(c: ProbeContext) -> list[Finding]:
                 else "a non-editable (copied) install"
             )
             out.append(
-                probe_finding(
+                emit(
                     "probe-stale-install",
-                    "stale-install",
-                    Severity.WARNING,
-                    "musubi_tuner is imported from somewhere else than the checkout",
-                    f"The pipeline's Python imports musubi_tuner from {mus.get('location')} ({kind}),"
-                    f" not from {mus.get('expected_location')}: changes and updates in the checkout are"
-                    " not what runs, and newer scripts can fail with 'ImportError: cannot import name'.",
-                    advice=[f"Run `{pip} -e .` in {checkout}."],
-                    priority=70,
+                    origin="probe",
+                    text={
+                        "location": str(mus.get("location")),
+                        "kind": kind,
+                        "expected": str(mus.get("expected_location")),
+                        "pip": pip,
+                        "checkout": checkout,
+                    },
                 )
             )
 
@@ -89,14 +75,10 @@ def bitsandbytes_findings(c: ProbeContext) -> list[Finding]:
         if bnb.get("importable") is False or bnb.get("cuda_ok") is False:
             why = bnb.get("error") or bnb.get("cuda_error") or "not importable"
             out.append(
-                probe_finding(
+                emit(
                     "probe-bnb",
-                    "bitsandbytes-missing",
-                    Severity.ERROR,
-                    f"--optimizer_type {train.get('--optimizer_type')} needs a working bitsandbytes",
-                    f"bitsandbytes in the pipeline's Python: {why}. Training would stop with"
-                    " 'ImportError: No bitsandbytes' after loading the model.",
-                    steps=("train",),
+                    origin="probe",
+                    text={"optimizer": str(train.get("--optimizer_type")), "why": why, "pip": pip},
                     fixes=[
                         FixAction(
                             "flag_set",
@@ -104,8 +86,6 @@ def bitsandbytes_findings(c: ProbeContext) -> list[Finding]:
                             label="Use the plain AdamW optimizer (more VRAM)",
                         )
                     ],
-                    advice=[f"Or: {pip} -U bitsandbytes"],
-                    priority=75,
                 )
             )
 
@@ -122,19 +102,7 @@ def tensorboard_findings(c: ProbeContext) -> list[Finding]:
     log_with = train.get("--log_with")
     if train.has("--logging_dir") and log_with in (None, "tensorboard", "all"):
         if "tensorboard" not in unknown and not (data.get("tensorboard") or {}).get("importable"):
-            out.append(
-                probe_finding(
-                    "probe-tensorboard",
-                    "tensorboard-missing",
-                    Severity.WARNING,
-                    "--logging_dir is set but tensorboard is not installed",
-                    "musubi-tuner does not install tensorboard; with --logging_dir and no tensorboard"
-                    " no logs are written, silently. (wantui's own loss plot does not need it.)",
-                    steps=("train",),
-                    advice=[f"{pip} tensorboard"],
-                    priority=30,
-                )
-            )
+            out.append(emit("probe-tensorboard", origin="probe", text={"pip": pip}))
 
     return out
 
@@ -153,15 +121,14 @@ def tokenizer_findings(c: ProbeContext) -> list[Finding]:
         t5 = tok.get("t5") or {}
         if offline:
             out.append(
-                probe_finding(
+                emit(
                     "probe-tokenizer-offline",
-                    "tokenizer-load-failure",
-                    Severity.ERROR,
-                    "The umt5 tokenizer is not cached and the hub is set offline",
-                    f"HF_HUB_OFFLINE/TRANSFORMERS_OFFLINE is set and {t5.get('repo')}/{t5.get('subfolder')}"
-                    f" is not in {t5.get('hub_cache')}: text-encoder caching will fail with"
-                    " \"We couldn't connect to 'https://huggingface.co' to load the files\".",
-                    steps=("te", "train"),
+                    origin="probe",
+                    text={
+                        "repo": str(t5.get("repo")),
+                        "subfolder": str(t5.get("subfolder")),
+                        "hub_cache": str(t5.get("hub_cache")),
+                    },
                     fixes=[
                         FixAction(
                             "env_set",
@@ -169,24 +136,14 @@ def tokenizer_findings(c: ProbeContext) -> list[Finding]:
                             label="Allow the hub for the text-encoder step",
                         )
                     ],
-                    advice=[
-                        "Fetch it once online: huggingface-cli download Wan-AI/Wan2.1-T2V-14B"
-                        " --include 'google/umt5-xxl/*'"
-                    ],
-                    priority=70,
                 )
             )
         else:
             out.append(
-                probe_finding(
+                emit(
                     "probe-tokenizer-download",
-                    "tokenizer-load-failure",
-                    Severity.INFO,
-                    "The umt5 tokenizer will be downloaded on first use",
-                    f"{t5.get('repo')}/{t5.get('subfolder')} is not in the HF cache yet; the"
-                    " text-encoder step needs network access to huggingface.co once.",
-                    steps=("te",),
-                    priority=10,
+                    origin="probe",
+                    text={"repo": str(t5.get("repo")), "subfolder": str(t5.get("subfolder"))},
                 )
             )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from wantui.core.finding import Finding, Severity
+from wantui.core.findings import emit
 from wantui.core.fixactions import FixAction
 from wantui.core.probe.context import (
     PARAMS,
@@ -12,7 +13,6 @@ from wantui.core.probe.context import (
     ProbeContext,
     gib_text,
     lora_bytes,
-    probe_finding,
 )
 
 if TYPE_CHECKING:
@@ -30,14 +30,10 @@ def shm_findings(c: ProbeContext) -> list[Finding]:
     if shm.get("exists") and shm.get("total_bytes") is not None and workers:
         if shm["total_bytes"] < 1 * GiB:
             out.append(
-                probe_finding(
+                emit(
                     "probe-shm",
-                    "dataloader-shm",
-                    Severity.WARNING,
-                    f"/dev/shm is only {gib_text(shm['total_bytes'])} for {workers} DataLoader workers",
-                    "DataLoader workers pass batches through /dev/shm; a small one (Docker's default is"
-                    " 64 MB) kills them with 'Bus error' / insufficient shared memory.",
-                    steps=("train",),
+                    origin="probe",
+                    text={"size": gib_text(shm["total_bytes"]), "workers": workers},
                     fixes=[
                         FixAction(
                             "flag_set",
@@ -45,8 +41,6 @@ def shm_findings(c: ProbeContext) -> list[Finding]:
                             label="Load data in the main process",
                         )
                     ],
-                    advice=["Or start the container with --shm-size=16g (or --ipc=host)."],
-                    priority=50,
                 )
             )
 
@@ -75,17 +69,20 @@ def disk_findings(data: dict[str, Any], train: ArgView, dit: ModelInfo | None) -
             sev = Severity.ERROR if free < 512 * 1024**2 else Severity.WARNING
             what = "the output folder" if is_output else "this folder"
             out.append(
-                probe_finding(
+                emit(
                     "probe-disk",
-                    "disk-full",
-                    sev,
-                    f"Low disk space at {entry.get('path')}",
-                    f"{gib_text(free)} free at {entry.get('measured_at')} for {what}; the run needs about"
-                    f" {gib_text(need)} ({'LoRA checkpoints of ' + gib_text(per_save) + ' each' if is_output else 'cache files'})."
-                    " It would fail with 'No space left on device'.",
-                    advice=["Free space there, or point the folder at a larger disk."],
-                    priority=55,
+                    origin="probe",
+                    severity=sev,
                     captures={"path": str(entry.get("path"))},
+                    text={
+                        "free": gib_text(free),
+                        "measured_at": str(entry.get("measured_at")),
+                        "what": what,
+                        "need": gib_text(need),
+                        "for_what": f"LoRA checkpoints of {gib_text(per_save)} each"
+                        if is_output
+                        else "cache files",
+                    },
                 )
             )
     return out
@@ -149,26 +146,21 @@ def oom_findings(c: ProbeContext) -> list[Finding]:
         )
     parts = ", ".join(f"{k} {v:.1f} GiB" for k, v in list(train.parts.items())[:4])
     return [
-        probe_finding(
+        emit(
             "probe-vram",
-            "cuda-oom",
-            Severity.WARNING,
-            f"Training likely does not fit in {gib_text(machine.gpu_bytes)} of VRAM",
-            f"Planned peak {train.vram_peak_gib:.1f} GiB ({parts}) on a {machine.gpu_name}"
-            f" with {gib_text(machine.gpu_bytes)}: expect 'CUDA out of memory'"
-            + (
-                " (or, on Windows, a spill into shared GPU memory, several times slower)"
+            origin="probe",
+            text={
+                "vram": gib_text(machine.gpu_bytes),
+                "peak": f"{train.vram_peak_gib:.1f}",
+                "parts": parts,
+                "gpu_name": str(machine.gpu_name),
+                "windows": " (or, on Windows, a spill into shared GPU memory, several times slower)"
                 if machine.windows
-                else ""
-            )  # fmt: skip
-            + ". `wantui plan` shows the estimate and its assumptions."
-            + (
-                f" No block swap is enough; first change that is: {train.change}."
+                else "",
+                "change": f" No block swap is enough; first change that is: {train.change}."
                 if train.change
-                else ""
-            ),
-            steps=("train",),
+                else "",
+            },
             fixes=fixes,
-            priority=45,
         )
     ]

@@ -1,14 +1,12 @@
 """What every probe check reads: the probe's report and the project's flags, unpacked once;
-the constants and the finding builder the checks share."""
+the constants the checks share. The checks ``emit`` declared ids with origin "probe"."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from wantui.core.args.options import ArgView, launch_view, project_view
-from wantui.core.findings import make_finding
 
 if TYPE_CHECKING:
     from wantui.core.models import ModelInfo
@@ -43,11 +41,6 @@ ATTENTION = {
 # DiT parameter counts, for memory estimates
 PARAMS = {"1.3B": 1.42e9, "14B": 14.3e9, "5B": 5.0e9}
 BLOCKS = {"1.3B": 30, "14B": 40, "5B": 30}
-
-
-# a probe finding is a check finding with origin "probe" and the shared defaults
-# (steps ("any",), priority 60, no location)
-probe_finding = partial(make_finding, origin="probe")
 
 
 def gib_text(n: float | int | None) -> str:

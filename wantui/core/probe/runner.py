@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from wantui.core.finding import Finding, Severity
-from wantui.core.findings import make_finding
+from wantui.core.finding import Finding
+from wantui.core.findings import emit
 
 if TYPE_CHECKING:
     from wantui.core.project import Project
@@ -51,18 +51,9 @@ class ProbeResult:
         }
 
 
-def _failure(rule: str, catalog: str, title: str, message: str, advice: list[str]) -> Finding:
-    return make_finding(
-        rule,
-        catalog,
-        Severity.ERROR,
-        title,
-        message,
-        origin="probe",
-        advice=advice,
-        steps=("any",),
-        priority=90,
-    )
+def _failure(rule: str, **text: str) -> Finding:
+    """The probe could not ask the pipeline's Python: one finding, the wording declared."""
+    return emit(rule, origin="probe", text=text)
 
 
 def _tail(text: str, lines: int = 6) -> str:
@@ -231,11 +222,9 @@ def findings_from(data: dict[str, Any], python: str, **kwargs: Any) -> tuple[lis
         return [
             _failure(
                 "probe-garbage",
-                "module-not-installed",
-                "The pipeline's Python answered with something that is not the probe's report",
-                f"{python} printed a report wantui cannot read ({type(exc).__name__}: {exc})"
-                " (a wrapper that prints its own WANTUI_PROBE_JSON line?).",
-                ["Point project.python at the venv's real interpreter, not a wrapper."],
+                python=python,
+                what=f"a report wantui cannot read ({type(exc).__name__}: {exc})",
+                why="a wrapper that prints its own WANTUI_PROBE_JSON line?",
             )
         ], False
 
@@ -272,13 +261,10 @@ def run_probe(
         res.findings.append(
             _failure(
                 "probe-python-missing",
-                "script-not-found",
-                "The pipeline's Python does not exist",
-                f"{python}: no such interpreter. The pipeline steps would fail to start.",
-                [
-                    "Set project.python in wantui.toml to the musubi-tuner venv's python"
-                    " (e.g. musubi-tuner/.venv/bin/python)."
-                ],
+                python=python,
+                problem="does not exist",
+                detail=": no such interpreter. The pipeline steps would fail to start.",
+                missing="yes",
             )
         )
         return res
@@ -288,11 +274,11 @@ def run_probe(
         res.findings.append(
             _failure(
                 "probe-python-missing",
-                "script-not-found",
-                "The pipeline's Python is a broken symlink",
-                f"{exe} points to {os.readlink(exe) if os.path.islink(exe) else '?'}, which no"
+                python=exe,
+                problem="is a broken symlink",
+                detail=f" points to {os.readlink(exe) if os.path.islink(exe) else '?'}, which no"
                 " longer exists (the Python the venv was made from was removed or upgraded).",
-                ["Recreate the musubi-tuner venv with an installed Python, then reinstall it."],
+                dangling="yes",
             )
         )
         return res
@@ -300,10 +286,10 @@ def run_probe(
         res.findings.append(
             _failure(
                 "probe-python-missing",
-                "script-not-found",
-                "The pipeline's Python is not an executable",
-                f"{exe}: {'is a directory' if os.path.isdir(exe) else 'not executable'}.",
-                ["Point project.python at the interpreter file itself (…/bin/python)."],
+                python=exe,
+                problem="is not an executable",
+                detail=f": {'is a directory' if os.path.isdir(exe) else 'not executable'}.",
+                not_executable="yes",
             )
         )
         return res
@@ -336,10 +322,11 @@ def run_probe(
         res.findings.append(
             _failure(
                 "probe-python-broken",
-                "module-not-installed",
-                "The pipeline's Python cannot be started",
-                f"{exe}: {exc.strerror or exc} (a broken venv, or a file that is not an interpreter).",
-                ["Recreate the musubi-tuner venv, or fix project.python in wantui.toml."],
+                python=exe,
+                problem="cannot be started",
+                detail=f": {exc.strerror or exc} (a broken venv, or a file that is not an"
+                " interpreter).",
+                start_error="yes",
             )
         )
         return res
@@ -366,29 +353,14 @@ def run_probe(
             res.findings.append(
                 _failure(
                     "probe-garbage",
-                    "module-not-installed",
-                    "The pipeline's Python answered with something that is not the probe's report",
-                    f"{exe} printed more than {MAX_STDOUT // 1_000_000} MB instead of the"
-                    " probe's one JSON line, and was stopped (a wrapper script that prints"
-                    " endlessly, or not a Python interpreter).",
-                    ["Point project.python at the venv's real interpreter, not a wrapper."],
+                    python=exe,
+                    what=f"more than {MAX_STDOUT // 1_000_000} MB instead of the probe's one"
+                    " JSON line, and was stopped",
+                    why="a wrapper script that prints endlessly, or not a Python interpreter",
                 )
             )
             return res
-        f = _failure(
-            "probe-timeout",
-            "module-not-installed",
-            f"The pipeline's Python did not answer within {timeout:g} s",
-            f"{exe} was stopped after {timeout:g} s. Importing torch or a CUDA library hangs,"
-            " or the machine is very busy; the pipeline would hang the same way.",
-            [
-                "Run `python -c 'import torch; print(torch.cuda.is_available())'` with that"
-                " interpreter to see where it stops.",
-                "Run `wantui doctor --probe-timeout 60` if the machine is only slow.",
-            ],
-        )
-        f.severity = Severity.WARNING
-        res.findings.append(f)
+        res.findings.append(_failure("probe-timeout", python=exe, timeout=f"{timeout:g}"))
         return res
     res.elapsed = time.monotonic() - t0
     res.returncode = proc.returncode
@@ -406,13 +378,9 @@ def run_probe(
             res.findings.append(
                 _failure(
                     "probe-python-broken",
-                    "module-not-installed",
-                    "The pipeline's Python fails to run a script",
-                    f"{exe} exited with status {proc.returncode}: {last}",
-                    [
-                        f"Check that this is a working Python 3 (`{exe} --version`);"
-                        " recreate the musubi-tuner venv if it is broken."
-                    ],
+                    python=exe,
+                    problem="fails to run a script",
+                    detail=f" exited with status {proc.returncode}: {last}",
                 )
             )
         else:
@@ -420,11 +388,9 @@ def run_probe(
             res.findings.append(
                 _failure(
                     "probe-garbage",
-                    "module-not-installed",
-                    "The pipeline's Python answered with something that is not the probe's report",
-                    f"{exe} printed {sample!r} instead of the probe's JSON (a wrapper script,"
-                    " or not a Python interpreter).",
-                    ["Point project.python at the venv's real interpreter, not a wrapper."],
+                    python=exe,
+                    what=f"{sample!r} instead of the probe's JSON",
+                    why="a wrapper script, or not a Python interpreter",
                 )
             )
         return res

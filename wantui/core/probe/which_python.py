@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from wantui.core.finding import Finding, Severity
-from wantui.core.findings import make_finding
+from wantui.core.findings import emit
 from wantui.core.setup_defaults.musubi_checkout import find_interpreters
 
 FALLBACK = "fallback"
@@ -50,51 +50,43 @@ def fallback_finding(
         if project_file is not None
         else "no wantui.toml here"
     )
-    advice = []
-    if seen:
-        advice.append(f"Likely the pipeline's Python: {', '.join(seen)}.")
-    else:
-        looked = [
-            "the checkout's .venv/venv" if checkout else None,
-            "$VIRTUAL_ENV",
-            "$CONDA_PREFIX",
-        ]
-        advice.append(
-            f"No other interpreter was found ({', '.join(x for x in looked if x)}): use the one"
-            " you run musubi-tuner with (`which python` in its activated venv)."
-        )
-    pick = (
-        seen[0] if seen else (probed if musubi_found else "/path/to/musubi-tuner/.venv/bin/python")
-    )
-    advice.append(f"Probe it: `wantui doctor --python {pick}`.")
-    if project_file is not None:
-        advice.append(f'Keep it: add `python = "{pick}"` to [project] in {project_file}.')
+    text: dict[str, str] = {
+        "python": probed,
+        "where": where,
+        "project_file": "" if project_file is None else str(project_file),
+    }
     if musubi_found:
-        return make_finding(
+        return emit(
             "probe-python-fallback",
-            "module-not-installed",
-            Severity.INFO,
-            "The probe asked wantui's own Python (musubi-tuner is installed there)",
-            f"{probed} was probed because no pipeline Python is configured ({where}, no"
-            " --python); it has musubi-tuner, so it can run the steps.",
             origin="probe",
-            advice=advice[-1:] if project_file is not None else [],
+            severity=Severity.INFO,
             captures={"python": probed},
-            priority=99,
+            text={
+                **text,
+                "musubi_found": "yes",
+                "pick": seen[0] if seen else probed,
+                "whose": " (musubi-tuner is installed there)",
+                "verdict": "; it has musubi-tuner, so it can run the steps.",
+            },
         )
-    return make_finding(
+    looked = [
+        "the checkout's .venv/venv" if checkout else None,
+        "$VIRTUAL_ENV",
+        "$CONDA_PREFIX",
+    ]
+    return emit(
         "probe-python-fallback",
-        "module-not-installed",
-        Severity.ERROR,
-        "The probe asked wantui's own Python, not the pipeline's",
-        f"{probed} was probed because no pipeline Python is configured ({where}, no --python)."
-        " What it says about torch, CUDA and musubi-tuner is about wantui's own interpreter,"
-        " which the steps would also run with until one is set, and which is rarely the one"
-        " musubi-tuner is installed in. Do not install torch here unless musubi-tuner runs"
-        " from this environment.",
         origin="probe",
-        advice=advice,
         captures={"python": probed},
-        steps=("any",),
-        priority=99,  # first: it frames every probe finding after it
+        text={
+            **text,
+            "seen": ", ".join(seen),
+            "looked": "" if seen else ", ".join(x for x in looked if x),
+            "pick": seen[0] if seen else "/path/to/musubi-tuner/.venv/bin/python",
+            "whose": ", not the pipeline's",
+            "verdict": ". What it says about torch, CUDA and musubi-tuner is about wantui's own"
+            " interpreter, which the steps would also run with until one is set, and which is"
+            " rarely the one musubi-tuner is installed in. Do not install torch here unless"
+            " musubi-tuner runs from this environment.",
+        },
     )
