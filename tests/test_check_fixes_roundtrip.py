@@ -3,17 +3,18 @@
 Each broken fixture is copied, every auto fix the checker proposes (first choice) is
 planned and applied through ``wantui.core.fixes`` one at a time, and the result must
 (1) have no error finding left except the manual ones, (2) keep the comments, and
-(3) equal the golden ``<name>.fixed.toml`` (re-bless with WANTUI_BLESS=1).
+(3) equal the golden ``<name>.fixed.toml`` (written by hand; WANTUI_BLESS=1 only
+rewrites its layout, tests/bless.py).
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
 import pytest
 
+from tests.bless import check_golden
 from wantui.core.dataset import check_dataset_config
 from wantui.core.finding import Severity
 from wantui.core.fixes import Journal, apply_plan, plan_fix
@@ -62,6 +63,4 @@ def test_fixes_repair_fixture(tmp_path, name):
     for c in original_comments:
         assert c in result
     golden = FIX / f"{name}.fixed.toml"
-    if os.environ.get("WANTUI_BLESS"):
-        golden.write_text(result, encoding="utf-8")
-    assert result == golden.read_text(encoding="utf-8")
+    check_golden(golden, work.read_bytes())

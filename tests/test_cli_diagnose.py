@@ -13,8 +13,16 @@ import pytest
 
 from wantui.cli.render import render_findings, use_colour
 from wantui.core.finding import Evidence, Finding, Severity
+from wantui.core.rules.examples import read_marked_log
 
 DATA = Path(__file__).parent / "data" / "rules"
+
+
+def example(name: str) -> bytes:
+    """A test rule's example log without its fixture markers."""
+    return read_marked_log(DATA / "examples" / name).data
+
+
 HEALTHY = DATA / "logs" / "train_ok_h100.log"
 FAILING = (
     "INFO:musubi_tuner.dataset.datasources:found 0 videos\n"
@@ -304,7 +312,7 @@ def test_re2_and_plain_python_paths_agree(env: dict[str, str], tmp_path: Path) -
     log.write_bytes(
         HEALTHY.read_bytes()
         + b"\x1b[33mINFO:x:found 0 videos\x1b[0m\r\n"
-        + (DATA / "examples" / "t-t5-layout.pos.log").read_bytes()
+        + example("t-t5-layout.pos.log")
         + "学習開始\n".encode("cp932")
         + b"[rank1]: ValueError: NO TRAINING ITEMS found in the dataset 3\n"
         + FAILING.encode()

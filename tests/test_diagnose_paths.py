@@ -18,6 +18,7 @@ from wantui.core.literalscan import LiteralScan, clean_bytes
 from wantui.core.logtext import Normalizer, normalize_text
 from wantui.core.matcher import Matcher
 from wantui.core.rules import load_rules
+from wantui.core.rules.examples import read_marked_log
 
 EXAMPLES = sorted((Path(__file__).parents[1] / "rules" / "examples").glob("*.log"))
 NOISE = [
@@ -36,7 +37,7 @@ RULES = load_rules(include_user=False)
 
 
 def _pieces() -> list[bytes]:
-    out = [p.read_bytes() for p in EXAMPLES]
+    out = [read_marked_log(p).data for p in EXAMPLES]  # the logs, without their markers
     assert len(out) > 50, "the built-in rules' example logs are missing"
     return out
 

@@ -1,26 +1,26 @@
 """Each fix action on commented fixtures, against golden ``.fixed.toml`` files.
 
 Fixtures: ``fixtures/fixes/<case>.toml`` (the input: a dataset TOML or a wantui.toml),
-``<case>.json`` (the action) and ``<case>.fixed.toml`` (the expected result). Re-bless
-the golden files after a deliberate change with ``WANTUI_BLESS=1 pytest tests/test_fix_actions.py``.
+``<case>.json`` (the action) and ``<case>.fixed.toml`` (the expected result, written by
+hand). ``WANTUI_BLESS=1`` only rewrites a golden whose content is unchanged (line endings);
+it never creates one (tests/bless.py).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
 import pytest
 
+from tests.bless import check_golden
 from wantui.core.fixactions import FixAction
 from wantui.core.fixes import Journal, apply_plan, plan_fix, undo_last
 from wantui.core.project import load_project
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "fixes"
 CASES = sorted(p.stem for p in FIXTURES.glob("*.json"))
-BLESS = os.environ.get("WANTUI_BLESS") == "1"
 
 DATASET = """[general]
 resolution = [960, 544]
@@ -76,10 +76,7 @@ def test_golden(case, tmp_path):
     applied = apply_plan(plan, journal)
     after = target.read_bytes()
     golden = FIXTURES / f"{case}.fixed.toml"
-    if BLESS:
-        golden.write_bytes(after)
-    assert golden.exists(), f"no golden file for {case}: run with WANTUI_BLESS=1"
-    assert after == golden.read_bytes()
+    check_golden(golden, after)
     # the backup holds the old bytes
     assert applied.backup is not None and applied.backup.read_bytes() == before
     # undo restores byte for byte

@@ -1,13 +1,14 @@
 """The frozen set: real failure logs collected after the rule base, scored cause-first.
 
 ``fixtures/frozen/<name>.log`` is an excerpt of a log from a public thread that no other
-fixture uses; ``<name>.json`` is ``{"source": url, "verdict": {"catalog": id | null,
-"note": why}}``, written from reading the log before any rule for it existed. The rules
+fixture uses; its ``#=VERDICT=#`` line (fixtures/README.md) is ``{"catalog": [id] or [],
+"note": why, "source": url}``, written from reading the log before any rule for it
+existed. It has no MATCH markers: the set is scored, not asserted line by line. The rules
 are not tuned to these logs (fixtures/frozen/README.md); this test measures how well
 rules written from other material generalise.
 
 Scoring, per log, on the first error finding (the root cause wantui names first):
-``correct`` when it is the verdict (for a ``null`` verdict: no error finding other than
+``correct`` when it is the verdict (for an empty ``[]`` verdict: no error finding other than
 ``wrapper-failure-unknown``), ``wrong`` when it names another catalog id, ``none`` when
 there is no error finding or only ``wrapper-failure-unknown``. Run with ``-s`` to see
 the score; the test fails when the score falls below the floor recorded after the last
@@ -16,16 +17,16 @@ rule change (``FLOOR``), or when a wrong cause is claimed more often than ``MAX_
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
 from wantui.core.catalog import is_known
 from wantui.core.finding import Finding, Severity
-from wantui.core.logtext import iter_file_lines
-from wantui.core.matcher import WRAPPER_ID, diagnose_lines
+from wantui.core.matcher import WRAPPER_ID
 from wantui.core.rules import RuleSet, load_rules
+from wantui.core.rules.check import example_findings
+from wantui.core.rules.examples import MarkedLog, read_marked_log
 
 FROZEN = Path(__file__).resolve().parent.parent / "fixtures" / "frozen"
 LOGS = sorted(FROZEN.glob("*.log"))
@@ -43,8 +44,13 @@ def rules() -> RuleSet:
     return rs
 
 
-def _sidecar(log: Path) -> dict:
-    return json.loads(log.with_suffix(".json").read_text(encoding="utf-8"))
+def _marked(log: Path) -> MarkedLog:
+    return read_marked_log(log)
+
+
+def expected_cause(log: MarkedLog) -> str | None:
+    catalog = (log.verdict or {}).get("catalog") or []
+    return catalog[0] if catalog else None
 
 
 def first_cause(findings: list[Finding]) -> str | None:
@@ -78,8 +84,9 @@ def score(
         "none": [],
     }
     for log in LOGS if logs is None else logs:
-        expected = _sidecar(log)["verdict"]["catalog"]
-        findings = diagnose_lines(iter_file_lines(log), rules, context={"source": log.name})
+        marked = _marked(log)
+        expected = expected_cause(marked)
+        findings = example_findings(marked, rules)
         got = first_cause(findings)
         out[score_one(expected, got)].append((log.stem, expected, got))
     return out
@@ -88,14 +95,15 @@ def score(
 def test_frozen_set_is_well_formed() -> None:
     assert 25 <= len(LOGS) <= 40
     for log in [*LOGS, *HELD_OUT]:
-        side = _sidecar(log)
-        assert side["source"].startswith("https://github.com/"), log.name
-        verdict = side["verdict"]
-        assert set(verdict) == {"catalog", "note"}, log.name
+        marked = _marked(log)
+        verdict = marked.verdict
+        assert verdict is not None, f"{log.name}: no #=VERDICT=# line"
+        assert verdict["source"].startswith("https://github.com/"), log.name
+        assert set(verdict) == {"catalog", "note", "source"}, log.name
         assert verdict["note"], log.name
-        assert verdict["catalog"] is None or is_known(verdict["catalog"]), log.name
-    for side in FROZEN.glob("*.json"):
-        assert side.with_suffix(".log").is_file(), side.name
+        assert len(verdict["catalog"]) <= 1 and all(is_known(c) for c in verdict["catalog"])
+        assert not marked.marked, f"{log.name}: the frozen set is scored, not marked"
+    assert not list(FROZEN.glob("**/*.json"))
 
 
 def test_frozen_score(rules: RuleSet) -> None:

@@ -1,5 +1,5 @@
 """The real-lab builder (scripts/build_lab.py), the real musubi-tuner log fixtures
-(fixtures/real/), and the GPU smoke run (scripts/gpu_smoke.sh, marked ``gpu``).
+(fixtures/logs/, those with a "command" in their verdict), and the GPU smoke run (scripts/gpu_smoke.sh, marked ``gpu``).
 
 build_lab.py is a standalone script for the pipeline's interpreter; here it runs in the
 test venv, which has torch (CPU) and safetensors, at ``--tiny`` scale for the files and at
@@ -21,11 +21,12 @@ import tomlkit
 
 from wantui.core.catalog import CATALOG
 from wantui.core.project import load_project
+from wantui.core.rules.examples import MarkedLog, read_marked_log
 
 ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / "scripts" / "build_lab.py"
 SMOKE = ROOT / "scripts" / "gpu_smoke.sh"
-REAL = ROOT / "fixtures" / "real"
+LOGS = ROOT / "fixtures" / "logs"
 
 
 def _header(path: Path) -> tuple[dict, dict]:
@@ -331,25 +332,30 @@ def test_gpu_smoke_rejects_bad_inject_mode(tmp_path: Path) -> None:
 
 
 # ------------------------------------------------------------------ real fixtures
-def _fixtures() -> list[Path]:
-    return sorted(REAL.glob("*.log"))
+def _fixtures() -> list[MarkedLog]:
+    """The captured real runs: the example logs whose verdict names the command."""
+    logs = [read_marked_log(p) for p in sorted(LOGS.glob("*.log"))]
+    return [x for x in logs if x.verdict is not None and "command" in x.verdict]
 
 
 def test_real_fixtures_exist_with_verdicts() -> None:
     logs = _fixtures()
     assert len(logs) >= 20
     for log in logs:
-        exp = json.loads(log.with_suffix(".expected.json").read_text(encoding="utf-8"))
-        assert set(exp) >= {"rules", "catalog", "exit", "command", "musubi", "captured"}, log.name
-        assert all(c in CATALOG for c in exp["catalog"]), (log.name, exp["catalog"])
-        assert isinstance(exp["exit"], int)
+        exp = log.verdict
+        assert set(exp) >= {"rules", "catalog", "exit", "exit_status", "command", "musubi"}
+        assert "captured" in exp, log.path.name
+        assert all(c in CATALOG for c in exp["catalog"]), (log.path.name, exp["catalog"])
+        assert isinstance(exp["exit_status"], int)
         assert exp["musubi"] == "0.3.4 30c658c"
-        assert log.stat().st_size > 0 and b"/work/" not in log.read_bytes()  # paths rewritten
+        assert log.data and b"/work/" not in log.data  # paths rewritten
 
 
-def _diagnose(log: Path) -> dict:
+def _diagnose(log: Path, tmp_path: Path) -> dict:
+    plain = tmp_path / log.name  # the log as captured, without its fixture markers
+    plain.write_bytes(read_marked_log(log).data)
     out = subprocess.run(
-        [sys.executable, "-m", "wantui", "diagnose", "--json", "--no-user-rules", str(log)],
+        [sys.executable, "-m", "wantui", "diagnose", "--json", "--no-user-rules", str(plain)],
         capture_output=True,
         text=True,
         timeout=60,
@@ -359,10 +365,10 @@ def _diagnose(log: Path) -> dict:
 
 
 @pytest.mark.parametrize("name", ["no-cuda-import-train-accelerate", "no-cuda-import-latents"])
-def test_real_no_cuda_logs_diagnose_as_no_cuda(name: str) -> None:
+def test_real_no_cuda_logs_diagnose_as_no_cuda(name: str, tmp_path: Path) -> None:
     """Issue 6 without a GPU: the real import-time failure must be diagnosed as no-cuda,
     never as accelerate's CalledProcessError wrapper."""
-    result = _diagnose(REAL / f"{name}.log")
+    result = _diagnose(LOGS / f"{name}.log", tmp_path)
     catalogs = [f["catalog"] for f in result["findings"]]
     assert catalogs and catalogs[0] == "no-cuda", catalogs
     assert "wrapper-failure-unknown" not in catalogs
@@ -403,6 +409,8 @@ def test_fix_flow_on_real_logs(
         text = text.replace('"--optimizer_type", "adamw"', '"--optimizer_type", "AdamW8bit"')
     (lab / "wantui.toml").write_text(text, encoding="utf-8")
     assert _train_args(lab) != (good_args, good_launch)  # really broken
+    plain = tmp_path / f"{log}.log"  # the captured log without its fixture markers
+    plain.write_bytes(read_marked_log(LOGS / f"{log}.log").data)
     out = subprocess.run(
         [
             sys.executable,
@@ -412,7 +420,7 @@ def test_fix_flow_on_real_logs(
             "--project",
             str(lab),
             "--log",
-            str(REAL / f"{log}.log"),
+            str(plain),
             "--apply",
             "all",
             "--yes",

@@ -10,8 +10,16 @@ from wantui.core.finding import Severity
 from wantui.core.logtext import Line, Normalizer, iter_file_lines, normalize_text
 from wantui.core.matcher import WRAPPER_ID, Matcher, diagnose_lines
 from wantui.core.rules import RuleSet, load_rules
+from wantui.core.rules.examples import read_marked_log
 
 DATA = Path(__file__).parent / "data" / "rules"
+
+
+def example(name: str) -> bytes:
+    """A test rule's example log without its fixture markers."""
+    return read_marked_log(DATA / "examples" / name).data
+
+
 HEALTHY = DATA / "logs" / "train_ok_h100.log"
 
 WRAPPER_TAIL = (
@@ -49,13 +57,13 @@ def test_template_fallback_without_context(rules: RuleSet) -> None:
 
 
 def test_followed_by_within_window(rules: RuleSet) -> None:
-    pos = (DATA / "examples" / "t-t5-layout.pos.log").read_text()
+    pos = example("t-t5-layout.pos.log").decode()
     fs = run(pos, rules)
     f = next(f for f in fs if f.rule == "t-t5-layout")
     assert f.captures == {"module": "T5Encoder", "first_key": "token_embedding.weight"}
     assert f.lines == [3, 4]
     assert f.fixes[0].action == "download" and f.fixes[0].params["flag"] == "--t5"
-    neg = (DATA / "examples" / "t-t5-layout.neg.log").read_text()
+    neg = example("t-t5-layout.neg.log").decode()
     assert "t-t5-layout" not in {f.rule for f in run(neg, rules)}
 
 
@@ -67,10 +75,10 @@ def test_followed_by_fires_when_met_streaming(rules: RuleSet) -> None:
 
 
 def test_all_and_not(rules: RuleSet) -> None:
-    pos = (DATA / "examples" / "t-caption.pos.log").read_text()
+    pos = example("t-caption.pos.log").decode()
     f = next(f for f in run(pos, rules) if f.rule == "t-caption")
     assert f.captures["path"] == "/data/v/clip1.txt" and f.lines == [2, 3]
-    neg = (DATA / "examples" / "t-caption.neg.log").read_text()
+    neg = example("t-caption.neg.log").decode()
     assert "t-caption" not in {f.rule for f in run(neg, rules)}
     # the `all` line too far away (window 10): no finding
     far = (
@@ -188,7 +196,7 @@ def test_argparse_error_is_a_failure(rules: RuleSet) -> None:
 
 
 def test_no_wrapper_when_an_error_rule_explains(rules: RuleSet) -> None:
-    text = (DATA / "examples" / "t-t5-layout.pos.log").read_text() + WRAPPER_TAIL
+    text = example("t-t5-layout.pos.log").decode() + WRAPPER_TAIL
     assert [f.rule for f in run(text, rules)] == ["t-t5-layout"]
 
 
@@ -222,7 +230,7 @@ def test_prefilter_bytes_equivalent_to_streaming(rules: RuleSet) -> None:
         HEALTHY.read_bytes()
         + b"\x1b[31mfound 0 videos\x1b[0m\n"
         + "学習開始\n".encode("cp932")
-        + (DATA / "examples" / "t-caption.pos.log").read_bytes()
+        + example("t-caption.pos.log")
         + WRAPPER_TAIL.encode()
     )
     full = diagnose_lines(normalize_text(text), rules)

@@ -7,12 +7,19 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
+from tests.fixture_logs import plain_log
 from wantui.tui.feed import Batch, Feed, StepState, StepStatus
 from wantui.tui.feed_process import ProcessFeed, play
 from wantui.tui.sources import ReplaySource, replay_plan
 
 ROOT = Path(__file__).resolve().parent.parent
-LOG = ROOT / "fixtures/logs/multirank-8-oom.log"
+
+
+@pytest.fixture(scope="module")
+def log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return plain_log(ROOT / "fixtures/logs/multirank-8-oom.log", tmp_path_factory.mktemp("log"))
 
 
 def _collect(feed: object) -> tuple[list[str], Batch]:
@@ -21,11 +28,11 @@ def _collect(feed: object) -> tuple[list[str], Batch]:
     return lines, batch
 
 
-def test_same_result_as_the_thread_feed() -> None:
+def test_same_result_as_the_thread_feed(log: Path) -> None:
     local = Feed(("train",), max_duty=1.0)
-    ReplaySource(replay_plan(LOG), instant=True).run(local)
+    ReplaySource(replay_plan(log), instant=True).run(local)
     remote = ProcessFeed(("train",))
-    play(ReplaySource(replay_plan(LOG), instant=True), remote)
+    play(ReplaySource(replay_plan(log), instant=True), remote)
     a, _ = _collect(local)
     b, batch = _collect(remote)
     assert a == b and len(a) > 50
@@ -36,9 +43,9 @@ def test_same_result_as_the_thread_feed() -> None:
     assert batch.finished == "failed" and not batch.notices
 
 
-def test_close_stops_a_slow_replay_quickly() -> None:
+def test_close_stops_a_slow_replay_quickly(log: Path) -> None:
     feed = ProcessFeed(("train",))
-    src = ReplaySource(replay_plan(LOG), tick_s=0.5, lines_per_tick=1)  # ~2 min to play
+    src = ReplaySource(replay_plan(log), tick_s=0.5, lines_per_tick=1)  # ~2 min to play
     t = threading.Thread(target=play, args=(src, feed), daemon=True)
     t.start()
     deadline = time.monotonic() + 20

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tests.fixture_logs import plain_log
+from wantui.core.rules.examples import read_marked_log
 from wantui.core.supervisor import StepExited, StepOutput, StepStarted
 from wantui.tui.feed import Feed
 from wantui.tui.rank_fold import RankFolder, split_rank
@@ -32,7 +34,7 @@ def test_folder_counts_ranks_and_updates_the_first_line() -> None:
 
 
 def test_feed_folds_multirank_log_across_batches() -> None:
-    data = (ROOT / "fixtures/logs/multirank-8-oom.log").read_bytes()
+    data = read_marked_log(ROOT / "fixtures/logs/multirank-8-oom.log").data
     feed = Feed(("train",), rules=[], max_duty=1.0)
     feed.emit(StepStarted("train", (), None, None, Path("train.log")))
     shown: list[str] = []
@@ -63,18 +65,19 @@ def test_plain_log_untouched() -> None:
     assert feed.steps["train"].ranks == 0
 
 
-def test_replay_without_exit_status_that_shows_an_error_is_failed() -> None:
+def test_replay_without_exit_status_that_shows_an_error_is_failed(tmp_path: Path) -> None:
     from wantui.tui.feed import StepState
     from wantui.tui.sources import ReplaySource, replay_plan
 
     feed = Feed(("train",), max_duty=1.0)  # the real rules: the OOM is an error finding
-    ReplaySource(replay_plan(ROOT / "fixtures/logs/multirank-8-oom.log"), instant=True).run(feed)
+    log = plain_log(ROOT / "fixtures/logs/multirank-8-oom.log", tmp_path)
+    ReplaySource(replay_plan(log), instant=True).run(feed)
     st = feed.steps["train"]
     assert st.returncode is None and st.state is StepState.FAILED
     assert st.note == "exit status unknown; the log shows an error"
 
 
-def test_pane_folds_ranks_and_k_shows_one_rank_through_the_feed_process() -> None:
+def test_pane_folds_ranks_and_k_shows_one_rank_through_the_feed_process(tmp_path: Path) -> None:
     """The app as `wantui replay` builds it: a ProcessFeed (child process), the pane
     folded, k cycles rank 0, rank 1, ... and back to all; the title says which."""
     import asyncio
@@ -84,9 +87,11 @@ def test_pane_folds_ranks_and_k_shows_one_rank_through_the_feed_process() -> Non
     from wantui.tui.feed_process import ProcessFeed
     from wantui.tui.sources import ReplaySource, replay_plan
 
+    log = plain_log(ROOT / "fixtures/logs/multirank-8-oom.log", tmp_path)
+
     async def main() -> None:
         feed = ProcessFeed(("train",))
-        src = ReplaySource(replay_plan(ROOT / "fixtures/logs/multirank-8-oom.log"), instant=True)
+        src = ReplaySource(replay_plan(log), instant=True)
         app = WantuiApp(feed=feed, source=src, title="ranks", gpu=False)
         async with app.run_test(size=(100, 30)) as pilot:
             assert await wait_for(pilot, lambda: feed.finished is not None, timeout=60)

@@ -58,13 +58,14 @@ def test_fix_dialog_80x24(snap_compare, tmp_path: Path) -> None:  # noqa: ANN001
     assert snap_compare(_app(tmp_path), terminal_size=(80, 24), run_before=open_fix)
 
 
-def test_multirank_replay_80x24(snap_compare) -> None:  # noqa: ANN001
+def test_multirank_replay_80x24(snap_compare, tmp_path: Path) -> None:  # noqa: ANN001
     """An 8-GPU OOM replayed: ranks folded, the rank count in the pane title."""
+    from tests.fixture_logs import LOGS, plain_log
     from wantui.tui.app import WantuiApp
     from wantui.tui.feed import Feed
     from wantui.tui.sources import ReplaySource, replay_plan
 
-    log = Path(__file__).resolve().parent.parent / "fixtures/logs/multirank-8-oom.log"
+    log = plain_log(LOGS / "multirank-8-oom.log", tmp_path)
     app = WantuiApp(
         feed=Feed(("train",)),
         source=ReplaySource(replay_plan(log), instant=True),

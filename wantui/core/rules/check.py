@@ -9,8 +9,10 @@ from pathlib import Path
 from wantui.core.catalog import CATALOG
 from wantui.core.check_ids import all_check_specs
 from wantui.core.errors import WantuiError
-from wantui.core.logtext import iter_file_lines
+from wantui.core.finding import Finding
+from wantui.core.logtext import Normalizer, normalize_text
 from wantui.core.matcher import WRAPPER_ID, Matcher
+from wantui.core.rules.examples import MATCH, NOMATCH, MarkedLog, read_marked_log
 from wantui.core.rules.loader import load_rules
 from wantui.core.rules.model import RuleSet
 from wantui.core.versions import describe as describe_versions
@@ -38,45 +40,99 @@ class CheckReport:
         return not (self.failures or self.uncovered or self.missing_examples or self.stray_examples)
 
 
-def rules_in_example(path: Path, rules: RuleSet) -> set[str]:
-    """Rule ids of every finding the example log produces (the whole rule set runs, as
-    in real use, so rules interfere with each other as they would for a user)."""
-    m = Matcher(rules, {"source": path.name})
-    for line in iter_file_lines(path, keep=m.prefilter_bytes()):
+def example_findings(example: MarkedLog, rules: RuleSet) -> list[Finding]:
+    """The ranked findings of an example log (its markers removed). The whole rule set
+    runs, as in real use, so rules interfere with each other as they would for a user."""
+    verdict = example.verdict or {}
+    m = Matcher(rules, {"source": example.path.name})
+    n = Normalizer(keep=m.prefilter_bytes())
+    for line in [*n.feed(example.data), *n.close()]:
         m.feed(line)
-    m.finish()
-    return {f.rule for f in m.findings()}
+    m.finish(verdict.get("exit_status"))
+    return m.findings()
+
+
+def expectation_failures(example: MarkedLog, findings: list[Finding]) -> list[str]:
+    """What the example's ``#=MATCH=#``/``#=NOMATCH=#`` markers expect and the findings
+    do not give, one line each, naming the file and the marker's line."""
+    out: list[str] = []
+    where = str(example.path)
+    texts: dict[int, set[str]] = {}
+    if example.matches:
+        for ln in normalize_text(example.data):
+            texts.setdefault(ln.number, set()).add(ln.text)
+    for exp in example.matches:
+        mine = [f for f in findings if f.rule == exp.rule]
+        at = [
+            f
+            for f in mine
+            if any(e.line == exp.line and e.text in texts.get(exp.line, ()) for e in f.evidence)
+        ]
+        if not mine:
+            out.append(f"{where}:{exp.marker_line}: does not produce a finding of rule {exp.rule}")
+        elif not at:
+            lines = sorted({e.line for f in mine for e in f.evidence})
+            out.append(
+                f"{where}:{exp.marker_line}: rule {exp.rule} does not fire on line {exp.line} "
+                f"of the log (its evidence: lines {', '.join(map(str, lines)) or 'none'})"
+            )
+        elif not any(all(f.captures.get(k) == v for k, v in exp.captures.items()) for f in at):
+            got = at[0].captures
+            bad = next(k for k, v in exp.captures.items() if got.get(k) != v)
+            out.append(
+                f"{where}:{exp.marker_line}: rule {exp.rule} captures {bad}="
+                f"{got.get(bad)!r}, not {exp.captures[bad]!r}"
+            )
+    fired = {f.rule for f in findings}
+    for rule in example.nomatches:
+        if rule in fired:
+            out.append(
+                f"{where}:{example.nomatch_lines[rule]}: wrongly produces a finding of rule {rule}"
+            )
+    return out
 
 
 def check_rules(
     rules: RuleSet | None = None, *, examples_dirs: list[Path] | None = None, coverage: bool = True
 ) -> CheckReport:
-    """Run every rule's examples; ``rules`` defaults to the built-in rules only."""
+    """Run every example log beside the rules (and in ``examples_dirs``) against the
+    whole rule set; ``rules`` defaults to the built-in rules only."""
     rs = rules if rules is not None else load_rules(include_user=False)
     report = CheckReport(rules=len(rs.rules), problems=[str(p) for p in rs.problems])
     ids = {r.id for r in rs.rules}
-    for rule in sorted(rs.rules, key=lambda r: r.id):
-        pos, neg = rule.examples()
-        if not pos or not neg:
-            kinds = [k for k, v in (("positive", pos), ("negative", neg)) if not v]
-            report.missing_examples.append(f"{rule.id}: no {' and no '.join(kinds)} example")
-        for path, want in [*((p, True) for p in pos), *((n, False) for n in neg)]:
-            report.examples_run += 1
-            try:
-                got = rule.id in rules_in_example(path, rs)
-            except OSError as exc:
-                report.failures.append(f"{path}: cannot read: {exc.strerror or exc}")
-                continue
-            if got != want:
-                verb = "does not produce" if want else "wrongly produces"
-                report.failures.append(f"{path}: {verb} a finding of rule {rule.id}")
     folders = {r.path.parent / "examples" for r in rs.rules if r.path is not None}
-    for folder in [*folders, *(examples_dirs or [])]:
-        if folder.is_dir():
-            for f in sorted(folder.glob("*.log")):
-                stem = f.name.split(".pos")[0].split(".neg")[0]
-                if stem not in ids:
-                    report.stray_examples.append(f"{f}: names no rule ('{stem}')")
+    pos: set[str] = set()
+    neg: set[str] = set()
+    for folder in sorted({*folders, *(examples_dirs or [])}):
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.glob("*.log")):
+            try:
+                example = read_marked_log(path)
+            except WantuiError as exc:
+                report.failures.append(str(exc))
+                continue
+            if not example.marked:
+                report.stray_examples.append(
+                    f"{path}: no {MATCH} or {NOMATCH} marker says which rule it is an example "
+                    "of (rules/FORMAT.md, Examples)"
+                )
+                continue
+            named = sorted((example.positive | example.negative) - ids)
+            if named:
+                report.stray_examples.append(f"{path}: names no rule ('{named[0]}')")
+            pos |= example.positive
+            neg |= example.negative
+            report.examples_run += 1
+            report.failures.extend(expectation_failures(example, example_findings(example, rs)))
+    for rule in sorted(rs.rules, key=lambda r: r.id):
+        kinds = [
+            k
+            for k, have in (("positive", rule.id in pos), ("negative", rule.id in neg))
+            if not have
+        ]
+        if kinds:
+            report.missing_examples.append(f"{rule.id}: no {' and no '.join(kinds)} example")
     covered = {r.catalog for r in rs.rules}
     if coverage:  # only meaningful for the whole built-in rule base
         report.uncovered = sorted(set(CATALOG) - covered - NO_LOG_SIGNATURE)

@@ -9,6 +9,7 @@ from typing import Any
 
 from wantui.core.errors import WantuiError
 from wantui.core.finding import Severity
+from wantui.core.rules.examples import examples_in
 from wantui.core.traceback_anatomy import OWNERS
 
 CONTEXT_KEYS = frozenset(
@@ -95,12 +96,13 @@ class Rule:
         return [*self.any, *self.all, *self.followed_by, *self.none]
 
     def examples(self) -> tuple[list[Path], list[Path]]:
-        """Positive and negative example logs beside the rule (``examples/<id>.pos*.log``)."""
+        """Positive and negative example logs beside the rule: the ``examples/*.log``
+        whose ``#=MATCH=#`` / ``#=NOMATCH=#`` markers name it (rules/FORMAT.md)."""
         if self.path is None:
             return [], []
-        folder = self.path.parent / "examples"
-        pos = sorted(folder.glob(f"{self.id}.pos*.log"))
-        neg = sorted(folder.glob(f"{self.id}.neg*.log"))
+        found = examples_in(self.path.parent / "examples")
+        pos = [e.path for e in found if self.id in e.positive]
+        neg = [e.path for e in found if self.id in e.negative]
         return pos, neg
 
 
