@@ -239,9 +239,9 @@ def test_rules_list_markdown(env: dict[str, str]) -> None:
     p = wantui(env, "rules", "--rules", str(DATA), "list", "--markdown")
     assert p.returncode == 0
     lines = p.stdout.splitlines()
-    assert lines[0] == "| id | catalog | severity | steps | title |"
+    assert lines[0] == "| id | catalog | severity | found by | steps | title |"
     assert (
-        "| `t-caption` | `caption-missing` | error | latents, te | Caption file missing: {path} |"
+        "| `t-caption` | `caption-missing` | error | log | latents, te | Caption file missing: {path} |"
         in lines
     )
 
