@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from wantui.core.errors import ExitCode, WantuiError
+from wantui.core.fixes.actions import unit_for
 from wantui.core.fixes.plan import FixPlan
 from wantui.core.fsutil import (
     BACKUP_DIR,
@@ -232,14 +233,10 @@ def apply_plan(
     change = plan.change
     if change is not None:
         _check_unchanged(change.path, change.before)
-    if plan.download is not None:
-        from wantui.core.hub.download import download
-
-        result.downloaded = download(
-            plan.download.spec, plan.download.dest.parent, progress=progress
-        )
-        if result.downloaded != plan.download.dest:  # pragma: no cover - same basename rule
-            result.notes.append(f"downloaded to {result.downloaded}")
+    # the action's own part (a download) first, then the file change with its record
+    result.downloaded = unit_for(plan.action.action).apply(plan, progress)  # type: ignore[union-attr]
+    if plan.download is not None and result.downloaded not in (None, plan.download.dest):
+        result.notes.append(f"downloaded to {result.downloaded}")  # pragma: no cover
     if change is not None:
         with fix_lock(journal.root):
             _check_unchanged(change.path, change.before)  # again: a download takes minutes

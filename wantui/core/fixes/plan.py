@@ -1,8 +1,17 @@
 """Turn a :class:`FixAction` into a :class:`FixPlan`: what will change, shown before it does.
 
+Each action plans itself (:mod:`wantui.core.fixes.actions`); this module holds what they
+share: the plan and its typed changes, the checks every fix passes, and the safe reading
+and rewriting of the project's inputs.
+
 Files are resolved by role (``dataset_config`` -> the project's dataset TOML, ``project``
 -> ``wantui.toml``), never from a path in the action, so a rule cannot make wantui write
 anywhere else. Anything unsafe or impossible becomes ``FixPlan.refused`` with a reason.
+
+A plan carries its changes as data (:attr:`FixPlan.changes`: a file's bytes before and
+after, a step's argv before and after, an environment variable, a download, a rerun);
+:meth:`FixPlan.preview_lines` says them as typed lines that the CLI prints and the TUI
+colours by kind.
 """
 
 from __future__ import annotations
@@ -13,27 +22,33 @@ import os
 import re
 import shlex
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from wantui.core.args.options import options_for
 from wantui.core.errors import WantuiError
-from wantui.core.fixactions import (
-    ACTIONS,
-    FILE_ROLES,
-    STEPS,
-    FixAction,
-    env_name_problem,
-    validate_action,
-)
-from wantui.core.fixes import flags as flagops
-from wantui.core.fixes.toml_edit import FixMoot, FixRefused, apply_toml_action
+from wantui.core.fixactions import FixAction, validate_action
+from wantui.core.fixes.toml_edit import FixMoot, FixRefused
 from wantui.core.fsutil import match_newlines, read_regular_file, sha256_bytes
 from wantui.core.project import PROJECT_FILE, STEP_NAMES, Project, load_project, project_to_toml
 
 MAX_EDIT_BYTES = 4 * 1024 * 1024  # a dataset TOML or wantui.toml is a few KB
 _PATHLIKE = re.compile(r"[/\\]|^~|^[A-Za-z]:|\.(safetensors|pth|pt|ckpt|bin|toml|json|gguf)$", re.I)
+
+
+# -- what a plan changes, as data ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PreviewLine:
+    """One line of a preview and what it is, so a front end colours it without reading
+    it: ``title``, ``refused``, ``download``, ``argv-add``, ``argv-remove``,
+    ``argv-replace``, ``argv``, ``diff-file``, ``diff-hunk``, ``diff-add``,
+    ``diff-remove``, ``diff-context``, ``diff-note``, ``env``, ``rerun``, ``note``."""
+
+    kind: str
+    text: str
 
 
 @dataclass
@@ -46,6 +61,10 @@ class FileChange:
     after: bytes
 
     @property
+    def kind(self) -> str:
+        return "toml-edit" if self.role == "dataset_config" else "project-edit"
+
+    @property
     def sha_before(self) -> str:
         return sha256_bytes(self.before)
 
@@ -53,20 +72,67 @@ class FileChange:
     def sha_after(self) -> str:
         return sha256_bytes(self.after)
 
-    def diff(self, label: str | None = None) -> str:
+    def diff_lines(self, label: str | None = None) -> list[PreviewLine]:
+        """The unified diff of the change, a line each, typed from difflib's own parts."""
         name = label or str(self.path)
         a = self.before.decode("utf-8", "replace").splitlines(keepends=True)
         b = self.after.decode("utf-8", "replace").splitlines(keepends=True)
-        lines = list(difflib.unified_diff(a, b, f"a/{name}", f"b/{name}"))
-        return "".join(
-            line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
-            for line in lines
-        )
+        out: list[PreviewLine] = []
+        kinds = {"+": "diff-add", "-": "diff-remove", " ": "diff-context", "@": "diff-hunk"}
+        for n, line in enumerate(difflib.unified_diff(a, b, f"a/{name}", f"b/{name}")):
+            kind = "diff-file" if n < 2 else kinds.get(line[:1], "diff-context")
+            if line.endswith("\n"):
+                out.append(PreviewLine(kind, line[:-1]))
+            else:
+                out.append(PreviewLine(kind, line))
+                out.append(PreviewLine("diff-note", "\\ No newline at end of file"))
+        return out
+
+    def diff(self, label: str | None = None) -> str:
+        return "".join(line.text + "\n" for line in self.diff_lines(label))
+
+
+@dataclass
+class ArgvChange:
+    """One step's command line before and after a fix (``kind`` argv-edit)."""
+
+    step: str
+    before: list[str]
+    after: list[str]
+    kind: str = "argv-edit"
+
+    def lines(self) -> list[PreviewLine]:
+        # what changes first (argv lines are long), then the whole command both ways
+        out = [
+            PreviewLine(k, f"Step {self.step}: {t}") for k, t in _argv_ops(self.before, self.after)
+        ]
+        out.append(PreviewLine("argv", f"Step {self.step}, before: {shlex.join(self.before)}"))
+        out.append(PreviewLine("argv", f"Step {self.step}, after:  {shlex.join(self.after)}"))
+        return out
+
+
+@dataclass
+class EnvChange:
+    """One variable of a step's environment (``kind`` env); ``was`` None: unset."""
+
+    step: str
+    name: str
+    value: str
+    was: str | None
+    kind: str = "env"
+
+    def lines(self) -> list[PreviewLine]:
+        was = "unset" if self.was is None else repr(self.was)
+        return [
+            PreviewLine(
+                "env", f"Step {self.step} environment: {self.name}={self.value} (was {was})"
+            )
+        ]
 
 
 @dataclass
 class DownloadStep:
-    """The download half of a ``download`` plan."""
+    """The download half of a ``download`` plan (``kind`` download)."""
 
     spec: str  # catalog name or OWNER/REPO/FILE
     repo: str
@@ -74,6 +140,33 @@ class DownloadStep:
     size: int | None
     dest: Path  # the final file
     free: int | None
+    kind: str = "download"
+
+    def lines(self) -> list[PreviewLine]:
+        from wantui.core.hub.download import human_size
+
+        size = human_size(self.size) if self.size is not None else "from the hub at download time"
+        free = human_size(self.free) if self.free is not None else "unknown"
+        return [
+            PreviewLine("download", f"Download: {self.repo}/{self.filename}"),
+            PreviewLine("download", f"  size:        {size}"),
+            PreviewLine("download", f"  destination: {self.dest}"),
+            PreviewLine("download", f"  free disk:   {free}"),
+        ]
+
+
+@dataclass
+class RerunChange:
+    """A step to run again: nothing on disk changes (``kind`` rerun)."""
+
+    step: str
+    kind: str = "rerun"
+
+    def lines(self) -> list[PreviewLine]:
+        return [PreviewLine("rerun", f"Run the step '{self.step}' again (no file changes).")]
+
+
+Change = DownloadStep | ArgvChange | FileChange | RerunChange | EnvChange
 
 
 @dataclass
@@ -85,8 +178,8 @@ class FixPlan:
     change: FileChange | None = None
     download: DownloadStep | None = None
     rerun: str | None = None
-    argv_before: dict[str, list[str]] = field(default_factory=dict)
-    argv_after: dict[str, list[str]] = field(default_factory=dict)
+    argv: list[ArgvChange] = field(default_factory=list)
+    env: list[EnvChange] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     also: list[FixPlan] = field(default_factory=list)  # parts in other files, same fix
 
@@ -98,38 +191,43 @@ class FixPlan:
     def applicable(self) -> bool:
         return self.refused is None
 
-    def preview(self) -> str:
-        """Human preview: a unified diff, argv before/after, download size and place."""
-        out: list[str] = [f"Fix: {self.label}"]
-        if self.refused:
-            out.append(f"Refused: {self.refused}")
-            return "\n".join(out) + "\n"
+    @property
+    def changes(self) -> list[Change]:
+        """What the fix changes, in preview order (its ``also`` parts not included)."""
+        out: list[Change] = []
         if self.download is not None:
-            from wantui.core.hub.download import human_size
-
-            d = self.download
-            out.append(f"Download: {d.repo}/{d.filename}")
-            out.append(
-                f"  size:        {human_size(d.size) if d.size is not None else 'from the hub at download time'}"
-            )
-            out.append(f"  destination: {d.dest}")
-            out.append(f"  free disk:   {human_size(d.free) if d.free is not None else 'unknown'}")
-        for step in self.argv_before:
-            # what changes first (argv lines are long), then the whole command both ways
-            out.extend(
-                f"Step {step}: {c}"
-                for c in argv_changes(self.argv_before[step], self.argv_after[step])
-            )
-            out.append(f"Step {step}, before: {shlex.join(self.argv_before[step])}")
-            out.append(f"Step {step}, after:  {shlex.join(self.argv_after[step])}")
+            out.append(self.download)
+        out.extend(self.argv)
         if self.change is not None:
-            out.append(self.change.diff(_display_path(self.change.path, self.root)).rstrip("\n"))
+            out.append(self.change)
         if self.rerun is not None:
-            out.append(f"Run the step '{self.rerun}' again (no file changes).")
-        out.extend(self.notes)
+            out.append(RerunChange(self.rerun))
+        out.extend(self.env)
+        return out
+
+    def body_lines(self) -> list[PreviewLine]:
+        out: list[PreviewLine] = []
+        for change in self.changes:
+            if isinstance(change, FileChange):
+                out.extend(change.diff_lines(_display_path(change.path, self.root)))
+            else:
+                out.extend(change.lines())
+        out.extend(PreviewLine("note", n) for n in self.notes)
         for part in self.also:  # the same fix, in another file
-            out.append(part.preview().split("\n", 1)[1].rstrip("\n"))
-        return "\n".join(out) + "\n"
+            out.extend(part.body_lines())
+        return out
+
+    def preview_lines(self) -> list[PreviewLine]:
+        """The preview as typed lines: a unified diff, argv before/after, download size
+        and place."""
+        out = [PreviewLine("title", f"Fix: {self.label}")]
+        if self.refused:
+            return [*out, PreviewLine("refused", f"Refused: {self.refused}")]
+        return out + self.body_lines()
+
+    def preview(self) -> str:
+        """The human preview as text (what ``wantui fix --apply`` prints)."""
+        return "".join(line.text + "\n" for line in self.preview_lines())
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -162,50 +260,10 @@ def _display_path(path: Path, root: Path) -> str:
 
 
 def describe_action(a: FixAction) -> str:
-    p = a.params
-    where = {"": "at the top level", "general": "in [general]"}.get(
-        str(p.get("table", "")), f"in {p.get('table')}"
-    )
-    step = p.get("step")
-    match a.action:
-        case "toml_remove_key":
-            return f"Remove the key '{p['key']}' {where}"
-        case "toml_rename_key":
-            return f"Rename '{p['key']}' to '{p['new_key']}' {where}"
-        case "toml_move_key":
-            return f"Move '{p['key']}' from {p['table'] or 'the top level'} to {p['to_table'] or 'the top level'}"
-        case "toml_set_key":
-            return f"Set '{p['key']}' = {p['value']} {where}"
-        case "toml_edits":
-            return "; ".join(
-                describe_action(
-                    FixAction(
-                        e["action"],
-                        {"file": p["file"], **{k: v for k, v in e.items() if k != "action"}},
-                    )
-                )
-                for e in p["edits"]
-            )
-        case "toml_fix_windows_paths":
-            return "Write the Windows paths of the dataset config with forward slashes"
-        case "flag_add":
-            return f"Add {p['flag']}{' ' + str(p['value']) if p.get('value') is not None else ''} to the {step} step"
-        case "flag_remove":
-            return f"Remove {p['flag']} from the {step} step"
-        case "flag_set":
-            most = " (at most)" if p.get("ceiling") else ""
-            return f"Set {p['flag']} {p['value']}{most} in the {step} step"
-        case "flag_replace":
-            return f"Replace {p['flag']} with {p['new_flag']} in the {step} step"
-        case "env_set":
-            return f"Set {p['name']}={p['value']} for the {step} step"
-        case "download":
-            return f"Download {p['name']}" + (
-                f" and point {p['flag']} at it" if p.get("flag") else ""
-            )
-        case "rerun_step":
-            return f"Run the {step} step again"
-    return a.action
+    from wantui.core.fixes.actions import unit_for
+
+    unit = unit_for(a.action)
+    return unit.describe(a.params) if unit is not None else a.action
 
 
 # -- safety ------------------------------------------------------------------------------
@@ -254,10 +312,10 @@ def log_path_taint(action: FixAction, finding: Any) -> str | None:
     return None
 
 
-# -- planning ----------------------------------------------------------------------------
+# -- reading and rewriting the project's inputs ------------------------------------------
 
 
-def _read(path: Path) -> bytes:
+def read_input(path: Path) -> bytes:
     # a FIFO or device in the file's place must be refused, not read forever
     try:
         return read_regular_file(path, limit=MAX_EDIT_BYTES, what="file")
@@ -265,7 +323,7 @@ def _read(path: Path) -> bytes:
         raise FixRefused(str(exc)) from None
 
 
-def _split_bom(text: str) -> tuple[str, str]:
+def split_bom(text: str) -> tuple[str, str]:
     """A UTF-8 BOM (Windows Notepad) is kept as it was but hidden from tomlkit, which
     takes it for an empty key."""
     return ("\ufeff", text[1:]) if text.startswith("\ufeff") else ("", text)
@@ -277,7 +335,7 @@ def _check_not_read_only(path: Path) -> None:
     try:
         st = os.stat(path)
     except OSError:
-        return  # _read says why
+        return  # read_input says why
     if not os.access(path, os.W_OK):
         raise FixRefused(f"{path} is not writable by you (permission denied)")
     if not st.st_mode & stat.S_IWUSR:
@@ -289,14 +347,14 @@ def _check_not_read_only(path: Path) -> None:
         )
 
 
-def _decode(data: bytes, path: Path) -> str:
+def decode(data: bytes, path: Path) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise FixRefused(f"{path} is not UTF-8 text (byte {exc.start})") from None
 
 
-def _resolve_role(role: str, project: Project | None, dataset_config: Path | None) -> Path:
+def resolve_role(role: str, project: Project | None, dataset_config: Path | None) -> Path:
     if role == "dataset_config":
         if dataset_config is not None:
             return Path(os.path.abspath(dataset_config))
@@ -321,7 +379,7 @@ def _resolve_role(role: str, project: Project | None, dataset_config: Path | Non
     raise FixRefused(f"unknown file role {role!r}; fixes name files by role, never by path")
 
 
-def _steps_for(step: str, project: Project) -> list[str]:
+def steps_for(step: str, project: Project) -> list[str]:
     if step == "all":
         names = [s for s in STEP_NAMES if s in project.steps]
         if not names:
@@ -333,51 +391,13 @@ def _steps_for(step: str, project: Project) -> list[str]:
     return [name]
 
 
-def _check_ceiling(action: FixAction, args: list[str], step: str) -> None:
-    """A ``ceiling`` flag_set never raises a value: refused (moot) when the step's value,
-    or musubi-tuner's default when the flag is absent, is already at or below it."""
-    p = action.params
-    if action.action != "flag_set" or not p.get("ceiling"):
-        return
-    now = flagops.current_values(args, p["flag"], options_for(step))
-    where = ""
-    if now is None:
-        spec = options_for(step).get(p["flag"])
-        now = [str(spec.default)] if spec is not None and spec.default is not None else None
-        where = " (musubi-tuner's default)"
-    try:
-        shown = now[-1]  # type: ignore[index]
-        current, limit = float(shown), float(p["value"])
-    except (TypeError, ValueError, IndexError):
-        return  # not a number: let the user see the change
-    if current <= limit:
-        raise FixMoot(
-            f"{p['flag']} is already {shown}{where}, not above {p['value']}: this fix would"
-            " not lower it"
-        )
-
-
-def _edit_args(action: FixAction, args: list[str], step: str) -> list[str]:
-    """``step``: the step whose options ``args`` are (``launch``: accelerate's)."""
-    p = action.params
-    opts = options_for(step)
-    match action.action:
-        case "flag_add":
-            return flagops.add_flag(args, p["flag"], p.get("value"), opts)
-        case "flag_remove":
-            return flagops.remove_flag(args, p["flag"], opts)
-        case "flag_set":
-            return flagops.set_flag(args, p["flag"], p["value"], opts)
-        case "flag_replace":
-            return flagops.replace_flag(args, p["flag"], p["new_flag"], p.get("value"), opts)
-    raise FixRefused(f"'{action.action}' is not a flag action")
-
-
-def _project_change(project: Project, mutate: Any) -> tuple[FileChange, Project, Project]:
+def project_change(
+    project: Project, mutate: Callable[[Project], None]
+) -> tuple[FileChange, Project, Project]:
     """Apply ``mutate`` to a copy of the project, render it over the current text."""
     path = project.file
-    before = _read(path)
-    bom, text = _split_bom(_decode(before, path))
+    before = read_input(path)
+    bom, text = split_bom(decode(before, path))
     current = load_project_safe(path)
     new = copy.deepcopy(current)
     mutate(new)
@@ -413,6 +433,48 @@ def load_project_from_text(text: str, path: Path) -> Project:
     return proj
 
 
+def check_writable_input(
+    path: Path, root: Path, project: Project | None, dataset_config: Path | None
+) -> None:
+    """Refuse a write to anything but the project's known inputs, or through a symlink
+    that leads out of the project folder."""
+    known: set[str] = set()
+    if project is not None:
+        known.add(os.path.abspath(project.file))
+        if project.dataset_config_path() is not None:
+            known.add(os.path.abspath(project.dataset_config_path()))  # type: ignore[arg-type]
+    if dataset_config is not None:
+        known.add(os.path.abspath(dataset_config))
+    if os.path.abspath(path) not in known:
+        raise FixRefused(f"{path} is not one of the project's inputs; wantui only edits those")
+    escape = _symlink_escape(path, root)
+    if escape:
+        raise FixRefused(escape)
+    _check_not_read_only(path)
+
+
+# -- planning ----------------------------------------------------------------------------
+
+
+@dataclass
+class PlanContext:
+    """What an action plans against: its parameters, the project, the dataset config
+    given on the command line, the finding it came from, and where downloads go."""
+
+    params: dict[str, Any]
+    project: Project | None
+    dataset_config: Path | None = None
+    finding: Any = None
+    models_dir: Path | None = None
+
+    def project_to_edit(self, plan: FixPlan) -> Project:
+        """The open project, for an action that edits wantui.toml, checked writable."""
+        if self.project is None:
+            raise FixRefused("this fix edits wantui.toml; open a project (--project) first")
+        check_writable_input(self.project.file, plan.root, self.project, self.dataset_config)
+        return self.project
+
+
 def plan_fix(
     action: FixAction,
     project: Project | None,
@@ -426,6 +488,8 @@ def plan_fix(
     ``finding`` (optional) is the Finding the fix came from; a path-like value taken from
     a log capture is refused. ``models_dir`` overrides where downloads go.
     """
+    from wantui.core.fixes.actions import unit_for
+
     if project is not None:
         root = project.root
     elif dataset_config is not None:
@@ -433,8 +497,17 @@ def plan_fix(
     else:
         root = Path.cwd()
     plan = FixPlan(action=action, root=root)
+    ctx = PlanContext(dict(action.params), project, dataset_config, finding, models_dir)
     try:
-        _plan_into(plan, action, project, dataset_config, finding, models_dir)
+        problem = validate_action(action.action, action.params)
+        if problem:
+            raise FixRefused(problem)
+        if not action.auto:
+            raise FixRefused("this fix can only be done by hand (see the finding's advice)")
+        taint = log_path_taint(action, finding)
+        if taint:
+            raise FixRefused(taint)
+        unit_for(action.action).plan(plan, ctx)  # type: ignore[union-attr]  # validated
     except FixRefused as exc:
         plan.refused = str(exc)
         plan.moot = isinstance(exc, FixMoot)
@@ -455,248 +528,25 @@ def plan_fix(
     return plan
 
 
-def _plan_into(
-    plan: FixPlan,
-    action: FixAction,
-    project: Project | None,
-    dataset_config: Path | None,
-    finding: Any,
-    models_dir: Path | None,
-) -> None:
-    problem = validate_action(action.action, action.params)
-    if problem:
-        raise FixRefused(problem)
-    if not action.auto:
-        raise FixRefused("this fix can only be done by hand (see the finding's advice)")
-    taint = log_path_taint(action, finding)
-    if taint:
-        raise FixRefused(taint)
-    p = action.params
-    kind = action.action
-    if kind.startswith("toml_"):
-        role = p["file"]
-        if role not in FILE_ROLES:
-            raise FixRefused(f"unknown file role {role!r}")
-        if role != "dataset_config":
-            raise FixRefused(
-                "TOML key fixes edit the dataset config; wantui.toml is edited by flag and env fixes"
-            )
-        path = _resolve_role(role, project, dataset_config)
-        _check_writable_input(path, plan.root, project, dataset_config)
-        before = _read(path)
-        if path.suffix.lower() == ".json":
-            raise FixRefused(f"{path.name} is JSON; wantui's TOML fixes edit .toml dataset configs")
-        # musubi-tuner's toml.load fails on a BOM: a fixed dataset config is written without
-        _bom, text = _split_bom(_decode(before, path))
-        after = match_newlines(apply_toml_action(text, kind, p), text).encode("utf-8")
-        if after == before:
-            raise FixRefused("the file already says this; nothing to change")
-        plan.change = FileChange(role, path, before, after)
-        return
-    if kind == "rerun_step":
-        step = p["step"]
-        if step not in STEPS or step == "launch":
-            raise FixRefused(f"cannot rerun step {step!r}")
-        if project is not None and step != "all":
-            _steps_for(step, project)
-        if project is not None and step in ("latents", "te"):
-            _check_something_to_cache(project)
-        plan.rerun = step
-        return
-    if project is None:
-        raise FixRefused("this fix edits wantui.toml; open a project (--project) first")
-    _check_writable_input(project.file, plan.root, project, dataset_config)
-    if kind in ("flag_add", "flag_remove", "flag_set", "flag_replace"):
-        step = p["step"]
-        names = _steps_for(step, project)
-
-        for name in names:
-            if step != "launch":
-                _check_ceiling(action, project.steps[name].args, name)
-
-        def mutate(proj: Project) -> None:
-            for name in names:
-                s = proj.steps[name]
-                if step == "launch":
-                    s.launch_args = _edit_args(action, s.launch_args, "launch")
-                else:
-                    s.args = _edit_args(action, s.args, name)
-
-        change, old, new = _project_change(project, mutate)
-        for name in names:
-            plan.argv_before[name] = old.argv(name)
-            plan.argv_after[name] = new.argv(name)
-        plan.change = change
-        if step == "launch" and old.steps["train"].launcher != "accelerate":
-            plan.notes.append(
-                'Note: the train step runs without accelerate; launch_args take effect only with launcher = "accelerate".'
-            )
-        return
-    if kind == "env_set":
-        name, value = p["name"], p["value"]
-        if not isinstance(name, str) or not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", name):
-            raise FixRefused(f"bad environment variable name {name!r}")
-        denied = env_name_problem(name)
-        if denied:
-            raise FixRefused(denied)
-        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
-            raise FixRefused("an environment value must be a string")
-        names = _steps_for(p["step"], project)
-
-        def mutate_env(proj: Project) -> None:
-            changed = False
-            for n in names:
-                if proj.steps[n].env.get(name) != str(value):
-                    proj.steps[n].env[name] = str(value)
-                    changed = True
-            if not changed:
-                raise FixRefused(f"{name} is already {value!r}")
-
-        change, old_p, _new = _project_change(project, mutate_env)
-        plan.change = change
-        for n in names:
-            was = old_p.steps[n].env.get(name)
-            plan.notes.append(
-                f"Step {n} environment: {name}={value} (was {'unset' if was is None else repr(was)})"
-            )
-        return
-    if kind == "download":
-        _plan_download(plan, action, project, models_dir)
-        return
-    raise FixRefused(f"unknown action {kind!r} (known: {', '.join(sorted(ACTIONS))})")
-
-
-def _check_something_to_cache(project: Project) -> None:
-    """Caching again changes nothing while the dataset folders are there but hold no file
-    to cache: such a rerun is moot (the dataset finding says where the videos are). A
-    missing folder is left to its own finding, which names the nearest one."""
-    path = project.dataset_config_path()
-    if path is None or not path.is_file():
-        return
-    from wantui.core.dataset import load_dataset_config, scan_datasets
-
-    try:
-        scans = scan_datasets(load_dataset_config(path), project.cwd())
-    except (WantuiError, OSError):
-        return  # a broken config has its own findings
-    if scans and all(s.exists for s in scans) and not any(s.media for s in scans):
-        where = ", ".join(str(s.directory or s.jsonl) for s in scans)
-        raise FixMoot(
-            f"the dataset has nothing to cache ({where}): caching again would write nothing"
-        )
-
-
-def _check_writable_input(
-    path: Path, root: Path, project: Project | None, dataset_config: Path | None
-) -> None:
-    """Refuse a write to anything but the project's known inputs, or through a symlink
-    that leads out of the project folder."""
-    known: set[str] = set()
-    if project is not None:
-        known.add(os.path.abspath(project.file))
-        if project.dataset_config_path() is not None:
-            known.add(os.path.abspath(project.dataset_config_path()))  # type: ignore[arg-type]
-    if dataset_config is not None:
-        known.add(os.path.abspath(dataset_config))
-    if os.path.abspath(path) not in known:
-        raise FixRefused(f"{path} is not one of the project's inputs; wantui only edits those")
-    escape = _symlink_escape(path, root)
-    if escape:
-        raise FixRefused(escape)
-    _check_not_read_only(path)
-
-
-def _plan_download(
-    plan: FixPlan, action: FixAction, project: Project, models_dir: Path | None
-) -> None:
-    from wantui.core.hub.catalog import resolve_spec
-    from wantui.core.hub.download import free_space
-
-    p = action.params
-    try:
-        f = resolve_spec(str(p["name"]))
-    except WantuiError as exc:
-        raise FixRefused(exc.message) from None
-    # a models folder linked to a bigger disk is normal; the download only creates a new
-    # file there (it never replaces a different one), so no symlink check here
-    folder = Path(models_dir) if models_dir is not None else project.resolve(project.models_dir)
-    dest = folder / f.basename
-    wrong = _wrong_file_in_place(dest, f.role)
-    if wrong:
-        # the download would stop on it ("a different file with this name"), and telling
-        # the user to get the file they already have leads nowhere
-        raise FixRefused(
-            f"{dest} is already there under the right name but is {wrong}; move it aside,"
-            " then apply this fix to download the real one"
-        )
-    plan.download = DownloadStep(
-        str(p["name"]), f.repo, f.filename, f.size, dest, free_space(folder)
-    )
-    step = p.get("step") or f.step
-    flag = p.get("flag") or f.flag
-    if step and flag and not p.get("step"):
-        # the catalog's default step: skip the pointer when the project lacks that step
-        target = "train" if step == "launch" else step
-        if step != "all" and target not in project.steps:
-            plan.notes.append(f"The project has no [steps.{target}]; only the download is done.")
-            return
-    if step and flag:
-        names = _steps_for(step, project)
-        try:
-            shown = str(dest.relative_to(project.root))
-        except ValueError:
-            shown = str(dest)
-
-        def mutate(proj: Project) -> None:
-            for name in names:
-                s = proj.steps[name]
-                if flagops.current_values(s.args, flag, options_for(name)) == [shown]:
-                    continue
-                s.args = flagops.set_flag(s.args, flag, shown, options_for(name))
-
-        change, old, new = _project_change(project, mutate)
-        if change.before != change.after:
-            plan.change = change
-            for name in names:
-                plan.argv_before[name] = old.argv(name)
-                plan.argv_after[name] = new.argv(name)
-
-
-_ROLE_KIND = {"t5": "t5", "vae": "wan-vae", "clip": "clip"}
-
-
-def _wrong_file_in_place(dest: Path, role: str) -> str | None:
-    """What the file already at ``dest`` is, when it is not the model ``role`` needs."""
-    kind = _ROLE_KIND.get(role)
-    if kind is None or not dest.is_file():
-        return None
-    from wantui.core.models import inspect_file
-
-    info = inspect_file(dest)
-    if info.kind in ("unknown", "corrupt"):
-        return None  # not surely wrong: the download compares it with the hub's file
-    if info.kind == kind and not info.notes and info.details.get("layout", "wan") == "wan":
-        return None
-    return "; ".join(info.notes) or f"a {info.kind} file"
-
-
-def argv_changes(before: list[str], after: list[str]) -> list[str]:
-    """The tokens a fix adds, removes or replaces: ``+ --sdpa``, ``- --fp8_scaled``,
-    ``~ bf16 -> fp16``."""
-    import difflib
-
-    out: list[str] = []
+def _argv_ops(before: list[str], after: list[str]) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
     ops = difflib.SequenceMatcher(a=before, b=after, autojunk=False).get_opcodes()
     for tag, i1, i2, j1, j2 in ops:
         old, new = shlex.join(before[i1:i2]), shlex.join(after[j1:j2])
         if tag == "insert":
-            out.append(f"+ {new}")
+            out.append(("argv-add", f"+ {new}"))
         elif tag == "delete":
-            out.append(f"- {old}")
+            out.append(("argv-remove", f"- {old}"))
         elif tag == "replace":
             # a changed value reads better with its flag: "~ --task t2v-14B -> t2v-A14B"
             flag = before[i1 - 1] if i1 and before[i1 - 1].startswith("-") else ""
             if flag and not before[i1].startswith("-"):
                 old = f"{flag} {old}"
-            out.append(f"~ {old} -> {new}")
+            out.append(("argv-replace", f"~ {old} -> {new}"))
     return out
+
+
+def argv_changes(before: list[str], after: list[str]) -> list[str]:
+    """The tokens a fix adds, removes or replaces: ``+ --sdpa``, ``- --fp8_scaled``,
+    ``~ bf16 -> fp16``."""
+    return [text for _kind, text in _argv_ops(before, after)]
