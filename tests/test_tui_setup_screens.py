@@ -100,3 +100,61 @@ def test_setup_2_and_3_focus_their_text_field_on_open(tmp_path: Path, which: str
             assert box.value == before + "z"
 
     asyncio.run(main())
+
+
+def test_setup_4_applies_any_fix_of_a_finding(tmp_path: Path) -> None:
+    """Ctrl+F on screen 4 previews the finding's fixes; Tab shows the next one and
+    applying applies that one (through the same fix flow as the CLI: journal, undo)."""
+    from wantui.core.finding import Finding, Severity
+    from wantui.core.fixactions import FixAction
+    from wantui.core.fixes import FixSession
+    from wantui.core.models import scan_models
+    from wantui.core.setup_defaults import assign_models
+    from wantui.tui.dialogs.fix_preview import FixDialog
+    from wantui.tui.screens.setup_training import TrainingScreen
+
+    state = _state(tmp_path)
+    state.models_dir = state.cwd / "models"
+    state.models = assign_models(scan_models(state.models_dir))
+    state.dataset_toml = state.cwd / "dataset.toml"
+    finding = Finding(
+        "too-many-epochs",
+        "too-many-epochs",
+        Severity.WARNING,
+        "Too many epochs",
+        "fewer epochs",
+        fixes=[
+            FixAction("flag_set", {"step": "train", "flag": "--max_train_epochs", "value": str(n)})
+            for n in (3, 5)
+        ],
+        origin="check",
+    )
+
+    async def main() -> None:
+        app = WantuiApp(start="setup", cwd=state.cwd)
+        async with app.run_test(size=(100, 40)) as pilot:
+            await app.push_screen(TrainingScreen(state))
+            await pilot.pause(0.2)
+            await pilot.press("ctrl+s")
+            assert await wait_for(pilot, lambda: (state.cwd / "wantui.toml").is_file())
+            # the preflight after Ctrl+S shows its findings first; ours replace them
+            assert await wait_for(pilot, lambda: app.screen.query_one("#preflight").display)
+            saved = (state.cwd / "wantui.toml").read_bytes()
+            app.screen.show_findings([finding])
+            await pilot.pause(0.2)
+            await pilot.press("ctrl+f")
+            assert await wait_for(pilot, lambda: isinstance(app.screen, FixDialog))
+            assert app.screen.choice == (1, 2)
+            await pilot.press("tab")
+            assert await wait_for(
+                pilot, lambda: isinstance(app.screen, FixDialog) and app.screen.choice == (2, 2)
+            )
+            await pilot.press("a")
+            assert await wait_for(pilot, lambda: not isinstance(app.screen, FixDialog))
+            args = load_project(state.cwd).steps["train"].args
+            assert args[args.index("--max_train_epochs") + 1] == "5"
+            # recorded in the journal: the CLI's undo takes it back
+            FixSession(load_project(state.cwd)).undo()
+            assert (state.cwd / "wantui.toml").read_bytes() == saved
+
+    asyncio.run(main())

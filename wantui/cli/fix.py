@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
 from wantui.cli.render import write_json
 from wantui.core.errors import ExitCode, WantuiError
-from wantui.core.finding import Finding, Severity, exit_code_for, sort_findings
-from wantui.core.fixactions import FixAction, fix_targets
-from wantui.core.fixes import FixPlan, Journal, apply_plan, new_group_id, plan_fix, undo_last
+from wantui.core.finding import Finding, exit_code_for
+from wantui.core.fixes.flow import FixChoice, FixOutcome, FixSession, unaddressed_errors
+from wantui.core.fixes.journal import UndoResult
+from wantui.core.fixes.plan import FixPlan
 from wantui.core.fsutil import read_regular_file
 from wantui.core.project import PROJECT_FILE, Project, load_project
 from wantui.core.textsafe import SafeWriter
@@ -61,14 +60,6 @@ def register(p: argparse.ArgumentParser) -> None:
 
 
 MAX_FINDINGS_BYTES = 64 * 1024 * 1024  # `check --json` of a huge dataset is a few MB
-
-
-@dataclass
-class FixEntry:
-    id: int
-    finding: Finding
-    action: FixAction
-    plan: FixPlan
 
 
 # -- inputs ------------------------------------------------------------------------------
@@ -179,29 +170,12 @@ def collect_findings(
     )
 
 
-def build_entries(
-    findings: list[Finding], project: Project | None, ds: Path | None
-) -> list[FixEntry]:
-    """Number every distinct fix of the findings, root causes first."""
-    entries: list[FixEntry] = []
-    seen: set[str] = set()
-    for f in sort_findings(findings):
-        for action in f.fixes:
-            key = _key(action)
-            if key in seen:
-                continue
-            seen.add(key)
-            plan = plan_fix(action, project, dataset_config=ds, finding=f)
-            if plan.moot:  # it would not help here (workers already at 1): not offered
-                continue
-            entries.append(FixEntry(len(entries) + 1, f, action, plan))
-    return entries
-
-
 # -- output ------------------------------------------------------------------------------
 
 
-def _print_list(entries: list[FixEntry], findings: list[Finding], source: str, out: TextIO) -> None:
+def _print_list(
+    entries: list[FixChoice], findings: list[Finding], source: str, out: TextIO
+) -> None:
     n_fixable = sum(1 for f in findings if f.fixes)
     out.write(f"{len(findings)} finding(s) in {source}, {n_fixable} with fixes.\n")
     if not entries:
@@ -216,19 +190,6 @@ def _print_list(entries: list[FixEntry], findings: list[Finding], source: str, o
     out.write(
         "Preview and apply one with `wantui fix --apply ID` (or `--apply all`); undo with `wantui fix --undo`.\n"
     )
-
-
-def _fill_download_size(plan: FixPlan) -> None:
-    """Ask the hub for the size before asking the user (the catalog rarely knows it)."""
-    d = plan.download
-    if plan.refused or d is None or d.size is not None:
-        return
-    from wantui.core.hub import remote_info, resolve_spec
-
-    try:
-        d.size = remote_info(resolve_spec(d.spec)).size
-    except WantuiError as exc:
-        plan.notes.append(f"Size unknown: {exc.message}")
 
 
 def _confirm(question: str, assume_yes: bool) -> bool:
@@ -261,29 +222,16 @@ def run(args: argparse.Namespace) -> int:
     ds = Path(args.dataset_config) if args.dataset_config else None
     if ds is not None and not ds.is_file():
         raise WantuiError("no such file" if not ds.exists() else "is not a file", path=ds)
+    session = FixSession(project, dataset_config=ds)
 
     if args.undo:
-        root = project.root if project is not None else (ds.resolve().parent if ds else Path.cwd())
-        result = undo_last(Journal(root), force=args.force)
-        if args.json:
-            write_json({"undo": result.to_json()})
-        else:
-            if result.others:
-                out.write(f"Undone {len(result.all)} fixes applied together:\n")
-            for r in result.all:
-                if r.landed:
-                    out.write(
-                        f"Undone: {r.entry.get('label')}\n  restored {r.file} byte for byte\n"
-                    )
-                else:
-                    out.write(
-                        f"Undone: {r.entry.get('label')}\n  the fix was interrupted before it"
-                        f" reached {r.file}; the file already has its old bytes\n"
-                    )
+        if project is None and ds is not None:
+            session.dataset_config = ds.resolve()
+        _print_undo(session.undo(force=args.force), args.json, out)
         return ExitCode.OK
 
     findings, source = collect_findings(args, project)
-    entries = build_entries(findings, project, ds)
+    entries = session.choices(findings)
 
     if args.apply is None:
         if args.json:
@@ -320,7 +268,7 @@ def run(args: argparse.Namespace) -> int:
             )
     if not chosen:
         out.write("No fixes to apply.\n")
-        left = _unaddressed_errors(findings, set())
+        left = unaddressed_errors(findings, set())
         if left:
             out.write(_hand_fix_note(left))
         return exit_code_for(findings)  # the same as listing them
@@ -330,83 +278,40 @@ def run(args: argparse.Namespace) -> int:
             "not asking without a terminal: add --yes to apply the fix(es) shown by `wantui fix`"
         )
 
-    results: list[dict[str, Any]] = []
-    failed = 0
-    group = new_group_id() if len(chosen) > 1 else None  # one apply, one undo
-    applied_keys: set[str] = set()
-    for e in chosen:
-        if args.apply == "all" and any(
-            _key(a) in applied_keys and fix_targets(a) & fix_targets(e.action)
-            for a in e.finding.fixes
-        ):
-            # an alternative (rename | remove the same key) of a fix applied above
-            results.append(
-                {"id": e.id, "applied": False, "skipped": "alternative", "label": e.action.label}
-            )
-            if not args.json:
-                out.write(f"\n[{e.id}] Skipped: {e.plan.label} (its finding is fixed above)\n")
-            continue
-        # plan again now: an earlier fix of this run may have changed the same file
-        plan = plan_fix(e.action, project, dataset_config=ds, finding=e.finding)
-        _fill_download_size(plan)
+    def show(choice: FixChoice, plan: FixPlan) -> None:
         if not args.json:
-            out.write(f"\n[{e.id}] " + plan.preview())
-        if plan.refused:
-            failed += 1
-            results.append(
-                {"id": e.id, "applied": False, "refused": plan.refused, "label": plan.label}
-            )
-            continue
-        outside = _outside_project(plan, project, args)
-        if outside and args.yes and not args.allow_outside:
-            # a wantui.toml the user did not write can name any file as its dataset
-            # config: unattended, wantui edits only what lies in the project folder
-            failed += 1
-            results.append({"id": e.id, "applied": False, "refused": outside, "label": plan.label})
-            if not args.json:
-                out.write(f"Not applied: {outside}; pass --allow-outside to edit it\n")
-            continue
+            out.write(f"\n[{choice.id}] " + plan.preview())
+
+    def confirm(choice: FixChoice, plan: FixPlan, outside: str) -> bool:
         if outside and not args.json:
             out.write(f"Note: {outside}.\n")
-        if not _confirm(f"Apply fix {e.id}? [y/N] ", args.yes):
-            results.append({"id": e.id, "applied": False, "skipped": True, "label": plan.label})
-            continue
-        try:
-            applied = apply_plan(
-                plan, Journal(plan.root), progress=_progress_printer(sys.stderr), group=group
-            )
-        except WantuiError as exc:
-            failed += 1
-            results.append({"id": e.id, "applied": False, "error": str(exc), "label": plan.label})
-            if not args.json:
-                out.write(f"Not applied: {exc}\n")
-            continue
-        results.append({**applied.to_json(), "id": e.id, "journal_id": applied.id, "applied": True})
-        applied_keys.add(_key(e.action))
+        return _confirm(f"Apply fix {choice.id}? [y/N] ", args.yes)
+
+    results: list[dict[str, Any]] = []
+    failed = 0
+    for outcome in session.apply_each(
+        chosen,
+        show=show,
+        confirm=confirm,
+        unattended=args.yes,
+        allow_outside=args.allow_outside,
+        progress=_progress_printer(sys.stderr),
+    ):
+        results.append(outcome.to_json())
+        failed += outcome.failed
         if not args.json:
-            if applied.file:
-                out.write(f"Applied. Backup: {applied.backup}\n")
-            for note in applied.notes:  # the parts of one fix in other files
-                out.write(f"{note}\n")
-            if applied.downloaded:
-                out.write(f"Downloaded {applied.downloaded}\n")
-            if applied.rerun:
-                out.write(
-                    f"Next: run the {applied.rerun} step again (`wantui run --steps {applied.rerun}` or the TUI).\n"
-                )
-        if project is not None:  # later fixes must see this one's edits
-            project = load_project(project.root)
+            _print_outcome(outcome, out)
     left: list[Finding] = []
     if args.apply == "all" and not failed:
         # exit as listing again would: errors the fixes did not remove are still there
         if args.log or args.findings:  # a log does not change; count what no fix addressed
-            left = _unaddressed_errors(findings, applied_keys)
-        elif applied_keys:  # the inputs changed: check them again
+            left = unaddressed_errors(findings, session.applied_keys)
+        elif session.applied_keys:  # the inputs changed: check them again
             args_now = argparse.Namespace(**{**vars(args), "findings": None, "log": None})
-            again, _src = collect_findings(args_now, project)
-            left = _unaddressed_errors(again, set())
+            again, _src = collect_findings(args_now, session.project)
+            left = unaddressed_errors(again, set())
         else:
-            left = _unaddressed_errors(findings, set())
+            left = unaddressed_errors(findings, set())
     if args.json:
         write_json({"source": source, "results": results})
     elif left:
@@ -414,34 +319,41 @@ def run(args: argparse.Namespace) -> int:
     return ExitCode.FINDINGS if failed or left else ExitCode.OK
 
 
-def _outside_project(plan: Any, project: Project | None, args: argparse.Namespace) -> str:
-    """Why the file ``plan`` edits is not the project's to edit unattended: it lies
-    outside the project folder and the user did not name it (``--dataset-config``)."""
-    change = getattr(plan, "change", None)
-    if project is None or change is None:
-        return ""
-    path = Path(os.path.realpath(change.path))
-    root = Path(os.path.realpath(project.root))
-    if path.is_relative_to(root):
-        return ""
-    given = getattr(args, "dataset_config", None)
-    if given and Path(os.path.realpath(given)) == path:
-        return ""
-    return f"{path} is outside the project folder {root}"
+def _print_undo(result: UndoResult, as_json: bool, out: TextIO) -> None:
+    if as_json:
+        write_json({"undo": result.to_json()})
+        return
+    if result.others:
+        out.write(f"Undone {len(result.all)} fixes applied together:\n")
+    for r in result.all:
+        if r.landed:
+            out.write(f"Undone: {r.entry.get('label')}\n  restored {r.file} byte for byte\n")
+        else:
+            out.write(
+                f"Undone: {r.entry.get('label')}\n  the fix was interrupted before it"
+                f" reached {r.file}; the file already has its old bytes\n"
+            )
 
 
-def _key(action: FixAction) -> str:
-    return json.dumps([action.action, action.params], sort_keys=True, default=str)
-
-
-def _unaddressed_errors(findings: list[Finding], applied: set[str]) -> list[Finding]:
-    """Error findings none of whose fixes was applied (a fix shared by several findings,
-    like one rewrite of every Windows path, addresses each of them)."""
-    return [
-        f
-        for f in findings
-        if f.severity is Severity.ERROR and not any(_key(a) in applied for a in f.fixes)
-    ]
+def _print_outcome(outcome: FixOutcome, out: TextIO) -> None:
+    c, applied = outcome.choice, outcome.applied
+    if outcome.skipped == "alternative":
+        out.write(f"\n[{c.id}] Skipped: {outcome.plan.label} (its finding is fixed above)\n")
+    elif outcome.outside is not None:
+        out.write(f"Not applied: {outcome.outside}; pass --allow-outside to edit it\n")
+    elif outcome.error is not None:
+        out.write(f"Not applied: {outcome.error}\n")
+    elif applied is not None:
+        if applied.file:
+            out.write(f"Applied. Backup: {applied.backup}\n")
+        for note in applied.notes:  # the parts of one fix in other files
+            out.write(f"{note}\n")
+        if applied.downloaded:
+            out.write(f"Downloaded {applied.downloaded}\n")
+        if applied.rerun:
+            out.write(
+                f"Next: run the {applied.rerun} step again (`wantui run --steps {applied.rerun}` or the TUI).\n"
+            )
 
 
 def _hand_fix_note(left: list[Finding]) -> str:

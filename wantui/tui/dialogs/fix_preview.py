@@ -1,11 +1,14 @@
 """Preview of one fix (diff, argv change or download) before anything is written.
 
-Returns "apply", "apply_rerun", "next" (show the finding's next fix) or None. Nothing is applied here: the screen hands the plan
-to the fix engine after this dialog says yes."""
+Returns "apply", "apply_rerun", "next" (show the finding's next fix) or None. Nothing is
+applied here: the screen hands the plan to the fix flow after this dialog says yes. The
+preview comes as typed lines (:meth:`wantui.core.fixes.plan.FixPlan.preview_lines`):
+each is coloured by its kind, never by reading its text."""
 
 from __future__ import annotations
 
-from rich.syntax import Syntax
+from collections.abc import Sequence
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -13,7 +16,31 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Footer
 
+from wantui.core.fixes.plan import PreviewLine
 from wantui.tui.safe import SafeStatic, safe_str
+
+# the colour of each kind of preview line (others: the default colour)
+STYLES = {
+    "title": "bold",
+    "refused": "bold red",
+    "diff-file": "bold",
+    "diff-hunk": "cyan",
+    "diff-add": "green",
+    "diff-remove": "red",
+    "diff-note": "dim",
+    "argv-add": "green",
+    "argv-remove": "red",
+    "argv-replace": "yellow",
+}
+
+
+def preview_text(lines: Sequence[PreviewLine]) -> Text:
+    """The preview's lines as one Text, each line its kind's colour, controls shown."""
+    out = Text()
+    for line in lines:
+        out.append(safe_str(line.text), style=STYLES.get(line.kind, ""))
+        out.append("\n")
+    return out
 
 
 class FixDialog(ModalScreen["str | None"]):
@@ -27,7 +54,7 @@ class FixDialog(ModalScreen["str | None"]):
     def __init__(
         self,
         title: str,
-        preview: str,
+        preview: str | Sequence[PreviewLine],
         *,
         refused: str | None = None,
         rerun_step: str | None = None,
@@ -35,7 +62,10 @@ class FixDialog(ModalScreen["str | None"]):
     ) -> None:
         super().__init__()
         self.title_text = title
-        self.preview = safe_str(preview)  # a diff of an outside file: controls shown
+        if isinstance(preview, str):  # plain text: one line each, no colour
+            preview = [PreviewLine("note", line) for line in preview.rstrip("\n").split("\n")]
+        self.lines = list(preview)
+        self.preview = "\n".join(safe_str(line.text) for line in self.lines)
         self.refused = refused
         self.rerun_step = rerun_step
         self.choice = choice  # (this fix's number, how many the finding has)
@@ -46,12 +76,7 @@ class FixDialog(ModalScreen["str | None"]):
             title = f"{self.title_text}  (fix {n} of {of})" if of > 1 else self.title_text
             yield SafeStatic(Text(title, style="bold"), id="dialog-question")
             with VerticalScroll(id="fix-preview"):
-                if self.preview.lstrip().startswith(("---", "@@", "diff")):
-                    yield SafeStatic(
-                        Syntax(self.preview, "diff", theme="ansi_dark", word_wrap=True)
-                    )
-                else:
-                    yield SafeStatic(Text(self.preview))
+                yield SafeStatic(preview_text(self.lines))
             if self.refused:
                 yield SafeStatic(
                     Text(f"Cannot apply: {self.refused}", style="bold red"), id="dialog-detail"

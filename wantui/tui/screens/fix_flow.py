@@ -1,25 +1,76 @@
 """Fix, undo, stop and rerun for the pipeline screen (a mixin, to keep each file small).
 
-The fix engine plans and applies; this only asks the user and reports."""
+The core's fix flow (:class:`wantui.core.fixes.flow.FixSession`) plans, applies and
+undoes; this only shows the preview, asks the user and reports. :func:`offer_fix` is the
+dialog of a finding's fixes for every screen (the setup screen's too)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from textual import work
 
-from wantui.core import fixes as fixes_mod
 from wantui.core.errors import WantuiError
+from wantui.core.fixes.flow import FixChoice, FixSession, auto_fixes
 from wantui.core.project import STEP_NAMES, load_project
 from wantui.tui.feed import StepState
 from wantui.tui.widgets.findings_panel import FindingsPanel
 
 
-def _fix_dialog() -> Any:
-    # imported when first needed: rich.syntax (diff colours) is not on the first screen
-    from wantui.tui.dialogs.fix_preview import FixDialog
+def fix_session(project: Any) -> FixSession:
+    """The fix flow of a screen's project (its dataset config by the project's name)."""
+    dataset = project.dataset_config_path() if project is not None else None
+    return FixSession(project, dataset_config=dataset)
 
-    return FixDialog
+
+def offer_fix(
+    app: Any,
+    session: FixSession,
+    finding: Any,
+    on_answer: Callable[[FixChoice, Any, str], None],
+    *,
+    index: int = 0,
+    refuse: str | None = None,
+    rerun_step: Callable[[Any], str | None] | None = None,
+) -> bool:
+    """Preview the finding's fix number ``index`` in the fix dialog (Tab shows the next:
+    any of its fixes can be applied, not only the first); ``on_answer(choice, plan,
+    answer)`` gets "apply" or "apply_rerun". ``refuse``: why nothing may be applied here
+    (read-only). False when the finding has no automatic fix."""
+    from wantui.tui.dialogs.fix_preview import FixDialog  # not on the first screen
+
+    fixes = auto_fixes(finding)
+    if not fixes:
+        return False
+    index %= len(fixes)
+    plan = session.plan(fixes[index], finding)
+    choice = FixChoice(index + 1, finding, fixes[index], plan)
+    step = rerun_step(plan) if rerun_step is not None else None
+
+    def done(answer: str | None) -> None:
+        if answer == "next":
+            offer_fix(
+                app,
+                session,
+                finding,
+                on_answer,
+                index=index + 1,
+                refuse=refuse,
+                rerun_step=rerun_step,
+            )
+        elif answer:
+            on_answer(choice, plan, answer)
+
+    dialog = FixDialog(
+        plan.label,
+        plan.preview_lines(),
+        refused=plan.refused or refuse,
+        rerun_step=step,
+        choice=(index + 1, len(fixes)),
+    )
+    app.push_screen(dialog, done)
+    return True
 
 
 def _confirm_dialog() -> Any:
@@ -74,50 +125,39 @@ class FixFlow:
     def _can_run(self) -> bool:
         return not self.read_only and self.project is not None and hasattr(self.source, "start")
 
-    def action_fix(self, index: int = 0) -> None:
-        """Preview the selected finding's fix number ``index`` (Tab in the dialog shows
-        the next one: any of its fixes can be applied, not only the first)."""
+    def action_fix(self) -> None:
+        """Preview the selected finding's fixes, apply the one the user chooses."""
         finding = self.query_one(FindingsPanel).selected
         if finding is None:
             self.notify("no finding selected", timeout=3)
             return
-        fixes = [fx for fx in finding.fixes if fx.auto]
-        if not fixes:
+
+        def rerun_step(plan: Any) -> str | None:
+            return (plan.rerun or self._failed_step(finding)) if self._can_run() else None
+
+        def answer(choice: FixChoice, plan: Any, how: str) -> None:
+            self.apply_fix(choice, plan, rerun_step(plan) if how == "apply_rerun" else None)
+
+        read_only = "another wantui holds this project (read-only)" if self.read_only else None
+        offered = offer_fix(
+            self.app,
+            fix_session(self.project),
+            finding,
+            answer,
+            refuse=read_only,
+            rerun_step=rerun_step,
+        )
+        if not offered:
             self.notify("no automatic fix for this one: see 'What to do'", timeout=5)
-            return
-        index %= len(fixes)
-        dataset = self.project.dataset_config_path() if self.project is not None else None
-        plan = fixes_mod.plan_fix(
-            fixes[index], self.project, dataset_config=dataset, finding=finding
-        )
-        step = (plan.rerun or self._failed_step(finding)) if self._can_run() else None
-
-        def done(choice: str | None) -> None:
-            if choice == "next":
-                self.action_fix(index + 1)
-            elif choice:
-                self.apply_fix(plan, step if choice == "apply_rerun" else None)
-
-        refused = plan.refused
-        if self.read_only and refused is None:
-            refused = "another wantui holds this project (read-only)"
-        dialog = _fix_dialog()(
-            plan.label,
-            plan.preview(),
-            refused=refused,
-            rerun_step=step,
-            choice=(index + 1, len(fixes)),
-        )
-        self.app.push_screen(dialog, done)
 
     @work(thread=True, group="fix")
-    def apply_fix(self, plan: Any, rerun: str | None) -> None:
-        try:
-            applied = fixes_mod.apply_plan(plan, fixes_mod.Journal(plan.root))
-        except WantuiError as exc:
-            self.app.call_from_thread(self.notify, f"fix not applied: {exc}", severity="error")
+    def apply_fix(self, choice: FixChoice, plan: Any, rerun: str | None) -> None:
+        outcome = fix_session(self.project).apply(choice, plan)
+        if outcome.applied is None:
+            reason = outcome.error or outcome.refused
+            self.app.call_from_thread(self.notify, f"fix not applied: {reason}", severity="error")
             return
-        self.last_applied = applied
+        self.last_applied = outcome.applied
         self.app.call_from_thread(self.notify, f"applied: {plan.label}", timeout=5)
         if rerun:  # asked for with the fix; still never into a data loss unasked
             steps = list(STEP_NAMES[STEP_NAMES.index(rerun) :])
@@ -129,12 +169,11 @@ class FixFlow:
             )
 
     def action_undo(self) -> None:
-        root = self.project.root if self.project is not None else None
-        if root is None:
+        if self.project is None:
             self.notify("undo needs a project", timeout=3)
             return
         try:
-            result = fixes_mod.undo_last(fixes_mod.Journal(root))
+            result = fix_session(self.project).undo()
         except WantuiError as exc:
             self.notify(f"nothing undone: {exc}", severity="warning")
             return

@@ -12,14 +12,15 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import Checkbox, Input, Label, Static
 
-from wantui.core import fixes as fixes_mod
 from wantui.core.errors import WantuiError
+from wantui.core.fixes.flow import FixChoice, auto_fixes
 from wantui.core.fsutil import atomic_write
 from wantui.core.plan import summary
 from wantui.core.preflight import preflight
 from wantui.core.project import project_to_toml
 from wantui.core.setup_defaults import build_project, choose_settings
 from wantui.tui.safe import SafeStatic
+from wantui.tui.screens.fix_flow import fix_session, offer_fix
 from wantui.tui.screens.setup_base import SetupScreen
 from wantui.tui.widgets.findings_panel import FindingsPanel
 
@@ -161,32 +162,24 @@ class TrainingScreen(SetupScreen):
         )
 
     def action_fix(self) -> None:
+        """Preview the selected finding's fixes (Tab: the next one), apply the one chosen,
+        check again."""
         finding = self.query_one("#preflight", FindingsPanel).selected
         project = getattr(self, "project", None)
-        fixes = [fx for fx in getattr(finding, "fixes", []) if fx.auto]
-        mod = fixes_mod
-        if finding is None or project is None or not fixes:
+        if finding is None or project is None or not auto_fixes(finding):
             self.say("no automatic fix for the selected finding (save first)")
             return
-        from wantui.tui.dialogs.fix_preview import FixDialog
+        session = fix_session(project)
 
-        plan = mod.plan_fix(
-            fixes[0], project, dataset_config=project.dataset_config_path(), finding=finding
-        )
+        def answer(choice: FixChoice, plan: object, _how: str) -> None:
+            outcome = session.apply(choice, plan)  # type: ignore[arg-type]
+            if outcome.applied is None:
+                self.say(Text(f"fix not applied: {outcome.error or outcome.refused}", style="red"))
+                return
+            self.project = session.project
+            self.run_preflight(self.project)
 
-        def done(choice: str | None) -> None:
-            if choice:
-                try:
-                    mod.apply_plan(plan, mod.Journal(plan.root))
-                except WantuiError as exc:
-                    self.say(Text(f"fix not applied: {exc}", style="red"))
-                    return
-                from wantui.core.project import load_project
-
-                self.project = load_project(project.root)
-                self.run_preflight(self.project)
-
-        self.app.push_screen(FixDialog(plan.label, plan.preview(), refused=plan.refused), done)
+        offer_fix(self.app, session, finding, answer)
 
     def action_go(self) -> None:
         project = getattr(self, "project", None)
