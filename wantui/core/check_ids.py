@@ -168,13 +168,13 @@ def parse_spec(data: Any, path: Path, *, rule: dict[str, Any] | None = None) -> 
     raw = data.get("fixes") or []
     if not isinstance(raw, list):
         raise _fail(path, prefix + "fixes", "must be a list of {action, label}")
-    from wantui.core.fixactions import ACTIONS  # the closed set of fix actions
+    from wantui.core.fixes.actions import UNITS  # the closed set of fix actions
 
     for i, fx in enumerate(raw):
         fld = f"{prefix}fixes[{i}]"
         if not isinstance(fx, dict) or set(map(str, fx)) - FIX_FIELDS:
             raise _fail(path, fld, "must be a mapping {action, label}")
-        if fx.get("action") not in ACTIONS:
+        if fx.get("action") not in UNITS:
             raise _fail(path, fld + ".action", f"unknown fix action {fx.get('action')!r}")
         label = fx.get("label", "")
         if not isinstance(label, str):

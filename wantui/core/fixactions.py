@@ -62,7 +62,7 @@ STEPS = frozenset({"latents", "te", "train", "launch", "all"})
 
 @dataclass(frozen=True)
 class FixAction:
-    """One typed fix: an action name from :data:`ACTIONS` and its parameters.
+    """One typed fix: an action name (:mod:`wantui.core.fixes.actions`) and its parameters.
 
     ``label`` is the one-line human description ("Remove the key `num_frames`").
     ``auto`` is False for a fix that can only be shown, not applied (e.g. when a
