@@ -90,7 +90,8 @@ def emit(
     one that comes out empty is left out. ``severity``/``steps``/``priority`` override
     the declared defaults where a check knows better (a step's own step, an escalation);
     ``catalog`` where one id covers several failures (a missing model file is the
-    wrong-file failure of its role)."""
+    wrong-file failure of its role); ``steps=()`` is a finding of no step (a file every
+    step reads)."""
     spec = declared(rule)
     values: dict[str, str | None] = {
         k: None if v is None else str(v) for k, v in (text or {}).items()
@@ -117,7 +118,7 @@ def emit(
         fixes=found,
         advice=advice,
         captures=dict(captures or {}),
-        steps=steps or spec.steps,
+        steps=spec.steps if steps is None else steps,
         priority=spec.priority if priority is None else priority,
     )
 

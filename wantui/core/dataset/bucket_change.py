@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 from wantui.core.dataset.load import load_dataset_config
 from wantui.core.dataset.scan import ARCH, scan_datasets
 from wantui.core.errors import WantuiError
-from wantui.core.finding import Finding, Location, Severity
-from wantui.core.findings import make_finding
+from wantui.core.finding import Finding, Location
+from wantui.core.findings import emit
 
 if TYPE_CHECKING:
     from wantui.core.project import Project
@@ -78,31 +78,20 @@ def bucket_recache_findings(project: Project, steps: list[str] | None = None) ->
             continue
         sizes = sorted({"x".join(_VIDEO_CACHE.search(n).groups()).lstrip("0") for n in other})  # type: ignore[union-attr]
         out.append(
-            make_finding(
-                rule="video-cache-rebucketed",
-                catalog="cache-deleted",
-                severity=Severity.WARNING,
-                title=f"Latent caching will rebuild {len(other)} video cache(s) of [[datasets]]"
-                f" #{scan.index + 1} at {want[0]}x{want[1]}",
-                message=f"These caches are at bucket sizes ({', '.join(sizes[:4])}): musubi-tuner"
-                " <=0.3.4 bucketed videos when caching even with `enable_bucket = false`."
-                f" {musubi_name()} caches at the configured resolution (PR #1100), so the"
-                " latents step encodes every clip again"
-                + (
-                    "; --keep_cache keeps the old files beside the new ones."
-                    if keep
-                    else " and then deletes the old files (no --keep_cache)."
-                ),
-                advice=[
-                    "Expect the latents step to take as long as a first caching run.",
-                    "To train at bucket sizes as before, set `enable_bucket = true` in the"
-                    " dataset config.",
-                ],
+            emit(
+                "video-cache-rebucketed",
                 origin="check",
                 location=Location(str(path)),
-                steps=("latents",),
                 captures={"count": str(len(other)), "directory": str(scan.cache_directory)},
-                priority=40,
+                text={
+                    "n": scan.index + 1,
+                    "size": f"{want[0]}x{want[1]}",
+                    "sizes": ", ".join(sizes[:4]),
+                    "musubi": musubi_name(),
+                    "keep": "; --keep_cache keeps the old files beside the new ones."
+                    if keep
+                    else " and then deletes the old files (no --keep_cache).",
+                },
             )
         )
     return out

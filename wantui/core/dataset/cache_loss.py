@@ -31,8 +31,8 @@ from wantui.core.dataset.load import DatasetConfig, load_dataset_config
 from wantui.core.dataset.scan import ARCH, DatasetScan, scan_datasets
 from wantui.core.dataset.schema import round_target_frames
 from wantui.core.errors import WantuiError
-from wantui.core.finding import Finding, Location, Severity
-from wantui.core.findings import make_finding
+from wantui.core.finding import Finding, Location
+from wantui.core.findings import emit
 from wantui.core.fixactions import FixAction
 
 if TYPE_CHECKING:
@@ -167,17 +167,8 @@ def _finding(
         f" and {len(names) - SHOWN} more" if len(names) > SHOWN else ""
     )
     what = f"all {total}" if every else f"{len(names)} of {total}"
-    return make_finding(
-        rule="cache-files-deleted",
-        catalog="cache-deleted",
-        severity=Severity.WARNING,
-        title=f"{CACHING[step].capitalize()} would delete {len(names)} cache file(s) of"
-        f" [[datasets]] #{n}",
-        message=f"musubi-tuner deletes each cache file in `{d.cache_directory}` that no"
-        f" current item maps to, unless --keep_cache is given: {what} would go ({shown})."
-        " No media file (or clip cut) of the dataset config makes them now: an empty or"
-        " moved folder, renamed files, changed target_frames, or another dataset sharing"
-        " the cache folder.",
+    return emit(
+        "cache-files-deleted",
         location=Location(str(config)),
         origin="check",
         steps=(step,),
@@ -188,7 +179,12 @@ def _finding(
                 label=f"Keep them: add --keep_cache to {CACHING[step]}",
             )
         ],
-        advice=["Or point the dataset at the folder that holds the media these caches came from."],
         captures={"count": str(len(names)), "directory": str(d.cache_directory)},
-        priority=88,
+        text={
+            "caching": CACHING[step].capitalize(),
+            "step_name": CACHING[step],
+            "n": n,
+            "what": what,
+            "files": shown,
+        },
     )

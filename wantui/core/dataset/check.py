@@ -33,8 +33,8 @@ from wantui.core.dataset.schema import (
     VIDEO_ONLY,
 )
 from wantui.core.errors import WantuiError
-from wantui.core.finding import Finding, Location, Severity
-from wantui.core.findings import make_finding
+from wantui.core.finding import Finding, Location
+from wantui.core.findings import emit
 from wantui.core.fixactions import FixAction, toml_edits
 
 __all__ = [
@@ -62,26 +62,28 @@ class _Checker(SchemaChecks, WanValueChecks, RangeChecks, PathChecks):
                 self.extra_key("", key, TOP_LEVEL)
         general = data.get("general")
         if general is not None and not isinstance(general, dict):
-            self.add(
+            self.emit(
                 "toml-invalid-value",
-                "toml-invalid-value",
-                Severity.ERROR,
-                "`general` must be a table",
-                f"`general` must be a `[general]` table ({voluptuous_path('general')}).",
                 self.loc("", "general"),
+                text={
+                    "key": "general",
+                    "problem": "must be a table",
+                    "detail": f"`general` must be a `[general]` table ({voluptuous_path('general')}).",
+                },
             )
             general = None
         datasets = data.get("datasets")
         if datasets is not None and not (
             isinstance(datasets, list) and all(isinstance(d, dict) for d in datasets)
         ):
-            self.add(
+            self.emit(
                 "toml-invalid-value",
-                "toml-invalid-value",
-                Severity.ERROR,
-                "`datasets` must be an array of tables",
-                "Write each dataset as a `[[datasets]]` table.",
                 self.loc("", "datasets"),
+                text={
+                    "key": "datasets",
+                    "problem": "must be an array of tables",
+                    "detail": "Write each dataset as a `[[datasets]]` table.",
+                },
             )
             datasets = None
         entries: list[dict[str, Any]] = datasets or []
@@ -91,16 +93,13 @@ class _Checker(SchemaChecks, WanValueChecks, RangeChecks, PathChecks):
         self.check_cache_dirs(entries)
         self.check_invisible(general or {}, entries)
         if not entries:
-            self.add(
+            self.emit(
                 "dataset-no-source",
-                "dataset-no-source",
-                Severity.ERROR,
-                "No [[datasets]] entry",
-                "The config has no `[[datasets]]` table, so musubi-tuner finds nothing to cache or train on.",
                 Location(str(self.path), 1, 1),
-                advice=[
-                    'Add a `[[datasets]]` table with `video_directory = "..."` or `image_directory = "..."`.'
-                ],
+                text={
+                    "empty": "The config has no `[[datasets]]` table, so musubi-tuner finds"
+                    " nothing to cache or train on."
+                },
             )
         return self.findings
 
@@ -162,16 +161,12 @@ class _Checker(SchemaChecks, WanValueChecks, RangeChecks, PathChecks):
                     label=f"Remove `{key}` from [general]",
                 )
             )
-        self.add(
+        self.emit(
             "toml-key-wrong-section",
-            "toml-extra-key",
-            Severity.ERROR,
-            f"`{key}` belongs in [[datasets]], not [general]",
-            f"`{key}` is a per-dataset key; in [general] musubi-tuner rejects it with "
-            f"`extra keys not allowed @ {voluptuous_path('general', key)}`.",
             self.loc("general", key),
             fixes=fixes,
             captures={"key": key, "table": "general"},
+            text={"path": voluptuous_path("general", key)},
         )
 
     # -- one [[datasets]] entry --------------------------------------------------------
@@ -201,21 +196,16 @@ _LOOKALIKES = {
 }
 
 
-def _lookalike_advice(text: str, line: int | None) -> list[str]:
-    """Name the look-alike characters on the failing line (the error only shows one)."""
+def _lookalikes(text: str, line: int | None) -> str:
+    """The look-alike characters on the failing line and what to write instead (the error
+    only shows one), or ""."""
     if not line:
-        return []
+        return ""
     lines = text.splitlines()
     if not 0 < line <= len(lines):
-        return []
+        return ""
     found = [ch for ch in _LOOKALIKES if ch in lines[line - 1]]
-    if not found:
-        return []
-    swaps = ", ".join(f"`{ch}` (U+{ord(ch):04X}) with {_LOOKALIKES[ch]}" for ch in found)
-    return [
-        f"Line {line} has characters that look like TOML syntax but are not: replace {swaps}. "
-        "They come from word processors, web pages and full-width (IME) input."
-    ]
+    return ", ".join(f"`{ch}` (U+{ord(ch):04X}) with {_LOOKALIKES[ch]}" for ch in found)
 
 
 def parse_error_findings(err: WantuiError, path: Path, text: str) -> list[Finding]:
@@ -228,17 +218,17 @@ def parse_error_findings(err: WantuiError, path: Path, text: str) -> list[Findin
         return on_line + [f for f in checker.findings if f.catalog != "toml-parse-error"]
     kind = "JSON" if path.suffix.lower() == ".json" else "TOML"
     return [
-        make_finding(
+        emit(
             "toml-parse-error",
-            "toml-parse-error",
-            Severity.ERROR,
-            f"The dataset config is not valid {kind}",
-            f"{err.message}. musubi-tuner stops with `Error on parsing {kind} config file`.",
             origin="check",
             location=Location(str(path), err.line, err.column),
-            advice=_lookalike_advice(text, err.line),
+            text={
+                "kind": kind,
+                "error": err.message,
+                "line": err.line,
+                "swaps": _lookalikes(text, err.line),
+            },
             steps=(),
-            priority=90,
         ),
         *checker.findings,
     ]
@@ -247,29 +237,21 @@ def parse_error_findings(err: WantuiError, path: Path, text: str) -> list[Findin
 def bom_finding(path: Path) -> Finding:
     """The file starts with a BOM: musubi-tuner's toml (0.10) and json readers fail on it."""
     json_file = path.suffix.lower() == ".json"
-    return make_finding(
+    reader = (
+        {"reader": "json.load", "error": "Unexpected UTF-8 BOM", "json": "yes"}
+        if json_file
+        else {
+            "reader": "toml.load",
+            "error": "Found invalid character in key name",
+            "where": " on line 1, after `Error on parsing TOML config file`",
+        }
+    )
+    return emit(
         "dataset-config-bom",
-        "toml-parse-error",
-        Severity.ERROR,
-        "The dataset config starts with a BOM (UTF-8 with BOM)",
-        "musubi-tuner cannot read it: "
-        + (
-            "`json.load` stops with `Unexpected UTF-8 BOM`."
-            if json_file
-            else "`toml.load` stops with `Found invalid character in key name` on line 1, "
-            "after `Error on parsing TOML config file`."
-        ),
         origin="check",
         location=Location(str(path), 1, 1),
-        advice=[
-            "Save the file as UTF-8 without BOM (Notepad: Save As, Encoding: UTF-8; "
-            "VS Code: click 'UTF-8 with BOM' in the status bar, 'Save with Encoding', 'UTF-8').",
-        ]
-        + (
-            [] if json_file else ["Any other fix wantui applies to this file also removes the BOM."]
-        ),
+        text=reader,
         steps=(),
-        priority=95,
     )
 
 

@@ -60,16 +60,11 @@ class PathChecks(CheckerBase):
             cache = entry.get("cache_directory")
             if isinstance(cache, str) and cache and os.path.isfile(_norm(self.cwd, cache)):
                 # musubi: os.makedirs(latent_dir, exist_ok=True) -> FileExistsError
-                self.add(
+                self.emit(
                     "cache-dir-is-file",
-                    "toml-invalid-value",
-                    Severity.ERROR,
-                    f"cache_directory `{cache}` is a file",
-                    "musubi-tuner creates the cache folder with `os.makedirs` when it writes "
-                    "the first latent (dataset/cache_io.py:322), after the VAE has loaded, and "
-                    "stops with `FileExistsError`. Name a folder.",
                     self.loc(f"datasets[{i}]", "cache_directory", value=True),
                     captures={"key": "cache_directory", "table": f"datasets[{i}]"},
+                    text={"cache_directory": cache},
                 )
             media = entry.get("video_directory") or entry.get("image_directory")
             effective = (
@@ -91,13 +86,8 @@ class PathChecks(CheckerBase):
                 n += 1
             used.add(_norm(self.cwd, suggestion))
             implicit = "" if isinstance(cache, str) else " (the default: its media folder)"
-            self.add(
+            self.emit(
                 "dataset-cache-dir-shared",
-                "dataset-cache-dir-shared",
-                Severity.ERROR,
-                f"[[datasets]] #{i + 1} shares its cache directory with #{first + 1}",
-                f"Both datasets cache into `{effective}`{implicit}; musubi-tuner stops with "
-                "`ValueError: cache directory should be unique for each dataset`.",
                 self.loc(table, "cache_directory", value=True)
                 if isinstance(cache, str)
                 else self.loc(table),
@@ -114,6 +104,7 @@ class PathChecks(CheckerBase):
                     )
                 ],
                 captures={"cache_directory": effective, "table": table},
+                text={"n": i + 1, "first": first + 1, "implicit": implicit},
             )
 
     cwd: Path = Path(".")

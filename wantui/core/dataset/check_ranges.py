@@ -13,7 +13,6 @@ from typing import Any
 
 from wantui.core.args.semantics import key_uses
 from wantui.core.dataset.check_base import FILE, CheckerBase, toml_literal
-from wantui.core.finding import Severity
 from wantui.core.fixactions import FixAction
 
 # key -> (what a value below the minimum does in musubi-tuner, the semantic-map use, the
@@ -59,14 +58,10 @@ class RangeChecks(CheckerBase):
                     label=f"Set {key} = {minimum}",
                 )
             )
-        self.add(
+        self.emit(
             "dataset-value-not-positive",
-            "toml-invalid-value",
-            Severity.ERROR,
-            f"`{key} = {toml_literal(value)}` must be above 0",
-            f"musubi-tuner accepts it, then {effect}{src}. Nothing fails before launch, so "
-            f"the GPU time is spent for nothing.",
             self.loc(table, key, value=True),
             fixes=fixes,
             captures={"key": key, "table": table, "value": toml_literal(value)},
+            text={"effect": effect, "source": src},
         )

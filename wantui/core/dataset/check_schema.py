@@ -19,7 +19,6 @@ from wantui.core.dataset.schema import (
     type_ok,
     voluptuous_expected,
 )
-from wantui.core.finding import Severity
 from wantui.core.fixactions import FixAction, toml_edits
 from wantui.core.similar import did_you_mean
 
@@ -72,7 +71,11 @@ class SchemaChecks(CheckerBase):
                 "dataset-no-source",
                 self.loc(table),
                 captures={"table": table},
-                text={"n": i + 1, "renamed": "yes" if renamed else ""},
+                text={
+                    "n": i + 1,
+                    "entry": f"[[datasets]] #{i + 1} has no video_directory or image_directory",
+                    "renamed": "yes" if renamed else "",
+                },
             )
             if renamed:  # the unknown-key finding and its rename fix are the root cause
                 self.findings[-1].consequence_of = "toml-extra-key"
@@ -82,13 +85,8 @@ class SchemaChecks(CheckerBase):
         has_jsonl = "video_jsonl_file" in entry or "image_jsonl_file" in entry
         if cap is None and not has_jsonl:
             where = "general" if "general" in (self.cfg.data if self.cfg else {}) else table
-            self.add(
+            self.emit(
                 "caption-extension-unset",
-                "caption-missing",
-                Severity.ERROR,
-                "caption_extension is not set",
-                "Without `caption_extension` musubi-tuner looks for the caption at the path `''` and fails with "
-                "`FileNotFoundError: [Errno 2] No such file or directory: ''`.",
                 self.loc(table),
                 fixes=[
                     FixAction(
@@ -102,7 +100,6 @@ class SchemaChecks(CheckerBase):
                         label='Set caption_extension = ".txt"',
                     )
                 ],
-                steps=("latents", "te"),
                 captures={"table": table},
             )
         elif (
@@ -111,12 +108,8 @@ class SchemaChecks(CheckerBase):
             and not cap.startswith(".")
             and not self._said_no_dot(where := table if "caption_extension" in entry else "general")
         ):
-            self.add(
+            self.emit(
                 "caption-extension-no-dot",
-                "caption-missing",
-                Severity.WARNING,
-                f'caption_extension "{cap}" has no leading dot',
-                f'The caption of `clip.mp4` would be `clip{cap}`, not `clip.{cap}`; write ".{cap}".',
                 self.loc(where, "caption_extension", value=True),
                 fixes=[
                     FixAction(
@@ -130,21 +123,10 @@ class SchemaChecks(CheckerBase):
                         label=f'Set caption_extension = ".{cap}"',
                     )
                 ],
-                steps=("latents", "te"),
                 captures={"caption_extension": cap, "table": where},
             )
         if has_jsonl and "cache_directory" not in entry:
-            self.add(
-                "dataset-jsonl-no-cache-dir",
-                "dataset-no-source",
-                Severity.ERROR,
-                "A JSONL dataset needs cache_directory",
-                "With a JSONL file and no `cache_directory`, musubi-tuner fails with "
-                "`AssertionError: cache_directory is required`.",
-                self.loc(table),
-                advice=['Add `cache_directory = "path/to/cache"` to this entry.'],
-                captures={"table": table},
-            )
+            self.emit("dataset-jsonl-no-cache-dir", self.loc(table), captures={"table": table})
 
     def _said_no_dot(self, where: str) -> bool:
         """One finding for a dot-less caption_extension in [general], not one per entry."""
@@ -162,16 +144,8 @@ class SchemaChecks(CheckerBase):
 
         known = install_dataset_keys("general" if table == "general" else "datasets")
         if key in known:
-            self.add(
-                "toml-key-from-install",
-                "toml-extra-key",
-                Severity.INFO,
-                f"`{key}` exists in your musubi-tuner's dataset schema",
-                f"wantui's bundled schema (musubi-tuner v0.3.4) does not have `{key}`; wantui knows"
-                " it from your install and leaves it to musubi-tuner.",
-                self.loc(table, key),
-                captures={"key": key, "table": table},
-                priority=5,
+            self.emit(
+                "toml-key-from-install", self.loc(table, key), captures={"key": key, "table": table}
             )
             return
         alias = KEY_ALIASES.get(key, "")
@@ -239,15 +213,17 @@ class SchemaChecks(CheckerBase):
             if table
             else "the top level"
         )
-        self.add(
+        self.emit(
             "toml-extra-key",
-            "toml-extra-key",
-            Severity.ERROR,
-            f"Unknown key `{key}` in {where}" + (f" (did you mean `{target}`?)" if target else ""),
-            f"musubi-tuner rejects it: `extra keys not allowed @ {voluptuous_path(table, key)}`{hint}.",
             self.loc(table, key),
             fixes=fixes,
             captures={"key": key, "table": table, "suggestion": target or ""},
+            text={
+                "where": where,
+                "did_you_mean": f" (did you mean `{target}`?)" if target else "",
+                "path": voluptuous_path(table, key),
+                "hint": hint,
+            },
         )
 
     def general_keys(self) -> dict[str, Any]:
@@ -290,17 +266,18 @@ class SchemaChecks(CheckerBase):
                     label=f"Set {key} = {toml_literal(fixed)}",
                 )
             )
-        self.add(
+        self.emit(
             "toml-invalid-value",
-            "toml-invalid-value",
-            Severity.ERROR,
-            f"`{key}` has the wrong type ({_describe(spec.type)} expected)",
-            f"`{key} = {toml_literal(value) if value is not None else value}` is rejected: "
-            f"`{voluptuous_expected(spec.type)} for dictionary value @ {voluptuous_path(table, key)}`"
-            + (f". Write `{key} = {toml_literal(fixed)}`." if fixed is not None else "."),
             self.loc(table, key, value=True),
             fixes=fixes,
             captures={"key": key, "table": table},
+            text={
+                "problem": f"has the wrong type ({_describe(spec.type)} expected)",
+                "detail": f"`{key} = {toml_literal(value) if value is not None else value}` is"
+                f" rejected: `{voluptuous_expected(spec.type)} for dictionary value @"
+                f" {voluptuous_path(table, key)}`"
+                + (f". Write `{key} = {toml_literal(fixed)}`." if fixed is not None else "."),
+            },
         )
 
     def check_resolution(self, table: str, value: Any) -> None:
@@ -309,12 +286,8 @@ class SchemaChecks(CheckerBase):
             return  # check_range's error: musubi divides by it
         if any(v % 16 for v in wh) or any(v <= 0 for v in wh):
             fixed = [max(16, round(v / 16) * 16) for v in wh]
-            self.add(
+            self.emit(
                 "resolution-not-multiple-of-16",
-                "toml-invalid-value",
-                Severity.WARNING,
-                f"resolution {wh} is not a multiple of 16",
-                "Wan buckets step by 16; with `enable_bucket = false` the size is used as is, unchecked.",
                 self.loc(table, "resolution", value=True),
                 fixes=[
                     FixAction(
@@ -328,7 +301,7 @@ class SchemaChecks(CheckerBase):
                         label=f"Set resolution = {fixed}",
                     )
                 ],
-                priority=20,
+                text={"resolution": wh},
             )
 
     # -- cache directories -------------------------------------------------------------

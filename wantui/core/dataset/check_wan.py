@@ -9,7 +9,6 @@ from wantui.core.dataset.schema import (
     FRAME_EXTRACTION,
     round_target_frames,
 )
-from wantui.core.finding import Severity
 from wantui.core.fixactions import FixAction, toml_edits
 from wantui.core.similar import did_you_mean
 
@@ -21,14 +20,8 @@ class WanValueChecks(CheckerBase):
         frames = entry.get("target_frames")
         if frames == []:
             # musubi: datasource.set_start_and_end_frame(0, max(self.target_frames))
-            self.add(
+            self.emit(
                 "target-frames-empty",
-                "toml-invalid-value",
-                Severity.ERROR,
-                "target_frames is empty",
-                "musubi-tuner takes `max(target_frames)` when it builds the dataset "
-                "(image_video_dataset.py:671) and stops with `ValueError: max() arg is an empty "
-                "sequence`; give at least one frame count, e.g. [1] or [17].",
                 self.loc(table, "target_frames", value=True),
                 fixes=[
                     FixAction(
@@ -37,7 +30,6 @@ class WanValueChecks(CheckerBase):
                         label="Set target_frames = [1]",
                     )
                 ],
-                steps=("latents",),
             )
         if (
             isinstance(frames, list)
@@ -46,12 +38,8 @@ class WanValueChecks(CheckerBase):
         ):
             bad = [v for v in frames if v < 1]
             if bad:
-                self.add(
+                self.emit(
                     "target-frames-not-positive",
-                    "toml-invalid-value",
-                    Severity.ERROR,
-                    f"target_frames contains {bad}",
-                    "A target of 0 or less rounds to a negative frame count; every value must be at least 1.",
                     self.loc(table, "target_frames", value=True),
                     fixes=[
                         FixAction(
@@ -67,7 +55,7 @@ class WanValueChecks(CheckerBase):
                             label="Drop the values below 1",
                         )
                     ],
-                    steps=("latents",),
+                    text={"bad": bad},
                 )
             else:
                 rounded = round_target_frames(frames)
@@ -75,13 +63,8 @@ class WanValueChecks(CheckerBase):
                     changed = ", ".join(
                         f"{v} -> {(v - 1) // 4 * 4 + 1}" for v in frames if (v - 1) % 4
                     )
-                    self.add(
+                    self.emit(
                         "target-frames-rounded",
-                        "target-frames-rounded",
-                        Severity.WARNING,
-                        f"target_frames {frames} will be rounded down to {rounded}",
-                        f"Wan needs 4N+1 frames; musubi-tuner rounds each value down ({changed}) and logs "
-                        f"`target_frames are rounded to {rounded}`.",
                         self.loc(table, "target_frames", value=True),
                         fixes=[
                             FixAction(
@@ -96,19 +79,13 @@ class WanValueChecks(CheckerBase):
                             )
                         ],
                         captures={"target_frames": str(frames), "rounded": str(rounded)},
-                        steps=("latents",),
-                        priority=40,
+                        text={"changed": changed},
                     )
         fe = entry.get("frame_extraction")
         if isinstance(fe, str) and fe not in FRAME_EXTRACTION:
             hit = did_you_mean(fe, FRAME_EXTRACTION) or "head"
-            self.add(
+            self.emit(
                 "frame-extraction-invalid",
-                "frame-extraction-invalid",
-                Severity.ERROR,
-                f'frame_extraction "{fe}" is not supported',
-                f"The schema accepts any string, but latent caching fails with "
-                f"`ValueError: frame_extraction {fe} is not supported`. Choices: {', '.join(FRAME_EXTRACTION)}.",
                 self.loc(table, "frame_extraction", value=True),
                 fixes=[
                     FixAction(
@@ -123,18 +100,12 @@ class WanValueChecks(CheckerBase):
                     )
                 ],
                 captures={"value": fe},
-                steps=("latents",),
+                text={"choices": ", ".join(FRAME_EXTRACTION), "suggestion": hit},
             )
         elif fe == "uniform" and entry.get("frame_sample", 1) == 1:
-            self.add(
+            self.emit(
                 "frame-extraction-uniform-one-sample",
-                "frame-extraction-invalid",
-                Severity.INFO,
-                'frame_extraction "uniform" with frame_sample = 1 acts as "head"',
-                "musubi-tuner switches to `head` with a warning; set `frame_sample` above 1 for several windows.",
                 self.loc(table, "frame_extraction", value=True),
-                steps=("latents",),
-                priority=10,
             )
 
     # -- keys and types ----------------------------------------------------------------

@@ -26,7 +26,7 @@ from wantui.core.dataset.schema import (
     round_target_frames,
 )
 from wantui.core.finding import Finding, Location, Severity
-from wantui.core.findings import make_finding
+from wantui.core.findings import emit, make_finding
 from wantui.core.fixactions import FixAction
 from wantui.core.textenc import file_encoding
 
@@ -308,19 +308,8 @@ def scan_findings(config: DatasetConfig, cwd: Path | str, step: str | None = Non
     out: list[Finding] = []
     scans = scan_datasets(config, cwd, step)
 
-    def add(
-        rule: str,
-        catalog: str,
-        severity: Severity,
-        title: str,
-        message: str,
-        loc: Location,
-        **kw: Any,
-    ) -> None:
-        out.append(
-            make_finding(rule=rule, catalog=catalog, severity=severity, title=title, message=message,
-                         location=loc, origin="check", **kw)
-        )  # fmt: skip
+    def add(rule: str, loc: Location, **kw: Any) -> None:
+        out.append(emit(rule, origin="check", location=loc, **kw))
 
     for scan in scans:
         n = scan.index + 1
@@ -335,19 +324,16 @@ def scan_findings(config: DatasetConfig, cwd: Path | str, step: str | None = Non
             near, fixes = _nearest(scan, key, Path(cwd))
             add(
                 "dataset-directory-missing",
-                "dataset-empty",
-                Severity.ERROR,
-                f"[[datasets]] #{n}: {key} does not exist",
-                f"`{show_controls(str(scan.directory))}` (resolved from the working directory {Path(cwd)}) is not a folder; "
-                f"musubi-tuner logs `found 0 {scan.kind}s`, caches nothing and exits 0, and training then "
-                f"fails with `No training items found in the dataset`.{near}",
                 loc,
-                steps=("latents", "te"),
-                priority=85,
                 captures={"directory": str(scan.directory)},
-                advice=[
-                    "Relative paths are resolved from the folder musubi-tuner runs in, not the TOML's folder."
-                ],
+                text={
+                    "n": n,
+                    "key": key,
+                    "shown": show_controls(str(scan.directory)),
+                    "cwd": Path(cwd),
+                    "kind": scan.kind,
+                    "nearest": near,
+                },
                 fixes=fixes,
             )
             continue
@@ -357,106 +343,94 @@ def scan_findings(config: DatasetConfig, cwd: Path | str, step: str | None = Non
             near, fixes = _nearest(scan, key, Path(cwd))
             add(
                 "dataset-empty",
-                "dataset-empty",
-                Severity.ERROR,
-                f"[[datasets]] #{n}: no {scan.kind}s musubi-tuner will pick up",
-                f"`{show_controls(str(scan.directory))}` (resolved from the working directory {Path(cwd)}) "
-                f"holds {files_seen(_listdir(scan.directory) or [])}, none with an accepted extension "
-                f"({accepted}, lower or UPPER case only).{seen} musubi-tuner logs `found 0 {scan.kind}s` "
-                f"and caches nothing; running caching again changes nothing.{near}",
                 loc,
-                steps=("latents", "te"),
-                priority=85,
                 captures={"directory": str(scan.directory)},
+                text={
+                    "n": n,
+                    "problem": f"no {scan.kind}s musubi-tuner will pick up",
+                    "source": show_controls(str(scan.directory)),
+                    "detail": f"(resolved from the working directory {Path(cwd)}) holds"
+                    f" {files_seen(_listdir(scan.directory) or [])}, none with an accepted"
+                    f" extension ({accepted}, lower or UPPER case only).{seen} musubi-tuner"
+                    f" logs `found 0 {scan.kind}s` and caches nothing; running caching again"
+                    f" changes nothing.{near}",
+                },
                 fixes=fixes,
             )
             continue
         if scan.ignored:
             add(
                 "dataset-files-ignored",
-                "dataset-empty",
-                Severity.WARNING,
-                f"[[datasets]] #{n}: {len(scan.ignored)} file(s) will be ignored",
-                f"Extensions in mixed case or not accepted for a {scan.kind} dataset: {_sample(scan.ignored)}.",
                 loc,
-                steps=("latents", "te"),
-                priority=30,
+                text={
+                    "n": n,
+                    "count": len(scan.ignored),
+                    "kind": scan.kind,
+                    "files": _sample(scan.ignored),
+                },
             )
         if scan.media_bad:
             first, why = scan.media_bad[0]
-            reader = "PyAV (`av.open`)" if scan.kind == "video" else "PIL (`Image.open`)"
             add(
                 "media-not-decodable",
-                "media-not-decodable",
-                Severity.ERROR,
-                f"[[datasets]] #{n}: {len(scan.media_bad)} {scan.kind} file(s) cannot be decoded",
-                f"musubi-tuner opens each {scan.kind} with {reader} while caching, after the "
-                "VAE has loaded, and stops at the first one that fails: "
-                + "; ".join(f"{name} {w}" for name, w in scan.media_bad[:5])
-                + ". Replace or remove them.",
                 loc,
-                steps=("latents",),
-                priority=80,
                 captures={"file": first, "reason": why},
+                text={
+                    "n": n,
+                    "count": len(scan.media_bad),
+                    "kind": scan.kind,
+                    "reader": "PyAV (`av.open`)" if scan.kind == "video" else "PIL (`Image.open`)",
+                    "failures": "; ".join(f"{name} {w}" for name, w in scan.media_bad[:5]),
+                },
             )
         if scan.captions_not_utf8:
             first, enc = scan.captions_not_utf8[0]
             add(
                 "caption-not-utf8",
-                "file-encoding-error",
-                Severity.ERROR,
-                f"[[datasets]] #{n}: {len(scan.captions_not_utf8)} caption file(s) are not UTF-8",
-                "musubi-tuner reads captions as UTF-8 and stops with `UnicodeDecodeError: 'utf-8' "
-                "codec can't decode byte` on them: "
-                + ", ".join(f"{name} (looks like {e})" for name, e in scan.captions_not_utf8[:5])
-                + f". Convert them to UTF-8 (e.g. `iconv -f {enc} -t utf-8 {first}`, or "
-                "Save As > UTF-8 in the editor).",
                 loc,
-                steps=("latents", "te"),
-                priority=80,
                 captures={"file": first, "encoding": enc},
+                text={
+                    "n": n,
+                    "count": len(scan.captions_not_utf8),
+                    "files": ", ".join(
+                        f"{name} (looks like {e})" for name, e in scan.captions_not_utf8[:5]
+                    ),
+                },
             )
         if scan.captions_missing and scan.caption_extension:
             video = scan.kind == "video"
             add(
                 "caption-missing",
-                "caption-missing",
-                Severity.ERROR if video else Severity.WARNING,
-                f"[[datasets]] #{n}: {len(scan.captions_missing)} of {len(scan.media)} {scan.kind}s "
-                f"have no {scan.caption_extension} caption",
-                (
-                    f"Videos without a caption crash caching with `FileNotFoundError` on `<stem>{scan.caption_extension}`: "
-                    if video
-                    else "Images without a caption are silently dropped by musubi-tuner: "
-                )
-                + _sample(scan.captions_missing)
-                + "."
-                + (
-                    f" Yet {_sample(scan.captions_with_dot, 3)} exist: musubi-tuner appends "
-                    f'caption_extension as written, so "{scan.caption_extension}" needs its dot.'
-                    if scan.captions_with_dot
-                    else ""
-                ),
                 loc,
-                steps=("latents", "te"),
-                priority=75 if video else 40,
+                severity=None if video else Severity.WARNING,
+                priority=None if video else 40,
                 captures={
                     "count": str(len(scan.captions_missing)),
                     "caption_extension": scan.caption_extension,
                     "table": f"datasets[{scan.index}]",
                 },
+                text={
+                    "n": n,
+                    "items": f"{len(scan.captions_missing)} of {len(scan.media)} {scan.kind}s",
+                    "caption": f"{scan.caption_extension} caption",
+                    "effect": "Videos without a caption crash caching with `FileNotFoundError`"
+                    f" on `<stem>{scan.caption_extension}`"
+                    if video
+                    else "Images without a caption are silently dropped by musubi-tuner",
+                    "files": _sample(scan.captions_missing),
+                    "dot_hint": f" Yet {_sample(scan.captions_with_dot, 3)} exist: musubi-tuner"
+                    f' appends caption_extension as written, so "{scan.caption_extension}"'
+                    " needs its dot."
+                    if scan.captions_with_dot
+                    else "",
+                },
             )
         for target, clips in sorted(scan.short.items()):
             add(
                 "clips-shorter-than-target",
-                "target-frames-rounded",
-                Severity.WARNING,
-                f"[[datasets]] #{n}: {len(clips)} clip(s) shorter than {target} frames",
-                f"musubi-tuner silently makes no {target}-frame sample from them: {_sample(clips)}.",
                 _where(config, scan.index, "target_frames"),
-                steps=("latents",),
-                priority=30,
                 captures={"target": str(target), "count": str(len(clips))},
+                text={"n": n, "clips": _sample(clips)},
             )
         unknown = [k for k, v in scan.frame_counts.items() if v is None]
         if (
@@ -465,17 +439,7 @@ def scan_findings(config: DatasetConfig, cwd: Path | str, step: str | None = Non
             and len(unknown) == len(scan.frame_counts)
             and scan.frame_counts
         ):
-            add(
-                "clip-length-unknown",
-                "target-frames-rounded",
-                Severity.INFO,
-                f"[[datasets]] #{n}: clip lengths unknown for {len(unknown)} file(s)",
-                "wantui reads frame counts from MP4/MOV headers only; clips shorter than a target are skipped "
-                "silently by musubi-tuner.",
-                loc,
-                steps=("latents",),
-                priority=5,
-            )
+            add("clip-length-unknown", loc, text={"n": n, "count": len(unknown)})
     if step == "train":
         out.extend(_cache_findings(config, scans))
     return out
@@ -513,14 +477,16 @@ def _jsonl_findings(config: DatasetConfig, scan: DatasetScan) -> list[Finding]:
     n = scan.index + 1
     key = f"{scan.kind}_jsonl_file"
     loc = _where(config, scan.index, key)
-    base: dict[str, Any] = {"origin": "check", "steps": ("latents", "te")}
+    jsonl = Location(str(scan.jsonl))
     if not scan.exists:
         return [
-            make_finding(rule="dataset-jsonl-missing", catalog="dataset-empty", severity=Severity.ERROR,
-                         title=f"[[datasets]] #{n}: {key} not found",
-                         message=f"`{scan.jsonl}` (resolved from the working directory) does not exist.",
-                         location=loc, priority=85, **base)
-        ]  # fmt: skip
+            emit(
+                "dataset-jsonl-missing",
+                origin="check",
+                location=loc,
+                text={"n": n, "key": key, "jsonl": scan.jsonl},
+            )
+        ]
     out: list[Finding] = []
     if scan.jsonl_bad:
         line, problem = scan.jsonl_bad[0]
@@ -530,21 +496,39 @@ def _jsonl_findings(config: DatasetConfig, scan: DatasetScan) -> list[Finding]:
                          title=f"[[datasets]] #{n}: the JSONL file has bad lines",
                          message=f"Line {line}: {problem}{more}. musubi-tuner reads every line with `json.loads` "
                          "(a blank line fails too) and stops at the first bad one.",
-                         location=Location(str(scan.jsonl), line or None), priority=80, **base)
+                         location=Location(str(scan.jsonl), line or None), priority=80,
+                         origin="check", steps=("latents", "te"))
         )  # fmt: skip
     if not scan.media and not scan.jsonl_bad:
         out.append(
-            make_finding(rule="dataset-empty", catalog="dataset-empty", severity=Severity.ERROR,
-                         title=f"[[datasets]] #{n}: the JSONL file lists no {scan.kind}s",
-                         message=f"`{scan.jsonl}` is empty.", location=loc, priority=80, **base)
-        )  # fmt: skip
+            emit(
+                "dataset-empty",
+                origin="check",
+                location=loc,
+                priority=80,
+                text={
+                    "n": n,
+                    "problem": f"the JSONL file lists no {scan.kind}s",
+                    "source": scan.jsonl,
+                    "detail": "is empty.",
+                },
+            )
+        )
     if scan.captions_missing:
         out.append(
-            make_finding(rule="caption-missing", catalog="caption-missing", severity=Severity.ERROR,
-                         title=f"[[datasets]] #{n}: {len(scan.captions_missing)} JSONL item(s) have no \"caption\"",
-                         message=f"musubi-tuner fails with `KeyError: 'caption'`: {_sample(scan.captions_missing)}.",
-                         location=Location(str(scan.jsonl)), priority=75, **base)
-        )  # fmt: skip
+            emit(
+                "caption-missing",
+                origin="check",
+                location=jsonl,
+                text={
+                    "n": n,
+                    "items": f"{len(scan.captions_missing)} JSONL item(s)",
+                    "caption": '"caption"',
+                    "effect": "musubi-tuner fails with `KeyError: 'caption'`",
+                    "files": _sample(scan.captions_missing),
+                },
+            )
+        )
     from wantui.core.args.checkout import musubi_holds
 
     if scan.media_missing:
@@ -554,31 +538,42 @@ def _jsonl_findings(config: DatasetConfig, scan: DatasetScan) -> list[Finding]:
             else "the working directory (musubi-tuner <=0.3.4; v0.3.5 also tries the JSONL's folder)"
         )
         out.append(
-            make_finding(rule="dataset-media-missing", catalog="dataset-empty", severity=Severity.ERROR,
-                         title=f"[[datasets]] #{n}: {len(scan.media_missing)} {scan.kind} path(s) in the JSONL do not exist",
-                         message=f"Paths are resolved from {order}: {_sample(scan.media_missing)}.",
-                         location=Location(str(scan.jsonl)), priority=70, **base)
-        )  # fmt: skip
+            emit(
+                "dataset-media-missing",
+                origin="check",
+                location=jsonl,
+                text={
+                    "n": n,
+                    "count": len(scan.media_missing),
+                    "kind": scan.kind,
+                    "order": order,
+                    "files": _sample(scan.media_missing),
+                },
+            )
+        )
     if scan.media_beside_jsonl:
         out.append(
-            make_finding(rule="dataset-media-beside-jsonl", catalog="dataset-empty", severity=Severity.INFO,
-                         title=f"[[datasets]] #{n}: {len(scan.media_beside_jsonl)} JSONL path(s) found beside the JSONL, not in the working directory",
-                         message="musubi-tuner >=0.3.5 resolves a relative path from the working directory first, then"
-                         f" from the JSONL's folder (PR #1023), so these load: {_sample(scan.media_beside_jsonl)}."
-                         " musubi-tuner 0.3.4 would not find them.",
-                         location=Location(str(scan.jsonl)), priority=5, **base)
-        )  # fmt: skip
+            emit(
+                "dataset-media-beside-jsonl",
+                origin="check",
+                location=jsonl,
+                text={
+                    "n": n,
+                    "count": len(scan.media_beside_jsonl),
+                    "files": _sample(scan.media_beside_jsonl),
+                },
+            )
+        )
     if scan.extra_keys:
         keys = ", ".join(f"`{k}` ({c})" for k, c in sorted(scan.extra_keys.items())[:8])
         out.append(
-            make_finding(rule="dataset-jsonl-extra-keys", catalog="toml-extra-key", severity=Severity.INFO,
-                         title=f"[[datasets]] #{n}: JSONL items carry keys musubi-tuner does not read for Wan",
-                         message=f"Item keys other than `{scan.kind}_path`, `caption` and `control_path`: {keys}."
-                         " They are ignored, not an error: musubi-tuner 0.3.5 allows extra item fields and"
-                         " reads `audio_path` for audio-capable architectures only (PRs #1020, #1094; the"
-                         " exact v0.3.5 handling is written from the PR descriptions).",
-                         location=Location(str(scan.jsonl)), priority=3, **base)
-        )  # fmt: skip
+            emit(
+                "dataset-jsonl-extra-keys",
+                origin="check",
+                location=jsonl,
+                text={"n": n, "kind": scan.kind, "keys": keys},
+            )
+        )
     return out
 
 
@@ -597,77 +592,89 @@ def _cache_findings(config: DatasetConfig, scans: list[DatasetScan]) -> list[Fin
             scan.index,
             "cache_directory" if "cache_directory" in config.datasets[scan.index] else None,
         )
-        base = {"origin": "check", "location": loc, "steps": ("train",), "catalog": "cache-missing"}
+        severity = None if nothing else Severity.WARNING
         if scan.latent_caches == 0 and scan.directory is not None and not scan.media:
             # caching an empty or missing folder writes nothing: re-running it cannot help
             cause = "dataset-directory-missing" if not scan.exists else "dataset-empty"
-            f = make_finding(
-                rule="cache-missing",
-                severity=Severity.ERROR if nothing else Severity.WARNING,
-                title=f"[[datasets]] #{n}: no latent cache files",
-                message=f"`{scan.cache_directory}` has no `*_{ARCH}.safetensors` file, and caching cannot "
-                f"write one: the dataset has no {scan.kind}s (see above). Point it at the {scan.kind}s first, "
-                "then run latent and text-encoder caching.",
-                priority=80,
-                **base,  # type: ignore[arg-type]
+            f = emit(
+                "cache-missing",
+                origin="check",
+                location=loc,
+                severity=severity,
+                text={
+                    "n": n,
+                    "cache_directory": scan.cache_directory,
+                    "detail": f", and caching cannot write one: the dataset has no {scan.kind}s"
+                    f" (see above). Point it at the {scan.kind}s first, then run latent and"
+                    " text-encoder caching.",
+                },
             )
             f.consequence_of = cause
             out.append(f)
             continue
         if scan.latent_caches == 0:
             out.append(
-                make_finding(
-                    rule="cache-missing",
-                    severity=Severity.ERROR if nothing else Severity.WARNING,
-                    title=f"[[datasets]] #{n}: no latent cache files",
-                    message=f"`{scan.cache_directory}` has no `*_{ARCH}.safetensors` file; "
-                    + (
-                        "training would stop with `No training items found in the dataset`."
-                        if nothing
-                        else "this dataset would add nothing to training."
-                    )
-                    + " Run latent caching, then text-encoder caching, with this dataset config.",
+                emit(
+                    "cache-missing",
+                    origin="check",
+                    location=loc,
+                    severity=severity,
+                    text={
+                        "n": n,
+                        "cache_directory": scan.cache_directory,
+                        "detail": "; "
+                        + (
+                            "training would stop with `No training items found in the dataset`."
+                            if nothing
+                            else "this dataset would add nothing to training."
+                        )
+                        + " Run latent caching, then text-encoder caching, with this dataset"
+                        " config.",
+                    },
                     fixes=[
                         FixAction("rerun_step", {"step": "latents"}, label="Run latent caching"),
                         FixAction("rerun_step", {"step": "te"}, label="Run text-encoder caching"),
                     ],
-                    priority=80,
-                    **base,  # type: ignore[arg-type]
                 )
             )
             continue
         if scan.missing_te:
             out.append(
-                make_finding(
-                    rule="te-cache-missing",
-                    severity=Severity.ERROR
+                emit(
+                    "te-cache-missing",
+                    origin="check",
+                    location=loc,
+                    severity=None
                     if len(scan.missing_te) == len(scan.cached_stems)
                     else Severity.WARNING,
-                    title=f"[[datasets]] #{n}: {len(scan.missing_te)} item(s) have no text-encoder cache",
-                    message="Training skips every latent without its `<stem>_wan_te.safetensors` "
-                    f"(`Text encoder output cache file not found`): {_sample(scan.missing_te)}.",
+                    text={
+                        "n": n,
+                        "count": len(scan.missing_te),
+                        "items": _sample(scan.missing_te),
+                    },
                     fixes=[
                         FixAction("rerun_step", {"step": "te"}, label="Run text-encoder caching")
                     ],
-                    priority=70,
-                    **base,  # type: ignore[arg-type]
                 )
             )
         media_stems = {os.path.splitext(m)[0] for m in scan.media}
         uncached = sorted(media_stems - scan.cached_stems) if scan.media else []
         if uncached:
             out.append(
-                make_finding(
-                    rule="latent-cache-incomplete",
-                    severity=Severity.WARNING,
-                    title=f"[[datasets]] #{n}: {len(uncached)} of {len(media_stems)} {scan.kind}s are not cached",
-                    message=f"They will not be trained on: {_sample(uncached)}. Re-run latent caching "
-                    "(clips shorter than every target never get a cache).",
+                emit(
+                    "latent-cache-incomplete",
+                    origin="check",
+                    location=loc,
+                    text={
+                        "n": n,
+                        "count": len(uncached),
+                        "total": len(media_stems),
+                        "kind": scan.kind,
+                        "items": _sample(uncached),
+                    },
                     fixes=[
                         FixAction("rerun_step", {"step": "latents"}, label="Run latent caching")
                     ],
-                    priority=30,
-                    **base,  # type: ignore[arg-type]
                 )
             )
     return out
