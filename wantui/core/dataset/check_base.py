@@ -1,4 +1,4 @@
-"""The dataset checker's shared parts: where a key sits in the file, how a finding is added."""
+"""The dataset checker's shared parts: where a key sits in the file, how a finding is made."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import tomlkit
 
 from wantui.core.dataset.load import DatasetConfig
 from wantui.core.dataset.positions import Pos, SourceMap
-from wantui.core.finding import Location, Severity
+from wantui.core.finding import Location
 from wantui.core.findings import FindingList
 
 FILE = "dataset_config"
@@ -54,21 +54,6 @@ class CheckerBase:
         if p is None:
             p = self.pos.table(table)
         return Location(str(self.path), p.line if p else None, p.column if p else None)
-
-    def add(
-        self,
-        rule: str,
-        catalog: str,
-        severity: Severity,
-        title: str,
-        message: str,
-        location: Location | None,
-        **kw: Any,
-    ) -> None:
-        """A dataset-config finding (origin "check"); ``kw`` as for ``FindingList.add``."""
-        self.out.add(
-            rule, catalog, severity, title, message, origin="check", location=location, **kw
-        )
 
     def emit(self, rule: str, location: Location | None, **kw: Any) -> None:
         """A dataset-config finding of a declared id; ``kw`` as for ``findings.emit``."""

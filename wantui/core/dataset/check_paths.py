@@ -9,7 +9,7 @@ from typing import Any
 
 from wantui.core.dataset.check_base import FILE, CheckerBase, toml_literal
 from wantui.core.dataset.positions import BasicString, SourceMap, scan_positions
-from wantui.core.finding import Location, Severity
+from wantui.core.finding import Location
 from wantui.core.fixactions import FixAction
 from wantui.core.pathtext import clean_path, describe, invisible_characters
 
@@ -26,13 +26,8 @@ class PathChecks(CheckerBase):
                 if not isinstance(value, str) or not invisible_characters(value):
                     continue
                 cleaned = clean_path(value)
-                self.add(
+                self.emit(
                     "path-invisible-character",
-                    "path-invisible-character",
-                    Severity.ERROR,
-                    f"`{key}` contains an invisible character",
-                    f"`{key}` in {table} contains {describe(value)}; musubi-tuner takes it "
-                    f"literally, so `{cleaned}` (what it looks like) is not the path it opens.",
                     self.loc(table, key, value=True),
                     fixes=[
                         FixAction(
@@ -47,6 +42,14 @@ class PathChecks(CheckerBase):
                         )
                     ],
                     captures={"key": key, "table": table, "cleaned": cleaned},
+                    text={
+                        "subject": f"`{key}`",
+                        "name": key,
+                        "where": f" in {table}",
+                        "chars": describe(value),
+                        "taker": "musubi-tuner",
+                        "opened": "the path it opens",
+                    },
                 )
 
     def check_cache_dirs(self, entries: list[dict[str, Any]]) -> None:
@@ -124,35 +127,31 @@ class PathChecks(CheckerBase):
             ]
             where = Location(str(self.path), s.pos.line, s.pos.column)
             if invalid:
-                self.add(
+                self.emit(
                     "toml-windows-backslash",
-                    "toml-parse-error",
-                    Severity.ERROR,
-                    "Backslashes in a double-quoted TOML string",
-                    f'`"{s.raw}"` contains `\\{invalid}`, which is not a TOML escape: the file does not parse '
-                    "(`TomlDecodeError: Reserved escape sequence used`).",
                     where,
                     fixes=fixes,
-                    advice=[
-                        f"Write `\"{fixed}\"` or `'{s.raw}'` (single quotes keep backslashes as they are)."
-                    ],
                     captures={"value": s.raw},
-                    priority=90,
+                    text={
+                        "effect": f"contains `\\{invalid}`, which is not a TOML escape: the file"
+                        " does not parse (`TomlDecodeError: Reserved escape sequence used`).",
+                        "fixed": fixed,
+                    },
                 )
             else:
-                shown = show_controls(decoded)
-                self.add(
+                self.emit(
                     "toml-windows-backslash",
-                    "toml-invalid-value",
-                    Severity.ERROR,
-                    "A Windows path silently changed by TOML escapes",
-                    f'`"{s.raw}"` parses, but `\\t`, `\\n`, `\\b`, `\\f`, `\\r` are escapes: musubi-tuner reads '
-                    f"`{shown}`, a path that does not exist.",
                     where,
-                    fixes=fixes,
-                    advice=[f"Write `\"{fixed}\"` or `'{s.raw}'`."],
-                    captures={"value": s.raw},
+                    catalog="toml-invalid-value",
                     priority=80,
+                    fixes=fixes,
+                    captures={"value": s.raw},
+                    text={
+                        "changed": "A Windows path silently changed by TOML escapes",
+                        "effect": "parses, but `\\t`, `\\n`, `\\b`, `\\f`, `\\r` are escapes:"
+                        f" musubi-tuner reads `{show_controls(decoded)}`, a path that does not exist.",
+                        "fixed": fixed,
+                    },
                 )
 
 

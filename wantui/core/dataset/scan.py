@@ -26,7 +26,7 @@ from wantui.core.dataset.schema import (
     round_target_frames,
 )
 from wantui.core.finding import Finding, Location, Severity
-from wantui.core.findings import emit, make_finding
+from wantui.core.findings import emit
 from wantui.core.fixactions import FixAction
 from wantui.core.textenc import file_encoding
 
@@ -492,13 +492,14 @@ def _jsonl_findings(config: DatasetConfig, scan: DatasetScan) -> list[Finding]:
         line, problem = scan.jsonl_bad[0]
         more = f" ({len(scan.jsonl_bad) - 1} more)" if len(scan.jsonl_bad) > 1 else ""
         out.append(
-            make_finding(rule="dataset-jsonl-invalid", catalog="dataset-empty", severity=Severity.ERROR,
-                         title=f"[[datasets]] #{n}: the JSONL file has bad lines",
-                         message=f"Line {line}: {problem}{more}. musubi-tuner reads every line with `json.loads` "
-                         "(a blank line fails too) and stops at the first bad one.",
-                         location=Location(str(scan.jsonl), line or None), priority=80,
-                         origin="check", steps=("latents", "te"))
-        )  # fmt: skip
+            emit(
+                "dataset-jsonl-invalid",
+                origin="check",
+                location=Location(str(scan.jsonl), line or None),
+                catalog="dataset-empty",  # the log rule's catalog is the TOML's invalid value
+                text={"n": n, "line": line, "problem": problem, "more": more},
+            )
+        )
     if not scan.media and not scan.jsonl_bad:
         out.append(
             emit(
