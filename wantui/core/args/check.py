@@ -26,7 +26,7 @@ from wantui.core.args.check_syntax import scan_args
 from wantui.core.args.check_train import check_train
 from wantui.core.args.check_values import check_values
 from wantui.core.args.state import ArgState, StepFindings
-from wantui.core.finding import Finding, Location, Severity
+from wantui.core.finding import Finding, Location
 
 __all__ = [
     "PATH_FLAGS",
@@ -46,14 +46,7 @@ __all__ = [
 
 def check_caching(state: ArgState, out: StepFindings) -> None:
     if state.step == "latents" and state.has("--one_frame") and not state.get("--clip"):
-        out.add(
-            "one-frame-without-clip",
-            "wrong-clip-model",
-            Severity.ERROR,
-            "--one_frame needs --clip",
-            "Latent caching asserts `clip is required for one frame training`.",
-            priority=60,
-        )
+        out.emit("one-frame-without-clip")
 
 
 def check_step_args(

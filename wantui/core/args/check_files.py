@@ -13,7 +13,7 @@ from wantui.core.args.catalog import (
 from wantui.core.args.options import apply_config, config_path, read_config, step_options
 from wantui.core.args.parse import ParsedCommand
 from wantui.core.args.state import ArgState, StepFindings
-from wantui.core.finding import Finding, Location, Severity
+from wantui.core.finding import Finding, Location
 from wantui.core.fixactions import FixAction
 from wantui.core.pathtext import clean_path, describe, invisible_characters
 from wantui.core.textenc import file_encoding
@@ -55,28 +55,28 @@ def check_required(state: ArgState, out: StepFindings) -> None:
     opts = step_options(state.step)
     missing = sorted({s.name for s in opts.values() if s.required and not state.has(s.name)})
     if missing:
-        out.add(
+        out.emit(
             "missing-required-argument",
-            "missing-required-argument",
-            Severity.ERROR,
-            f"Missing {', '.join(missing)}",
-            f"argparse stops with `the following arguments are required: {', '.join(missing)}`.",
             captures={"flags": " ".join(missing)},
-            priority=80,
+            text={
+                "missing": ", ".join(missing),
+                "how": "stops with",
+                "error": f"the following arguments are required: {', '.join(missing)}",
+            },
         )
     practical = {"latents": {"--vae": "AssertionError: vae checkpoint is required"},
                  "train": {"--dit": "ValueError: path to DiT model is required",
                            "--dataset_config": "ValueError: dataset_config is required"}}  # fmt: skip
     for flag, error in practical.get(state.step, {}).items():
         if not state.has(flag):
-            out.add(
+            out.emit(
                 "missing-required-argument",
-                "missing-required-argument",
-                Severity.ERROR,
-                f"Missing {flag}",
-                f"argparse allows it, but musubi-tuner then stops with `{error}`.",
                 captures={"flags": flag},
-                priority=80,
+                text={
+                    "missing": flag,
+                    "how": "allows it, but musubi-tuner then stops with",
+                    "error": error,
+                },
             )
 
 
@@ -88,14 +88,16 @@ def check_invisible(state: ArgState, out: StepFindings) -> None:
             if not isinstance(v, str) or not invisible_characters(v):
                 continue
             cleaned = clean_path(v)
-            out.add(
+            out.emit(
                 "path-invisible-character",
-                "path-invisible-character",
-                Severity.ERROR,
-                f"{flag}: the value contains an invisible character",
-                f"`{flag}` contains {describe(v)}; the file system takes it literally, so "
-                f"`{cleaned}` (what it looks like) is not what musubi-tuner opens.",
                 captures={"flag": flag, "value": v, "cleaned": cleaned},
+                text={
+                    "subject": f"{flag}: the value",
+                    "name": flag,
+                    "chars": describe(v),
+                    "taker": "the file system",
+                    "opened": "what musubi-tuner opens",
+                },
                 fixes=[
                     FixAction(
                         "flag_set",
@@ -121,43 +123,33 @@ def check_files(state: ArgState, cwd: Path, out: StepFindings) -> dict[str, Any]
             from wantui.core.models import eaten_backslashes
 
             eaten = eaten_backslashes(value)
-            out.add(
+            out.emit(
                 "file-not-found",
-                catalog,
-                Severity.ERROR,
-                f"{flag}: file not found"
-                + (" (a Windows path without its backslashes?)" if eaten else ""),
-                f"`{value}` does not exist (resolved from {cwd} to `{path}`)."
-                + (f" {eaten}" if eaten else ""),
+                catalog=catalog,
                 captures={"flag": flag, "path": str(path)},
-                advice=["Quote Windows paths when pasting a command into bash."] if eaten else [],
-                priority=75,
+                text={
+                    "value": value,
+                    "cwd": cwd,
+                    "guess": " (a Windows path without its backslashes?)" if eaten else None,
+                    "eaten": f" {eaten}" if eaten else None,
+                },
             )
         elif path.is_dir() and flag != "--network_weights":
-            out.add(
+            out.emit(
                 "file-is-directory",
-                catalog,
-                Severity.ERROR,
-                f"{flag}: a folder, not a file",
-                f"`{value}` is a folder; musubi-tuner needs the model file itself.",
+                catalog=catalog,
                 captures={"flag": flag, "path": str(path)},
-                priority=75,
+                text={"value": value},
             )
         elif flag in ("--dit", "--dit_high_noise"):
             infos[flag] = _model_info(path)
         elif flag == "--sample_prompts" and path.is_file():
             enc = file_encoding(path)  # musubi reads it with encoding="utf-8"
             if enc is not None:
-                out.add(
+                out.emit(
                     "prompt-file-not-utf8",
-                    "file-encoding-error",
-                    Severity.ERROR,
-                    f"{flag}: the prompt file is not UTF-8 (looks like {enc})",
-                    f"`{value}` is not UTF-8 (it decodes as {enc}); musubi-tuner reads it as "
-                    "UTF-8 and stops with `UnicodeDecodeError` when sampling starts. Convert "
-                    f"it (e.g. `iconv -f {enc} -t utf-8`) or save it as UTF-8.",
                     captures={"flag": flag, "path": str(path), "encoding": enc},
-                    priority=75,
+                    text={"value": value},
                 )
     return infos
 
@@ -173,26 +165,10 @@ def merge_config_file(state: ArgState, cwd: Path, out: StepFindings) -> None:
     try:
         data = read_config(path)
     except FileNotFoundError:
-        out.add(
-            "config-file-not-found",
-            "missing-required-argument",
-            Severity.ERROR,
-            "--config_file not found",
-            f"`{path}` does not exist; musubi-tuner logs `{path} not found.` and exits with status 1.",
-            captures={"path": str(path)},
-            priority=85,
-        )
+        out.emit("config-file-not-found", captures={"path": str(path)})
         return
     except Exception as exc:  # unreadable or not TOML: musubi-tuner fails the same way
-        out.add(
-            "config-file-invalid",
-            "invalid-argument-value",
-            Severity.ERROR,
-            "--config_file cannot be read",
-            f"`{path}`: {exc}",
-            captures={"path": str(path)},
-            priority=85,
-        )
+        out.emit("config-file-invalid", captures={"path": str(path)}, text={"error": exc})
         return
     apply_config(state, data, step_options(state.step))
 
@@ -204,24 +180,13 @@ def script_findings(
     out = StepFindings(parsed.step or "any", location)
     if parsed.other_arch:
         wan = STEP_SCRIPTS.get(parsed.step or "", "the wan_* script")
-        out.add(
-            "wrong-architecture-script",
-            "wrong-architecture-script",
-            Severity.ERROR,
-            f"`{parsed.script_name}` is not a Wan script",
-            f"It is for another architecture (HunyuanVideo, FramePack, ...); with Wan files it fails or trains the "
-            f"wrong model. Use `{wan}`.",
-            captures={"script": parsed.script_name, "wan_script": wan},
-            priority=90,
+        out.emit(
+            "wrong-architecture-script", captures={"script": parsed.script_name, "wan_script": wan}
         )
     elif parsed.step is None:
-        out.add(
+        out.emit(
             "unknown-script",
-            "wrong-architecture-script",
-            Severity.WARNING,
-            f"`{parsed.script_name}` is not one of the three Wan steps",
-            f"wantui knows {', '.join(STEP_SCRIPTS.values())}; this command is not checked further.",
-            priority=30,
+            text={"script": parsed.script_name, "scripts": ", ".join(STEP_SCRIPTS.values())},
         )
     if not parsed.module:
         path = _resolve(
@@ -233,15 +198,5 @@ def script_findings(
         if foreign_windows_path(parsed.script):
             pass  # a Windows absolute path cannot be checked from here
         elif not path.is_file():
-            out.add(
-                "script-not-found",
-                "script-not-found",
-                Severity.ERROR,
-                f"Script not found: {parsed.script}",
-                f"`{path}` does not exist; python would stop with `can't open file ... [Errno 2] No such file "
-                "or directory`.",
-                advice=["Run from the musubi-tuner checkout, or give the script's full path."],
-                captures={"script": parsed.script, "path": str(path)},
-                priority=90,
-            )
+            out.emit("script-not-found", captures={"script": parsed.script, "path": str(path)})
     return out.findings

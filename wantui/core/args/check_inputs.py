@@ -18,7 +18,6 @@ import os
 from pathlib import Path
 
 from wantui.core.args.state import ArgState, StepFindings
-from wantui.core.finding import Severity
 
 MAX_PROMPT_BYTES = 4_000_000  # a prompt file is a few kB; a huge one is not read here
 STATE_MODEL_FILES = ("model.safetensors", "pytorch_model.bin", "model_0.safetensors")
@@ -40,29 +39,14 @@ def check_inputs(state: ArgState, cwd: Path, out: StepFindings) -> None:
         _weights(state, cwd, out)
     out_dir = state.get("--output_dir")
     if out_dir and _path(cwd, out_dir).is_file():
-        out.add(
+        out.emit(
             "output-dir-is-file",
-            "output-dir-missing",
-            Severity.ERROR,
-            f"--output_dir {out_dir} is a file",
-            "musubi-tuner creates the output folder with `os.makedirs` when it saves the first "
-            "checkpoint (training/trainer_base.py:835), after training steps, and stops with "
-            "`FileExistsError`: those steps are lost. Name a folder.",
             captures={"flag": "--output_dir", "path": str(_path(cwd, out_dir))},
-            priority=75,
+            text={"value": out_dir},
         )
     dim = state.int("--network_dim")
     if dim is not None and dim <= 0:
-        out.add(
-            "network-dim-not-positive",
-            "invalid-argument-value",
-            Severity.ERROR,
-            f"--network_dim {dim} must be above 0",
-            "A LoRA of rank 0 has no modules: musubi-tuner stops (networks/lora.py:740) with "
-            "`RuntimeError: No LoRA modules found` after the DiT has loaded.",
-            captures={"flag": "--network_dim", "value": str(dim)},
-            priority=75,
-        )
+        out.emit("network-dim-not-positive", captures={"flag": "--network_dim", "value": str(dim)})
 
 
 def _resume(value: str, cwd: Path, out: StepFindings) -> None:
@@ -80,18 +64,10 @@ def _resume(value: str, cwd: Path, out: StepFindings) -> None:
         if why is None and not ("optimizer.bin" in names and names & set(STATE_MODEL_FILES)):
             why = "holds no saved state (no optimizer.bin and model file)"
     if why is not None:
-        out.add(
+        out.emit(
             "resume-state-missing",
-            "invalid-argument-value",
-            Severity.ERROR,
-            f"--resume {value}: the state folder {why.split(';')[0]}",
-            f"`{path}` {why}. musubi-tuner calls `accelerator.load_state` on it "
-            "(training/trainer_base.py:437) only after the DiT has loaded, and fails there.",
             captures={"flag": "--resume", "path": str(path)},
-            advice=[
-                "Give a `*-state` folder written by a run with `--save_state`, or remove --resume."
-            ],
-            priority=75,
+            text={"value": value, "why": why, "short": why.split(";")[0]},
         )
 
 
@@ -132,15 +108,10 @@ def _prompts(value: str, cwd: Path, out: StepFindings) -> None:
             except TOMLKitError as exc:
                 problem = f"is not valid TOML ({exc})"
     if problem is not None:
-        out.add(
+        out.emit(
             "sample-prompts-unreadable",
-            "invalid-argument-value",
-            Severity.ERROR,
-            f"--sample_prompts {value}: musubi-tuner cannot read it",
-            f"`{value}` {problem}. musubi-tuner reads it at the first sample "
-            "(training/sampling_prompts.py:104-115), after the models have loaded.",
             captures={"flag": "--sample_prompts", "path": str(path)},
-            priority=70,
+            text={"value": value, "problem": problem},
         )
 
 
@@ -165,15 +136,12 @@ def _weights(state: ArgState, cwd: Path, out: StepFindings) -> None:
     want = state.int("--network_dim", 4) or 4
     if ranks != {want}:
         have = ", ".join(str(r) for r in sorted(ranks))
-        out.add(
+        out.emit(
             "network-weights-rank-mismatch",
-            "invalid-argument-value",
-            Severity.ERROR,
-            f"--network_weights has rank {have}, the network is built with rank {want}",
-            f"`{value}` holds a LoRA of rank {have} (its lora_down shapes), but --network_dim "
-            f"{'is' if state.has('--network_dim') else 'defaults to'} {want}. musubi-tuner "
-            "loads it into the new network (training/trainer_base.py:1605) and stops with "
-            "`size mismatch`. Set --network_dim to the file's rank.",
             captures={"flag": "--network_dim", "value": have},
-            priority=75,
+            text={
+                "weights": value,
+                "want": want,
+                "is": "is" if state.has("--network_dim") else "defaults to",
+            },
         )

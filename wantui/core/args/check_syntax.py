@@ -14,7 +14,6 @@ from wantui.core.args.catalog import (
 )
 from wantui.core.args.options import Occurrence, read_args, step_options
 from wantui.core.args.state import ArgState, StepFindings
-from wantui.core.finding import Severity
 from wantui.core.fixactions import FixAction
 from wantui.core.similar import did_you_mean
 
@@ -42,20 +41,12 @@ def _valid_value(spec: ArgSpec, value: str) -> str | None:
     return None
 
 
-def _value_advice(spec: ArgSpec, better: str | None) -> list[str]:
-    """What to write instead when no value can be guessed (guides that say
-    `--blocks_to_swap transformer_blocks` leave users without a number)."""
-    if better is not None:
-        return []
-    if spec.name == "--blocks_to_swap":
-        return [
-            "It takes the number of transformer blocks to swap out to CPU memory: at most 39 for "
-            "the 14B models, 29 for 1.3B (more blocks, less VRAM, slower). Remove it if the "
-            "model fits in VRAM."
-        ]
-    if spec.type == "int":
-        return [f"{spec.name} takes a whole number."]
-    return []
+def _value_advice(spec: ArgSpec, better: str | None) -> dict[str, str | None]:
+    """Which advice says what to write instead when no value can be guessed (guides that
+    say `--blocks_to_swap transformer_blocks` leave users without a number)."""
+    swap = better is None and spec.name == "--blocks_to_swap"
+    whole = better is None and not swap and spec.type == "int"
+    return {"blocks_to_swap": "yes" if swap else None, "whole_number": "yes" if whole else None}
 
 
 def _value_fix(spec: ArgSpec, value: str) -> str | None:
@@ -104,14 +95,15 @@ def scan_args(
     state = ArgState.of(step, view)
     names = sorted({s.name for s in opts.values()})
     for _, tok in view.stray:
-        out.add(
+        out.emit(
             "stray-argument",
-            "unknown-argument",
-            Severity.ERROR,
-            f"Stray argument `{tok}`",
-            f"argparse stops with `unrecognized arguments: {tok}` (a value with no option before it).",
-            advice=["Remove it, or put the option it belongs to in front of it."],
             captures={"token": tok},
+            text={
+                "lead": "Stray argument",
+                "after": tok,
+                "tokens": tok,
+                "why": " (a value with no option before it)",
+            },
             step=fix_step,
         )
     seen: dict[str, int] = {}
@@ -136,15 +128,11 @@ def _occurrence(
         following = list(occ.values[1:] if occ.inline else occ.values)
         if occ.ambiguous:
             rep = replacement_for(name, step) if fix_step != "launch" else None
-            out.add(
+            out.emit(
                 "ambiguous-option",
-                "invalid-argument-value",
-                Severity.ERROR,
-                f"`{name}` is ambiguous",
-                f"argparse stops with `ambiguous option: {name} could match {', '.join(occ.ambiguous)}`.",
-                fixes=_replacement_fixes(name, rep, fix_step, following, state) if rep else [],
-                advice=[f"Use one of {', '.join(occ.ambiguous)}."],
                 captures={"flag": name},
+                text={"matches": ", ".join(occ.ambiguous)},
+                fixes=_replacement_fixes(name, rep, fix_step, following, state) if rep else [],
                 step=fix_step,
             )
         else:
@@ -153,13 +141,9 @@ def _occurrence(
             )
         return
     if occ.abbreviated:
-        out.add(
+        out.emit(
             "abbreviated-option",
-            "unknown-argument",
-            Severity.INFO,
-            f"`{name}` is read as `{spec.name}`",
-            f"argparse accepts the unique prefix `{name}` for `{spec.name}`; spelling it out keeps the "
-            "command working when musubi-tuner adds options.",
+            text={"written": name, "option": spec.name},
             fixes=[
                 FixAction(
                     "flag_replace",
@@ -167,7 +151,6 @@ def _occurrence(
                     label=f"Write `{spec.name}`",
                 )
             ],
-            priority=5,
             step=fix_step,
         )
     canonical = spec.name
@@ -176,17 +159,15 @@ def _occurrence(
         if occ.extra:
             following = list(occ.extra[1:] if occ.inline else occ.extra)
             inline = occ.extra[0] if occ.inline else ""
-            out.add(
+            out.emit(
                 "flag-given-a-value",
-                "unknown-argument",
-                Severity.ERROR,
-                f"`{canonical}` takes no value",
-                f"`{canonical}` is an on/off switch; `{' '.join([name, *following]) if not occ.inline else tok}` "
-                + (
-                    f"fails with `argument {canonical}: ignored explicit argument '{inline}'`."
+                captures={"flag": canonical},
+                text={
+                    "written": tok if occ.inline else " ".join([name, *following]),
+                    "outcome": f"fails with `argument {canonical}: ignored explicit argument '{inline}'`"
                     if occ.inline
-                    else f"leaves `{' '.join(following)}` as unrecognized arguments."
-                ),
+                    else f"leaves `{' '.join(following)}` as unrecognized arguments",
+                },
                 fixes=[
                     FixAction(
                         "flag_set",
@@ -200,33 +181,29 @@ def _occurrence(
                         "flag_remove", {"step": fix_step, "flag": name}, label=f"Remove `{tok}`"
                     ),
                 ],
-                captures={"flag": canonical},
                 step=fix_step,
             )
         return
     vals, extra = list(occ.values), list(occ.extra)
     if not vals and spec.nargs not in ("*", "?"):
-        out.add(
+        out.emit(
             "option-missing-value",
-            "invalid-argument-value",
-            Severity.ERROR,
-            f"`{canonical}` has no value",
-            f"argparse stops with `argument {canonical}: expected "
-            f"{'at least one argument' if spec.nargs == '+' else 'one argument'}`.",
             captures={"flag": canonical},
+            text={"expected": "at least one argument" if spec.nargs == "+" else "one argument"},
             step=fix_step,
         )
     for v in vals:
         problem = _valid_value(spec, v)
         if problem:
             better = _value_fix(spec, v)
-            out.add(
+            out.emit(
                 "invalid-argument-value",
-                "invalid-argument-value",
-                Severity.ERROR,
-                f"`{canonical} {v}` is not accepted",
-                f"argparse stops with `argument {canonical}: {problem}`."
-                + (f" Use `{canonical} {better}`." if better else ""),
+                captures={"flag": canonical, "value": v},
+                text={
+                    "problem": problem,
+                    "use": f" Use `{canonical} {better}`." if better else None,
+                    **_value_advice(spec, better),
+                },
                 fixes=[
                     FixAction(
                         "flag_set",
@@ -236,18 +213,19 @@ def _occurrence(
                 ]
                 if better
                 else [],
-                advice=_value_advice(spec, better),
-                captures={"flag": canonical, "value": v},
-                priority=70,
                 step=fix_step,
             )
     if extra:
-        out.add(
+        out.emit(
             "stray-argument",
-            "unknown-argument",
-            Severity.ERROR,
-            f"Extra value(s) after `{canonical}`: {' '.join(extra)}",
-            f"`{canonical}` takes one value; argparse stops with `unrecognized arguments: {' '.join(extra)}`.",
+            captures={"flag": canonical},
+            text={
+                "lead": "Extra value(s) after",
+                "after": canonical,
+                "tail": f": {' '.join(extra)}",
+                "first": f"`{canonical}` takes one value; ",
+                "tokens": " ".join(extra),
+            },
             fixes=[
                 FixAction(
                     "flag_set",
@@ -255,18 +233,13 @@ def _occurrence(
                     label=f"Keep `{canonical} {vals[0] if vals else ''}`".rstrip() + "`",
                 )
             ],
-            captures={"flag": canonical},
             step=fix_step,
         )
     if seen[canonical] == 2:
-        out.add(
+        out.emit(
             "option-repeated",
-            "invalid-argument-value",
-            Severity.WARNING,
-            f"`{canonical}` is given more than once",
-            f"argparse keeps the last value (`{' '.join(state.values.get(canonical, vals))}`); the earlier one is ignored.",
             captures={"flag": canonical},
-            priority=20,
+            text={"kept": " ".join(state.values.get(canonical, vals))},
             step=fix_step,
         )
 
@@ -353,31 +326,31 @@ def _unknown(
             if rep.target
             else ""
         )
-        out.add(
+        out.emit(
             "unknown-argument",
-            "unknown-argument",
-            Severity.ERROR,
-            f"`{name}` does not exist" + (f"; use {target}" if target else ""),
-            f"argparse stops with `unrecognized arguments: {shown}`"
-            + (f": {rep.why}" if rep.why else "")
-            + ".",
-            fixes=_replacement_fixes(name, rep, fix_step, values, state),
             captures={"flag": name, "replacement": rep.target},
+            text={
+                "rest": " does not exist" + (f"; use {target}" if target else ""),
+                "why": f"argparse stops with `unrecognized arguments: {shown}`"
+                + (f": {rep.why}" if rep.why else "")
+                + ".",
+            },
+            fixes=_replacement_fixes(name, rep, fix_step, values, state),
             priority=65,
             step=fix_step,
         )
         return
     if not launcher and name in hunyuan_options():
-        out.add(
+        out.emit(
             "unknown-argument",
-            "unknown-argument",
-            Severity.ERROR,
-            f"`{name}` is a HunyuanVideo option",
-            f"The Wan scripts do not have it: `unrecognized arguments: {shown}`.",
+            captures={"flag": name},
+            text={
+                "rest": " is a HunyuanVideo option",
+                "why": f"The Wan scripts do not have it: `unrecognized arguments: {shown}`.",
+            },
             fixes=[
                 FixAction("flag_remove", {"step": fix_step, "flag": name}, label=f"Remove `{name}`")
             ],
-            captures={"flag": name},
             priority=65,
             step=fix_step,
         )
@@ -395,20 +368,18 @@ def _unknown(
     fixes.append(
         FixAction("flag_remove", {"step": fix_step, "flag": name}, label=f"Remove `{name}`")
     )
-    out.add(
+    out.emit(
         "unknown-argument",
-        "unknown-argument",
-        Severity.ERROR,
-        f"Unknown option `{name}`" + (f" (did you mean `{hit}`?)" if hit else ""),
-        (
-            "`accelerate launch` has no such option (it stops with an argparse error)."
-            if launcher
-            else f"{STEP_SCRIPTS.get(step, 'the script')} has no such option: argparse stops with "
-            f"`unrecognized arguments: {shown}`."
-        ),
-        fixes=fixes,
         captures={"flag": name, "suggestion": hit or ""},
-        priority=60,
+        text={
+            "lead": "Unknown option ",
+            "rest": f" (did you mean `{hit}`?)" if hit else None,
+            "why": "`accelerate launch` has no such option (it stops with an argparse error)."
+            if launcher
+            else f"{STEP_SCRIPTS.get(step, 'the script')} has no such option: argparse stops "
+            f"with `unrecognized arguments: {shown}`.",
+        },
+        fixes=fixes,
         step=fix_step,
     )
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from wantui.core.args.semantics import semantic_map
 from wantui.core.args.state import ArgState, StepFindings
-from wantui.core.finding import Severity
 from wantui.core.fixactions import FixAction
 
 BOUND_USES = ("divides", "modulus", "range", "loop")
@@ -51,14 +50,10 @@ def check_values(state: ArgState, out: StepFindings) -> None:
 def _not_positive(
     state: ArgState, out: StepFindings, name: str, value: str, use: dict[str, str]
 ) -> None:
-    out.add(
+    out.emit(
         "option-not-positive",
-        "invalid-argument-value",
-        Severity.ERROR,
-        f"{name} {value} must be above 0",
-        f"musubi-tuner {EFFECT[use['use']]} ({use['at']}); argparse accepts it, so the "
-        "run fails or does nothing only after the models have loaded.",
         captures={"flag": name, "value": value},
+        text={"effect": EFFECT[use["use"]], "at": use["at"]},
         fixes=[
             FixAction(
                 "flag_remove",
@@ -66,7 +61,6 @@ def _not_positive(
                 label=f"Remove {state.flag(name)} (musubi's default)",
             )
         ],
-        priority=60,
     )
 
 
@@ -84,14 +78,8 @@ def _key_values(
         if item.count("=") > 1
         else "has no key"
     )
-    out.add(
+    out.emit(
         "key-value-arg-malformed",
-        "invalid-argument-value",
-        Severity.ERROR,
-        f"{name} item `{item}` is not key=value",
-        f'musubi-tuner unpacks every item with `key, value = arg.split("=")` ({uses[0]["at"]}): '
-        f"`{item}` {why}, which raises `ValueError` after the models have loaded. "
-        "Write each item as key=value (e.g. `loraplus_lr_ratio=4`, `weight_decay=0.01`).",
         captures={"flag": name, "value": item},
-        priority=60,
+        text={"at": uses[0]["at"], "why": why},
     )

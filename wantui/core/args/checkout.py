@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from wantui.core.args.catalog import STEP_SCRIPTS, ArgSpec, specs_of
-from wantui.core.finding import Finding, Severity
+from wantui.core.finding import Finding
 from wantui.core.versions import BUNDLED, holds, parse_version
 
 if TYPE_CHECKING:
@@ -510,20 +510,16 @@ def reference_findings(ref: Reference, used: Mapping[str, Any]) -> list[Finding]
     musubi-tuner has, and a found checkout that could not be read. ``used``: step ->
     the step's :class:`~wantui.core.args.options.ArgView`."""
     from wantui.core.args.catalog import script_options
-    from wantui.core.findings import make_finding
+    from wantui.core.findings import emit
 
     out: list[Finding] = []
     if ref.checkout is not None and ref.problem:
         out.append(
-            make_finding(
+            emit(
                 "musubi-checkout-unreadable",
-                "unknown-argument",
-                Severity.INFO,
-                "Checked against the bundled musubi-tuner v0.3.4 catalog",
-                f"The musubi-tuner at {ref.checkout.root} was found but not used: {ref.problem}.",
                 origin="check",
-                priority=3,
                 steps=(),
+                text={"root": ref.checkout.root, "problem": ref.problem},
             )
         )
     if not ref.from_install:
@@ -536,16 +532,11 @@ def reference_findings(ref: Reference, used: Mapping[str, Any]) -> list[Finding]
                       bundled and o.name in mine})  # fmt: skip
         for name in new:
             out.append(
-                make_finding(
+                emit(
                     "option-from-install",
-                    "unknown-argument",
-                    Severity.INFO,
-                    f"`{name}` exists in your musubi-tuner; wantui knows it from your install",
-                    f"The bundled catalog (musubi-tuner {BUNDLED_VERSION}) does not have `{name}`;"
-                    f" {ref.describe()} does, so {script} accepts it.",
                     origin="check",
                     captures={"flag": name, "step": step},
-                    priority=3,
+                    text={"bundled": BUNDLED_VERSION, "install": ref.describe(), "script": script},
                     steps=(step,),
                 )
             )

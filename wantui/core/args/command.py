@@ -17,7 +17,7 @@ from wantui.core.dataset.positions import scan_positions
 from wantui.core.dataset.scan import scan_findings
 from wantui.core.errors import WantuiError
 from wantui.core.finding import Finding, Location, Severity, sort_findings
-from wantui.core.findings import make_finding
+from wantui.core.findings import emit
 from wantui.core.fixactions import FixAction
 from wantui.core.project import Project, Step
 
@@ -45,36 +45,24 @@ def dataset_findings(path: Path, cwd: Path, *, shown: str | None = None, scan_st
     """Check and scan a dataset config named by a command or a project."""
     if not path.exists():
         return [
-            make_finding(
-                rule="dataset-config-not-found",
-                catalog="dataset-config-not-found",
-                severity=Severity.ERROR,
-                title="Dataset config not found",
-                message=f"`{shown or path}` does not exist (resolved from {cwd} to `{path}`"
-                + (
-                    f", a symlink that leads nowhere: {_link_problem(path)}"
-                    if path.is_symlink()
-                    else ""
-                )
-                + "); musubi-tuner stops with `ValueError: file not found`.",
+            emit(
+                "dataset-config-not-found",
                 origin="check",
                 location=Location(str(path)),
-                priority=90,
                 captures={"path": str(path)},
+                text={
+                    "shown": shown or path,
+                    "cwd": cwd,
+                    "link": f", a symlink that leads nowhere: {_link_problem(path)}"
+                    if path.is_symlink()
+                    else None,
+                },
                 steps=(),
             )
         ]
     if path.suffix.lower() not in (".toml", ".json"):
-        bad_ext = make_finding(
-            rule="dataset-config-format",
-            catalog="toml-parse-error",
-            severity=Severity.ERROR,
-            title="The dataset config must end in .toml or .json",
-            message="musubi-tuner stops with `not supported config file format` for any other extension.",
-            origin="check",
-            location=Location(str(path)),
-            priority=85,
-            steps=(),
+        bad_ext = emit(
+            "dataset-config-format", origin="check", location=Location(str(path)), steps=()
         )
     else:
         bad_ext = None
@@ -82,15 +70,11 @@ def dataset_findings(path: Path, cwd: Path, *, shown: str | None = None, scan_st
         text = read_config_text(path)
     except WantuiError as err:
         return [
-            make_finding(
-                rule="dataset-config-unreadable",
-                catalog="toml-parse-error",
-                severity=Severity.ERROR,
-                title="The dataset config cannot be read",
-                message=err.message,
+            emit(
+                "dataset-config-unreadable",
                 origin="check",
                 location=Location(str(path), err.line, err.column),
-                priority=90,
+                text={"error": err.message},
                 steps=(),
             )
         ]
@@ -108,21 +92,8 @@ def dataset_findings(path: Path, cwd: Path, *, shown: str | None = None, scan_st
 
 def typography_finding(changes: list[str]) -> Finding:
     """Smart punctuation from a web page or a document (the checks ran on the ASCII)."""
-    return make_finding(
-        rule="command-typography",
-        catalog="unknown-argument",
-        severity=Severity.ERROR,
-        title="The command has typographic characters from a web page or document",
-        message="The shell passes them as typed and musubi-tuner stops with `unrecognized "
-        f"arguments` (or a wrong value): {'; '.join(changes)}. The other checks read the "
-        "command as it was meant.",
-        advice=[
-            "Retype the dashes and quotes, or use `wantui import`, which stores the "
-            "corrected command in wantui.toml."
-        ],
-        origin="check",
-        priority=92,
-        steps=(),
+    return emit(
+        "command-typography", origin="check", text={"changes": "; ".join(changes)}, steps=()
     )
 
 
@@ -142,14 +113,15 @@ def check_parsed(
     findings += arg_findings
     if dataset and parsed.dataset_config and foreign_windows_path(parsed.dataset_config):
         findings.append(
-            make_finding(
-                rule="dataset-config-windows-path",
-                catalog="dataset-config-not-found",
-                severity=Severity.INFO,
-                title="The dataset config is a Windows path",
-                message=f"`{parsed.dataset_config}` cannot be read from this machine; run `wantui check` on the "
-                "Windows machine to check it.",
+            emit(
+                "dataset-config-windows-path",
                 origin="check",
+                text={
+                    "config": parsed.dataset_config,
+                    "why": "cannot be read from this machine; run `wantui check` on the Windows "
+                    "machine to check it.",
+                },
+                severity=Severity.INFO,
                 priority=5,
                 steps=(),
             )
@@ -220,32 +192,26 @@ def check_project(project: Project, *, steps: list[str] | None = None) -> list[F
     ds_path = project.dataset_config_path()
     if ds_path is None:
         findings.append(
-            make_finding(
-                rule="dataset-config-unset",
-                catalog="dataset-config-not-found",
-                severity=Severity.ERROR,
-                title="No dataset config in the project",
-                message="Set `dataset_config` in [project] of wantui.toml.",
+            emit(
+                "dataset-config-unset",
                 origin="check",
                 location=Location(str(project.file)),
-                priority=90,
                 steps=(),
             )
         )
     elif project.dataset_config and foreign_windows_path(project.dataset_config):
         # an imported .bat: joining C:\... onto this folder gave a nonsense "not found" path
         findings.append(
-            make_finding(
-                rule="dataset-config-windows-path",
-                catalog="dataset-config-not-found",
-                severity=Severity.ERROR,
-                title="The dataset config is a Windows path",
-                message=f"`{project.dataset_config}` is a Windows path, which this machine cannot "
-                "open. Copy the TOML here and set `dataset_config` in [project] to its path "
-                "(forward slashes), or run wantui on the Windows machine.",
+            emit(
+                "dataset-config-windows-path",
                 origin="check",
                 location=Location(str(project.file)),
-                priority=90,
+                text={
+                    "config": project.dataset_config,
+                    "why": "is a Windows path, which this machine cannot open. Copy the TOML here "
+                    "and set `dataset_config` in [project] to its path (forward slashes), or "
+                    "run wantui on the Windows machine.",
+                },
                 steps=(),
             )
         )
@@ -273,15 +239,11 @@ def check_project(project: Project, *, steps: list[str] | None = None) -> list[F
         states[name] = state
         if step.launcher != "accelerate" and step.launch_args:
             findings.append(
-                make_finding(
-                    rule="launch-args-unused",
-                    catalog="unknown-argument",
-                    severity=Severity.INFO,
-                    title=f"[steps.{name}] launch_args are ignored",
-                    message='launch_args apply only with `launcher = "accelerate"`.',
+                emit(
+                    "launch-args-unused",
                     origin="check",
                     location=loc,
-                    priority=5,
+                    text={"step": name},
                     steps=(),
                 )
             )
@@ -305,15 +267,11 @@ def _script_checks(project: Project, step: Step, loc: Location) -> list[Finding]
     out = script_findings(parsed, project.root, location=loc)
     if parsed.step is not None and not parsed.other_arch and parsed.step != step.name:
         out.append(
-            make_finding(
-                rule="step-script-mismatch",
-                catalog="wrong-architecture-script",
-                severity=Severity.ERROR,
-                title=f"[steps.{step.name}] runs {parsed.script_name}",
-                message=f"The {step.name} step runs the script of the {parsed.step} step.",
+            emit(
+                "step-script-mismatch",
                 origin="check",
                 location=loc,
-                priority=80,
+                text={"step": step.name, "script": parsed.script_name, "script_step": parsed.step},
                 steps=(),
             )
         )
@@ -331,13 +289,11 @@ def cross_checks(project: Project, states: Mapping[str, ArgView] | None = None) 
         task = train.get("--task") or "t2v-14B"
         if task in I2V_TASKS and not (latents.has("--i2v") or latents.has("--clip")):
             out.append(
-                make_finding(
-                    rule="i2v-latents-without-i2v",
-                    catalog="i2v-cache-mismatch",
-                    severity=Severity.ERROR,
-                    title=f"--task {task} but latent caching has no --i2v",
-                    message="I2V training reads `latents_image` from the latent caches; without --i2v they are "
-                    "missing and training fails at the first step with `KeyError: 'latents_image'`.",
+                emit(
+                    "i2v-latents-without-i2v",
+                    origin="check",
+                    location=_step_location(project, "latents"),
+                    text={"task": task},
                     fixes=[
                         FixAction(
                             "flag_add",
@@ -345,38 +301,24 @@ def cross_checks(project: Project, states: Mapping[str, ArgView] | None = None) 
                             label="Add --i2v to latent caching",
                         )
                     ],
-                    origin="check",
-                    location=_step_location(project, "latents"),
-                    steps=("latents", "train"),
-                    priority=75,
                 )
             )
         if task in ("i2v-14B", "flf2v-14B") and not latents.has("--clip"):
             out.append(
-                make_finding(
-                    rule="i2v-latents-without-clip",
-                    catalog="i2v-cache-mismatch",
-                    severity=Severity.ERROR,
-                    title=f"--task {task} (Wan2.1 I2V) but latent caching has no --clip",
-                    message="Wan2.1 I2V trains on CLIP image features cached with --clip "
-                    "(`models_clip_open-clip-xlm-roberta-large-vit-huge-14.pth`); without it: `KeyError: 'clip'`.",
+                emit(
+                    "i2v-latents-without-clip",
                     origin="check",
                     location=_step_location(project, "latents"),
-                    steps=("latents", "train"),
-                    priority=70,
+                    text={"task": task},
                 )
             )
         if task not in I2V_TASKS and latents.has("--i2v") and "FC" not in task:
             out.append(
-                make_finding(
-                    rule="t2v-latents-with-i2v",
-                    catalog="i2v-cache-mismatch",
-                    severity=Severity.INFO,
-                    title=f"Latent caching has --i2v but --task {task} is text-to-video",
-                    message="The extra image latents are cached but unused.",
+                emit(
+                    "t2v-latents-with-i2v",
                     origin="check",
                     location=_step_location(project, "latents"),
-                    priority=5,
+                    text={"task": task},
                     steps=(),
                 )
             )
@@ -386,16 +328,11 @@ def cross_checks(project: Project, states: Mapping[str, ArgView] | None = None) 
         if own and project.dataset_config and given:
             if _resolve(project.root, own) != project.dataset_config_path():
                 out.append(
-                    make_finding(
-                        rule="dataset-config-differs",
-                        catalog="cache-missing",
-                        severity=Severity.WARNING,
-                        title=f"[steps.{name}] uses another dataset config",
-                        message=f"`{own}` instead of the project's `{project.dataset_config}`: caches written by one "
-                        "step are not found by another.",
+                    emit(
+                        "dataset-config-differs",
                         origin="check",
                         location=_step_location(project, name),
-                        priority=50,
+                        text={"step": name, "own": own, "project_config": project.dataset_config},
                         steps=(),
                     )
                 )

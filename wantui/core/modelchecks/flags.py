@@ -154,7 +154,13 @@ def _precision_findings(project: Project, ref: ModelRef) -> list[Finding]:
             emit(
                 "precision-mismatch",
                 **model_at(ref),
-                text={"dtype": dtype, "why": why, "why_short": why.split(";")[0]},
+                text={
+                    "dtype": dtype,
+                    "setting": f" but {why.split(';')[0]}",
+                    "lead": f"{ref.path} stores {dtype} weights and {why}: training stops with"
+                    " 'AssertionError: ",
+                    "tail": "'.",
+                },
                 fixes=fixes,
             )
         )
@@ -179,6 +185,7 @@ def _precision_findings(project: Project, ref: ModelRef) -> list[Finding]:
             emit(
                 "fp8-scaled-without-base",
                 **model_at(ref),
+                text={"lead": "Training stops with '", "tail": "'."},
                 fixes=[
                     FixAction(
                         "flag_add", {"step": "train", "flag": "--fp8_base"}, label="Add --fp8_base"
