@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from wantui.core.rules.examples import read_marked_log
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -32,11 +34,17 @@ def test_ci_runs_the_readme_test_command() -> None:
 def test_quick_start_example_exists_and_diagnoses() -> None:
     first = _quick_start_commands()[0]
     args = shlex.split(first.split("&&", 1)[1])
-    assert args[:2] == ["wantui", "diagnose"]
-    log = ROOT / args[2]
+    # the example log without its fixture markers, piped in
+    assert args[:3] == ["grep", "-v", "^#="] and args[4:] == ["|", "wantui", "diagnose", "-"]
+    log = ROOT / args[3]
     assert log.is_file()
+    plain = b"".join(
+        line for line in log.read_bytes().splitlines(keepends=True) if not line.startswith(b"#=")
+    )
+    assert plain == read_marked_log(log).data
     out = subprocess.run(
-        [sys.executable, "-m", "wantui", "diagnose", "--json", str(log)],
+        [sys.executable, "-m", "wantui", "diagnose", "--json", "-"],
+        input=plain.decode("utf-8"),
         capture_output=True,
         text=True,
         cwd=ROOT,
