@@ -354,3 +354,34 @@ def test_rules_check_reports_a_broken_user_example(tmp_path: Path) -> None:
     assert any("stray.log: no #=MATCH=# or #=NOMATCH=# marker" in x for x in report.stray_examples)
     (folder / "examples" / "t-caption.neg.log").unlink()
     assert "t-caption: no negative example" in check_rules(rs, coverage=False).missing_examples
+
+
+# -- the re-bless switch ---------------------------------------------------------------
+def test_bless_rewrites_layout_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tests.bless as bless
+
+    monkeypatch.setattr(bless, "BLESS", True)
+    log = tmp_path / "x.log"
+    log.write_bytes(b'#=VERDICT=#  {"note": "n", "catalog": []}\nline\n')
+    bless.check_marker_layout(log)
+    assert log.read_bytes() == b'#=VERDICT=# {"catalog": [], "note": "n"}\nline\n'
+    log.write_bytes(b"#=VERDICT=# {broken\nline\n")  # never repaired
+    with pytest.raises(WantuiError):
+        bless.check_marker_layout(log)
+    assert log.read_bytes() == b"#=VERDICT=# {broken\nline\n"
+
+    golden = tmp_path / "g.fixed.toml"
+    with pytest.raises(pytest.fail.Exception, match="never creates one"):
+        bless.check_golden(golden, b"a = 1\n")
+    assert not golden.exists()
+    golden.write_bytes(b"a = 2\n")  # a real difference: still a failure, file untouched
+    with pytest.raises(AssertionError):
+        bless.check_golden(golden, b"a = 1\n")
+    assert golden.read_bytes() == b"a = 2\n"
+    golden.write_bytes(b"a = 1\r\n")  # layout only: rewritten
+    bless.check_golden(golden, b"a = 1\n")
+    assert golden.read_bytes() == b"a = 1\n"
+    monkeypatch.setattr(bless, "BLESS", False)
+    golden.write_bytes(b"a = 1\r\n")
+    with pytest.raises(AssertionError):
+        bless.check_golden(golden, b"a = 1\n")
