@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
+from tests.cli_helpers import cli_env, run_wantui
 
 # a check that emits an undeclared id, names a template value it does not pass, or offers a
 # fix its declaration does not list fails the test that reaches it (wantui/core/findings.py);
@@ -79,3 +83,28 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "snap_compare" in getattr(item, "fixturenames", ()):
             item.add_marker(skip)
+
+
+@pytest.fixture
+def wantui_cli(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Callable[..., subprocess.CompletedProcess]:
+    """Runs the real CLI (`python -m wantui ARGS`, a subprocess) with a clean environment:
+    its own empty HOME and XDG folders (no user rules, config or hub login of the machine),
+    no colour, no debug output, no WANTUI_RULES_PATH or HF_TOKEN. Call it as
+    ``wantui_cli(*args, cwd=..., env={...extra}, timeout=..., input=..., text=...)``; it
+    returns the CompletedProcess (returncode, stdout, stderr)."""
+    home = tmp_path_factory.mktemp("home")
+    clean = cli_env(
+        HOME=str(home),
+        XDG_CONFIG_HOME=str(home / ".config"),
+        XDG_CACHE_HOME=str(home / ".cache"),
+        XDG_DATA_HOME=str(home / ".local" / "share"),
+    )
+    for name in ("WANTUI_RULES_PATH", "HF_TOKEN", "HF_HUB_OFFLINE"):
+        clean.pop(name, None)
+
+    def run(*args: str, env: dict[str, str] | None = None, **kw) -> subprocess.CompletedProcess:
+        return run_wantui(*args, env={**clean, **(env or {})}, **kw)
+
+    return run

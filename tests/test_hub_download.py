@@ -7,9 +7,11 @@ import os
 import subprocess
 import sys
 import uuid
+from pathlib import Path
 
 import pytest
 
+from tests.cli_helpers import run_wantui
 from tests.hubserver import HubServer
 from wantui.core.errors import WantuiError
 from wantui.core.hub import CATALOG, download, resolve_spec
@@ -211,30 +213,12 @@ def test_full_disk_while_writing(hub, small_fs):
 
 
 def test_cli_download(hub, tmp_path):
-    env = dict(os.environ)
-    r = subprocess.run(
-        [sys.executable, "-m", "wantui", "download", "t5", "--dest", str(tmp_path / "m")],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    r = run_wantui("download", "t5", "--dest", str(tmp_path / "m"))
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == str(tmp_path / "m" / T5)
-    r = subprocess.run(
-        [sys.executable, "-m", "wantui", "download", f"{REPO}/nope.pth", "--dest", str(tmp_path)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    r = run_wantui("download", f"{REPO}/nope.pth", "--dest", str(tmp_path))
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
-    r = subprocess.run(
-        [sys.executable, "-m", "wantui", "download", "--list", "--json"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    r = run_wantui("download", "--list", "--json")
     assert r.returncode == 0 and '"t5"' in r.stdout
 
 
@@ -307,3 +291,70 @@ def test_linked_partial_folder_or_file_is_refused(hub, tmp_path):
     with pytest.raises(WantuiError, match="symlink"):
         download("t5", dest)
     assert victim.read_bytes() == b"mine\n"
+
+
+# -- names pasted from a browser or a guide, through the real CLI ---------------------------
+# A `../..` spec crashed with exit 3 (the hub client's validation error), a `..` inside the
+# file path went to the hub as is, and the file URL users copy from the hub's web page was
+# "unknown".
+
+
+@pytest.fixture
+def hub_env(tmp_path: Path) -> dict[str, str]:
+    # nothing here may reach the network: an unreachable endpoint for the refusals
+    return {
+        "HF_ENDPOINT": "http://127.0.0.1:9",
+        "HF_HUB_DISABLE_XET": "1",
+        "HF_HOME": str(tmp_path / "hfhome"),
+    }
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    ("spec", "needle"),
+    [
+        ("../../etc/passwd", "not a hub repository id"),
+        ("Wan-AI/Wan2.1-T2V-1.3B/../../x", "not a file path inside a repository"),
+        ("Wan-AI/Wan2.1-T2V-1.3B/a\\b", "not a file path inside a repository"),
+        (".bad/repo/file.pth", "not a hub repository id"),
+        ("a--b/repo/file.pth", "not a hub repository id"),
+        (
+            f"https://huggingface.co/{REPO}/resolve/abc123/models_t5_umt5-xxl-enc-bf16.pth",
+            "--revision abc123",
+        ),
+    ],
+)
+def test_bad_specs_are_one_line_usage_errors(
+    tmp_path: Path, hub_env: dict[str, str], spec: str, needle: str, wantui_cli
+) -> None:
+    proc = wantui_cli(
+        "download", spec, "--dest", str(tmp_path / "m"), cwd=tmp_path, env=hub_env, timeout=40
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and needle in proc.stderr, proc.stderr
+    assert not (tmp_path / "m").exists()  # refused before anything is created
+
+
+@pytest.mark.timeout(60)
+def test_browser_url_downloads_the_file(
+    tmp_path: Path, hub_env: dict[str, str], wantui_cli
+) -> None:
+    data = os.urandom(100_000)
+    with HubServer(max_life=40) as hub:
+        hub.add(REPO, "models_t5_umt5-xxl-enc-bf16.pth", data)
+        hub_env["HF_ENDPOINT"] = hub.endpoint
+        url = (
+            f"https://huggingface.co/{REPO}/blob/main/models_t5_umt5-xxl-enc-bf16.pth?download=true"
+        )
+        proc = wantui_cli(
+            "download",
+            url,
+            "--dest",
+            str(tmp_path / "models"),
+            cwd=tmp_path,
+            env=hub_env,
+            timeout=40,
+        )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (tmp_path / "models" / "models_t5_umt5-xxl-enc-bf16.pth").read_bytes() == data
