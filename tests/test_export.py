@@ -156,3 +156,40 @@ def test_cli_writes_and_refuses_to_overwrite(tmp_path, capsys, monkeypatch):
     assert main(["export", "--project", str(project.root), "--bat", str(bat)]) == 0
     assert bat.read_bytes().count(b"\r\n") > 10
     assert main(["export", "--project", str(tmp_path / "nowhere"), "--sh", "-"]) == 2
+
+
+# -- a pasted command with quotes, `$(...)` and backquotes, exported and run
+
+
+def test_export_sh_runs_every_argument_verbatim_with_a_fake_python(
+    tmp_path: Path, wantui_cli
+) -> None:
+    """Quotes, $, backticks, % and spaces survive import -> wantui.toml -> .sh -> bash."""
+    fake = tmp_path / "bin" / "python"
+    fake.parent.mkdir()
+    fake.write_text('#!/bin/sh\nfor a in "$@"; do printf "[%s]\\n" "$a"; done\necho "ENV=$WAN_X"\n')
+    fake.chmod(0o755)
+    (tmp_path / "my data").mkdir()
+    (tmp_path / "my data" / "d.toml").write_text(
+        '[general]\nresolution = [960, 544]\n\n[[datasets]]\nvideo_directory = "vids"\n'
+    )
+    cmd = (
+        f"WAN_X='a b$c' {fake} wan_cache_latents.py --dataset_config 'my data/d.toml' "
+        "--vae \"models/va'e 100%.safetensors\" --note '$(touch pwned)' --x '`id`'"
+    )
+    assert wantui_cli("import", "--", cmd, cwd=tmp_path).returncode == 0
+    proc = wantui_cli("export", "--sh", "run.sh", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert os.access(tmp_path / "run.sh", os.X_OK)
+    again = wantui_cli("export", "--sh", "run.sh", cwd=tmp_path)
+    assert again.returncode == 2 and "--force" in again.stderr
+    run = subprocess.run(
+        ["bash", str(tmp_path / "run.sh")], cwd="/", capture_output=True, text=True, timeout=20
+    )
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert "[models/va'e 100%.safetensors]" in lines
+    assert "[$(touch pwned)]" in lines and "[`id`]" in lines
+    assert f"[{tmp_path / 'my data' / 'd.toml'}]" in lines
+    assert "ENV=a b$c" in lines
+    assert not (tmp_path / "pwned").exists()

@@ -1,13 +1,17 @@
-"""An installed (not editable) wantui carries its rules, their examples and the demo."""
+"""An installed (not editable) wantui carries its rules, their examples and the demo; the
+`wantui` console script and `python -m wantui` are the same program."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
 import pytest
+
+from tests.cli_helpers import cli_env, run_wantui
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -30,3 +34,29 @@ def test_wheel_ships_rules_examples_and_demo(tmp_path: Path) -> None:
     assert any(n.startswith("wantui/_rules/examples/") for n in names)
     assert any(n.startswith("wantui/data/demo/") for n in names)
     assert "wantui/core/probe/probe_script.py" in names
+
+
+def test_python_dash_m_wantui_matches_the_console_script(tmp_path: Path) -> None:
+    script = shutil.which("wantui", path=str(Path(sys.executable).parent))
+    if script is None:
+        pytest.skip("the wantui console script is not installed next to this python")
+    (tmp_path / "d.toml").write_text("[general]\nresolution = [960, 544]\nnum_frames = 3\n")
+    for args in (
+        ["check", "--dataset-config", "d.toml", "--json"],
+        ["check", "--dataset-config", "missing.toml"],
+        ["fix", "--dataset-config", "d.toml"],
+        ["import", "--dry-run", "--", "$ python wan_cache_latents.py --vae v"],
+        ["nosuchcommand"],
+    ):
+        a = subprocess.run(
+            [script, *args],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            env=cli_env(),
+            timeout=30,
+            stdin=subprocess.DEVNULL,
+        )
+        b = run_wantui(*args, cwd=tmp_path, timeout=30)
+        assert (a.returncode, a.stdout) == (b.returncode, b.stdout), args
+        assert "Traceback" not in a.stderr + b.stderr
