@@ -14,8 +14,12 @@ WANTUI = [sys.executable, "-m", "wantui"]
 
 
 def cli_env(**extra: str) -> dict[str, str]:
-    """This process's environment without colour or debug output, plus ``extra``."""
-    return {**os.environ, "NO_COLOR": "1", "WANTUI_DEBUG": "", **extra}
+    """This process's environment without colour or debug output, plus ``extra``. Not
+    PYTEST_CURRENT_TEST: it names the running test with its parameters, which may be
+    megabytes (more than the kernel takes for a child's environment)."""
+    env = {**os.environ, "NO_COLOR": "1", "WANTUI_DEBUG": "", **extra}
+    env.pop("PYTEST_CURRENT_TEST", None)
+    return env
 
 
 def run_wantui(

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli_helpers import one_line_error
 from wantui.cli.main import main
 from wantui.core.export import bat_quote, export_bat, export_sh
 from wantui.core.project import Project, Step, load_project, project_to_toml
@@ -193,3 +194,33 @@ def test_export_sh_runs_every_argument_verbatim_with_a_fake_python(
     assert f"[{tmp_path / 'my data' / 'd.toml'}]" in lines
     assert "ENV=a b$c" in lines
     assert not (tmp_path / "pwned").exists()
+
+
+# -- targets that are not regular files, through the real CLI
+
+
+def test_export_and_import_refuse_fifo_and_read_only_targets(tmp_path: Path, wantui_cli) -> None:
+    (tmp_path / "wantui.toml").write_text('[steps.train]\nargs = ["--dit", "x"]\n')
+    os.mkfifo(tmp_path / "run.sh")
+    one_line_error(
+        wantui_cli("export", "--sh", "run.sh", "--force", cwd=tmp_path, timeout=30), 2, "FIFO"
+    )
+    ro = tmp_path / "run.bat"
+    ro.write_text("old")
+    ro.chmod(0o444)
+    one_line_error(
+        wantui_cli("export", "--bat", "run.bat", "--force", cwd=tmp_path), 2, "read-only"
+    )
+    assert ro.read_text() == "old"
+    proj = tmp_path / "wantui.toml"
+    before = proj.read_bytes()
+    proj.chmod(0o444)
+    try:
+        one_line_error(
+            wantui_cli("import", "--", "python wan_cache_latents.py --vae v", cwd=tmp_path),
+            2,
+            "read-only",
+        )
+        assert proj.read_bytes() == before
+    finally:
+        proj.chmod(0o644)

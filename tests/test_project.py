@@ -132,3 +132,38 @@ def test_append_after_a_trailing_comment_is_never_swallowed(tmp_path: Path) -> N
     text = project_to_toml(p, base=ARGS_WITH_COMMENTS)
     (tmp_path / "wantui.toml").write_text(text, encoding="utf-8")
     assert load_project(tmp_path).steps["train"].args[-1] == "--gradient_checkpointing"
+
+
+# -- a project file written by Notepad, through the real CLI
+
+
+def test_project_file_with_bom_and_crlf_loads_and_fixes_keep_both(
+    tmp_path: Path, wantui_cli
+) -> None:
+    """Notepad writes a BOM and CRLF; tomlkit took the BOM for an empty key (exit 2 in
+    check, exit 3 in fix), and import added LF lines to a CRLF file."""
+    raw = (
+        '\ufeff[project]\r\nname = "x"\r\n[steps.train]\r\n'
+        'script = "wan_train_network.py"\r\nargs = ["--dit", "x"]\r\n'
+    ).encode()
+    proj = tmp_path / "wantui.toml"
+    proj.write_bytes(raw)
+    assert wantui_cli("check", cwd=tmp_path).returncode == 1  # findings, not a parse error
+    proc = wantui_cli(
+        "import", "--", "python wan_cache_latents.py --vae v.safetensors", cwd=tmp_path
+    )
+    assert proc.returncode == 0, proc.stderr
+    after_import = proj.read_bytes()
+    assert after_import.startswith(b"\xef\xbb\xbf[project]")
+    assert b"\n" not in after_import.replace(b"\r\n", b""), "mixed line ends"
+    assert b"wan_cache_latents.py" in after_import
+    proc = wantui_cli("fix", "--apply", "all", "--yes", cwd=tmp_path)
+    assert proc.returncode in (0, 1) and "Traceback" not in proc.stderr, proc.stderr
+    assert "internal error" not in proc.stderr
+    after_fix = proj.read_bytes()
+    assert after_fix != after_import
+    assert after_fix.startswith(b"\xef\xbb\xbf")
+    assert b"\n" not in after_fix.replace(b"\r\n", b"")
+    while wantui_cli("fix", "--undo", cwd=tmp_path).returncode == 0:
+        pass
+    assert proj.read_bytes() == after_import
