@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -21,19 +20,6 @@ from wantui.core.supervisor.procs import cap_log
 SECRET = "wandb_SECRET_0123456789abcdef"
 
 
-def wantui(
-    *args: str, cwd: Path, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "wantui", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, **(env or {})},
-    )
-
-
 @pytest.mark.parametrize("value", ['"false"', '"no"', "0", '""'])
 def test_enabled_must_be_a_boolean(tmp_path: Path, value: str) -> None:
     (tmp_path / "wantui.toml").write_text(f'[project]\nname = "n"\n[steps.te]\nenabled = {value}\n')
@@ -41,12 +27,12 @@ def test_enabled_must_be_a_boolean(tmp_path: Path, value: str) -> None:
         load_project(tmp_path)
 
 
-def test_import_keeps_secret_references(tmp_path: Path) -> None:
+def test_import_keeps_secret_references(tmp_path: Path, wantui_cli) -> None:
     cmd = (
         "WANDB_API_KEY=$WANDB_API_KEY HF_HOME=$HOME/hf python wan_train_network.py"
         " --task t2v-1.3B --log_with wandb --wandb_api_key ${WANDB_API_KEY} --output_dir $HOME/out"
     )
-    res = wantui(
+    res = wantui_cli(
         "import", "--project", str(tmp_path), "--", cmd, cwd=tmp_path,
         env={"WANDB_API_KEY": SECRET, "HOME": "/home/me"},
     )  # fmt: skip
@@ -88,7 +74,7 @@ def test_export_sh_expands_secret_references_when_run(tmp_path: Path) -> None:
     assert "a%WANDB_API_KEY%b" in bat and 'set "WANDB_API_KEY=%WANDB_API_KEY%"' in bat
 
 
-def test_hf_token_in_hf_endpoint_is_never_printed(tmp_path: Path) -> None:
+def test_hf_token_in_hf_endpoint_is_never_printed(tmp_path: Path, wantui_cli) -> None:
     token = "hf_SeCrEtToKeN1234567890abcdef"
     env = {
         "HF_ENDPOINT": f"http://user:{token}@127.0.0.1:9",  # nothing listens on port 9
@@ -97,23 +83,23 @@ def test_hf_token_in_hf_endpoint_is_never_printed(tmp_path: Path) -> None:
         "HF_HUB_ETAG_TIMEOUT": "2",
         "HF_HUB_OFFLINE": "0",
     }
-    res = wantui("download", "t5", "--dest", str(tmp_path / "m"), cwd=tmp_path, env=env)
+    res = wantui_cli("download", "t5", "--dest", str(tmp_path / "m"), cwd=tmp_path, env=env)
     assert res.returncode != 0
     assert token not in res.stdout + res.stderr, res.stderr
     assert "Traceback" not in res.stderr
 
 
-def test_unreadable_config_folder_does_not_stop_diagnose(tmp_path: Path) -> None:
+def test_unreadable_config_folder_does_not_stop_diagnose(tmp_path: Path, wantui_cli) -> None:
     """As root, permissions cannot be taken away: a name too long gives the same
     OSError from the config folder as a folder without read permission."""
     log = tmp_path / "train.log"
     log.write_text("torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB\n")
     env = {"XDG_CONFIG_HOME": str(tmp_path / ("c" * 300))}
-    res = wantui("diagnose", str(log), cwd=tmp_path, env=env)
+    res = wantui_cli("diagnose", str(log), cwd=tmp_path, env=env)
     assert res.returncode == 1, res.stderr
     assert "cuda-oom" in res.stdout or "CUDA" in res.stdout
     assert "cannot read the rule folder" in res.stderr
-    res = wantui("rules", "list", cwd=tmp_path, env=env)
+    res = wantui_cli("rules", "list", cwd=tmp_path, env=env)
     assert res.returncode == 0 and "cuda-oom" in res.stdout, res.stderr
 
 

@@ -25,50 +25,39 @@ from wantui.core.supervisor import latest_run
 pytestmark = pytest.mark.timeout(120)
 
 
-def wantui(*args: str, cwd: Path, **kw) -> subprocess.CompletedProcess[str]:  # noqa: ANN003
-    return subprocess.run(
-        [sys.executable, "-m", "wantui", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-        env={**os.environ, "NO_COLOR": "1"},
-        **kw,
-    )
-
-
 # -- wantui run ------------------------------------------------------------------------------
 
 
-def test_run_without_a_terminal_is_held_by_known_errors(tmp_path: Path) -> None:
+def test_run_without_a_terminal_is_held_by_known_errors(tmp_path: Path, wantui_cli) -> None:
     project = make_project(tmp_path)  # fake steps: no --vae, no --dit, no attention flag ...
-    r = wantui("run", cwd=tmp_path)
+    r = wantui_cli("run", cwd=tmp_path)
     assert r.returncode == 1, r.stderr
     assert "preflight of latents, te, train:" in r.stderr
     assert "error: Missing --vae" in r.stderr and "No attention flag" in r.stderr
     assert "not started" in r.stderr and "--force" in r.stderr
     assert latest_run(project) is None  # nothing ran
-    r = wantui("run", "--json", cwd=tmp_path)
+    r = wantui_cli("run", "--json", cwd=tmp_path)
     data = json.loads(r.stdout)
     assert r.returncode == 1 and data["run"] is None and data["preflight"]["held"] is True
     assert any(f["catalog"] == "missing-attention-flag" for f in data["findings"])
 
 
-def test_force_runs_anyway_and_only_the_chosen_steps_are_checked(tmp_path: Path) -> None:
+def test_force_runs_anyway_and_only_the_chosen_steps_are_checked(
+    tmp_path: Path, wantui_cli
+) -> None:
     project = make_project(tmp_path)
-    r = wantui("run", "--force", "--steps", "te", cwd=tmp_path)
+    r = wantui_cli("run", "--force", "--steps", "te", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "preflight of te:" in r.stderr and "--force: starting anyway" in r.stderr
     assert "Missing --t5" in r.stderr and "Missing --vae" not in r.stderr  # latents not run
     assert latest_run(project) is not None
 
 
-def test_a_run_with_nothing_known_starts_without_asking(tmp_path: Path) -> None:
+def test_a_run_with_nothing_known_starts_without_asking(tmp_path: Path, wantui_cli) -> None:
     from tests.test_check_catalog_rows import build  # a healthy project, stand-in scripts
 
     project = build(tmp_path)
-    r = wantui("run", "--steps", "latents", cwd=tmp_path)
+    r = wantui_cli("run", "--steps", "latents", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "preflight of latents: nothing found" in r.stderr and "not started" not in r.stderr
     assert latest_run(project).status == "succeeded"
@@ -183,12 +172,12 @@ def test_gate_uses_the_cached_probe_and_the_steps_that_run(tmp_path: Path) -> No
     assert preflight_gate(project, None, skip_cached=True).steps == ["train"]
 
 
-def test_doctor_saves_the_probe_that_run_then_uses(tmp_path: Path) -> None:
+def test_doctor_saves_the_probe_that_run_then_uses(tmp_path: Path, wantui_cli) -> None:
     make_project(tmp_path)
-    r = wantui("doctor", "--fast", "--probe-timeout", "60", cwd=tmp_path)
+    r = wantui_cli("doctor", "--fast", "--probe-timeout", "60", cwd=tmp_path)
     assert r.returncode in (0, 1), r.stderr
     assert (tmp_path / CACHE_FILE).is_file()
-    r = wantui("run", cwd=tmp_path)
+    r = wantui_cli("run", cwd=tmp_path)
     assert "as probed" in r.stderr, r.stderr
 
 

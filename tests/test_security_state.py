@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -30,18 +29,6 @@ target_frames = [17]
 """
 HOSTILE_NAME = "ds$(touch${IFS}PWNED).toml"  # runs `touch PWNED` if ever sourced by a shell
 BASHRC = "# the user's shell startup\nexport PATH=$HOME/bin:$PATH\n"
-
-
-def wantui(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "wantui", *args],
-        cwd=cwd,
-        input="",
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "NO_COLOR": "1"},
-    )
 
 
 def snapshot(folder: Path) -> dict[str, bytes | str]:
@@ -97,7 +84,7 @@ LAYOUTS = {
 
 @pytest.mark.parametrize("layout", [*LAYOUTS, ".wantui->~/dotdir"])
 def test_linked_state_is_refused_and_nothing_outside_is_written(
-    home_and_project: tuple[Path, Path], layout: str
+    home_and_project: tuple[Path, Path], layout: str, wantui_cli
 ) -> None:
     home, proj = home_and_project
     if layout == ".wantui->~/dotdir":
@@ -107,7 +94,7 @@ def test_linked_state_is_refused_and_nothing_outside_is_written(
         LAYOUTS[layout](home, proj / ".wantui")
     before_home = snapshot(home)
     before_ds = (proj / HOSTILE_NAME).read_bytes()
-    r = wantui("fix", "--dataset-config", HOSTILE_NAME, "--apply", "all", "--yes", cwd=proj)
+    r = wantui_cli("fix", "--dataset-config", HOSTILE_NAME, "--apply", "all", "--yes", cwd=proj)
     assert r.returncode in (1, 2), r.stdout + r.stderr
     assert "Traceback" not in r.stderr
     said = r.stdout + r.stderr
@@ -116,13 +103,13 @@ def test_linked_state_is_refused_and_nothing_outside_is_written(
     assert (proj / HOSTILE_NAME).read_bytes() == before_ds  # no fix without its record
     assert not list(home.parent.rglob("PWNED"))
     # undo reads the same state: refused too, still nothing written
-    r = wantui("fix", "--dataset-config", HOSTILE_NAME, "--undo", "--force", cwd=proj)
+    r = wantui_cli("fix", "--dataset-config", HOSTILE_NAME, "--undo", "--force", cwd=proj)
     assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
     assert snapshot(home) == before_home
 
 
 def test_planted_link_at_the_next_backup_name_is_replaced_not_followed(
-    home_and_project: tuple[Path, Path],
+    home_and_project: tuple[Path, Path], wantui_cli
 ) -> None:
     """The backup name is predictable (file name, second, sha of the old bytes): links
     planted at the next seconds' names must be replaced by the backup, not written through."""
@@ -135,13 +122,13 @@ def test_planted_link_at_the_next_backup_name_is_replaced_not_followed(
         stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(now + dt))
         (backups / f"{HOSTILE_NAME}.{stamp}.{sha}.bak").symlink_to(home / f"planted{dt}")
     before_home = snapshot(home)
-    r = wantui("fix", "--dataset-config", HOSTILE_NAME, "--apply", "all", "--yes", cwd=proj)
+    r = wantui_cli("fix", "--dataset-config", HOSTILE_NAME, "--apply", "all", "--yes", cwd=proj)
     assert r.returncode == 0, r.stdout + r.stderr
     assert snapshot(home) == before_home
     assert "num_frames" not in (proj / HOSTILE_NAME).read_text()
     made = [p for p in backups.iterdir() if not p.is_symlink()]
     assert len(made) == 1 and made[0].read_text() == DATASET
-    r = wantui("fix", "--dataset-config", HOSTILE_NAME, "--undo", cwd=proj)
+    r = wantui_cli("fix", "--dataset-config", HOSTILE_NAME, "--undo", cwd=proj)
     assert r.returncode == 0, r.stderr
     assert (proj / HOSTILE_NAME).read_text() == DATASET
     assert not list(home.parent.rglob("PWNED"))
@@ -179,14 +166,14 @@ def craft(proj: Path, file: Path, *, after: str | None, role: str = "dataset_con
 
 @pytest.mark.parametrize("force", [False, True])
 def test_undo_never_overwrites_a_file_outside_the_project(
-    home_and_project: tuple[Path, Path], force: bool
+    home_and_project: tuple[Path, Path], force: bool, wantui_cli
 ) -> None:
     home, proj = home_and_project
     target = home / ".bashrc"
     craft(proj, target, after=_sha(target.read_bytes()))  # the after-hash even matches
     before_home = snapshot(home)
     args = ["fix", "--dataset-config", HOSTILE_NAME, "--undo", *(["--force"] if force else [])]
-    r = wantui(*args, cwd=proj)
+    r = wantui_cli(*args, cwd=proj)
     assert r.returncode == 2, r.stdout + r.stderr
     assert "not one of the project's inputs" in r.stderr and len(r.stderr.splitlines()) == 1
     assert snapshot(home) == before_home
@@ -271,7 +258,7 @@ def test_probe_cache_is_never_written_through_a_link(
 
 
 def test_import_never_writes_a_linked_project_file_outside(
-    home_and_project: tuple[Path, Path],
+    home_and_project: tuple[Path, Path], wantui_cli
 ) -> None:
     """A cloned folder whose wantui.toml links to a TOML file of the user's elsewhere."""
     home, proj = home_and_project
@@ -279,12 +266,12 @@ def test_import_never_writes_a_linked_project_file_outside(
     mine.write_text('[project]\nname = "mine"\n')
     (proj / "wantui.toml").symlink_to(mine)
     before_home = snapshot(home)
-    r = wantui("import", "--", "python", "wan_train_network.py", "--sdpa", cwd=proj)
+    r = wantui_cli("import", "--", "python", "wan_train_network.py", "--sdpa", cwd=proj)
     assert r.returncode == 2 and "outside the project folder" in r.stderr, r.stdout + r.stderr
     assert snapshot(home) == before_home
 
 
-def test_linked_runs_folder_or_lock_is_refused(tmp_path: Path) -> None:
+def test_linked_runs_folder_or_lock_is_refused(tmp_path: Path, wantui_cli) -> None:
     """#10: a project whose runs/ is a link (to ~/.config/autostart, another disk) or
     whose runs/.lock is one (to ~/.bashrc, which the lock's holder record would
     truncate): `wantui run` refuses before it writes anything there."""
@@ -298,20 +285,22 @@ def test_linked_runs_folder_or_lock_is_refused(tmp_path: Path) -> None:
     (home / ".bashrc").write_text(BASHRC)
     (proj / "runs").symlink_to(home)
     before = snapshot(home)
-    r = wantui("run", "--force", cwd=proj)
+    r = wantui_cli("run", "--force", cwd=proj)
     assert r.returncode == 2, r.stdout + r.stderr
     assert "symlink" in r.stderr and "Traceback" not in r.stderr
     assert snapshot(home) == before
     (proj / "runs").unlink()
     (proj / "runs").mkdir()
     (proj / "runs" / ".lock").symlink_to(home / ".bashrc")
-    r = wantui("run", "--force", cwd=proj)
+    r = wantui_cli("run", "--force", cwd=proj)
     assert r.returncode == 2, r.stdout + r.stderr
     assert "symlink" in r.stderr and (home / ".bashrc").read_text() == BASHRC
     assert snapshot(home) == before
 
 
-def test_fix_yes_never_edits_a_dataset_config_outside_the_project(tmp_path: Path) -> None:
+def test_fix_yes_never_edits_a_dataset_config_outside_the_project(
+    tmp_path: Path, wantui_cli
+) -> None:
     """#10: a wantui.toml the user did not write names a dataset config anywhere
     (`../../.config/x.toml`): `fix --apply all --yes` must not edit it unattended; with
     --allow-outside (the user's say) it does."""
@@ -325,12 +314,12 @@ def test_fix_yes_never_edits_a_dataset_config_outside_the_project(tmp_path: Path
         '[project]\nname = "p"\ndataset_config = "../elsewhere/dataset.toml"\n\n'
         '[steps.latents]\nscript = "wan_cache_latents.py"\nargs = []\n'
     )
-    r = wantui("fix", cwd=proj)
+    r = wantui_cli("fix", cwd=proj)
     assert "num_frames" in r.stdout, r.stdout + r.stderr  # a fix is offered for it
-    r = wantui("fix", "--apply", "all", "--yes", cwd=proj)
+    r = wantui_cli("fix", "--apply", "all", "--yes", cwd=proj)
     assert r.returncode == 1 and "Traceback" not in r.stderr, r.stdout + r.stderr
     assert "outside the project folder" in r.stdout and "--allow-outside" in r.stdout
     assert (shared / "dataset.toml").read_text() == DATASET
-    r = wantui("fix", "--apply", "all", "--yes", "--allow-outside", cwd=proj)
+    r = wantui_cli("fix", "--apply", "all", "--yes", "--allow-outside", cwd=proj)
     assert "Traceback" not in r.stderr, r.stderr
     assert (shared / "dataset.toml").read_text() != DATASET

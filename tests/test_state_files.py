@@ -5,8 +5,6 @@ error or is skipped; undo, attach --list, attach and the TUI keep working."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -24,20 +22,7 @@ pytestmark = pytest.mark.timeout(120)
 DEEP = "[" * 200_000 + "]" * 200_000
 
 
-def wantui(
-    *args: str, cwd: Path, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "wantui", *args],
-        cwd=cwd,
-        env={**os.environ, **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-
-
-def test_deeply_nested_journal_line_does_not_break_undo(tmp_path: Path) -> None:
+def test_deeply_nested_journal_line_does_not_break_undo(tmp_path: Path, wantui_cli) -> None:
     (tmp_path / "wantui.toml").write_text(
         '[project]\nname = "k"\ndataset_config = "dataset.toml"\n'
     )
@@ -52,7 +37,7 @@ def test_deeply_nested_journal_line_does_not_break_undo(tmp_path: Path) -> None:
     with (tmp_path / ".wantui" / "journal.jsonl").open("a") as fh:
         fh.write(DEEP + "\n")
         fh.write('{"type": "apply", "id": ' + DEEP + "}\n")
-    res = wantui("fix", "--undo", cwd=tmp_path, env={"WANTUI_DEBUG": "1"})
+    res = wantui_cli("fix", "--undo", cwd=tmp_path, env={"WANTUI_DEBUG": "1"})
     assert res.returncode == 0, res.stderr
     assert "Traceback" not in res.stderr and ds.read_bytes() == before
 
@@ -85,18 +70,20 @@ def project_with_bad_runs(tmp_path: Path) -> tuple[Path, str]:
     return tmp_path, good.run_id
 
 
-def test_attach_list_skips_broken_run_files_and_says_so(project_with_bad_runs) -> None:
+def test_attach_list_skips_broken_run_files_and_says_so(project_with_bad_runs, wantui_cli) -> None:
     root, good = project_with_bad_runs
-    res = wantui("attach", "--list", cwd=root)
+    res = wantui_cli("attach", "--list", cwd=root)
     assert res.returncode == 0, res.stderr
     assert good in res.stdout and "Traceback" not in res.stderr
     assert res.stderr.count("broken run file") == len(BAD_RECORDS) + 1, res.stderr
 
 
 @pytest.mark.parametrize("rid", ["29990101-000000-000", "29990101-000005-000", "29990102"])
-def test_attach_to_a_broken_run_is_one_clear_error(project_with_bad_runs, rid: str) -> None:
+def test_attach_to_a_broken_run_is_one_clear_error(
+    project_with_bad_runs, rid: str, wantui_cli
+) -> None:
     root, _good = project_with_bad_runs
-    res = wantui("attach", rid, cwd=root)
+    res = wantui_cli("attach", rid, cwd=root)
     assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr
     assert len(res.stderr.strip().splitlines()) == 1, res.stderr
 
