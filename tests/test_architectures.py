@@ -4,12 +4,12 @@ for other families; shared rules speak neutrally; inspect names non-Wan files.""
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import modelfactory as mf
 import pytest
 
+from tests.cli_helpers import run_wantui
 from wantui.core import architecture as arch
 from wantui.core.logtext import iter_file_lines
 from wantui.core.matcher import diagnose_lines
@@ -183,10 +183,5 @@ def test_inspect_cli_shows_the_family(tmp_path: Path) -> None:
             }
         ),
     )
-    out = subprocess.run(
-        [sys.executable, "-m", "wantui", "inspect", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    out = run_wantui("inspect", str(path))
     assert "HunyuanVideo DiT (ComfyUI layout, not Wan)" in out.stdout, out.stdout + out.stderr

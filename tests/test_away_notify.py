@@ -17,6 +17,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from fakes.fakeproject import make_project  # noqa: E402
 from webhook import Hook  # noqa: E402
 
+from tests.cli_helpers import cli_env, run_wantui
 from wantui.core.supervisor import latest_run
 from wantui.core.supervisor.rundir import pid_alive
 
@@ -45,14 +46,7 @@ def set_train_args(root: Path, args: list[str]) -> None:
 
 
 def wantui(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "wantui", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=90,
-        env={**os.environ, "NO_COLOR": "1", **env},
-    )
+    return run_wantui(*args, cwd=cwd, env=cli_env(**env), timeout=90)
 
 
 def wait_runner_gone(root: Path, timeout: float = 60) -> None:

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.cli_helpers import one_line_error
+from tests.cli_helpers import one_line_error, run_wantui
 from wantui.cli.main import main
 from wantui.core.dataset.mp4 import write_test_mp4
 
@@ -88,8 +86,7 @@ def test_project_mode_and_usage_errors(tmp_path, capsys):
 def test_real_process_never_prints_a_traceback(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_bytes(b"\xff\xfe[[datasets]\x00")
-    res = subprocess.run([sys.executable, "-m", "wantui", "check", "--dataset-config", str(bad)],
-                         capture_output=True, text=True, timeout=60)  # fmt: skip
+    res = run_wantui("check", "--dataset-config", str(bad))
     assert res.returncode == 2 and "Traceback" not in res.stderr and str(bad) in res.stderr
 
 

@@ -6,11 +6,11 @@ import io
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.cli_helpers import run_wantui
 from wantui.cli.render import render_findings, use_colour
 from wantui.core.finding import Evidence, Finding, Severity
 from wantui.core.rules.examples import read_marked_log
@@ -52,10 +52,9 @@ def wantui(
     cwd: Path | None = None,
     rules: bool = True,
 ) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-m", "wantui", *args]
     if rules and args and args[0] == "diagnose":
-        cmd += ["--no-builtin-rules", "--rules", str(DATA)]
-    p = subprocess.run(cmd, input=stdin, capture_output=True, env=env, cwd=cwd, timeout=120)
+        args = (*args, "--no-builtin-rules", "--rules", str(DATA))
+    p = run_wantui(*args, cwd=cwd, env=env, timeout=120, input=stdin, text=False)
     out = subprocess.CompletedProcess(p.args, p.returncode, p.stdout.decode(), p.stderr.decode())
     assert "Traceback" not in out.stderr, out.stderr
     return out

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
+from tests.cli_helpers import run_wantui
 from wantui.core.args.command import dataset_findings
 from wantui.core.dataset.mp4 import write_test_mp4
 from wantui.core.finding import Severity, sort_findings
@@ -58,14 +56,7 @@ def test_check_prints_the_cause_first_and_names_the_link(tmp_path):
     _clips(tmp_path / "clips", "clip1")
     ds = tmp_path / "dataset.toml"
     ds.write_text('[general]\ncaption_extension = "txt"\n[[datasets]]\nvideo_directory = "clips"\n')
-    r = subprocess.run(
-        [sys.executable, "-m", "wantui", "check", "--dataset-config", str(ds), "--json"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "NO_COLOR": "1"},
-    )
+    r = run_wantui("check", "--dataset-config", str(ds), "--json", cwd=tmp_path, timeout=120)
     rules = [(f["rule"], f["consequence_of"]) for f in json.loads(r.stdout)["findings"]]
     assert rules == [
         ("caption-extension-no-dot", None),

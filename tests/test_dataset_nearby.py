@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
+from tests.cli_helpers import run_wantui
 from wantui.core.args.command import dataset_findings
 from wantui.core.dataset import nearby
 from wantui.core.dataset.mp4 import write_test_mp4
@@ -98,14 +97,7 @@ def test_fix_for_a_log_offers_the_folder_not_caching_again(tmp_path):
         '  File "x.py", line 1, in <module>\n'
         "ValueError: No training items found in the dataset\n"
     )
-    r = subprocess.run(
-        [sys.executable, "-m", "wantui", "fix", "--log", str(log), "--json"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "NO_COLOR": "1"},
-    )
+    r = run_wantui("fix", "--log", str(log), "--json", cwd=tmp_path, timeout=120)
     labels = [f["label"] for f in json.loads(r.stdout)["fixes"]]
     assert labels == ['Set video_directory = "videos" (2 videos there)'], r.stdout
 

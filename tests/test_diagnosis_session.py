@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.cli_helpers import cli_env, run_wantui
 from tests.fakes.fakeproject import make_project
 from tests.fakes_tui.helpers import live_app, wait_for
 from wantui.core.diagnosis import Session
@@ -31,15 +29,7 @@ EMPTY = {s: {"FAKE_VIDEOS": "0"} for s in ("latents", "te", "train")}
 
 
 def _wantui(*args: str, cwd: Path) -> dict:
-    env = dict(os.environ, PYTHONPATH=str(ROOT), NO_COLOR="1")
-    proc = subprocess.run(
-        [sys.executable, "-m", "wantui", *args],
-        capture_output=True,
-        text=True,
-        timeout=90,
-        cwd=cwd,
-        env=env,
-    )
+    proc = run_wantui(*args, cwd=cwd, env=cli_env(PYTHONPATH=str(ROOT)), timeout=90)
     assert proc.returncode in (0, 1), proc.stderr
     return json.loads(proc.stdout)
 

@@ -163,13 +163,16 @@ def errors(proc: subprocess.CompletedProcess[str]) -> set[tuple[str, str]]:
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    (tmp_path / "musubi" / "src" / "musubi_tuner").mkdir(parents=True)
-    (tmp_path / "musubi" / "src" / "musubi_tuner" / "wan_train_network.py").write_text("")
-    (tmp_path / "vids").mkdir()
-    (tmp_path / "models").mkdir()
-    (tmp_path / "models" / "low.safetensors").write_bytes(b"")
-    (tmp_path / "dataset.toml").write_text(DATASET)
-    return tmp_path
+    # one level down: the search for a nearby video folder (two levels up) must not reach
+    # pytest's shared temporary folder, where other tests leave their clips
+    root = tmp_path / "p"
+    (root / "musubi" / "src" / "musubi_tuner").mkdir(parents=True)
+    (root / "musubi" / "src" / "musubi_tuner" / "wan_train_network.py").write_text("")
+    (root / "vids").mkdir()
+    (root / "models").mkdir()
+    (root / "models" / "low.safetensors").write_bytes(b"")
+    (root / "dataset.toml").write_text(DATASET)
+    return root
 
 
 def test_pasted_guide_command_import_check_fix_check_undo(project: Path, wantui_cli) -> None:

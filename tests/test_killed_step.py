@@ -5,14 +5,12 @@ worse, and a SIGKILLed launcher reads as killed, not as "exit status 1, no rule"
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.cli_helpers import run_wantui
 from wantui.core import killed
 from wantui.core.killed import KillWatch, cgroup_oom_kills, kernel_oom_lines
 from wantui.core.logtext import normalize_text
@@ -74,14 +72,7 @@ def _project(tmp_path: Path, workers: str | None) -> Path:
 def test_fewer_workers_is_offered_only_when_it_lowers_them(tmp_path, workers, offered) -> None:
     """The project had 1 worker: "use 2" would raise it. Absent: musubi's default is 8."""
     proj = _project(tmp_path, workers)
-    r = subprocess.run(
-        [sys.executable, "-m", "wantui", "fix", "--log", "train.log", "--json"],
-        cwd=proj,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "NO_COLOR": "1"},
-    )
+    r = run_wantui("fix", "--log", "train.log", "--json", cwd=proj, timeout=120)
     flags = [f["fix"]["params"].get("flag") for f in json.loads(r.stdout)["fixes"]]
     assert ("--max_data_loader_n_workers" in flags) is offered, r.stdout
 

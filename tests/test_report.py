@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import modelfactory as mf
 import pytest
 
+from tests.cli_helpers import run_wantui
 from wantui.core.project import Project, Step, project_to_toml
 from wantui.core.redact import Context, redact
 from wantui.core.report import LIMIT, build, gather, musubi_commit
@@ -156,10 +155,17 @@ def test_cli_writes_the_report(tmp_path: Path) -> None:
     log = _log(tmp_path)
     out = tmp_path / "report.md"
     env = {**os.environ, "HOME": HOME if os.path.isdir(HOME) else os.environ.get("HOME", "/")}
-    res = subprocess.run(
-        [sys.executable, "-m", "wantui", "report", "--log", str(log), "--project", str(tmp_path), "-o", str(out)],
-        capture_output=True, text=True, timeout=120, env=env,
-    )  # fmt: skip
+    res = run_wantui(
+        "report",
+        "--log",
+        str(log),
+        "--project",
+        str(tmp_path),
+        "-o",
+        str(out),
+        env=env,
+        timeout=120,
+    )
     assert res.returncode == 0, res.stderr
     text = out.read_text(encoding="utf-8")
     for s in (HF, WANDB, AWS_ID, AWS_SECRET, BEARER, APIKEY, MY_TOKEN, EMAIL, IP):
@@ -168,18 +174,9 @@ def test_cli_writes_the_report(tmp_path: Path) -> None:
 
 
 def test_cli_needs_something_to_report(tmp_path: Path) -> None:
-    res = subprocess.run(
-        [sys.executable, "-m", "wantui", "report"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=tmp_path,
-    )
+    res = run_wantui("report", cwd=tmp_path)
     assert res.returncode == 2 and "nothing to report" in res.stderr
-    res = subprocess.run(
-        [sys.executable, "-m", "wantui", "report", "--log", "missing.log"],
-        capture_output=True, text=True, timeout=60, cwd=tmp_path,
-    )  # fmt: skip
+    res = run_wantui("report", "--log", "missing.log", cwd=tmp_path)
     assert res.returncode == 2 and "missing.log" in res.stderr
 
 

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli_helpers import cli_env, run_wantui
+
 pytestmark = [
     pytest.mark.timeout(120),
     pytest.mark.skipif(os.name != "posix", reason="a shell-script interpreter"),
@@ -19,15 +21,7 @@ pytestmark = [
 
 
 def _wantui(folder: Path, config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "NO_COLOR": "1", "XDG_CONFIG_HOME": str(config)}
-    return subprocess.run(
-        [sys.executable, "-m", "wantui", *args],
-        cwd=folder,
-        capture_output=True,
-        text=True,
-        timeout=90,
-        env=env,
-    )
+    return run_wantui(*args, cwd=folder, env=cli_env(XDG_CONFIG_HOME=str(config)), timeout=90)
 
 
 @pytest.fixture

@@ -8,14 +8,13 @@ and its own ``XDG_CONFIG_HOME``."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
+from tests.cli_helpers import cli_env, run_wantui
 from wantui.core.errors import WantuiError
 from wantui.core.logtext import Line
 from wantui.core.matcher import diagnose_lines
@@ -66,18 +65,9 @@ def box(tmp_path: Path) -> dict[str, Path]:
 
 
 def wantui(box: dict[str, Path], *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-    env = {**os.environ, "NO_COLOR": "1"}
-    env.update(XDG_CONFIG_HOME=str(box["config"]), XDG_CACHE_HOME=str(box["cache"]))
+    env = cli_env(XDG_CONFIG_HOME=str(box["config"]), XDG_CACHE_HOME=str(box["cache"]))
     env.pop("WANTUI_RULES_PATH", None)
-    return subprocess.run(
-        [sys.executable, "-m", "wantui", *args],
-        cwd=box["proj"],
-        input="",
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env,
-    )
+    return run_wantui(*args, cwd=box["proj"], env=env, timeout=timeout, input="")
 
 
 def test_untrusted_folder_rules_do_not_load(box: dict[str, Path]) -> None:

@@ -10,13 +10,12 @@ them as visible escapes (``\\x1b]52``) and never emit ESC, BEL or a C1 control; 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.cli_helpers import cli_env, run_wantui
 from wantui.core.textsafe import json_text, printable
 
 OSC52 = "\x1b]52;c;cm0gLXJmIH4=\x07"  # would put "rm -rf ~" on the clipboard
@@ -53,15 +52,8 @@ def proj(tmp_path: Path) -> Path:
 
 
 def wantui(cwd: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
-    env = {**os.environ, "NO_COLOR": "1", "XDG_CONFIG_HOME": str(cwd / "cfg")}
-    return subprocess.run(
-        [sys.executable, "-m", "wantui", *args],
-        cwd=cwd,
-        input=b"",
-        capture_output=True,
-        timeout=120,
-        env=env,
-    )
+    env = cli_env(XDG_CONFIG_HOME=str(cwd / "cfg"))
+    return run_wantui(*args, cwd=cwd, env=env, timeout=120, input=b"", text=False)
 
 
 def assert_inert(r: subprocess.CompletedProcess[bytes]) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -15,6 +14,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 from fakes.fakeproject import make_project  # noqa: E402
 
+from tests.cli_helpers import run_wantui
 from wantui.core.supervisor import latest_run, stop_run
 
 pytestmark = pytest.mark.timeout(90)
@@ -25,14 +25,7 @@ def wantui(*args: str, cwd: Path, timeout: float = 60) -> subprocess.CompletedPr
         # the fake steps have no real arguments, so the preflight would hold every run
         # (that gate is tested in test_run_gate.py)
         args = ("run", "--force", *args[1:])
-    return subprocess.run(
-        [sys.executable, "-m", "wantui", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, "NO_COLOR": "1"},
-    )
+    return run_wantui(*args, cwd=cwd, timeout=timeout)
 
 
 def test_run_ok_exits_0_and_echoes_logs(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 from fakes.fakeproject import make_project  # noqa: E402
 
+from tests.cli_helpers import run_wantui
 from wantui.core.supervisor import CollectingSink, follow_run, start_run, stop_run
 from wantui.core.supervisor.events import RunFinished, RunNotice, StepExited
 from wantui.core.supervisor.procs import boot_id, start_ticks
@@ -218,14 +219,7 @@ def test_wantui_run_reports_a_sigkilled_step_as_killed(tmp_path: Path) -> None:
     """End to end: a step dies by SIGKILL (what the OOM killer does to a launcher); the
     run's diagnosis names the signal instead of 'exit status 1, no rule'."""
     make_project(tmp_path, {"latents": "signal"}, env={"latents": {"FAKE_SIGNAL": "9"}})
-    res = subprocess.run(
-        [sys.executable, "-m", "wantui", "run", "--force", "--steps", "latents"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "NO_COLOR": "1"},
-    )
+    res = run_wantui("run", "--force", "--steps", "latents", cwd=tmp_path)
     out = res.stdout + res.stderr
     assert res.returncode == 1, out
     assert "killed by SIGKILL" in out and "exit status 1" not in out, out

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
+from tests.cli_helpers import run_wantui
 from wantui.core.logtext import iter_file_lines
 from wantui.core.matcher import diagnose_lines
 from wantui.core.pathtext import clean_path, invisible_characters, looks_windows
@@ -109,11 +108,11 @@ def test_unknown_failure_carries_its_anatomy(tmp_path: Path) -> None:
 def test_diagnose_shows_the_anatomy_in_text_and_json(tmp_path: Path) -> None:
     log = tmp_path / "run.log"
     log.write_text(CHAIN, encoding="utf-8")
-    cmd = [sys.executable, "-m", "wantui", "diagnose", "--no-user-rules", str(log)]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    cmd = ("diagnose", "--no-user-rules", str(log))
+    out = run_wantui(*cmd)
     assert out.returncode == 1, out.stderr
     assert "Traceback anatomy:" in out.stdout and "owner: accelerate" in out.stdout
-    js = subprocess.run([*cmd, "--json"], capture_output=True, text=True, timeout=60)
+    js = run_wantui(*cmd, "--json")
     data = json.loads(js.stdout)
     anat = data["findings"][0]["anatomy"]
     assert anat["exception"]["type"] == "RuntimeError" and anat["innermost"]["line"] == 5
