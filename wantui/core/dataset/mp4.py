@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import stat
 import struct
+from collections.abc import Iterator
 from typing import BinaryIO
 
 MP4_EXTENSIONS = (".mp4", ".mov", ".m4v")
@@ -36,30 +37,58 @@ def _boxes(data: bytes, start: int = 0, end: int | None = None):
         i += size
 
 
-def _read_moov(f: BinaryIO, file_size: int) -> bytes | None:
+def _open_regular(path: str | os.PathLike[str]) -> BinaryIO | None:
+    """The file open for reading, or None when it cannot be opened or is not a regular
+    file. O_NONBLOCK: a FIFO named clip.mp4 must not hang the scan (open() would wait for
+    a writer); anything but a regular file has no boxes to read."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except OSError:
+        return None
+    try:
+        if stat.S_ISREG(os.fstat(fd).st_mode):
+            return os.fdopen(fd, "rb")
+    except OSError:
+        pass
+    os.close(fd)
+    return None
+
+
+def _top_boxes(
+    f: BinaryIO, file_size: int, limit: int | None = None
+) -> Iterator[tuple[bytes, int, int, int]]:
+    """Yield (type, position, header length, size) of the file's top-level boxes, reading
+    only their headers; stops at the end, at a broken header, or after ``limit`` boxes."""
     pos = 0
-    while pos + 8 <= file_size:
+    seen = 0
+    while pos + 8 <= file_size and (limit is None or seen < limit):
+        seen += 1
         f.seek(pos)
         head = f.read(16)
         if len(head) < 8:
-            return None
+            return
         size, kind = struct.unpack(">I4s", head[:8])
         header = 8
         if size == 1:
             if len(head) < 16:
-                return None
+                return
             size = struct.unpack(">Q", head[8:16])[0]
             header = 16
         elif size == 0:
             size = file_size - pos
         if size < header:
-            return None
+            return
+        yield kind, pos, header, size
+        pos += size
+
+
+def _read_moov(f: BinaryIO, file_size: int) -> bytes | None:
+    for kind, pos, header, size in _top_boxes(f, file_size):
         if kind == b"moov":
             if size > _MAX_MOOV:
                 return None
             f.seek(pos + header)
             return f.read(size - header)
-        pos += size
     return None
 
 
@@ -96,19 +125,12 @@ def _track_frames(moov: bytes, t0: int, t1: int) -> int | None:
 
 def mp4_frame_count(path: str | os.PathLike[str]) -> int | None:
     """The number of video frames, or None when unknown (not MP4, fragmented, damaged)."""
-    try:
-        # O_NONBLOCK: a FIFO named clip.mp4 must not hang the scan (open() would wait
-        # for a writer); anything but a regular file has no frame count to read
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
-    except OSError:
+    f = _open_regular(path)
+    if f is None:
         return None
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            os.close(fd)
-            return None
-        with os.fdopen(fd, "rb") as f:
-            size = os.fstat(f.fileno()).st_size
-            moov = _read_moov(f, size)
+        with f:
+            moov = _read_moov(f, os.fstat(f.fileno()).st_size)
     except OSError:
         return None
     if not moov:
@@ -148,33 +170,15 @@ def has_moov(path: str | os.PathLike[str], limit: int = 10_000) -> bool:
     """Does the file hold a complete ``moov`` box among its top-level boxes? (A copy cut
     short keeps its ``ftyp`` but loses the ``moov`` written at the end, or the end of it.)
     Only box headers are read (at most ``limit`` of them)."""
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
-    except OSError:
+    f = _open_regular(path)
+    if f is None:
         return False
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            os.close(fd)
-            return False
-        with os.fdopen(fd, "rb") as f:
+        with f:
             file_size = os.fstat(f.fileno()).st_size
-            pos = 0
-            for _ in range(limit):
-                if pos + 8 > file_size:
-                    return False
-                f.seek(pos)
-                head = f.read(16)
-                size, kind = struct.unpack(">I4s", head[:8])
-                header = 8
-                if size == 1 and len(head) >= 16:
-                    size, header = struct.unpack(">Q", head[8:16])[0], 16
-                elif size == 0:
-                    size = file_size - pos
-                if size < header:
-                    return False
+            for kind, pos, _header, size in _top_boxes(f, file_size, limit):
                 if kind == b"moov":
                     return pos + size <= file_size
-                pos += size
     except (OSError, struct.error):
         return False
     return False
