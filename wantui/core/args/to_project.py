@@ -112,10 +112,6 @@ def _import_windows_cd(
     """A .bat that does ``cd /d C:\\...`` first, imported on Linux or macOS: every
     relative path (dataset config, script, interpreter, model files) is made absolute
     from that folder with Windows rules, for ``wantui export --bat`` and for reading."""
-    from wantui.core.args.catalog import STEP_SCRIPTS
-    from wantui.core.args.options import map_values, step_view
-    from wantui.core.project import Step
-
     step_args = list(parsed.args)
     step_args = map_values(  # path-valued flags, also in --flag=value form
         step_args, step_view(step_name, step_args), _PATH_VALUED, lambda v: _win_join(win_dir, v)
@@ -140,6 +136,18 @@ def _import_windows_cd(
     )
     if note not in notes:
         notes.append(note)
+    _put_step(project, parsed, step_name, script, step_args, notes)
+
+
+def _put_step(
+    project: Project,
+    parsed: ParsedCommand,
+    step_name: str,
+    script: str,
+    step_args: list[str],
+    notes: list[str],
+) -> None:
+    """Store the step, keeping the environment and the enabled flag of the step it replaces."""
     old = project.steps.get(step_name)
     project.steps[step_name] = Step(
         name=step_name,
@@ -222,16 +230,7 @@ def add_command(
         notes.append(
             f"interpreter `{python}` left unset: wantui uses its own unless [project] python is set"
         )
-    old = project.steps.get(step_name)
-    project.steps[step_name] = Step(
-        name=step_name,
-        script=script,
-        args=step_args,
-        launcher=parsed.launcher,
-        launch_args=list(parsed.launch_args),
-        env={**(old.env if old else {}), **safe_env(parsed.env, notes)},
-        enabled=old.enabled if old else True,
-    )
+    _put_step(project, parsed, step_name, script, step_args, notes)
 
 
 def project_from_commands(commands: list[ParsedCommand], root: Path) -> tuple[Project, list[str]]:
