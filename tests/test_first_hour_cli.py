@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import stat
 import subprocess
 import sys
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.serve_helpers import free_port, start_serve, stop_serve
 from wantui.core.fsutil import atomic_write
 
 posix_only = pytest.mark.skipif(sys.platform == "win32", reason="POSIX file modes")
@@ -148,14 +148,9 @@ def test_the_app_refuses_to_start_without_a_terminal(argv: list[str], tmp_path: 
 @pytest.mark.timeout(120)
 def test_serve_exits_130_on_ctrl_c(tmp_path: Path) -> None:
     pytest.importorskip("textual_serve")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        free = s.getsockname()[1]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "wantui", "serve", str(tmp_path), "--port", str(free)],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+    free = free_port()
+    proc = start_serve(
+        tmp_path, free, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=False
     )
     try:
         for _ in range(200):
@@ -169,9 +164,7 @@ def test_serve_exits_130_on_ctrl_c(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=30) == 130
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        stop_serve(proc)
 
 
 # -- 25: one --help style ------------------------------------------------------------------

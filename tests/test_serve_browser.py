@@ -33,11 +33,12 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 from fakes.fakeproject import make_project  # noqa: E402
 
+from tests.serve_helpers import free_port, printed_url, start_serve  # noqa: E402
+
 pytest.importorskip("textual_serve")
 playwright_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
 
 pytestmark = [pytest.mark.timeout(180), pytest.mark.slow]
-ROOT = Path(__file__).resolve().parents[1]
 ANSI = re.compile(
     r"\x1b(?:\[[0-9;?<>=]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[PX^_][^\x1b]*\x1b\\|.)"
 )
@@ -140,27 +141,14 @@ def served(tmp_path: Path) -> Iterator[tuple[str, str, Proxy]]:
         env={"train": {"FAKE_DELAY": "0.5", "FAKE_STEPS": "400"}},
     )
     handle = start_run(load(proj), ["train"])
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        free = s.getsockname()[1]
+    free = free_port()
     env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "xdg")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "wantui", "serve", str(proj), "--port", str(free)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-        start_new_session=True,
-    )
+    proc = start_serve(proj, free, env=env, start_new_session=True)
     proxy = Proxy(free)
     try:
-        token = None
-        deadline = time.monotonic() + 60
-        while token is None and time.monotonic() < deadline:
-            m = re.search(r"/\?token=([\w-]+)", proc.stdout.readline())  # type: ignore[union-attr]
-            token = m.group(1) if m else None
-        assert token, "wantui serve printed no URL"
+        url = printed_url(proc)
+        assert url, "wantui serve printed no URL"
+        token = url.split("token=")[1]
         for _ in range(100):  # the URL is printed just before the port listens
             with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", free), 0.2):
                 break

@@ -14,7 +14,6 @@ import gc
 import re
 import shlex
 import signal
-import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -27,12 +26,11 @@ aiohttp = pytest.importorskip("aiohttp")
 from aiohttp import web  # noqa: E402
 from textual_serve.server import Server  # noqa: E402
 
-from tests.serve_helpers import free_port, printed_url  # noqa: E402
+from tests.serve_helpers import free_port, printed_url, start_serve, stop_serve  # noqa: E402
 from wantui.cli.serve_guard import Guard, guarded, split_host  # noqa: E402
 
 # exits when the server sends anything (the quit message when the browser goes)
 STAND_IN = shlex.join([sys.executable, "-c", "import sys; sys.stdin.buffer.read(1)"])
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(autouse=True)
@@ -177,13 +175,7 @@ def test_host_names() -> None:
 @pytest.mark.timeout(120)
 def test_wantui_serve_prints_a_url_with_its_token(tmp_path: Path) -> None:
     free = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "wantui", "serve", str(tmp_path), "--port", str(free)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    proc = start_serve(tmp_path, free)
     try:
         url = printed_url(proc, prefix="open ")
         assert url, "no URL printed"
@@ -208,6 +200,4 @@ def test_wantui_serve_prints_a_url_with_its_token(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=30) == 130
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        stop_serve(proc)

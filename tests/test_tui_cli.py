@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import time
 import urllib.request
 from importlib import resources
@@ -14,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.fakeproject import make_project
-from tests.serve_helpers import free_port, printed_url
+from tests.serve_helpers import free_port, printed_url, start_serve
 from wantui.cli.main import main
 from wantui.cli.serve import exposure_warning
 from wantui.core.errors import WantuiError
@@ -133,14 +132,7 @@ def test_serve_warns_when_exposed() -> None:
 
 def test_serve_listens_on_loopback(tmp_path: Path) -> None:
     port = free_port()
-    root = Path(__file__).resolve().parent.parent
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "wantui", "serve", str(tmp_path), "--port", str(port)],
-        cwd=root,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = start_serve(tmp_path, port, stderr=subprocess.PIPE)
     try:
         url = printed_url(proc)
         assert url, "serve printed no URL with its token"
