@@ -3,8 +3,6 @@ bundled demo. They assert on state: steps, findings shown, what a fix changed.""
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import subprocess
 import sys
 from pathlib import Path
@@ -12,8 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.fakeproject import make_project
-from tests.fakes_tui.helpers import demo_app, live_app, wait_for
-from wantui.tui.dialogs.confirm import ConfirmDialog
+from tests.fakes_tui.helpers import demo_app, live_pilot, stop_and_confirm, sync, wait_for
 from wantui.tui.dialogs.fix_preview import FixDialog
 from wantui.tui.feed import StepState
 from wantui.tui.widgets.findings_panel import FindingsPanel
@@ -21,14 +18,6 @@ from wantui.tui.widgets.log_view import LogView
 from wantui.tui.widgets.stats_panel import StatsPanel
 
 pytestmark = pytest.mark.timeout(90)
-
-
-def sync(fn):  # noqa: ANN001, ANN201 - no pytest-asyncio here: run the coroutine ourselves
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
-        return asyncio.run(fn(*args, **kwargs))
-
-    return wrapper
 
 
 def _states(app) -> dict[str, str]:  # noqa: ANN001
@@ -84,8 +73,7 @@ async def test_demo_search_and_step_keys(tmp_path: Path) -> None:
 @sync
 async def test_live_run_ok(tmp_path: Path) -> None:
     project = make_project(tmp_path / "p", env={"train": {"FAKE_STEPS": "5"}})
-    app = live_app(project)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with live_pilot(project) as (app, pilot):
         assert await wait_for(pilot, lambda: app.feed.finished is not None)
         assert _states(app) == {"latents": "done", "te": "done", "train": "done"}
         assert app.feed.loss_history["train"] == [1.99, 1.98, 1.97, 1.96, 1.95]
@@ -98,8 +86,7 @@ async def test_live_run_ok(tmp_path: Path) -> None:
 @sync
 async def test_live_failure_fix_and_rerun(tmp_path: Path) -> None:
     project = make_project(tmp_path / "p", {"train": "fail"})
-    app = live_app(project)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with live_pilot(project) as (app, pilot):
         assert await wait_for(pilot, lambda: app.feed.finished is not None)
         assert _states(app)["train"] == "failed"
         panel = app.screen.query_one(FindingsPanel)
@@ -128,8 +115,7 @@ async def test_live_failure_fix_and_rerun(tmp_path: Path) -> None:
 async def test_any_fix_of_a_finding_can_be_applied(tmp_path: Path) -> None:
     """Tab in the fix dialog shows the finding's next fix; applying it applies that one."""
     project = make_project(tmp_path / "p", {"train": "fail"})
-    app = live_app(project)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with live_pilot(project) as (app, pilot):
         assert await wait_for(pilot, lambda: app.feed.finished is not None)
         finding = app.screen.query_one(FindingsPanel).findings[0]
         labels = [fx.label for fx in finding.fixes if fx.auto]
@@ -151,25 +137,18 @@ async def test_live_nan_precursor_offers_stop(tmp_path: Path) -> None:
     project = make_project(
         tmp_path / "p", {"train": "nan"}, env={"train": {"FAKE_STEPS": "400", "FAKE_DELAY": "0.05"}}
     )
-    app = live_app(project)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with live_pilot(project) as (app, pilot):
         assert await wait_for(pilot, lambda: any(f.rule == "nan-loss" for f in app.feed.findings))
         assert app.feed.steps["train"].state is StepState.RUNNING  # seen before the step ends
         assert any("press s to stop" in n.message for n in app._notifications)
-        await pilot.press("s")
-        await pilot.pause(0.2)
-        assert isinstance(app.screen, ConfirmDialog)
-        await pilot.press("y")
-        assert await wait_for(pilot, lambda: app.feed.finished is not None, timeout=40)
-        assert app.feed.finished == "stopped"
+        await stop_and_confirm(app, pilot)
         assert app.feed.steps["train"].state in (StepState.STOPPED, StepState.FAILED)
 
 
 @sync
 async def test_child_that_cannot_start_is_reported(tmp_path: Path) -> None:
     project = make_project(tmp_path / "p", python=str(tmp_path / "no-such-python"))
-    app = live_app(project)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with live_pilot(project) as (app, pilot):
         assert await wait_for(
             pilot,
             lambda: (
@@ -184,8 +163,7 @@ async def test_child_that_cannot_start_is_reported(tmp_path: Path) -> None:
 @sync
 async def test_binary_output_does_not_break_the_pane(tmp_path: Path) -> None:
     project = make_project(tmp_path / "p", {"latents": "binary"}, steps=("latents",))
-    app = live_app(project)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with live_pilot(project) as (app, pilot):
         assert await wait_for(pilot, lambda: app.feed.finished is not None)
         lines = app.screen.query_one("#log-latents", LogView).lines()
         assert any("after" in x for x in lines)

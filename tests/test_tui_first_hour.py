@@ -4,27 +4,17 @@ and text from outside is never taken for markup. Driven through Pilot."""
 
 from __future__ import annotations
 
-import asyncio
-import functools
 from pathlib import Path
 
 import pytest
 from textual.content import Content
 from textual.widgets import Static
 
-from tests.fakes_tui.helpers import demo_app, live_app, wait_for
+from tests.fakes_tui.helpers import demo_app, live_pilot, stop_and_confirm, sync, wait_for
 from wantui.tui.dialogs.fix_preview import FixDialog
 from wantui.tui.feed import StepState
 
 pytestmark = pytest.mark.timeout(120)
-
-
-def sync(fn):  # noqa: ANN001, ANN201 - no pytest-asyncio here: run the coroutine ourselves
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
-        return asyncio.run(fn(*args, **kwargs))
-
-    return wrapper
 
 
 def shown(notification) -> str:  # noqa: ANN001
@@ -160,8 +150,7 @@ async def test_a_new_run_starts_clean(tmp_path: Path) -> None:
 
     root = tmp_path / "p"
     project = make_project(root, {"train": "fail"})
-    app = live_app(project)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with live_pilot(project) as (app, pilot):
         assert await wait_for(pilot, lambda: app.feed.finished == "failed")
         first = app.source.run_dir.name
         assert f"run {first} (failed)" in app.screen.sub_title
@@ -198,22 +187,15 @@ async def test_a_new_run_starts_clean(tmp_path: Path) -> None:
 @sync
 async def test_a_stop_is_a_stop(tmp_path: Path, stop_exit: str) -> None:
     from tests.fakes.fakeproject import make_project
-    from wantui.tui.dialogs.confirm import ConfirmDialog
 
     project = make_project(
         tmp_path / "p",
         steps=("train",),
         env={"train": {"FAKE_STEPS": "400", "FAKE_DELAY": "0.05", "FAKE_STOP_EXIT": stop_exit}},
     )
-    app = live_app(project)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with live_pilot(project) as (app, pilot):
         assert await wait_for(pilot, lambda: app.feed.steps["train"].lines > 8)
-        await pilot.press("s")
-        await pilot.pause(0.2)
-        assert isinstance(app.screen, ConfirmDialog)
-        await pilot.press("y")
-        assert await wait_for(pilot, lambda: app.feed.finished is not None, timeout=40)
-        assert app.feed.finished == "stopped"
+        await stop_and_confirm(app, pilot)
         assert app.feed.steps["train"].state is StepState.STOPPED  # not failed, not done
         errors = [f.title for f in app.feed.findings if f.severity.value == "error"]
         assert not errors  # no "The run failed, and no rule recognises why"
@@ -240,8 +222,7 @@ async def test_the_app_says_where_the_logs_and_the_lora_are(tmp_path: Path) -> N
     lora = root / "out" / "mylora.safetensors"
     lora.parent.mkdir(parents=True)
     lora.write_bytes(b"{}")  # what the trainer saves at its end
-    app = live_app(project)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with live_pilot(project) as (app, pilot):
         assert await wait_for(pilot, lambda: app.feed.finished == "succeeded")
         run_dir = app.source.run_dir
         said = "\n".join(messages(app))
@@ -262,8 +243,7 @@ async def test_no_lora_is_claimed_when_training_saved_none(tmp_path: Path) -> No
     root = tmp_path / "p"
     project = _with_output(root, "never")
     project.steps["train"].env["FAKE_NO_LORA"] = "1"
-    app = live_app(project)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with live_pilot(project) as (app, pilot):
         assert await wait_for(pilot, lambda: app.feed.finished is not None)
         said = "\n".join(messages(app))
         assert "LoRA saved" not in said and "train.log" in said
@@ -277,8 +257,7 @@ async def test_p_writes_a_redacted_report_for_an_issue(tmp_path: Path) -> None:
     root = tmp_path / "p"
     project = _with_output(root, "rep")
     project.steps["train"].env["HF_TOKEN"] = "hf_SeededSecretValue0123456789abcdef"
-    app = live_app(project)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with live_pilot(project) as (app, pilot):
         assert await wait_for(pilot, lambda: app.feed.finished is not None)
         app.clear_notifications()
         await pilot.press("p")

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import functools
 import time
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -48,3 +52,35 @@ async def wait_for(pilot: Any, cond: Any, timeout: float = 30.0) -> bool:
             await pilot.pause(0.25)  # one more flush for the widgets
             return True
     return False
+
+
+def sync(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Runs an async test function to its end (no pytest-asyncio here)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return asyncio.run(fn(*args, **kwargs))
+
+    return wrapper
+
+
+@contextlib.asynccontextmanager
+async def live_pilot(
+    project: Any, size: tuple[int, int] = (80, 24), **kw: Any
+) -> AsyncIterator[tuple[WantuiApp, Any]]:
+    """The app on ``project`` as `wantui` builds it (``live_app``), under Pilot."""
+    app = live_app(project, **kw)
+    async with app.run_test(size=size) as pilot:
+        yield app, pilot
+
+
+async def stop_and_confirm(app: WantuiApp, pilot: Any) -> None:
+    """`s`, then `y` in the confirmation: the run ends as stopped."""
+    from wantui.tui.dialogs.confirm import ConfirmDialog
+
+    await pilot.press("s")
+    await pilot.pause(0.2)
+    assert isinstance(app.screen, ConfirmDialog)
+    await pilot.press("y")
+    assert await wait_for(pilot, lambda: app.feed.finished is not None, timeout=40)
+    assert app.feed.finished == "stopped"
