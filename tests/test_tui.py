@@ -10,7 +10,14 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.fakeproject import make_project
-from tests.fakes_tui.helpers import demo_app, live_pilot, stop_and_confirm, sync, wait_for
+from tests.fakes_tui.helpers import (
+    demo_app,
+    live_pilot,
+    replayed_demo,
+    stop_and_confirm,
+    sync,
+    wait_for,
+)
 from wantui.tui.dialogs.fix_preview import FixDialog
 from wantui.tui.feed import StepState
 from wantui.tui.widgets.findings_panel import FindingsPanel
@@ -26,9 +33,7 @@ def _states(app) -> dict[str, str]:  # noqa: ANN001
 
 @sync
 async def test_demo_replay_findings_and_fix(tmp_path: Path) -> None:
-    app, folder = demo_app(tmp_path)
-    async with app.run_test(size=(80, 24)) as pilot:
-        assert await wait_for(pilot, lambda: app.feed.finished is not None)
+    async with replayed_demo(tmp_path) as (app, folder, pilot):
         assert _states(app) == {"latents": "done", "te": "done", "train": "failed"}
         panel = app.screen.query_one(FindingsPanel)
         rules = [f.rule for f in panel.findings]
@@ -56,9 +61,7 @@ async def test_demo_replay_findings_and_fix(tmp_path: Path) -> None:
 
 @sync
 async def test_demo_search_and_step_keys(tmp_path: Path) -> None:
-    app, _ = demo_app(tmp_path)
-    async with app.run_test(size=(80, 24)) as pilot:
-        assert await wait_for(pilot, lambda: app.feed.finished is not None)
+    async with replayed_demo(tmp_path) as (app, _, pilot):
         await pilot.press("1")
         assert app.screen.selected == "latents" and not app.screen.auto_follow
         await pilot.press("slash")

@@ -10,7 +10,13 @@ import pytest
 from textual.content import Content
 from textual.widgets import Static
 
-from tests.fakes_tui.helpers import demo_app, live_pilot, stop_and_confirm, sync, wait_for
+from tests.fakes_tui.helpers import (
+    live_pilot,
+    replayed_demo,
+    stop_and_confirm,
+    sync,
+    wait_for,
+)
 from wantui.tui.dialogs.fix_preview import FixDialog
 from wantui.tui.feed import StepState
 
@@ -35,9 +41,7 @@ def plain(widget: Static) -> str:
 # -- 19: the keys panel ------------------------------------------------------------------
 @sync
 async def test_keys_panel_closes_with_question_mark_and_escape(tmp_path: Path) -> None:
-    app, _ = demo_app(tmp_path)
-    async with app.run_test(size=(80, 24)) as pilot:
-        assert await wait_for(pilot, lambda: app.feed.finished is not None)
+    async with replayed_demo(tmp_path) as (app, _, pilot):
         await pilot.press("question_mark")
         await pilot.pause(0.2)
         assert app.screen.query("HelpPanel")
@@ -55,9 +59,7 @@ async def test_keys_panel_closes_with_question_mark_and_escape(tmp_path: Path) -
 # -- 20: undo says what it did -----------------------------------------------------------
 @sync
 async def test_undo_prints_a_sentence_not_a_repr(tmp_path: Path) -> None:
-    app, folder = demo_app(tmp_path)
-    async with app.run_test(size=(80, 24)) as pilot:
-        assert await wait_for(pilot, lambda: app.feed.finished is not None)
+    async with replayed_demo(tmp_path) as (app, folder, pilot):
         await pilot.press("a")
         await pilot.pause(0.2)
         assert isinstance(app.screen, FixDialog)
@@ -77,9 +79,7 @@ async def test_undo_prints_a_sentence_not_a_repr(tmp_path: Path) -> None:
 # -- 23: outside text is not markup ------------------------------------------------------
 @sync
 async def test_rank_notice_keeps_its_brackets(tmp_path: Path) -> None:
-    app, _ = demo_app(tmp_path)
-    async with app.run_test(size=(80, 24)) as pilot:
-        assert await wait_for(pilot, lambda: app.feed.finished is not None)
+    async with replayed_demo(tmp_path) as (app, _, pilot):
         await pilot.press("k")  # the demo is one process: no [rankN]: lines
         await pilot.pause(0.2)
         assert any("no [rankN]: lines" in m for m in messages(app)), messages(app)
@@ -92,9 +92,7 @@ async def test_outside_strings_are_shown_as_written(tmp_path: Path) -> None:
     from wantui.core.supervisor.events import RunNotice
     from wantui.tui.widgets.stats_panel import StatsPanel
 
-    app, _ = demo_app(tmp_path)
-    async with app.run_test(size=(80, 24)) as pilot:
-        assert await wait_for(pilot, lambda: app.feed.finished is not None)
+    async with replayed_demo(tmp_path) as (app, _, pilot):
         screen = app.screen
         app.feed.emit(RunNotice("cannot read /data/[bold]clips[/bold]/a.log"))
         app.feed.steps["train"].note = "[rank0]: stopped [red]x[/red]"

@@ -74,6 +74,17 @@ async def live_pilot(
         yield app, pilot
 
 
+@contextlib.asynccontextmanager
+async def replayed_demo(
+    tmp: Path, size: tuple[int, int] = (80, 24), **kw: Any
+) -> AsyncIterator[tuple[WantuiApp, Path, Any]]:
+    """The demo app (``demo_app``) under Pilot, once its replay has run to the end."""
+    app, folder = demo_app(tmp, **kw)
+    async with app.run_test(size=size) as pilot:
+        assert await wait_for(pilot, lambda: app.feed.finished is not None)
+        yield app, folder, pilot
+
+
 async def stop_and_confirm(app: WantuiApp, pilot: Any) -> None:
     """`s`, then `y` in the confirmation: the run ends as stopped."""
     from wantui.tui.dialogs.confirm import ConfirmDialog
