@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import stat
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ import modelfactory as mf
 import pytest
 
 from tests.cli_helpers import cli_env, run_wantui
+from tests.test_probe import _fake  # a shell script standing in for an interpreter
 from wantui.cli.main import main
 
 
@@ -228,13 +228,6 @@ def test_sharded_dit_named_by_a_shard_without_the_dtype_key(tmp_path) -> None:
     assert "Could not find the dtype" in f["message"]
 
 
-def _fake(d: Path, name: str, body: str) -> Path:
-    p = d / name
-    p.write_text("#!/bin/sh\n" + body + "\n")
-    p.chmod(p.stat().st_mode | stat.S_IXUSR)
-    return p
-
-
 @pytest.mark.skipif(os.name != "posix", reason="shell-script interpreters")
 @pytest.mark.parametrize(
     "case,rule,code",  # code: 1 = the probe's finding is an error, 0 = a warning
@@ -251,9 +244,9 @@ def test_broken_project_python(tmp_path, case, rule, code) -> None:
     python = {
         "missing": "venv/bin/python",
         "notexec": str(tmp_path / "notexec"),
-        "garbage": str(_fake(tmp_path, "garbage", "echo Welcome to conda; echo oops >&2")),
-        "flood": str(_fake(tmp_path, "flood", "exec yes 'WANTUI_PROBE_JSON {'")),
-        "hang": str(_fake(tmp_path, "hang", f"echo $$ > {pidfile}\nexec sleep 60")),
+        "garbage": _fake(tmp_path, "garbage", "echo Welcome to conda; echo oops >&2"),
+        "flood": _fake(tmp_path, "flood", "exec yes 'WANTUI_PROBE_JSON {'"),
+        "hang": _fake(tmp_path, "hang", f"echo $$ > {pidfile}\nexec sleep 60"),
     }[case]
     (tmp_path / "notexec").write_text("print('hi')\n")
     _write_project(tmp_path, ["--task", "t2v-1.3B"], python=python)
