@@ -9,6 +9,7 @@ import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 WANTUI = [sys.executable, "-m", "wantui"]
 
@@ -41,6 +42,27 @@ def run_wantui(
         timeout=timeout,
         input=input,
         stdin=subprocess.DEVNULL if input is None else None,
+    )
+
+
+def start_wantui(
+    *args: str,
+    cwd: Path | str | None = None,
+    env: Mapping[str, str] | None = None,
+    **popen: Any,
+) -> subprocess.Popen:
+    """`python -m wantui *args` started and left running (to wait on, signal or race);
+    stdout and stderr in text pipes and stdin empty unless ``popen`` says otherwise; ``env``
+    is the whole environment (``cli_env()`` when None)."""
+    popen = {
+        "stdin": subprocess.DEVNULL,
+        "stdout": subprocess.PIPE,
+        "stderr": subprocess.PIPE,
+        "text": True,
+        **popen,
+    }
+    return subprocess.Popen(
+        [*WANTUI, *args], cwd=cwd, env=dict(cli_env() if env is None else env), **popen
     )
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli_helpers import WANTUI, cli_env, one_line_error
+from tests.cli_helpers import WANTUI, cli_env, one_line_error, start_wantui
 
 pytestmark = pytest.mark.timeout(120)  # generous: the shared box is often loaded
 
@@ -214,13 +214,8 @@ def test_fix_lock_serialises_applies(ds_dir: Path, wantui_cli) -> None:
         assert proc.returncode == 1, proc.stderr
         assert "another `wantui fix`" in proc.stdout
         assert (ds_dir / "d.toml").read_text(encoding="utf-8") == DATASET
-        waiting = subprocess.Popen(
-            [*WANTUI, "fix", "--dataset-config", "d.toml"] + ["--apply", "1", "--yes"],
-            cwd=ds_dir,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=cli_env(),
+        waiting = start_wantui(
+            "fix", "--dataset-config", "d.toml", "--apply", "1", "--yes", cwd=ds_dir
         )
         import time
 
@@ -244,14 +239,7 @@ def test_concurrent_applies_never_lose_an_edit(ds_dir: Path, wantui_cli) -> None
         d.write_text(DATASET, encoding="utf-8")
         before = len(journal.read_bytes().splitlines()) if journal.exists() else 0
         procs = [
-            subprocess.Popen(
-                [*WANTUI, "fix", "--dataset-config", "d.toml"] + ["--apply", "all", "--yes"],
-                cwd=ds_dir,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                env=cli_env(),
-            )
+            start_wantui("fix", "--dataset-config", "d.toml", "--apply", "all", "--yes", cwd=ds_dir)
             for _ in range(2)
         ]
         for p in procs:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli_helpers import WANTUI, run_wantui
+from tests.cli_helpers import run_wantui, start_wantui
 from wantui.core.finding import Severity
 from wantui.core.probe import PROBE_SCRIPT, run_probe
 from wantui.core.probe.runner import MAX_STDOUT, resolve_python
@@ -408,11 +408,8 @@ def test_ctrl_c_during_the_probe_ends_the_probe_too(tmp_path) -> None:
 
     pidfile = tmp_path / "pid"
     py = _fake(tmp_path, "py", f"echo $$ > {pidfile}\nexec sleep 60")
-    doctor = subprocess.Popen(
-        [*WANTUI, "doctor", "--python", str(py), "--probe-timeout", "30"],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+    doctor = start_wantui(
+        "doctor", "--python", str(py), "--probe-timeout", "30", cwd=tmp_path, text=False
     )
     for _ in range(200):
         if pidfile.exists() and pidfile.read_text().strip():

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli_helpers import start_wantui
 from tests.fakes_tui.helpers import wait_for
 
 pytestmark = pytest.mark.timeout(120)
@@ -29,15 +30,10 @@ def _slow_python(tmp: Path) -> Path:
 
 
 def _doctor(tmp: Path, py: Path, stderr: int) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "wantui", "doctor", "--python", str(py), "--fast"]
-        + ["--probe-timeout", "60"],
-        cwd=tmp,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=stderr,
-        env={**os.environ, "NO_COLOR": "1"},
-    )
+    return start_wantui(
+        "doctor", "--python", str(py), "--fast", "--probe-timeout", "60",
+        cwd=tmp, stderr=stderr, text=False,
+    )  # fmt: skip
 
 
 def test_doctor_shows_a_progress_line_on_a_terminal_only(tmp_path: Path) -> None:

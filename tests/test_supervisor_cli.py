@@ -14,7 +14,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 from fakes.fakeproject import make_project  # noqa: E402
 
-from tests.cli_helpers import run_wantui
+from tests.cli_helpers import run_wantui, start_wantui
 from wantui.core.supervisor import latest_run, stop_run
 
 pytestmark = pytest.mark.timeout(90)
@@ -96,13 +96,7 @@ def test_no_follow_then_attach_and_stop(tmp_path: Path) -> None:
     r2 = wantui("run", cwd=tmp_path)
     assert r2.returncode == 2 and run_id in r2.stderr and "wantui attach" in r2.stderr
     # attach from now, then stop from another command
-    att = subprocess.Popen(
-        [sys.executable, "-m", "wantui", "attach", run_id[:10], "--json"],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    att = start_wantui("attach", run_id[:10], "--json", cwd=tmp_path)
     time.sleep(1.0)
     r3 = wantui("run", "--stop", "--grace", "3", cwd=tmp_path)
     assert r3.returncode == 0 and "stopped" in r3.stderr
@@ -117,13 +111,7 @@ def test_no_follow_then_attach_and_stop(tmp_path: Path) -> None:
 
 def test_ctrl_c_stops_following_not_the_run(tmp_path: Path) -> None:
     proj = make_project(tmp_path, {"latents": "hang"})
-    p = subprocess.Popen(
-        [sys.executable, "-m", "wantui", "run", "--force"],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    p = start_wantui("run", "--force", cwd=tmp_path)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         rec = latest_run(proj)
