@@ -4,6 +4,9 @@ Many tests start real detached runs (their own sessions and process groups, by d
 they must survive the test's terminal). A test that fails before stopping its run would
 otherwise leave a hanging fake step running after the suite, so at the end of the session
 every process whose command line names this session's temporary folder is stopped.
+
+Also the ``wantui_cli`` fixture: the real CLI as a subprocess with a clean home (the runner
+itself, for tests and helpers without fixtures, is tests/cli_helpers.py).
 """
 
 from __future__ import annotations
