@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli_helpers import run_wantui
 from tests.serve_helpers import free_port, start_serve, stop_serve
 from wantui.core.fsutil import atomic_write
 
@@ -116,15 +117,9 @@ def test_numeric_options_are_checked_by_argparse(
 def _no_terminal(argv: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k != "TEXTUAL_DRIVER"}
     env["PYTHONPATH"] = str(ROOT)
-    return subprocess.run(
-        [sys.executable, "-m", "wantui", *argv],
-        cwd=cwd,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=60,  # before the check, the app spun here without end
-        env=env,
-    )
+    # without NO_COLOR: the test checks that wantui itself writes no escape codes into a pipe;
+    # the timeout: before the check, the app spun here without end
+    return run_wantui(*argv, cwd=cwd, env=env, timeout=60)
 
 
 @pytest.mark.timeout(120)

@@ -9,12 +9,12 @@ import os
 import pty
 import select
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
+from tests.cli_helpers import start_wantui
 from tests.fakes.fakeproject import make_project
 from tests.fakes_tui.helpers import wait_for
 from wantui.core.gate import preflight_gate
@@ -66,13 +66,8 @@ def test_a_run_with_nothing_known_starts_without_asking(tmp_path: Path, wantui_c
 def _pty_run(cwd: Path, answer: bytes) -> tuple[int, str]:
     """`wantui run` with a terminal on stdin and stderr; answers the question."""
     master, slave = pty.openpty()
-    p = subprocess.Popen(
-        [sys.executable, "-m", "wantui", "run", "--steps", "te"],
-        cwd=cwd,
-        stdin=slave,
-        stderr=slave,
-        stdout=subprocess.DEVNULL,
-        env={**os.environ, "NO_COLOR": "1"},
+    p = start_wantui(
+        "run", "--steps", "te", cwd=cwd, stdin=slave, stderr=slave, stdout=subprocess.DEVNULL
     )
     os.close(slave)
     seen = b""
