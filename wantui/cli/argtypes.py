@@ -75,3 +75,15 @@ def _isatty(stream: object) -> bool:
         return bool(stream.isatty())  # type: ignore[attr-defined]
     except (AttributeError, ValueError, OSError):  # closed or replaced streams
         return False
+
+
+def add_probe_timeout(parser: argparse.ArgumentParser) -> None:
+    """``--probe-timeout S`` of the commands that run the environment probe (doctor, plan);
+    each checks the range itself."""
+    parser.add_argument(
+        "--probe-timeout",
+        type=float,
+        default=10.0,
+        metavar="S",
+        help="seconds the probe may take (default: 10)",
+    )

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from wantui.cli.argtypes import add_probe_timeout
 from wantui.core.errors import WantuiError
 from wantui.core.finding import exit_code_for, sort_findings
 from wantui.core.project import PROJECT_FILE, Project, load_project
@@ -36,13 +37,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--fast", action="store_true", help="probe without optional imports and GPU tests"
     )
-    parser.add_argument(
-        "--probe-timeout",
-        type=float,
-        default=10.0,
-        metavar="S",
-        help="seconds the probe may take (default: 10)",
-    )
+    add_probe_timeout(parser)
 
 
 def probe_summary(data: dict[str, Any]) -> list[str]:

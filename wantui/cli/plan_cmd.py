@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from wantui.cli.argtypes import add_probe_timeout
 from wantui.cli.render import write_json
 from wantui.core.errors import ExitCode, WantuiError
 from wantui.core.textsafe import printable
@@ -32,13 +33,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--project", metavar="DIR", help="the project folder (default: the current folder)"
     )
-    parser.add_argument(
-        "--probe-timeout",
-        type=float,
-        default=10.0,
-        metavar="S",
-        help="seconds the probe may take (default: 10)",
-    )
+    add_probe_timeout(parser)
     parser.add_argument("command", nargs=argparse.REMAINDER, help="a musubi-tuner command line")
 
 
