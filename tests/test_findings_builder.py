@@ -57,8 +57,8 @@ def test_finding_list_keeps_order_and_returns_each():
 def test_step_findings_capture_the_step_and_map_launch_to_train():
     loc = Location("wantui.toml", 3, 1)
     out = StepFindings("latents", loc)
-    out.add("r", "c", Severity.ERROR, "t", "m", captures={"flag": "--vae"})
-    out.add("r2", "c", Severity.ERROR, "t", "m", step="launch", priority=5)
+    out.emit("one-frame-without-clip", captures={"flag": "--vae"})
+    out.emit("sampling-clip-missing", step="launch", priority=5)
     first, second = out.findings
     assert first.captures == {"step": "latents", "flag": "--vae"}
     assert first.steps == ("latents",) and first.location == loc and first.origin == "check"

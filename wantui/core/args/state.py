@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from wantui.core.args.options import ArgView, launch_view
-from wantui.core.finding import Finding, Location, Severity
+from wantui.core.finding import Finding, Location
 from wantui.core.findings import FindingList
 
 
@@ -38,33 +38,6 @@ class StepFindings(FindingList):
         super().__init__()
         self.step = step
         self.location = location
-
-    def add(  # type: ignore[override]
-        self,
-        rule: str,
-        catalog: str,
-        severity: Severity,
-        title: str,
-        message: str,
-        *,
-        captures: dict[str, str] | None = None,
-        step: str | None = None,
-        **kw: Any,
-    ) -> Finding:
-        """A finding of ``step`` (default: this list's step); ``kw``: fixes, advice, priority."""
-        step = step or self.step
-        return super().add(
-            rule,
-            catalog,
-            severity,
-            title,
-            message,
-            origin="check",
-            location=self.location,
-            captures={"step": step, **(captures or {})},
-            steps=(step,) if step != "launch" else ("train",),
-            **kw,
-        )
 
     def emit(  # type: ignore[override]
         self,
