@@ -99,7 +99,6 @@ def scan_args(
             "stray-argument",
             captures={"token": tok},
             text={
-                "lead": "Stray argument",
                 "after": tok,
                 "tokens": tok,
                 "why": " (a value with no option before it)",
