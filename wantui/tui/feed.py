@@ -67,6 +67,67 @@ class Batch:
     states_changed: bool = False
     finished: str | None = None
 
+    def add_lines(
+        self,
+        step: str,
+        lines: list[str],
+        updates: dict[int, str],
+        ranked: list[tuple[int, str]],
+        *,
+        end: int,
+        max_lines: int,
+        dropped: int = 0,
+    ) -> None:
+        """Take a step's new display lines, rewrites of earlier ones and ranked lines;
+        ``end`` is the absolute index after ``lines`` (``dropped`` lines before them were
+        never drawn). A rewrite of a line still pending here is made in place, the others
+        are kept as updates; the pending lines are bounded to what a pane can show."""
+        buf = self.lines.get(step)
+        if lines:
+            buf = self.lines.setdefault(step, [])
+            buf.extend(lines)
+        if updates:
+            start = end - len(buf or ())  # absolute index of buf[0]
+            for index, text in updates.items():
+                if buf and index >= start:
+                    buf[index - start] = text  # not drawn yet: rewrite it in place
+                else:
+                    self.updates.setdefault(step, {})[index] = text
+        if buf is not None and len(buf) > max_lines:  # would scroll out of the pane at once
+            cut = len(buf) - max_lines
+            del buf[:cut]
+            dropped += cut
+        if dropped:
+            self.dropped[step] = self.dropped.get(step, 0) + dropped
+        if ranked:
+            rbuf = self.ranked.setdefault(step, [])
+            rbuf.extend(ranked)
+            del rbuf[:-max_lines]
+
+    def merge(self, later: Batch, ends: dict[str, int], max_lines: int) -> None:
+        """Append ``later`` (the next batch of the same feed) to this undrawn one.
+        ``ends``: each step's absolute line count after ``later``'s lines."""
+        for step in {*later.lines, *later.updates, *later.ranked, *later.dropped}:
+            self.add_lines(
+                step,
+                later.lines.get(step, []),
+                later.updates.get(step, {}),
+                later.ranked.get(step, []),
+                end=ends.get(step, 0),
+                max_lines=max_lines,
+                dropped=later.dropped.get(step, 0),
+            )
+        self.partial.update(later.partial)
+        self.progress.update(later.progress)
+        for step, losses in later.losses.items():
+            self.losses.setdefault(step, []).extend(losses)
+        self.checkpoints += later.checkpoints
+        self.findings += later.findings
+        self.notices += later.notices
+        self.states_changed = self.states_changed or later.states_changed
+        if later.finished:
+            self.finished = later.finished
+
     def empty(self) -> bool:
         return not (
             self.lines
@@ -246,25 +307,9 @@ class Feed:
             shown, updates, ranked = folder.fold(shown)
             st.lines += len(shown)
             st.ranks = len(folder.ranks)
-            if shown:
-                buf = self._batch.lines.setdefault(step, [])
-                buf.extend(shown)
-                if len(buf) > self.max_lines:  # would scroll out of the pane at once
-                    cut = len(buf) - self.max_lines
-                    del buf[:cut]
-                    self._batch.dropped[step] = self._batch.dropped.get(step, 0) + cut
-            if updates:
-                buf = self._batch.lines.get(step, [])
-                start = folder.shown - len(buf)  # absolute index of buf[0]
-                for index, text in updates.items():
-                    if index >= start:
-                        buf[index - start] = text  # not drawn yet: rewrite it in place
-                    else:
-                        self._batch.updates.setdefault(step, {})[index] = text
-            if ranked:
-                rbuf = self._batch.ranked.setdefault(step, [])
-                rbuf.extend(ranked)
-                del rbuf[: -self.max_lines]
+            self._batch.add_lines(
+                step, shown, updates, ranked, end=folder.shown, max_lines=self.max_lines
+            )
             if progress is not None:
                 self._batch.progress[step] = progress  # newer replaces older, unseen
                 self.last_progress[step] = progress

@@ -259,46 +259,21 @@ class ProcessFeed:
             self._diag_ok = diag_ok
             if states:  # a new dict: the UI thread may be iterating the old one
                 self.steps = {**self.steps, **states}
-            mine = self._batch
-            for step, updates in batch.updates.items():
-                # lines drawn before this batch, rewritten: still pending here, or drawn
-                buf = mine.lines.get(step, [])
-                start = self._shown.get(step, 0) - len(buf)  # absolute index of buf[0]
-                for index, text in updates.items():
-                    if index >= start:
-                        buf[index - start] = text
-                    else:
-                        mine.updates.setdefault(step, {})[index] = text
             for step, lines in batch.lines.items():
-                dropped = batch.dropped.get(step, 0)
-                self._shown[step] = self._shown.get(step, 0) + len(lines) + dropped
-                buf = mine.lines.setdefault(step, [])
-                buf.extend(lines)
-                if len(buf) > self.max_lines:  # the UI was slow: keep what a pane can show
-                    dropped += len(buf) - self.max_lines
-                    del buf[: len(buf) - self.max_lines]
-                if dropped:
-                    mine.dropped[step] = mine.dropped.get(step, 0) + dropped
-            for step, ranked in batch.ranked.items():
-                rbuf = mine.ranked.setdefault(step, [])
-                rbuf.extend(ranked)
-                del rbuf[: -self.max_lines]
-            mine.partial.update(batch.partial)
-            mine.progress.update(batch.progress)
+                self._shown[step] = self._shown.get(step, 0) + len(lines)
+            for step, dropped in batch.dropped.items():
+                self._shown[step] = self._shown.get(step, 0) + dropped
+            self._batch.merge(batch, self._shown, self.max_lines)
             self.last_progress.update(batch.progress)
             for step, losses in batch.losses.items():
                 hist = self.loss_history.setdefault(step, [])
                 hist.extend(losses)
                 del hist[: -self.max_losses]
-                mine.losses.setdefault(step, []).extend(losses)
-            mine.checkpoints += batch.checkpoints
             if batch.findings:
                 self.findings = sort_findings(self.findings + batch.findings)
-                mine.findings += batch.findings
-            mine.notices += batch.notices
-            mine.states_changed = mine.states_changed or batch.states_changed or bool(states)
+            self._batch.states_changed = self._batch.states_changed or bool(states)
             if batch.finished:
-                self.finished = mine.finished = batch.finished
+                self.finished = batch.finished
 
     # -- the UI -------------------------------------------------------------------------
     def drain(self) -> Batch:
