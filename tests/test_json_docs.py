@@ -151,6 +151,27 @@ def test_docs_list_every_finding_field_and_no_stale_one(
     assert doc - real == set(), f"documented finding fields never output: {doc - real}"
 
 
+def test_docs_list_every_findings_file_field_and_no_stale_one(tmp_path: Path) -> None:
+    """findings.jsonl's three kinds of line (finding, link, end), written for real."""
+    from wantui.core.supervisor.diagnoser import FINDINGS_FILE, RunDiagnoser
+
+    log = tmp_path / "train.log"
+    # a consequence printed before its cause: a link line as well as the end line
+    log.write_bytes(
+        b"ValueError: num_samples should be a positive integer value, but got num_samples=0\n"
+        b"INFO:musubi_tuner.dataset.datasources:found 0 videos\n"
+    )
+    diag = RunDiagnoser(tmp_path)
+    diag.step_started("train", log)
+    diag.step_ended("train", 1)
+    diag.close()
+    lines = (tmp_path / FINDINGS_FILE).read_text(encoding="utf-8").splitlines()
+    real = set().union(*(set(json.loads(x)) for x in lines))
+    doc = documented()["Findings"]
+    assert real - doc == set(), f"findings.jsonl: undocumented {real - doc}"
+    assert doc - real == set(), f"findings.jsonl: documented, never written {doc - real}"
+
+
 # -- helpers ------------------------------------------------------------------------------
 class _Capture:
     """capsys for a module-scoped fixture: stdout of main() as JSON."""

@@ -235,6 +235,11 @@ class Session:
         """Every finding so far, root causes first."""
         return self.matcher.findings()
 
+    def link_causes(self) -> None:
+        """Link each finding so far to its cause, where the cause was found after it
+        (``Finding.consequence_of``; :meth:`findings` does it too)."""
+        self.matcher.link_causes()
+
     def located(self) -> list[Located]:
         """Every finding so far with its step and source, in the order they were made."""
         return list(self._located)

@@ -362,12 +362,12 @@ class Matcher:
         wrapper = None if self.stopped else self._wrapper_finding()
         if wrapper is not None:
             new.append(wrapper)
-        self._link_causes()
+        self.link_causes()
         return new
 
     def findings(self) -> list[Finding]:
         """Every finding so far, root causes first."""
-        self._link_causes()
+        self.link_causes()
         return sort_findings(list(self._order))
 
     @property
@@ -576,19 +576,22 @@ class Matcher:
         self._link_one(f)
         return f
 
-    def _link_one(self, f: Finding) -> None:
+    def _link_one(self, f: Finding, present: set[str] | None = None) -> None:
         rule = self._by_id.get(f.rule)
-        if rule is None or f.consequence_of is not None:
+        if rule is None or f.consequence_of is not None or not rule.caused_by:
             return
-        present = {x.rule for x in self._order}
+        if present is None:
+            present = {x.rule for x in self._order}
         for cid in rule.caused_by:
             if cid in present and cid != f.rule:
                 f.consequence_of = cid
                 return
 
-    def _link_causes(self) -> None:
+    def link_causes(self) -> None:
+        """Link every finding whose cause was found after it."""
+        present = {x.rule for x in self._order}
         for f in self._order:
-            self._link_one(f)
+            self._link_one(f, present)
 
     # -- the run itself -----------------------------------------------------------
     def _track_run(self, line: Line) -> bool:

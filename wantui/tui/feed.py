@@ -63,6 +63,9 @@ class Batch:
     losses: dict[str, list[float]] = field(default_factory=dict)
     checkpoints: list[str] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)  # new findings
+    # findings sent earlier whose cause was found since: index in the order findings
+    # were sent -> the cause's rule id (Finding.consequence_of)
+    links: dict[int, str] = field(default_factory=dict)
     notices: list[str] = field(default_factory=list)
     states_changed: bool = False
     finished: str | None = None
@@ -123,6 +126,7 @@ class Batch:
             self.losses.setdefault(step, []).extend(losses)
         self.checkpoints += later.checkpoints
         self.findings += later.findings
+        self.links.update(later.links)
         self.notices += later.notices
         self.states_changed = self.states_changed or later.states_changed
         if later.finished:
@@ -138,6 +142,7 @@ class Batch:
             or self.losses
             or self.checkpoints
             or self.findings
+            or self.links
             or self.notices
             or self.states_changed
             or self.finished
@@ -178,6 +183,10 @@ class Feed:
         self.loss_history: dict[str, list[float]] = {s: [] for s in steps}
         self.last_progress: dict[str, Any] = {}
         self.finished: str | None = None
+        # every finding in the order it was sent, and the cause each was sent with
+        self._sent: list[Finding] = []
+        self._sent_cause: list[str | None] = []
+        self._relink_due = False  # findings.jsonl linked a finding to its cause
 
     @property
     def diagnosis_available(self) -> bool:
@@ -258,6 +267,8 @@ class Feed:
         while wait and not tail.ended and time.monotonic() < end:
             time.sleep(0.05)
             out += tail.poll()
+        if tail.relinked():
+            self._relink_due = True
         return out
 
     def _on_StepStarted(self, ev: Any) -> None:  # noqa: N802 - named after the event class
@@ -324,10 +335,24 @@ class Feed:
             self._add_findings(found)
 
     def _add_findings(self, found: list[Finding]) -> None:
-        """(under the lock)"""
-        if found:
-            self.findings = sort_findings(self.findings + found)
-            self._batch.findings.extend(found)
+        """(under the lock) New findings, and the cause links found since for the ones
+        sent before (the batch's ``links``)."""
+        relink, self._relink_due = self._relink_due, False
+        if not found and not relink:
+            return
+        if found and self._tail is None and self._session is not None:
+            self._session.link_causes()  # a new finding may be an earlier one's cause
+            relink = True
+        if relink:
+            for i, f in enumerate(self._sent):
+                if f.consequence_of != self._sent_cause[i]:
+                    self._sent_cause[i] = f.consequence_of
+                    if f.consequence_of:
+                        self._batch.links[i] = f.consequence_of
+        self._sent += found
+        self._sent_cause += [f.consequence_of for f in found]
+        self.findings = sort_findings(self.findings + found)
+        self._batch.findings.extend(found)
 
     def _on_StepExited(self, ev: Any) -> None:  # noqa: N802
         shown = self._display.setdefault(ev.step, DisplayLines()).close()

@@ -172,6 +172,7 @@ class ProcessFeed:
         self.python = python or sys.executable
         self.steps = {s: StepStatus(s) for s in steps}
         self.findings: list[Finding] = []
+        self._sent: list[Finding] = []  # the child's findings in the order it sent them
         self.loss_history: dict[str, list[float]] = {s: [] for s in steps}
         self.last_progress: dict[str, Any] = {}
         self.finished: str | None = None
@@ -191,6 +192,7 @@ class ProcessFeed:
     def run_source(self, source: Any) -> None:
         """Run ``source`` in a child process and merge what it sends until it ends."""
         self.close()
+        self._sent = []  # a new child numbers its findings from 0
         described = source.spec()
         if described is None:
             return  # nothing to follow yet (no run started)
@@ -269,7 +271,11 @@ class ProcessFeed:
                 hist = self.loss_history.setdefault(step, [])
                 hist.extend(losses)
                 del hist[: -self.max_losses]
-            if batch.findings:
+            self._sent += batch.findings
+            for index, cause in batch.links.items():  # a cause found after its consequence
+                if index < len(self._sent):
+                    self._sent[index].consequence_of = cause
+            if batch.findings or batch.links:
                 self.findings = sort_findings(self.findings + batch.findings)
             self._batch.states_changed = self._batch.states_changed or bool(states)
             if batch.finished:

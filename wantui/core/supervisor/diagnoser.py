@@ -2,15 +2,18 @@
 
 The runner tails each step's log into one :class:`~wantui.core.diagnosis.Session` while
 the step runs and appends every finding as one JSON line (one ``write`` on an
-``O_APPEND`` file: a reader never sees half a line). Before the run is marked finished
-the last line, ``{"end": ...}``, carries the links the end of the run made (which finding
-is a consequence of which). Front ends (``run``, ``attach``, the app) read this file
+``O_APPEND`` file: a reader never sees half a line). A finding whose cause shows only
+later (the consequence was printed first) gets a link line as soon as the cause is found,
+so a reader tailing the file mid-run sees the link too. Before the run is marked finished
+the last line, ``{"end": ...}``, repeats every link (files written before the link lines
+carried them only there). Front ends (``run``, ``attach``, the app) read this file
 instead of diagnosing the logs again: the file is the truth, the same for all of them.
 
-Line format (one JSON object a line)::
+Line format (one JSON object a line; docs/json.md)::
 
     {"n": 0, "step": "latents", "source": ".../latents.log", "finding": {...}}
-    {"end": true, "links": {"3": "dataset-empty"}}
+    {"link": 0, "consequence_of": "dataset-empty"}
+    {"end": true, "links": {"0": "dataset-empty"}}
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ class FindingsWriter:
         flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0)
         self._fd = os.open(self.path, flags, 0o644)
         self._written: list[Finding] = []
+        self._linked: list[str | None] = []  # each finding's cause as the file says it
 
     def _line(self, obj: dict[str, Any]) -> None:
         data = json.dumps(obj, ensure_ascii=True, separators=(",", ":")).encode() + b"\n"
@@ -48,10 +52,18 @@ class FindingsWriter:
     def add(self, finding: Finding, step: str | None, source: str | None) -> None:
         n = len(self._written)
         self._written.append(finding)
+        self._linked.append(finding.consequence_of)
         self._line({"n": n, "step": step, "source": source, "finding": finding.to_json()})
 
+    def relink(self) -> None:
+        """A link line for each finding written earlier whose cause has been found since."""
+        for n, f in enumerate(self._written):
+            if f.consequence_of and f.consequence_of != self._linked[n]:
+                self._linked[n] = f.consequence_of
+                self._line({"link": n, "consequence_of": f.consequence_of})
+
     def end(self) -> None:
-        """The last line: the cause links that the end of the run made."""
+        """The last line: every cause link (what older readers apply)."""
         links = {str(i): f.consequence_of for i, f in enumerate(self._written) if f.consequence_of}
         self._line({"end": True, "links": links})
         os.close(self._fd)
@@ -65,6 +77,8 @@ class FindingsTail:
     findings: list[Finding] = field(default_factory=list)
     steps: list[str | None] = field(default_factory=list)
     ended: bool = False
+    # findings already returned by poll() whose cause link arrived since (see relinked())
+    _relinked: list[Finding] = field(default_factory=list)
     _offset: int = 0
     _rest: bytes = b""
 
@@ -100,6 +114,9 @@ class FindingsTail:
                 self._link(obj.get("links"))
                 self.ended = True
                 continue
+            if "link" in obj:
+                self._link({obj["link"]: obj.get("consequence_of")})
+                continue
             try:
                 f = Finding.from_json(obj.get("finding") or {})
             except ValueError:
@@ -114,7 +131,16 @@ class FindingsTail:
             return
         for key, cause in links.items():
             if str(key).isdigit() and int(key) < len(self.findings) and isinstance(cause, str):
-                self.findings[int(key)].consequence_of = cause
+                f = self.findings[int(key)]
+                if f.consequence_of != cause:
+                    f.consequence_of = cause
+                    self._relinked.append(f)
+
+    def relinked(self) -> list[Finding]:
+        """The findings whose cause link changed since the last call (the objects that
+        poll() returned, now with ``consequence_of`` set)."""
+        out, self._relinked = self._relinked, []
+        return out
 
     def sorted(self) -> list[Finding]:
         return sort_findings(list(self.findings))
@@ -142,6 +168,10 @@ class RunDiagnoser:
     def _emit(self, located: list[Any]) -> None:
         for x in located:
             self.writer.add(x.finding, x.step, x.source)
+        if located:
+            # a new finding may be the cause of one written before: link it now
+            self.session.link_causes()
+            self.writer.relink()
 
     def _drain(self) -> None:
         """(under the lock) Feed what the current step's log holds past what was read."""
@@ -187,7 +217,8 @@ class RunDiagnoser:
             self._drain()
             self._close_file()
             self._emit(self.session.finish())
-            self.session.findings()  # links the causes the last findings made
+            self.session.link_causes()
+            self.writer.relink()
             self.writer.end()
 
     def _close_file(self) -> None:

@@ -299,8 +299,9 @@ class PipelineScreen(FixFlow, PreflightGate, Screen[None]):
             self._follow_active()
         if batch.states_changed or batch.ranked:
             self._refresh_states()  # the rank count is in the pane title
+        if batch.findings or batch.links:
+            self.query_one(FindingsPanel).show(self.feed.findings, relabel=bool(batch.links))
         if batch.findings:
-            self.query_one(FindingsPanel).show(self.feed.findings)
             self._offer_stop(batch)
         for notice in batch.notices:
             self.notify(notice, severity="warning", timeout=8)

@@ -83,13 +83,19 @@ class FindingsPanel(Horizontal):
             return None
         return self.findings[idx]
 
-    def show(self, findings: list[Finding]) -> None:
-        """Replace the list (already ranked); highlight the first unless the user browses."""
+    def show(self, findings: list[Finding], *, relabel: bool = False) -> None:
+        """Replace the list (already ranked); highlight the first unless the user browses.
+        ``relabel``: a finding shown already changed (it was linked to its cause)."""
         current = self.selected
         old, self.findings = self.findings, list(findings)
         ol = self.query_one(OptionList)
         n = len(old)
-        if n and len(self.findings) >= n and all(a is b for a, b in zip(old, self.findings)):
+        if (
+            n
+            and not relabel
+            and len(self.findings) >= n
+            and all(a is b for a, b in zip(old, self.findings))
+        ):
             # the usual case: new findings ranked after the ones shown: add only those
             if len(self.findings) == n:
                 return
