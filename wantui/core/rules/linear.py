@@ -6,13 +6,29 @@ on a short line and cannot be interrupted (Ctrl-C waits for it). The timed check
 user's folders, ``--rules``, a trusted project's ``.wantui/rules``) are compiled with
 RE2 and matched with it. RE2 refuses what it cannot run in linear time (backreferences,
 lookaround, possessive and atomic groups); such a rule is reported and skipped.
-Built-in rules stay on ``re`` (they use lookaround) and are tested to be linear
-(``tests/test_rules_linear.py``).
+Built-in rules are matched with ``re`` (Unicode ``\\w``, the capture groups) and are
+tested to be linear there (``tests/test_rules_linear.py``); every one of them also
+compiles here (``tests/test_rules_re2.py``): none uses lookaround or backreferences.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
+
+# Python's \uXXXX and \UXXXXXXXX escapes (not after an escaped backslash), which RE2
+# spells \x{...}
+_PY_UNICODE_ESCAPE = re.compile(r"(?<!\\)((?:\\\\)*)\\(?:u([0-9a-fA-F]{4})|U([0-9a-fA-F]{8}))")
+
+
+def re2_source(source: str) -> str:
+    """``source`` (a Python regex) as RE2 reads it: ``\\u200b`` becomes ``\\x{200b}``."""
+    if "\\u" not in source and "\\U" not in source:
+        return source
+    return _PY_UNICODE_ESCAPE.sub(
+        lambda m: f"{m.group(1)}\\x{{{m.group(2) or m.group(3)}}}", source
+    )
+
 
 MISSING = "google-re2 is not installed (pip install google-re2); rules from your folders need it"
 
@@ -32,7 +48,7 @@ def compile_linear(source: str, *, ignore_case: bool) -> tuple[Any | None, str |
     opts.log_errors = False  # RE2 would print its own line on stderr
     opts.case_sensitive = not ignore_case
     try:
-        return re2.compile(source, opts), None
+        return re2.compile(re2_source(source), opts), None
     except re2.error as exc:
         detail = exc.args[0] if exc.args else exc
         if isinstance(detail, bytes):
