@@ -60,6 +60,7 @@ class _Stream:
     stats: RunStats | None = None
     watch: KillWatch | None = None
     partial: bytes | None = None  # the \r state of the line being redrawn, already fed
+    partial_text: str | None = None  # that state decoded
     tail: bytes = b""  # the bytes after the last newline (live: its \r states)
     ended: bool = False
     losses_seen: int = 0
@@ -129,10 +130,12 @@ class Session:
             s = self._streams[key]
         return s
 
-    def feed(self, key: str, data: bytes) -> StepNews:
-        """Bytes of stream ``key``; the findings they completed and the newest progress."""
+    def feed(self, key: str, data: bytes, decoded: list[str] | None = None) -> StepNews:
+        """Bytes of stream ``key``; the findings they completed and the newest progress.
+        ``decoded``: when ``data`` is whole lines, each decoded already (the app's log
+        pane decodes every line: the ones diagnosed are not decoded twice)."""
         s = self.stream(key)
-        news = self._lines(key, s, s.normalizer.feed(data))
+        news = self._lines(key, s, s.normalizer.feed(data, decoded))
         if self.live:
             nl = data.rfind(b"\n")
             s.tail = (s.tail + data if nl < 0 else data[nl + 1 :])[-_TAIL_MAX:]
@@ -158,10 +161,18 @@ class Session:
         s = self.stream(key)
         if state is None or state == s.partial:
             s.partial = state
+            s.partial_text = None if state is None else s.partial_text
             return StepNews()
         s.partial = state
+        s.partial_text = decode_line(state)
         number = s.normalizer.lines_seen + 1
-        return self._lines(key, s, normalize_line(number, decode_line(state)))
+        return self._lines(key, s, normalize_line(number, s.partial_text))
+
+    def redrawn_text(self, key: str, state: bytes) -> str | None:
+        """(live) ``state`` decoded, when it is the redraw state this stream was last fed
+        (the app shows it under the log without decoding it again); None otherwise."""
+        s = self._streams.get(key)
+        return s.partial_text if s is not None and state == s.partial else None
 
     @property
     def failed(self) -> bool:

@@ -244,9 +244,12 @@ class Normalizer:
         self.bytes_seen = 0
 
     # -- public -------------------------------------------------------------
-    def feed(self, data: bytes) -> list[Line]:
+    def feed(self, data: bytes, decoded: list[str] | None = None) -> list[Line]:
+        """The Lines ``data`` completed. ``decoded``: when ``data`` is whole lines, each of
+        them decoded already (a front end that shows every line decodes them anyway), so
+        the lines kept are not decoded again; ignored otherwise."""
         try:
-            return self._feed(data)
+            return self._feed(data, decoded)
         except Exception:  # never raise on input: drop the chunk, keep counting
             self.lines_seen += bytes(data).count(b"\n")
             self._pending.clear()
@@ -297,7 +300,7 @@ class Normalizer:
         finally:
             self._ends, self.bytes_seen = ends, seen
 
-    def _feed(self, data: bytes) -> list[Line]:
+    def _feed(self, data: bytes, decoded: list[str] | None = None) -> list[Line]:
         if not data:
             return []
         self.bytes_seen += len(data)
@@ -306,7 +309,7 @@ class Normalizer:
             and self._ends == "lf"
             and not (self._pending or self._dropping or self._dropped or self._keep_hit)
         ):
-            return self._emit_block(data)  # the common live case: whole lines arrived
+            return self._emit_block(data, decoded)  # the common live case: whole lines
         if self._ends != "lf":
             data = self._line_ends(data)
             if not data:
@@ -349,15 +352,20 @@ class Normalizer:
             self.lines_seen, decode_line(raw), history=self.history, dropped=dropped
         )
 
-    def _emit_block(self, block: bytes) -> list[Line]:
-        """Complete lines (``block`` ends with a newline)."""
+    def _emit_block(self, block: bytes, decoded: list[str] | None = None) -> list[Line]:
+        """Complete lines (``block`` ends with a newline); ``decoded``: each of them
+        decoded (:func:`decode_line`), or None."""
         out: list[Line] = []
         base = self.lines_seen
+        count = block.count(b"\n")
+        if decoded is not None and len(decoded) != count:
+            decoded = None  # not these lines: decode them here
         if self.prefilter is not None:
             history = self.history
             for idx, raw in self.prefilter.lines(block):
-                out.extend(normalize_line(base + idx + 1, decode_line(raw), history=history))
-            self.lines_seen = base + block.count(b"\n")
+                text = decode_line(raw) if decoded is None else decoded[idx]
+                out.extend(normalize_line(base + idx + 1, text, history=history))
+            self.lines_seen = base + count
             return out
         if self.keep is not None:
             pos = 0  # start of the first line not yet looked at
@@ -375,10 +383,13 @@ class Normalizer:
                 )
                 counted += 1
                 pos = end + 1
-            self.lines_seen = base + block.count(b"\n")
+            self.lines_seen = base + count
             return out
-        pieces = _decode_lines(block)
-        pieces.pop()  # after the final newline
+        if decoded is not None:
+            pieces = list(decoded)
+        else:
+            pieces = _decode_lines(block)
+            pieces.pop()  # after the final newline
         history = self.history
         for i, piece in enumerate(pieces, base + 1):
             if not _NEEDS_WORK.search(piece) and not piece.startswith("[") and "]" not in piece:

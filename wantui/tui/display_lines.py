@@ -14,8 +14,13 @@ class DisplayLines:
 
     def __init__(self) -> None:
         self._pending = b""
+        # the last chunk's lines decoded as they are (ANSI and \r kept), when the chunk
+        # was whole lines of valid UTF-8: what the diagnosis would decode again
+        self.decoded: list[str] | None = None
 
     def feed(self, data: bytes) -> list[str]:
+        whole = not self._pending and data.endswith(b"\n")
+        self.decoded = None
         buf = self._pending + data
         cut = buf.rfind(b"\n")
         if cut < 0:
@@ -27,6 +32,8 @@ class DisplayLines:
         except UnicodeDecodeError:
             return [self._show(p) for p in body.split(b"\n")]
         lines = text.split("\n")
+        if whole:
+            self.decoded = lines
         if "\r" in text:
             lines = [self._collapse(x) if "\r" in x else x for x in lines]
         return [x if len(x) <= self.MAX else x[: self.MAX] for x in lines]

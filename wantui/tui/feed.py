@@ -290,7 +290,8 @@ class Feed:
         found: list[Finding] = []
         progress = None
         if session is not None:
-            news = session.feed(ev.step, ev.data)  # live: the \r states too
+            # the lines the pane decoded are not decoded again; live: the \r states too
+            news = session.feed(ev.step, ev.data, display.decoded)
             found = self._diagnosed(news.findings)
             progress = news.progress
         # the bar being redrawn right now: a live row under the log
@@ -300,8 +301,13 @@ class Feed:
                 self._redrawing.pop(ev.step, None)  # the line got its newline
             else:
                 self._redrawing[ev.step] = state
+            text = None
+            if state is not None:
+                # the session decoded the same state when it diagnosed it
+                known = session.redrawn_text(ev.step, state) if session is not None else None
+                text = (decode_line(state) if known is None else known).rstrip()
             with self._lock:
-                self._batch.partial[ev.step] = "" if state is None else decode_line(state).rstrip()
+                self._batch.partial[ev.step] = "" if text is None else text
         self._take(ev.step, shown, found, progress)
 
     def _take(
