@@ -83,3 +83,40 @@ def test_scan_time_is_linear_on_hostile_input() -> None:
     assert scan.engine == "re2"
     line = b"a" * (8 << 20) + b"\n"
     assert scan.lines(line + b"a" * 40 + b"q\n") == [(1, b"a" * 40 + b"q")]
+
+
+LINES = st.lists(
+    st.one_of(
+        st.sampled_from(
+            [b"CUDA out of memory", b"found 0 ", b"AVR_LOSS=NaN", b"\x1b[1m", b"\x1b[0m", b"\r"]
+        ),
+        st.binary(max_size=8),
+        st.sampled_from([b"CUDA out", b" of memory", b"found", b"\t", b"\x00", b"\n"]),
+    ),
+    max_size=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(LINES)
+def test_the_fallbacks_find_scan_finds_the_lines_the_alternation_does(parts: list[bytes]) -> None:
+    """Without RE2 each literal is found with bytes.find; the lines (indexes and raw
+    bytes) are those the one-alternation scan finds, escapes and control bytes included."""
+    import os
+
+    saved = os.environ.get("WANTUI_RE2")
+    os.environ["WANTUI_RE2"] = "0"  # (hypothesis runs it many times: no monkeypatch)
+    try:
+        scan = LiteralScan(
+            [b"CUDA out of memory", b"out of memory", b"found 0 "], [b"avr_loss=nan"]
+        )
+    finally:
+        if saved is None:
+            del os.environ["WANTUI_RE2"]
+        else:
+            os.environ["WANTUI_RE2"] = saved
+    assert scan.engine == "re"
+    block = b"".join(parts)
+    found = scan.lines(block)
+    scan.engine = "re2"  # the alternation's own scan, on the same re patterns
+    assert found == scan.lines(block)

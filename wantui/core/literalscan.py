@@ -9,9 +9,11 @@ block's length whatever it holds, several hundred MB/s. Per line, a :class:`Lite
 (``re2.Set``) says which rule patterns' literals a line holds, so Python's ``re`` (which
 gives the capture groups) runs only for those patterns.
 
-Where google-re2 cannot be imported (no wheel for the platform), the same alternation,
-factored as a trie, runs on Python's ``re`` and the per-pattern check is substring
-tests: the same lines and the same findings, slower (tests/test_literalscan.py).
+Where google-re2 cannot be imported (no wheel for the platform), each literal is looked
+for with ``bytes.find`` over the whole block (C's two-way search; an alternation of a few
+hundred literals in Python's ``re`` is tried at every byte and is ~2x slower), only the
+lines it finds are looked at, and the per-pattern check is substring tests: the same
+lines and the same findings, slower (tests/test_literalscan.py).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ _ANSI_BYTES = re.compile(
 )
 _CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]+")
 _DIRTY_CLASS = rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+_DIRTY_RX = re.compile(_DIRTY_CLASS)
 _RE2_MEM = 32 << 20  # RE2's budget for its compiled program and DFA cache
 
 
@@ -93,6 +96,22 @@ def alternation(plain: Iterable[bytes], folded: Iterable[bytes]) -> bytes:
     return b"|".join(parts) if parts else b"(?!)"  # (never used with RE2: no lookahead)
 
 
+def fewest_literals(
+    plain: Iterable[bytes], folded: Iterable[bytes]
+) -> tuple[list[bytes], list[bytes]]:
+    """The literals a line must be searched for: one holding another is dropped (a line
+    with it holds the other too); ``folded`` ones are lower case (ASCII, any case)."""
+    fold: list[bytes] = []
+    for f in sorted({x.lower() for x in folded}, key=len):
+        if not any(g in f for g in fold):
+            fold.append(f)
+    kept: list[bytes] = []
+    for p in sorted(set(plain), key=len):
+        if not any(q in p for q in kept) and not any(f in p.lower() for f in fold):
+            kept.append(p)
+    return kept, fold
+
+
 def _re2_options(re2: Any) -> Any:
     opts = re2.Options()
     opts.encoding = opts.Encoding.LATIN1  # bytes are bytes: a literal may be cp1252
@@ -127,6 +146,7 @@ class LiteralScan:
         if self._rx is None:
             self._rx = re.compile(pattern)
             self._scan = re.compile(scan)
+            self._fewest = fewest_literals(self.plain, self.folded)
 
     def __repr__(self) -> str:
         return f"LiteralScan({len(self.plain)} + {len(self.folded)} literals, {self.engine})"
@@ -140,6 +160,8 @@ class LiteralScan:
     def lines(self, block: bytes) -> list[tuple[int, bytes]]:
         """(0-based line index, raw line without its newline) of every line of ``block``
         that contains a literal, in order; the last line may lack a newline."""
+        if self.engine != "re2" and (self.plain or self.folded):
+            return self._lines_found(block)
         out: list[tuple[int, bytes]] = []
         search, exact = self._scan.search, self._rx.search
         find, rfind, count = block.find, block.rfind, block.count
@@ -162,6 +184,45 @@ class LiteralScan:
                 out.append((index, line))
             index += 1
             pos = end + 1
+        return out
+
+    def _lines_found(self, block: bytes) -> list[tuple[int, bytes]]:
+        """:meth:`lines` without RE2: each literal found with ``bytes.find`` (folded ones
+        in the block's lower-case copy: ASCII, the same offsets), and each line with a
+        control byte decided on its cleaned text, as the RE2 scan does."""
+        find, rfind = block.find, block.rfind
+        starts: set[int] = set()  # offsets of the lines found
+        plain, folded = self._fewest
+        for hay, lits in ((block, plain), (block.lower() if folded else b"", folded)):
+            hfind = hay.find
+            for lit in lits:
+                i = hfind(lit)
+                while i >= 0:
+                    starts.add(rfind(b"\n", 0, i) + 1)
+                    end = find(b"\n", i)
+                    if end < 0:
+                        break
+                    i = hfind(lit, end + 1)  # the next line
+        dirty: set[int] = set()
+        if is_dirty(block):
+            pos = 0
+            for m in _DIRTY_RX.finditer(block):
+                if m.start() < pos:
+                    continue
+                dirty.add(rfind(b"\n", 0, m.start()) + 1)
+                end = find(b"\n", m.start())
+                pos = len(block) + 1 if end < 0 else end + 1
+        out: list[tuple[int, bytes]] = []
+        exact, count, size = self._rx.search, block.count, len(block)
+        index = prev = 0
+        for start in sorted(starts | dirty):
+            index += count(b"\n", prev, start)
+            prev = start
+            end = find(b"\n", start)
+            line = block[start : size if end < 0 else end]
+            if start in dirty and exact(clean_bytes(line)) is None:
+                continue  # a literal only with the escapes left in, or none at all
+            out.append((index, line))
         return out
 
 
