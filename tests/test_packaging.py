@@ -28,9 +28,18 @@ def test_wheel_ships_rules_examples_and_demo(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr[-2000:]
     (wheel,) = tmp_path.glob("wantui-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    rules = {n for n in names if n.startswith("wantui/_rules/") and n.endswith(".yaml")}
-    expected = {f"wantui/_rules/{p.name}" for p in (ROOT / "rules").glob("*.yaml")}
+    rules = {
+        n
+        for n in names
+        if n.startswith("wantui/_rules/") and n.endswith(".yaml") and not n.startswith("wantui/_rules/examples/")
+    }
+    # The rule files and the declarations of the checks written in Python (rules/checks/).
+    expected = {
+        f"wantui/_rules/{p.relative_to(ROOT / 'rules').as_posix()}"
+        for p in [*(ROOT / "rules").glob("*.yaml"), *(ROOT / "rules" / "checks").glob("*.yaml")]
+    }
     assert rules == expected
+    assert any(n.startswith("wantui/_rules/checks/") for n in names)
     assert any(n.startswith("wantui/_rules/examples/") for n in names)
     assert any(n.startswith("wantui/data/demo/") for n in names)
     assert "wantui/core/probe/probe_script.py" in names
