@@ -99,3 +99,28 @@ def test_runstats_on_healthy_log_every_step() -> None:
 def test_runstats_collapsed_lines_still_reach_the_end() -> None:
     s = RunStats().feed_all(iter_file_lines(HEALTHY))
     assert s.step == 40 and s.total_steps == 40 and 40 in s.losses
+
+
+def _bar(step: int, loss: str) -> str:
+    return f"steps:  50%|█████     | {step}/10 [00:05<00:05,  1.00it/s, avr_loss={loss}]"
+
+
+def test_loss_history_keeps_first_seen_order_and_its_bound() -> None:
+    s = RunStats(max_history=2)
+    for n, (step, loss) in enumerate([(1, "1.5"), (2, "1.4"), (1, "1.3"), (3, "1.2")], 1):
+        s.feed(Line(n, _bar(step, loss), progress=True))
+    # a redraw of a known step updates its value; a step past the bound is not kept
+    assert s.losses == {1: 1.3, 2: 1.4}
+    assert s.loss_steps == [1, 2]
+
+
+def test_session_reports_each_new_loss_once() -> None:
+    from wantui.core.diagnosis import Session
+
+    session = Session([], progress=True, live=True)
+    session.start("train", step="train", source="train.log")
+    session.feed("train", ("\r" + _bar(1, "1.5") + "\r" + _bar(2, "1.4") + "\n").encode())
+    assert session.new_losses("train") == [1.5, 1.4]
+    assert session.new_losses("train") == []
+    session.feed("train", (_bar(2, "1.0") + "\n" + _bar(3, "0.9") + "\n").encode())
+    assert session.new_losses("train") == [0.9]

@@ -262,10 +262,11 @@ class Session:
     def new_losses(self, key: str) -> list[float]:
         """avr_loss values of steps not reported yet (the tracker keeps one per step)."""
         s = self._streams.get(key)
-        if s is None or s.stats is None or len(s.stats.losses) <= s.losses_seen:
+        if s is None or s.stats is None or len(s.stats.loss_steps) <= s.losses_seen:
             return []
-        new = list(s.stats.losses.values())[s.losses_seen :]
-        s.losses_seen = len(s.stats.losses)
+        losses = s.stats.losses
+        new = [losses[k] for k in s.stats.loss_steps[s.losses_seen :]]
+        s.losses_seen = len(s.stats.loss_steps)
         return new
 
     def new_checkpoints(self, key: str) -> list[str]:

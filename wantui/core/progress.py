@@ -58,34 +58,39 @@ def parse_progress(text: str) -> Progress | None:
     m = _BAR.search(text)
     if m is None:
         return None
-    if m.group("total") is None and m.group("unit") is None:
+    # one call for every group: a live run parses each redraw of the bar
+    n, total_s, unit, rate_s, rate_unit, postfix, remaining, elapsed = m.group(
+        "n", "total", "unit", "rate", "rate_unit", "postfix", "remaining", "elapsed"
+    )
+    if total_s is None and unit is None:
         return None  # "12 [..." without "it" or a total is not a tqdm bar
     try:
-        step = int(float(m.group("n")))
-        total = int(float(m.group("total"))) if m.group("total") else None
+        step = int(float(n))
+        total = int(float(total_s)) if total_s else None
         rate: float | None = None
-        if m.group("rate") != "?":
-            value = float(m.group("rate"))
-            if m.group("rate_unit") == "s/it":
+        if rate_s != "?":
+            value = float(rate_s)
+            if rate_unit == "s/it":
                 rate = 1.0 / value if value > 0 else None
             else:
                 rate = value
     except ValueError:
         return None
     loss = None
-    lm = _LOSS.search(m.group("postfix") or "")
-    if lm:
-        loss = float(lm.group("v"))
+    if postfix and "avr_loss=" in postfix:
+        lm = _LOSS.search(postfix)
+        if lm:
+            loss = float(lm.group("v"))
     dm = _DESC.match(text[: m.start() + 1])
     desc = dm.group("desc").strip() if dm else text[: m.start()].split(":")[0].strip()
     return Progress(
         step=step,
         total=total,
         rate_its=rate,
-        eta_s=_seconds(m.group("remaining")),
+        eta_s=_seconds(remaining),
         avr_loss=loss,
         desc=desc,
-        elapsed_s=_seconds(m.group("elapsed")),
+        elapsed_s=_seconds(elapsed),
     )
 
 
@@ -96,6 +101,9 @@ class RunStats:
     last: Progress | None = None  # the last progress state of any bar
     last_train: Progress | None = None  # the last state of the `steps` bar
     losses: dict[int, float] = field(default_factory=dict)  # step -> avr_loss (last seen)
+    # the steps of ``losses`` in the order first seen: what is new since a reader's last
+    # look, without copying the whole history each time (a long run holds ~1M)
+    loss_steps: list[int] = field(default_factory=list)
     epoch: int | None = None
     epochs: int | None = None
     checkpoints: list[str] = field(default_factory=list)
@@ -109,10 +117,12 @@ class RunStats:
                 self.last = p
                 if p.desc == "steps":
                     self.last_train = p
-                    if p.avr_loss is not None and (
-                        p.step in self.losses or len(self.losses) < self.max_history
-                    ):
-                        self.losses[p.step] = p.avr_loss
+                    if p.avr_loss is not None:
+                        if p.step in self.losses:
+                            self.losses[p.step] = p.avr_loss
+                        elif len(self.losses) < self.max_history:
+                            self.losses[p.step] = p.avr_loss
+                            self.loss_steps.append(p.step)
                 return
         if text.startswith("epoch "):
             m = _EPOCH.match(text)
