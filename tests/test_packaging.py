@@ -31,7 +31,9 @@ def test_wheel_ships_rules_examples_and_demo(tmp_path: Path) -> None:
     rules = {
         n
         for n in names
-        if n.startswith("wantui/_rules/") and n.endswith(".yaml") and not n.startswith("wantui/_rules/examples/")
+        if n.startswith("wantui/_rules/")
+        and n.endswith(".yaml")
+        and not n.startswith("wantui/_rules/examples/")
     }
     # The rule files and the declarations of the checks written in Python (rules/checks/).
     expected = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -281,3 +282,18 @@ def test_example_paths(tmp_path: Path) -> None:
     assert [p.name for p in pos] == ["t-caption.pos.log"] and [p.name for p in neg] == [
         "t-caption.neg.log"
     ]
+
+
+def test_shipped_patterns_compile_when_first_used_with_the_same_facts() -> None:
+    """The shipped rules' regexes are parsed at load (literals, capture names) and compiled
+    on first use: what the parse said must be what the compiled regex says."""
+    rules = load_rules(include_user=False)
+    patterns = [p for r in rules.rules for p in r.patterns()]
+    assert patterns and all(p.compiled is None for p in patterns)
+    for p in patterns:
+        compiled = re.compile(p.source, re.IGNORECASE if p.ignore_case else 0)
+        lits = required_literals(compiled)
+        assert p.literals == (tuple(lits) if lits else None), p.source
+        assert p.groups == set(compiled.groupindex), p.source
+        assert p.regex.pattern == p.source and p.regex is p.regex  # compiled once
+        assert p.compiled is p.regex

@@ -17,7 +17,8 @@ from typing import Any
 
 from wantui.core.finding import Finding
 from wantui.core.killed import KillWatch
-from wantui.core.logtext import Line, Normalizer, decode_line, normalize_line
+from wantui.core.literalscan import LiteralScan
+from wantui.core.logtext import Line, Normalizer, ScanAnd, decode_line, normalize_line
 from wantui.core.matcher import Matcher
 from wantui.core.progress import Progress, RunStats
 from wantui.core.rules.model import Rule, RuleSet
@@ -25,7 +26,7 @@ from wantui.core.rules.model import Rule, RuleSet
 _TAIL_MAX = 64 * 1024
 _STATE_MAX = 4096  # as the app's log pane draws it
 # raw lines the progress tracker needs even when no rule is interested in them
-_PROGRESS_BYTES = rb"it/s|s/it|epoch \d|saving checkpoint: "
+_PROGRESS_RX = re.compile(rb"it/s|s/it|epoch \d|saving checkpoint: ")
 
 
 @dataclass
@@ -95,16 +96,13 @@ class Session:
         # live: a line still being redrawn with \r (a tqdm bar) is diagnosed at each
         # state, not at its newline (avr_loss=nan must not wait for the epoch's end)
         self.live = live
-        keep = self.matcher.prefilter_bytes()
-        if progress:
+        # the lines worth decoding, found in whole blocks (None: every line)
+        scan: LiteralScan | ScanAnd | None = self.matcher.prefilter()
+        if progress and scan is not None:
             # the progress tracker also wants tqdm and checkpoint lines; history: every \r
             # state of a bar, so the loss plot has every step, not one per line
-            keep = (
-                re.compile(b"(?:" + keep.pattern + b")|" + _PROGRESS_BYTES, keep.flags)
-                if keep is not None
-                else None
-            )
-        self._keep = keep
+            scan = ScanAnd(scan, _PROGRESS_RX)
+        self._scan = scan
         self._streams: dict[str, _Stream] = {}
         self._current: str | None = None
         self._statuses: list[int] = []  # failed steps' exit statuses, in order
@@ -119,7 +117,7 @@ class Session:
         self._streams[key] = _Stream(
             step,
             source,
-            Normalizer(keep=self._keep, history=self.progress),
+            Normalizer(prefilter=self._scan, history=self.progress),
             RunStats() if self.progress else None,
         )
 

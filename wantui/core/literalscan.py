@@ -87,12 +87,21 @@ def trie_pattern(words: Iterable[bytes]) -> bytes:
     return emit(root) if root else b"(?!)"
 
 
-def alternation(plain: Iterable[bytes], folded: Iterable[bytes]) -> bytes:
-    """One pattern for ``plain`` literals and ``folded`` ones (ASCII, any case)."""
+def flat_pattern(words: Iterable[bytes]) -> bytes:
+    """A regex matching any of ``words`` as one flat alternation: for RE2, which factors
+    common prefixes itself and runs a DFA whatever the shape (building the trie in Python
+    took most of a matcher's start)."""
+    return b"|".join(_escape(w) for w in sorted(set(words)))
+
+
+def alternation(plain: Iterable[bytes], folded: Iterable[bytes], *, trie: bool = True) -> bytes:
+    """One pattern for ``plain`` literals and ``folded`` ones (ASCII, any case); ``trie``:
+    factored for Python's backtracking ``re`` (False: flat, for RE2)."""
     plain, folded = list(plain), list(folded)
-    parts = [trie_pattern(plain)] if plain else []
+    shape = trie_pattern if trie else flat_pattern
+    parts = [shape(plain)] if plain else []
     if folded:
-        parts.append(b"(?i:" + trie_pattern(x.lower() for x in folded) + b")")
+        parts.append(b"(?i:" + shape(x.lower() for x in folded) + b")")
     return b"|".join(parts) if parts else b"(?!)"  # (never used with RE2: no lookahead)
 
 
@@ -129,23 +138,24 @@ class LiteralScan:
     def __init__(self, plain: Iterable[bytes], folded: Iterable[bytes] = ()) -> None:
         self.plain = sorted({x for x in plain if x})
         self.folded = sorted({x.lower() for x in folded if x})
-        pattern = alternation(self.plain, self.folded)
-        # the scan also stops at control bytes: such a line is decided on its cleaned text
-        scan = pattern + b"|" + _DIRTY_CLASS if (self.plain or self.folded) else _DIRTY_CLASS
         re2 = re2_module()
         self.engine = "re"
         self._rx: Any = None
         if re2 is not None and (self.plain or self.folded):
+            pattern = alternation(self.plain, self.folded, trie=False)
             try:
                 opts = _re2_options(re2)
                 self._rx = re2.compile(pattern, opts)
-                self._scan = re2.compile(scan, opts)
+                # the scan also stops at control bytes: such a line is decided cleaned
+                self._scan = re2.compile(pattern + b"|" + _DIRTY_CLASS, opts)
                 self.engine = "re2"
             except re2.error:  # pragma: no cover - escaped literals always compile
                 self._rx = None
         if self._rx is None:
+            pattern = alternation(self.plain, self.folded)
             self._rx = re.compile(pattern)
-            self._scan = re.compile(scan)
+            both = pattern + b"|" + _DIRTY_CLASS if (self.plain or self.folded) else _DIRTY_CLASS
+            self._scan = re.compile(both)
             self._fewest = fewest_literals(self.plain, self.folded)
 
     def __repr__(self) -> str:
@@ -247,7 +257,9 @@ class LiteralSet:
                 if not lits:
                     continue
                 enc = [x.encode("utf-8") for x in lits]
-                s.Add(alternation([], enc) if icase else alternation(enc, []))
+                s.Add(
+                    alternation([], enc, trie=False) if icase else alternation(enc, [], trie=False)
+                )
                 self._index.append(i)
             s.Compile()
             self._set = s

@@ -15,7 +15,6 @@ from typing import Any, BinaryIO
 from wantui.core.diagnosis import Session
 from wantui.core.errors import WantuiError
 from wantui.core.finding import Finding
-from wantui.core.project import STEP_NAMES
 from wantui.core.rules import RuleSet
 
 CHUNK = 4 * 1024 * 1024
@@ -29,7 +28,11 @@ def step_of_log(name: str) -> str | None:
     path = Path(name)
     # only in a run folder (beside its run.json): elsewhere train.log is any log
     in_run = (path.parent / "run.json").is_file()
-    return path.stem if in_run and path.stem in STEP_NAMES else None
+    if not in_run:
+        return None
+    from wantui.core.project import STEP_NAMES  # (tomlkit and the project model: only here)
+
+    return path.stem if path.stem in STEP_NAMES else None
 
 
 def open_log(name: str) -> BinaryIO:

@@ -463,7 +463,7 @@ class Normalizer:
 _KNOWN: dict[re.Pattern[bytes], LiteralScan] = {}
 
 
-class _ScanAnd:
+class ScanAnd:
     """A :class:`LiteralScan` plus an extra bytes regex (``keep = "(?:<prefilter>)|<extra>"``,
     as the TUI asks for progress lines too): a line passes if either finds it."""
 
@@ -491,7 +491,7 @@ class _ScanAnd:
         return sorted(found.items())
 
 
-def _known_prefilter(keep: re.Pattern[bytes] | None) -> LiteralScan | _ScanAnd | None:
+def _known_prefilter(keep: re.Pattern[bytes] | None) -> LiteralScan | ScanAnd | None:
     if keep is None:
         return None
     known = _KNOWN.get(keep)
@@ -508,7 +508,7 @@ def _known_prefilter(keep: re.Pattern[bytes] | None) -> LiteralScan | _ScanAnd |
                 extra = re.compile(keep.pattern[len(head) :], keep.flags)
             except re.error:
                 return None
-            return _ScanAnd(prefilter, extra)
+            return ScanAnd(prefilter, extra)
     return None
 
 

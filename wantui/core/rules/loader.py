@@ -24,7 +24,6 @@ from wantui.core.errors import WantuiError
 from wantui.core.finding import Severity
 from wantui.core.fixactions import validate_action
 from wantui.core.resources import builtin_rules_dir, config_rules_dir
-from wantui.core.rules import trust
 from wantui.core.rules.linear import compile_linear
 from wantui.core.rules.model import (
     CONTEXT_KEYS,
@@ -36,7 +35,7 @@ from wantui.core.rules.model import (
     Rule,
     RuleSet,
 )
-from wantui.core.rules.regexcheck import backtracking_problem, required_literals
+from wantui.core.rules.regexcheck import backtracking_problem, parse_facts, required_literals
 from wantui.core.rules.template import template_names
 from wantui.core.similar import suggestion
 from wantui.core.versions import check_spec
@@ -115,6 +114,14 @@ def _pattern(ctx: _Ctx, field: str, raw: Any, builtin: bool = True) -> Pattern:
         raise ctx.fail(
             field, "a pattern must be a non-empty string or {regex: ..., ignore_case: ...}"
         )
+    if builtin and _shipped(ctx.path):
+        # the rules wantui ships are checked by the test suite (tests/test_rules_linear.py,
+        # every pattern compiled there), not compiled at every start
+        try:
+            lits, names = parse_facts(raw, ignore_case=ignore_case)
+        except re.error as exc:
+            raise ctx.fail(field, f"bad regex {raw!r}: {exc}") from None
+        return Pattern(raw, None, ignore_case, tuple(lits) if lits else None, names)
     try:
         regex = re.compile(raw, re.IGNORECASE if ignore_case else 0)
     except re.error as exc:
@@ -127,12 +134,10 @@ def _pattern(ctx: _Ctx, field: str, raw: Any, builtin: bool = True) -> Pattern:
         if linear is None:
             raise ctx.fail(field, f"regex {raw!r} rejected: {why}")
         return Pattern(raw, linear, ignore_case, literals)
-    # the rules wantui ships are checked by the test suite (tests/test_rules_linear.py), not
-    # at every start (~0.25 s for all); any other file loaded as built-in is checked here
-    if not _shipped(ctx.path):
-        problem = backtracking_problem(regex)
-        if problem:
-            raise ctx.fail(field, f"regex {raw!r} rejected: {problem}")
+    # any other file loaded as built-in is checked here (~0.25 s for all the shipped ones)
+    problem = backtracking_problem(regex)
+    if problem:
+        raise ctx.fail(field, f"regex {raw!r} rejected: {problem}")
     return Pattern(raw, regex, ignore_case, literals)
 
 
@@ -432,6 +437,8 @@ def load_rules(
 def _project_rules(notices: list[str]) -> list[Path]:
     """``./.wantui/rules`` when the user trusts this folder's rules as they are now; else
     nothing, and a notice when there are rules it leaves out."""
+    from wantui.core.rules import trust  # (tomlkit and hashing: only when user rules load)
+
     try:
         st = trust.state(Path.cwd())
     except OSError:  # the current folder was removed: no project rules

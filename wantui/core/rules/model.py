@@ -28,13 +28,26 @@ class Pattern:
 
     source: str
     # re.Pattern for built-in rules; for the others an RE2 regex with the same search()
-    # and groupindex (rules/linear.py)
-    regex: re.Pattern[str] | Any
+    # and groupindex (rules/linear.py). None: a shipped rule's regex, compiled when first
+    # used (compiling all of them at every start costs more than scanning 100 MB of log;
+    # the literal scan decides which ever run)
+    compiled: re.Pattern[str] | Any | None
     ignore_case: bool = False
     literals: tuple[str, ...] | None = None  # None: no literal, every line is a candidate
+    names: frozenset[str] | None = None  # the capture names, known without compiling
+
+    @property
+    def regex(self) -> re.Pattern[str] | Any:
+        rx = self.compiled
+        if rx is None:
+            rx = re.compile(self.source, re.IGNORECASE if self.ignore_case else 0)
+            object.__setattr__(self, "compiled", rx)  # a cache, not a change of value
+        return rx
 
     @property
     def groups(self) -> set[str]:
+        if self.names is not None:
+            return set(self.names)
         return set(self.regex.groupindex)
 
 

@@ -326,6 +326,19 @@ def required_literals(regex: re.Pattern[str]) -> list[str] | None:
     return _seq_options(_items(tree), icase)
 
 
+def parse_facts(source: str, *, ignore_case: bool) -> tuple[list[str] | None, frozenset[str]]:
+    """What the matcher needs to know of a pattern before it runs: its required literals
+    (:func:`required_literals`) and its capture names, from one parse and no compile.
+    Raises ``re.error`` when ``source`` is not a valid regex."""
+    tree = _parse(source, re.IGNORECASE if ignore_case else 0)
+    names = frozenset(tree.state.groupdict)
+    try:
+        literals = _seq_options(_items(tree), ignore_case)
+    except Exception:  # noqa: BLE001 - as required_literals: no literal, every line is a candidate
+        literals = None
+    return literals, names
+
+
 def _all_literals(pattern: str) -> list[str]:
     try:
         lits = required_literals(re.compile(pattern))
