@@ -52,6 +52,25 @@ def test_every_emitted_id_is_declared() -> None:
     assert not missing, f"emitted but not declared (add rules/checks/<id>.yaml): {missing}"
 
 
+def test_findings_are_built_only_through_the_registry() -> None:
+    """A check cannot bypass the registry: ``Finding(...)`` is built only by the emit
+    machinery (core/findings.py) and by the matcher from a rule file's own texts, and
+    ``make_finding`` is called only by ``emit``."""
+    allowed = {
+        "Finding": {"wantui/core/findings.py", "wantui/core/matcher.py"},
+        "make_finding": {"wantui/core/findings.py"},
+    }
+    stray: list[str] = []
+    for path in sorted((REPO / "wantui").rglob("*.py")):
+        rel = path.relative_to(REPO).as_posix()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call):
+                name = getattr(node.func, "attr", getattr(node.func, "id", ""))
+                if name in allowed and rel not in allowed[name]:
+                    stray.append(f"{rel}:{node.lineno} {name}(...)")
+    assert not stray, f"findings built outside the registry's emit: {stray}"
+
+
 def test_declarations_are_valid_and_declared_once() -> None:
     specs = all_check_specs()
     assert specs
