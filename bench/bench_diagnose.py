@@ -12,7 +12,7 @@ latency percentiles. The files are deleted afterwards.
     python bench/bench_diagnose.py --size-mb 100
     python bench/bench_diagnose.py            # 300 MB, the issue's figure
 
-Targets (issue 16): >= 1x grep with no grep on PATH, peak RSS in the tens of MB, live
+Targets: >= 1x grep with no grep on PATH, peak RSS in the tens of MB, live
 p99 < 5 ms.
 """
 

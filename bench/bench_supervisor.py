@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Does a supervised step ever block on its output? Figures for issue 5 part 8.
+"""Does a supervised step ever block on its output? (prints figures; not a test)
 
 A child prints short musubi-like lines at a fixed rate (default 200,000 lines/s for 10 s)
 and then as fast as it can. Each is timed writing to /dev/null and supervised (its own

@@ -228,7 +228,7 @@ CATALOG: dict[str, CatalogEntry] = {
             ("any",),
             "probe: system RAM and the container's memory limit vs the model sizes",
         ),
-        # Added by issue 12: failures of any architecture that no input rule explains.
+        # failures of any architecture that no input rule explains.
         CatalogEntry("musubi-code-error", "Environment and runtime", ("any",), "none"),
         CatalogEntry(
             "model-file-not-found",
@@ -260,11 +260,11 @@ CATALOG: dict[str, CatalogEntry] = {
             ("train",),
             "none yet (compute capability 8.9+ for fp8 kernels, --compile)",
         ),
-        # Added by wantui (issue 9): a step ended by a signal (SIGKILL) with no traceback and
+        # a step ended by a signal (SIGKILL) with no traceback and
         # no evidence of who sent it; host-oom only when the kernel or the cgroup says so.
         CatalogEntry("process-killed", "Environment and runtime", ("any",), "n/a"),
         CatalogEntry("wrapper-failure-unknown", "Environment and runtime", ("any",), "n/a"),
-        # Added by wantui (issue 13): the run measured against `wantui plan`'s s/step.
+        # the run measured against `wantui plan`'s s/step.
         CatalogEntry("plan-mismatch", "Environment and runtime", ("train",), "n/a"),
     ]
 }
