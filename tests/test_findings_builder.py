@@ -48,10 +48,11 @@ def test_origin_is_required():
 
 def test_finding_list_keeps_order_and_returns_each():
     out = FindingList()
-    a = out.add("a", "c", Severity.ERROR, "t", "m", origin="check", priority=90)
-    b = out.add("b", "c", Severity.INFO, "t", "m", origin="check", steps=("train",))
+    a = out.emit("sampling-clip-missing", origin="check", priority=90)
+    b = out.emit("one-frame-without-clip", origin="check", steps=("train",))
     assert out.findings == [a, b]
     assert a.priority == 90 and b.steps == ("train",)
+    assert not hasattr(out, "add")  # a finding of an undeclared id cannot be collected
 
 
 def test_step_findings_capture_the_step_and_map_launch_to_train():

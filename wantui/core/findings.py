@@ -129,40 +129,6 @@ class FindingList:
     def __init__(self) -> None:
         self.findings: list[Finding] = []
 
-    def add(
-        self,
-        rule: str,
-        catalog: str,
-        severity: Severity,
-        title: str,
-        message: str,
-        *,
-        origin: str,
-        location: Location | None = None,
-        fixes: Iterable[FixAction] | None = (),
-        advice: Iterable[str] | None = (),
-        captures: dict[str, str] | None = None,
-        steps: tuple[str, ...] = ("any",),
-        priority: int = 60,
-    ) -> Finding:
-        """Build a Finding with :func:`make_finding`, keep it and return it."""
-        finding = make_finding(
-            rule,
-            catalog,
-            severity,
-            title,
-            message,
-            origin=origin,
-            location=location,
-            fixes=fixes,
-            advice=advice,
-            captures=captures,
-            steps=steps,
-            priority=priority,
-        )
-        self.findings.append(finding)
-        return finding
-
     def emit(self, rule: str, **kw: object) -> Finding:
         """Build a Finding of a declared id with :func:`emit`, keep it and return it."""
         finding = emit(rule, **kw)  # type: ignore[arg-type]
