@@ -4,13 +4,14 @@ Builds two logs in a temporary folder: a realistic musubi-tuner training log (tq
 and INFO lines, a found-0 warning early and a CUDA OOM traceback plus accelerate's wrapper
 near the end) and a tqdm-heavy one (nothing but progress bars redrawn with \r, the same
 failure at the end). On each, in one run and one table: grep, wantui with no grep on PATH
-(its RE2 engine), and wantui on the plain-Python fallback (WANTUI_RE2=0, as where
-google-re2 has no wheel): seconds, MB/s, ratio to grep, peak RSS, and whether the JSON of
-both engines is the same. Then feeds the matcher live, line by line, and prints per-line
+(Hyperscan where installed, else RE2), wantui with RE2 scanning the blocks
+(WANTUI_HYPERSCAN=0, as where Hyperscan has no wheel), and wantui on the plain-Python
+fallback (WANTUI_RE2=0, as where google-re2 has no wheel): seconds, MB/s, ratio to grep,
+peak RSS, and whether the JSON of every engine is the same. Then feeds the matcher live, line by line, and prints per-line
 latency percentiles. The files are deleted afterwards.
 
     python bench/bench_diagnose.py --size-mb 100
-    python bench/bench_diagnose.py            # 300 MB, the issue's figure
+    python bench/bench_diagnose.py            # 300 MB
 
 Targets: >= 1x grep with no grep on PATH, peak RSS in the tens of MB, live
 p99 < 5 ms.
@@ -286,6 +287,13 @@ def live_latency(path: Path, max_lines: int) -> dict[str, float]:
     }
 
 
+def _engine() -> str:
+    """The engine wantui's default install scans blocks with here."""
+    from wantui.core.literalscan import hyperscan_module
+
+    return "Hyperscan" if hyperscan_module() is not None else "RE2"
+
+
 def no_grep_path(folder: Path) -> str:
     """A PATH with python but no grep: wantui must not need one."""
     bin_dir = folder / "bin"
@@ -307,6 +315,10 @@ def compare(
     g1, _, g_rss, g1_cpu = timed(grep_cmd, folder / "grep.out", env)
     w_s, w_rc, w_rss, w_cpu = timed(wantui_cmd, folder / "re2.out", bare)
     g2, _, _, g2_cpu = timed(grep_cmd, folder / "grep.out", env)
+    # RE2 scanning the blocks too, as where Hyperscan has no wheel
+    r_s, _, r_rss, r_cpu = timed(
+        wantui_cmd, folder / "re2only.out", dict(bare, WANTUI_HYPERSCAN="0")
+    )
     if fallback:
         p_s, _, p_rss, p_cpu = timed(wantui_cmd, folder / "py.out", dict(bare, WANTUI_RE2="0"))
     else:  # (slow: --no-fallback skips it)
@@ -315,20 +327,22 @@ def compare(
         p_rss = 0
     g_s, g_cpu = min(g1, g2), min(g1_cpu, g2_cpu)
     same = (folder / "re2.out").read_bytes() == (folder / "py.out").read_bytes()
+    same = same and (folder / "re2.out").read_bytes() == (folder / "re2only.out").read_bytes()
     found = [f["rule"] for f in json.loads((folder / "re2.out").read_text())["findings"]]
-    print(f"\n{label}: {mb:.0f} MB; findings {found} (exit {w_rc}); same JSON both engines: {same}")
+    print(f"\n{label}: {mb:.0f} MB; findings {found} (exit {w_rc}); same JSON all engines: {same}")
     print(
-        f"  {'':40} {'wall s':>7} {'x grep':>7} {'CPU s':>7} {'CPU MB/s':>9} {'x grep':>7}"
+        f"  {'':44} {'wall s':>7} {'x grep':>7} {'CPU s':>7} {'CPU MB/s':>9} {'x grep':>7}"
         f" {'peak RSS':>9}"
     )
     rows = [
         ("grep -E -n -f (rule regexes, best of 2)", g_s, g_cpu, g_rss),
-        ("wantui diagnose: RE2, no grep on PATH", w_s, w_cpu, w_rss),
+        (f"wantui diagnose: {_engine()}, no grep on PATH", w_s, w_cpu, w_rss),
+        ("wantui diagnose: RE2 only, no grep", r_s, r_cpu, r_rss),
         ("wantui diagnose: plain-Python fallback", p_s, p_cpu, p_rss),
     ]
     for name, sec, cpu, rss in rows:
         print(
-            f"  {name:40} {sec:7.2f} {g_s / sec:6.2f}x {cpu:7.2f} {mb / cpu:9.0f}"
+            f"  {name:44} {sec:7.2f} {g_s / sec:6.2f}x {cpu:7.2f} {mb / cpu:9.0f}"
             f" {g_cpu / cpu:6.2f}x {rss / 1024:6.0f} MB"
         )
     return {"ratio": g_s / w_s, "cpu_ratio": g_cpu / w_cpu, "rss_mb": w_rss / 1024}

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import pytest
@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from wantui.core import matcher as matcher_mod
-from wantui.core.literalscan import LiteralScan, clean_bytes
+from wantui.core.literalscan import LiteralScan, clean_bytes, hyperscan_module
 from wantui.core.logtext import Normalizer, normalize_text
 from wantui.core.matcher import Matcher
 from wantui.core.rules import load_rules
@@ -86,22 +86,35 @@ def live_path(data: bytes) -> list[dict]:
     return findings_json(m.findings())
 
 
+DEFAULT_ENGINE = "hyperscan" if hyperscan_module() is not None else "re2"
+
+
 @contextmanager
-def plain_python() -> Iterator[None]:
-    """The fallback engine, as on a machine where google-re2 has no wheel."""
-    old = os.environ.get("WANTUI_RE2")
-    os.environ["WANTUI_RE2"] = "0"
+def engine_env(name: str, value: str) -> Iterator[None]:
+    """``name=value`` in the environment, with the matcher's scanners built afresh."""
+    old = os.environ.get(name)
+    os.environ[name] = value
     matcher_mod._block_prefilter.cache_clear()
     matcher_mod._literal_set.cache_clear()
     try:
         yield
     finally:
         if old is None:
-            os.environ.pop("WANTUI_RE2", None)
+            os.environ.pop(name, None)
         else:
-            os.environ["WANTUI_RE2"] = old
+            os.environ[name] = old
         matcher_mod._block_prefilter.cache_clear()
         matcher_mod._literal_set.cache_clear()
+
+
+def plain_python() -> AbstractContextManager[None]:
+    """The fallback engine, as on a machine where google-re2 has no wheel."""
+    return engine_env("WANTUI_RE2", "0")
+
+
+def re2_only() -> AbstractContextManager[None]:
+    """RE2 scanning the blocks, as where Hyperscan has no wheel."""
+    return engine_env("WANTUI_HYPERSCAN", "0")
 
 
 @settings(max_examples=25, deadline=None)
@@ -124,17 +137,27 @@ def test_paths_give_identical_findings(parts: list[bytes], chunk: int, extra: by
     want = unfiltered(data)
     assert block_path(data, chunk) == want
     assert live_path(data) == want
-    assert Matcher(RULES).prefilter().engine == "re2"  # type: ignore[union-attr]
+    assert Matcher(RULES).prefilter().engine == DEFAULT_ENGINE  # type: ignore[union-attr]
+    if DEFAULT_ENGINE == "hyperscan":
+        with re2_only():
+            assert Matcher(RULES).prefilter().engine == "re2"  # type: ignore[union-attr]
+            assert block_path(data, chunk) == want
+            assert live_path(data) == want
     with plain_python():
         assert Matcher(RULES).prefilter().engine == "re"  # type: ignore[union-attr]
         assert block_path(data, chunk) == want
         assert live_path(data) == want
 
 
-@pytest.mark.parametrize("engine", ["re2", "re"])
+@pytest.mark.parametrize("engine", ["hyperscan", "re2", "re"])
 def test_prefilter_lines_equal_a_plain_literal_search(engine: str) -> None:
+    if engine == "hyperscan" and DEFAULT_ENGINE != "hyperscan":
+        pytest.skip("hyperscan has no wheel here")
     if engine == "re":
         with plain_python():
+            m = Matcher(RULES)
+    elif engine == "re2":
+        with re2_only():
             m = Matcher(RULES)
     else:
         m = Matcher(RULES)

@@ -1,5 +1,6 @@
-"""The matcher's prefilter engine (wantui/core/literalscan.py): RE2 and the plain-Python
-fallback find the same lines and the same literal groups as plain substring tests."""
+"""The matcher's prefilter engine (wantui/core/literalscan.py): Hyperscan, RE2 and the
+plain-Python fallback find the same lines and the same literal groups as plain substring
+tests."""
 
 from __future__ import annotations
 
@@ -7,7 +8,24 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wantui.core.literalscan import LiteralScan, LiteralSet, clean_bytes
+from wantui.core.literalscan import LiteralScan, LiteralSet, clean_bytes, hyperscan_module
+
+HAS_HYPERSCAN = hyperscan_module() is not None
+# each engine a scan can run on, and the environment that chooses it
+ENGINES = [
+    pytest.param(
+        "hyperscan",
+        marks=pytest.mark.skipif(not HAS_HYPERSCAN, reason="hyperscan has no wheel here"),
+    ),
+    "re2",
+    "re",
+]
+
+
+def use_engine(monkeypatch: pytest.MonkeyPatch, engine: str) -> None:
+    monkeypatch.setenv("WANTUI_RE2", "0" if engine == "re" else "1")
+    monkeypatch.setenv("WANTUI_HYPERSCAN", "1" if engine == "hyperscan" else "0")
+
 
 GROUPS: list[tuple[tuple[str, ...], bool]] = [
     (("CUDA out of memory", "OutOfMemoryError"), False),
@@ -48,13 +66,13 @@ def test_set_uses_re2_and_the_fallback_agrees(monkeypatch: pytest.MonkeyPatch) -
         assert fast.hits(text) == slow.hits(text) == substring_hits(text)
 
 
-@pytest.mark.parametrize("re2", ["1", "0"])
-def test_scan_bytes_are_bytes(re2: str, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("engine", ENGINES)
+def test_scan_bytes_are_bytes(engine: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Literals in cp1252 or cp932 bytes match those bytes only; case folding is ASCII
     only (an ASCII literal never matches a Latin-1 letter)."""
-    monkeypatch.setenv("WANTUI_RE2", re2)
+    use_engine(monkeypatch, engine)
     scan = LiteralScan(["café".encode("cp1252"), "学習".encode("cp932")], [b"nan"])
-    assert scan.engine == ("re2" if re2 == "1" else "re")
+    assert scan.engine == engine
     data = (
         "café\n".encode("cp1252")
         + "café\n".encode()
@@ -68,19 +86,21 @@ def test_scan_bytes_are_bytes(re2: str, monkeypatch: pytest.MonkeyPatch) -> None
     assert clean_bytes(b"\x1b[1mN\x1b[0mAn") == b"NAn"
 
 
-@pytest.mark.parametrize("re2", ["1", "0"])
-def test_scan_with_no_literal_finds_nothing(re2: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("WANTUI_RE2", re2)
+@pytest.mark.parametrize("engine", ENGINES)
+def test_scan_with_no_literal_finds_nothing(engine: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    use_engine(monkeypatch, engine)
     scan = LiteralScan([], [])
     assert scan.lines(b"a\nb\n") == [] and not scan.matches(b"anything")
 
 
 @pytest.mark.timeout(60)
-def test_scan_time_is_linear_on_hostile_input() -> None:
-    """Many near-misses of long literals on one long line: RE2's DFA reads each byte once."""
+@pytest.mark.parametrize("engine", ENGINES[:2])
+def test_scan_time_is_linear_on_hostile_input(engine: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Many near-misses of long literals on one long line: each engine reads each byte once."""
+    use_engine(monkeypatch, engine)
     lits = [b"a" * 40 + bytes([b]) for b in range(ord("b"), ord("z"))]
     scan = LiteralScan(lits)
-    assert scan.engine == "re2"
+    assert scan.engine == engine
     line = b"a" * (8 << 20) + b"\n"
     assert scan.lines(line + b"a" * 40 + b"q\n") == [(1, b"a" * 40 + b"q")]
 
@@ -120,3 +140,43 @@ def test_the_fallbacks_find_scan_finds_the_lines_the_alternation_does(parts: lis
     found = scan.lines(block)
     scan.engine = "re2"  # the alternation's own scan, on the same re patterns
     assert found == scan.lines(block)
+
+
+@settings(max_examples=300, deadline=None)
+@given(LINES)
+def test_hyperscan_finds_the_lines_re2_finds(parts: list[bytes]) -> None:
+    """Hyperscan reports the first match to end, RE2 the leftmost: both lie in the same
+    line, so the lines (indexes and raw bytes) are the same, escapes, control bytes and
+    NULs (those blocks go to RE2) included."""
+    if not HAS_HYPERSCAN:
+        pytest.skip("hyperscan has no wheel here")
+    lits = ([b"CUDA out of memory", b"out of memory", b"found 0 ", b"\rx"], [b"avr_loss=nan"])
+    fast = LiteralScan(*lits)
+    assert fast.engine == "hyperscan"
+    block = b"".join(parts)
+    want = fast._lines_from(block, _re2_first(fast, block))  # noqa: SLF001
+    assert fast.lines(block) == want
+
+
+def _re2_first(scan: LiteralScan, block: bytes):  # noqa: ANN202
+    search = scan._scan.search  # noqa: SLF001 - RE2's scan, which Hyperscan stands in for
+
+    def first(pos: int) -> int | None:
+        m = search(block, pos)
+        return None if m is None else m.start()
+
+    return first
+
+
+def test_a_second_thread_scans_with_re2_while_hyperscan_is_busy() -> None:
+    """One scratch space per database: a block that finds it taken goes to RE2 at once
+    (same lines) instead of failing or waiting."""
+    if not HAS_HYPERSCAN:
+        pytest.skip("hyperscan has no wheel here")
+    scan = LiteralScan([b"CUDA out of memory"], [b"avr_loss=nan"])
+    block = b"x\nCUDA out of memory\nAVR_LOSS=NaN\n" * 3
+    want = scan.lines(block)
+    assert [i for i, _ in want] == [1, 2, 4, 5, 7, 8]
+    with scan._hs_lock:  # noqa: SLF001 - as another thread holding it
+        assert scan.lines(block) == want
+    assert scan.lines(b"\0CUDA out of memory\n") == [(0, b"\0CUDA out of memory")]
