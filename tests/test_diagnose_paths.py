@@ -175,10 +175,12 @@ def test_prefilter_lines_equal_a_plain_literal_search(engine: str) -> None:
     assert len(want) > 50
 
 
-@pytest.mark.parametrize("re2", ["1", "0"])
-def test_prefilter_case_folded_and_split_by_escape(re2: str, monkeypatch) -> None:
-    monkeypatch.setenv("WANTUI_RE2", re2)
+@pytest.mark.parametrize("engine", ["hyperscan", "re2", "re"])
+def test_prefilter_case_folded_and_split_by_escape(engine: str, monkeypatch) -> None:
+    monkeypatch.setenv("WANTUI_RE2", "0" if engine == "re" else "1")
+    monkeypatch.setenv("WANTUI_HYPERSCAN", "1" if engine == "hyperscan" else "0")
     pf = LiteralScan([b"CUDA out of memory"], [b"avr_loss=nan"])
+    assert pf.engine == engine or (engine == "hyperscan" and DEFAULT_ENGINE == "re2")
     data = b"x\nsteps: 1/2 [00:01, AVR_LOSS=NaN]\nCUDA \x1b[1mout of memory\nCUDA out of mem\n"
     assert [i for i, _ in pf.lines(data)] == [1, 2]
     assert pf.matches(b"..avr_loss=nAn..") and not pf.matches(b"avr_loss=1.2")
@@ -264,10 +266,12 @@ def test_tui_keep_with_progress_takes_the_block_path(monkeypatch: pytest.MonkeyP
     assert got[1] and got[3] == 3
 
 
-@pytest.mark.parametrize("re2", ["1", "0"])
-def test_prefilter_short_and_odd_literals(re2: str, monkeypatch) -> None:
-    monkeypatch.setenv("WANTUI_RE2", re2)
+@pytest.mark.parametrize("engine", ["hyperscan", "re2", "re"])
+def test_prefilter_short_and_odd_literals(engine: str, monkeypatch) -> None:
+    monkeypatch.setenv("WANTUI_RE2", "0" if engine == "re" else "1")
+    monkeypatch.setenv("WANTUI_HYPERSCAN", "1" if engine == "hyperscan" else "0")
     pf = LiteralScan([b"\rab", b"xy", b"Q", b"E(s)"], [b"n"])
+    assert pf.engine == engine or (engine == "hyperscan" and DEFAULT_ENGINE == "re2")
     data = b"zz\nab\nqxyq\nQ\nN\nno\nError(s) E(s)\n"
     assert pf.lines(data) == [(2, b"qxyq"), (3, b"Q"), (4, b"N"), (5, b"no"), (6, b"Error(s) E(s)")]
     assert pf.lines(b"") == [] and pf.lines(b"\n\n") == []
