@@ -86,7 +86,8 @@ def live_path(data: bytes) -> list[dict]:
     return findings_json(m.findings())
 
 
-DEFAULT_ENGINE = "hyperscan" if hyperscan_module() is not None else "re2"
+# Hyperscan where it is installed and can build a database on this CPU, else RE2
+DEFAULT_ENGINE = LiteralScan([b"x"]).engine if hyperscan_module() is not None else "re2"
 
 
 @contextmanager
