@@ -10,9 +10,10 @@ block's length whatever it holds, several hundred MB/s. Per line, a :class:`Lite
 gives the capture groups) runs only for those patterns.
 
 Where Hyperscan (python-hyperscan, wheels for x86_64 Linux, macOS and Windows) is
-installed too, it finds the block's lines instead: a literal matcher at a few GB/s, four
-to five times RE2's DFA. RE2 stays for single lines and takes a block when another thread
-holds Hyperscan's scratch space; both find the same lines (tests/test_literalscan.py).
+installed too, it finds the block's lines instead: a literal matcher at 1.5-2.5 GB/s,
+about three times RE2's DFA. RE2 stays for single lines and takes a block holding a NUL
+or one scanned while another thread holds Hyperscan's scratch space; both find the same
+lines (tests/test_literalscan.py).
 
 Where google-re2 cannot be imported (no wheel for the platform), each literal is looked
 for with ``bytes.find`` over the whole block (C's two-way search; an alternation of a few
