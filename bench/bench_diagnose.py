@@ -245,7 +245,7 @@ def timed(
 
 def live_latency(path: Path, max_lines: int) -> dict[str, float]:
     """Feed raw lines through Normalizer + Matcher as ``wantui run``/``attach`` do (the
-    matcher's prefilter as ``keep``): one line per feed (per-line latency percentiles and
+    matcher's block scanner): one line per feed (per-line latency percentiles and
     lines/s), then the same lines in 64 KiB chunks (lines/s), as a pipe delivers a flood."""
     rules = load_rules(include_user=False)
     with open(path, "rb") as fh:
@@ -253,7 +253,7 @@ def live_latency(path: Path, max_lines: int) -> dict[str, float]:
         fh.seek(max(0, path.stat().st_size - 4000))
         lines += fh.read().splitlines(keepends=True)[1:]
     m = Matcher(rules)
-    n = Normalizer(keep=m.prefilter_bytes())
+    n = Normalizer(prefilter=m.prefilter())
     times: list[int] = []
     clock = time.perf_counter_ns
     start = time.perf_counter()
@@ -266,7 +266,7 @@ def live_latency(path: Path, max_lines: int) -> dict[str, float]:
     m.finish()
     found_lines = [f.rule for f in m.findings()]
     m = Matcher(rules)
-    n = Normalizer(keep=m.prefilter_bytes())
+    n = Normalizer(prefilter=m.prefilter())
     blob = b"".join(lines)
     start = time.perf_counter()
     for i in range(0, len(blob), 65536):

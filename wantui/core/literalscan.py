@@ -24,6 +24,7 @@ lines and the same findings, slower (tests/test_literalscan.py).
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 import threading
@@ -53,17 +54,22 @@ def clean_bytes(data: bytes) -> bytes:
     return _CONTROL_BYTES.sub(b"", _ANSI_BYTES.sub(b"", data))
 
 
+def _optional(name: str, *switches: str) -> Any | None:
+    """The module ``name``, or None where it is not installed or one of the environment
+    ``switches`` is ``0``."""
+    if any(os.environ.get(v, "1") == "0" for v in switches):
+        return None
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        return None
+
+
 def hyperscan_module() -> Any | None:
     """python-hyperscan's module, or None where it is not installed, or where
     ``WANTUI_HYPERSCAN=0`` (RE2 scans the blocks) or ``WANTUI_RE2=0`` (the plain-Python
     fallback) says not to use it."""
-    if os.environ.get("WANTUI_HYPERSCAN", "1") == "0" or os.environ.get("WANTUI_RE2", "1") == "0":
-        return None
-    try:
-        import hyperscan  # type: ignore[import-not-found,import-untyped]
-    except ImportError:
-        return None
-    return hyperscan
+    return _optional("hyperscan", "WANTUI_HYPERSCAN", "WANTUI_RE2")
 
 
 def _hyperscan_db(hs: Any, plain: list[bytes], folded: list[bytes]) -> Any | None:
@@ -94,13 +100,7 @@ def _hyperscan_db(hs: Any, plain: list[bytes], folded: list[bytes]) -> Any | Non
 def re2_module() -> Any | None:
     """google-re2's module, or None where it is not installed (or ``WANTUI_RE2=0``, which
     forces the plain-Python fallback: tests and comparisons)."""
-    if os.environ.get("WANTUI_RE2", "1") == "0":
-        return None
-    try:
-        import re2  # type: ignore[import-not-found,import-untyped]
-    except ImportError:
-        return None
-    return re2
+    return _optional("re2", "WANTUI_RE2")
 
 
 def _escape(lit: bytes) -> bytes:

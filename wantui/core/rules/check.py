@@ -45,7 +45,7 @@ def example_findings(example: MarkedLog, rules: RuleSet) -> list[Finding]:
     runs, as in real use, so rules interfere with each other as they would for a user."""
     verdict = example.verdict or {}
     m = Matcher(rules, {"source": example.path.name})
-    n = Normalizer(keep=m.prefilter_bytes())
+    n = Normalizer(prefilter=m.prefilter())
     for line in [*n.feed(example.data), *n.close()]:
         m.feed(line)
     m.finish(verdict.get("exit_status"))

@@ -322,8 +322,7 @@ def required_literals(regex: re.Pattern[str]) -> list[str] | None:
         tree = _parse(regex.pattern, regex.flags & ~re.UNICODE)
     except Exception:  # noqa: BLE001
         return None
-    icase = bool(regex.flags & re.IGNORECASE)
-    return _seq_options(_items(tree), icase)
+    return _seq_options(_items(tree), bool(regex.flags & re.IGNORECASE))
 
 
 def parse_facts(source: str, *, ignore_case: bool) -> tuple[list[str] | None, frozenset[str]]:
@@ -331,12 +330,7 @@ def parse_facts(source: str, *, ignore_case: bool) -> tuple[list[str] | None, fr
     (:func:`required_literals`) and its capture names, from one parse and no compile.
     Raises ``re.error`` when ``source`` is not a valid regex."""
     tree = _parse(source, re.IGNORECASE if ignore_case else 0)
-    names = frozenset(tree.state.groupdict)
-    try:
-        literals = _seq_options(_items(tree), ignore_case)
-    except Exception:  # noqa: BLE001 - as required_literals: no literal, every line is a candidate
-        literals = None
-    return literals, names
+    return _seq_options(_items(tree), ignore_case), frozenset(tree.state.groupdict)
 
 
 def _all_literals(pattern: str) -> list[str]:
