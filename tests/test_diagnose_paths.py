@@ -138,6 +138,22 @@ def test_paths_give_identical_findings(parts: list[bytes], chunk: int, extra: by
     want = unfiltered(data)
     assert block_path(data, chunk) == want
     assert live_path(data) == want
+
+
+def _example(name: str) -> bytes:
+    return read_marked_log(Path(__file__).parents[1] / "rules" / "examples" / name).data
+
+
+def test_wan_lines_the_prefilter_drops_do_not_decide_the_family() -> None:
+    """A healthy Wan log's lines (dropped by the prefilter) and then another family's
+    failure: every path names the other family (found by the fuzz test above)."""
+    data = _example("accelerate-defaults.neg.log") + _example("dit-wrong-keys.pos.log")
+    want = unfiltered(data)
+    assert [f["rule"] for f in want] == ["dit-wrong-keys"]
+    assert "builds for Qwen-Image:" in want[0]["message"]
+    for chunk in (1, 7, 4096):
+        assert block_path(data, chunk) == want
+    assert live_path(data) == want
     assert Matcher(RULES).prefilter().engine == DEFAULT_ENGINE  # type: ignore[union-attr]
     if DEFAULT_ENGINE == "hyperscan":
         with re2_only():

@@ -59,6 +59,18 @@ _WRAPPER_EXIT = re.compile(
     r" (?P<status>-?\d+)"
 )
 _ARGPARSE = re.compile(r"^(?:usage: .*|[\w.-]+: error: (?P<msg>.+))$")
+# The lines the run's architecture is read from (wantui/core/architecture.py): traceback
+# frames, script names and other families' module names. Not Wan's module names: they are
+# on most lines of a healthy Wan log, which the prefilter must keep out, and a line the
+# prefilter may drop must not decide anything, or the answer would depend on the filter.
+_ARCH_LITERALS = (
+    'File "',
+    *sorted({m for a in archs.ARCHITECTURES if a.id != archs.WAN.id for m in a.modules}),
+    "_train_network.py",
+    "_cache_latents.py",
+    "_cache_text_encoder_outputs.py",
+    "cache_latents.py",
+)
 # Literals that let the internal patterns above through the prefilter.
 _INTERNAL_LITERALS = (
     "Traceback (most",
@@ -76,14 +88,7 @@ _INTERNAL_LITERALS = (
     "During handling of the above exception",
     "direct cause of the following exception",
     "[Dataset ",  # musubi's config dump: which dataset the next lines describe
-    # which musubi-tuner architecture the run is (wantui/core/architecture.py)
-    # (other families' module names: Wan is the default, and its module names are on
-    # most lines of a healthy Wan log, which the prefilter must keep out)
-    *{m for a in archs.ARCHITECTURES if a.id != "wan" for m in a.modules},
-    "_train_network.py",
-    "_cache_latents.py",
-    "_cache_text_encoder_outputs.py",
-    "cache_latents.py",
+    *_ARCH_LITERALS,
 )
 _DATASET_HEADER = re.compile(r"\[Dataset (?P<index>\d+)\]")
 _CHAIN_TEXT = {
@@ -221,7 +226,8 @@ class Matcher:
         self._dataset: dict[str | None, str] = {}  # source -> the last "[Dataset N]" seen
         # (rule id, source, value) -> dataset index it was first printed under
         self._dataset_values: dict[tuple[str, str | None, str], str] = {}
-        # the run's architecture: the script's, else the first the log betrays
+        # the run's architecture: the script's, else the first the log betrays in a
+        # line of _ARCH_LITERALS
         self.arch: str | None = archs.script_architecture(self.context.get("script"))
         self._arch_fixed = self.arch is not None
         # (exists, listdir) for the anatomy's file checks; None keeps the matcher pure
@@ -504,8 +510,8 @@ class Matcher:
         values: dict[str, str] = dict(self.context)
         if self._step is not None:
             values.setdefault("step", self._step)
-        values.setdefault("arch_name", archs.name_of(self.arch) if self.arch else "the model")
-        values.setdefault("cache_arch", archs.cache_suffix(self.arch or "wan"))
+        values.setdefault("arch_name", archs.name_of(self.arch) if self.arch else "this run")
+        values.setdefault("cache_arch", archs.cache_suffix(self.arch or archs.WAN.id))
         if self._source is not None:
             values.setdefault("source", self._source)
         if self.exit_status is not None:
@@ -614,7 +620,7 @@ class Matcher:
                 self.wrapper_seen = True
                 self.exit_status = int(wm.group("status"))
         rank = line.rank
-        if not self._arch_fixed:
+        if not self._arch_fixed and any(lit in text for lit in _ARCH_LITERALS):
             found = archs.line_architecture(text)
             if found is not None:
                 self.arch, self._arch_fixed = found, True
