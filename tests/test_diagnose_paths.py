@@ -244,20 +244,20 @@ def test_tqdm_redraws_without_newline_stay_one_line() -> None:
     assert len(lines) == 1 and lines[0].progress and "399/40" in lines[0].text
 
 
-def test_tui_keep_with_progress_takes_the_block_path(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The TUI's keep, "(?:<matcher prefilter>)|it/s|...", gets the block scanner plus
-    its extra regex: same findings and the same progress as the plain regex keep."""
+def test_scanner_plus_progress_regex_equals_the_plain_regex_keep() -> None:
+    """The diagnosis session's filter with progress, ``ScanAnd(matcher scanner, progress
+    regex)``, passes what the one plain regex "(?:<matcher prefilter>)|it/s|..." passes:
+    same findings and the same progress."""
     import re
 
-    from wantui.core import logtext
+    from wantui.core.logtext import ScanAnd
     from wantui.core.progress import RunStats
 
     m = Matcher(RULES)
-    pre = m.prefilter_bytes()
-    assert pre is not None
-    keep = re.compile(
-        b"(?:" + pre.pattern + b")|it/s|s/it|epoch \\d|saving checkpoint: ", pre.flags
-    )
+    pre, scan = m.prefilter_bytes(), m.prefilter()
+    assert pre is not None and scan is not None
+    extra = b"it/s|s/it|epoch \\d|saving checkpoint: "
+    keep = re.compile(b"(?:" + pre.pattern + b")|" + extra, pre.flags)
     data = b"".join(NOISE) * 30 + b"".join(PIECES[:40]) + b"epoch 3/9\n" + b"".join(NOISE)
 
     def run(n: Normalizer) -> tuple:
@@ -273,13 +273,8 @@ def test_tui_keep_with_progress_takes_the_block_path(monkeypatch: pytest.MonkeyP
         mm.finish()
         return findings_json(mm.findings()), stats.losses, stats.checkpoints, stats.epoch
 
-    fast = Normalizer(keep=keep, history=True)
-    assert fast.prefilter is not None
-    got = run(fast)
-    monkeypatch.setattr(logtext, "_KNOWN", {})
-    slow = Normalizer(keep=keep, history=True)
-    assert slow.prefilter is None
-    assert got == run(slow)
+    got = run(Normalizer(prefilter=ScanAnd(scan, re.compile(extra, pre.flags)), history=True))
+    assert got == run(Normalizer(keep=keep, history=True))
     assert got[1] and got[3] == 3
 
 

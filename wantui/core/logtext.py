@@ -215,9 +215,10 @@ class Normalizer:
     """Streaming normaliser: ``feed(bytes)`` returns the Lines completed so far,
     ``close()`` the last, unterminated one. Memory stays bounded whatever the input.
 
-    ``keep`` (a bytes regex) is an optional prefilter: only lines whose raw bytes it
-    matches are decoded and returned (line numbers still count every line). The
-    matcher uses it to skip the bulk of INFO and tqdm lines at C speed.
+    ``prefilter`` (a block scanner, :meth:`Matcher.prefilter`) or ``keep`` (a bytes
+    regex, searched line by line: slower, for callers without a scanner) skips lines
+    before decoding: only the lines it finds are decoded and returned (line numbers still
+    count every line). The matcher's scanner skips the bulk of INFO and tqdm lines.
     """
 
     def __init__(
@@ -225,12 +226,12 @@ class Normalizer:
         *,
         history: bool = False,
         keep: re.Pattern[bytes] | None = None,
-        prefilter: LiteralScan | None = None,
+        prefilter: LiteralScan | ScanAnd | None = None,
     ) -> None:
         self.history = history
         self.keep = keep
-        # the block scanner: only lines with a literal are decoded
-        self.prefilter = prefilter if prefilter is not None else _known_prefilter(keep)
+        # the block scanner (Matcher.prefilter()): only lines with a literal are decoded
+        self.prefilter = prefilter
         self._pending = bytearray()
         self._dropping = False  # the current \r segment overflowed: drop until \r or \n
         self._dropped = 0  # bytes dropped from the current line
@@ -458,11 +459,6 @@ class Normalizer:
         self._pending = bytearray(b"\r".join(keep))
 
 
-# Scanners known by the regex a matcher hands out (``Matcher.prefilter_bytes()``), so
-# that ``Normalizer(keep=that_regex)`` takes the block path without changing its callers.
-_KNOWN: dict[re.Pattern[bytes], LiteralScan] = {}
-
-
 class ScanAnd:
     """A :class:`LiteralScan` plus an extra bytes regex (``keep = "(?:<prefilter>)|<extra>"``,
     as the TUI asks for progress lines too): a line passes if either finds it."""
@@ -489,34 +485,6 @@ class ScanAnd:
             counted += 1
             pos = end + 1
         return sorted(found.items())
-
-
-def _known_prefilter(keep: re.Pattern[bytes] | None) -> LiteralScan | ScanAnd | None:
-    if keep is None:
-        return None
-    known = _KNOWN.get(keep)
-    if known is not None:
-        return known
-    for pattern, prefilter in list(_KNOWN.items()):
-        head = b"(?:" + pattern.pattern + b")|"
-        if (
-            isinstance(keep.pattern, bytes)
-            and keep.pattern.startswith(head)
-            and keep.flags == pattern.flags
-        ):
-            try:
-                extra = re.compile(keep.pattern[len(head) :], keep.flags)
-            except re.error:
-                return None
-            return ScanAnd(prefilter, extra)
-    return None
-
-
-def register_prefilter(keep: re.Pattern[bytes], prefilter: LiteralScan) -> None:
-    """Make ``Normalizer(keep=keep)`` use ``prefilter`` (which must pass the same lines)."""
-    if len(_KNOWN) > 64:
-        _KNOWN.clear()
-    _KNOWN[keep] = prefilter
 
 
 def normalize_text(data: bytes) -> list[Line]:

@@ -27,7 +27,7 @@ from wantui.core import traceback_anatomy
 from wantui.core.finding import Evidence, Finding, Severity, sort_findings
 from wantui.core.fixactions import FixAction
 from wantui.core.literalscan import LiteralScan, LiteralSet, trie_pattern
-from wantui.core.logtext import Line, register_prefilter
+from wantui.core.logtext import Line
 from wantui.core.rules.model import Pattern, Rule, RuleSet
 from wantui.core.rules.regexcheck import MATCH_CHARS
 from wantui.core.rules.template import render
@@ -239,14 +239,12 @@ class Matcher:
         Pass it as ``Normalizer(keep=...)`` to skip irrelevant lines before decoding."""
         if self._prefilter_bytes is False:
             self._prefilter_bytes = _combined_bytes(self._literal_bytes)
-            if self._prefilter_bytes is not None and self._block_prefilter is not None:
-                register_prefilter(self._prefilter_bytes, self._block_prefilter)
         return self._prefilter_bytes  # type: ignore[return-value]
 
     def prefilter(self) -> LiteralScan | None:
         """The block scanner for the same lines as :meth:`prefilter_bytes` (None: every
         line is relevant): ``Normalizer(prefilter=...)`` decodes only those lines, finding
-        them in whole blocks in linear time. ``Normalizer(keep=prefilter_bytes())`` uses it too."""
+        them in whole blocks in linear time."""
         return self._block_prefilter
 
     def prefilter_literals(self) -> tuple[list[bytes], list[bytes]] | None:
