@@ -75,6 +75,24 @@ def test_log_lines() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("frame", "family"),
+    [
+        (r"C:\Users\me\musubi-tuner\src\musubi_tuner\wan\modules\model.py", "wan"),
+        (r"D:\musubi-tuner\wan\modules\t5.py", "wan"),  # the layout before src/
+        ("/w/musubi-tuner/src/musubi_tuner/wan/modules/vae.py", "wan"),
+        ("/w/musubi-tuner/src/musubi_tuner/flux/flux_models.py", "flux_kontext"),
+        (r"D:\mt\src\musubi_tuner\flux\flux_utils.py", "flux_kontext"),
+        ("/w/musubi-tuner/src/musubi_tuner/flux_2/flux2_models.py", "flux_2"),
+        (r"D:\mt\src\musubi_tuner\qwen_image\qwen_image_model.py", "qwen_image"),
+        (r"D:\mt\src\musubi_tuner\zimage\zimage_model.py", "z_image"),
+    ],
+)
+def test_traceback_frames_on_posix_and_windows(frame: str, family: str) -> None:
+    line = f'  File "{frame}", line 120, in load_state_dict'
+    assert arch.line_architecture(line) == family
+
+
 def _log(tmp_path: Path, text: str) -> Path:
     p = tmp_path / "run.log"
     p.write_text(text, encoding="utf-8")

@@ -28,7 +28,19 @@ class Architecture:
 
 ARCHITECTURES: tuple[Architecture, ...] = (
     Architecture(
-        "wan", "Wan", "wan", ("wan_",), ("musubi_tuner.wan.", "wan.modules.", "wan/modules/")
+        "wan",
+        "Wan",
+        "wan",
+        ("wan_",),
+        # logger names, then the package in traceback frames (POSIX and Windows paths)
+        (
+            "musubi_tuner.wan.",
+            "wan.modules.",
+            "wan/modules/",
+            "wan\\modules\\",
+            "musubi_tuner/wan/",
+            "musubi_tuner\\wan\\",
+        ),
     ),
     Architecture(
         "hunyuan_video_1_5",
@@ -50,7 +62,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
         "FLUX.1 Kontext",
         "fk",
         ("flux_kontext_",),
-        ("flux_kontext", "musubi_tuner.flux."),
+        ("flux_kontext", "musubi_tuner.flux.", "musubi_tuner/flux/", "musubi_tuner\\flux\\"),
     ),
     Architecture("flux_2", "FLUX.2", "f2d", ("flux_2_",), ("flux_2", "flux2_utils")),
     Architecture(
