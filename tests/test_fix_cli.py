@@ -126,6 +126,14 @@ def test_list_json_and_text(proj):
     assert [f["id"] for f in data["fixes"]] == [1, 2, 3]
     assert data["fixes"][0]["label"] == "Rename num_frames"
     assert "+target_frames = 17  # wrong key" in data["fixes"][0]["preview"]
+    for fix in data["fixes"]:  # the typed preview is the text preview, line for line
+        lines = fix["preview_lines"]
+        assert "".join(p["text"] + "\n" for p in lines) == fix["preview"]
+        assert lines[0]["kind"] == "title"
+    kinds = {p["text"]: p["kind"] for p in data["fixes"][0]["preview_lines"]}
+    assert kinds["+target_frames = 17  # wrong key"] == "diff-add"
+    assert kinds["-num_frames = 17  # wrong key"] == "diff-remove"
+    assert any(p["kind"].startswith("argv") for p in data["fixes"][2]["preview_lines"])
     r = wantui("fix", "--findings", str(ff), cwd=proj)
     assert "  1  Rename num_frames" in r.stdout and "  3  Add --sdpa" in r.stdout
 

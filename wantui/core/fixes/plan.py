@@ -249,6 +249,9 @@ class FixPlan:
             ),
             "rerun": self.rerun,
             "preview": self.preview(),
+            # the same preview as data (PreviewLine kinds): a reader renders a diff
+            # without parsing the text
+            "preview_lines": [{"kind": p.kind, "text": p.text} for p in self.preview_lines()],
         }
 
 
