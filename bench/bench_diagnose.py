@@ -7,8 +7,8 @@ failure at the end). On each, in one run and one table: grep, wantui with no gre
 (Hyperscan where installed, else RE2), wantui with RE2 scanning the blocks
 (WANTUI_HYPERSCAN=0, as where Hyperscan has no wheel), and wantui on the plain-Python
 fallback (WANTUI_RE2=0, as where google-re2 has no wheel): seconds, MB/s, ratio to grep,
-peak RSS, and whether the JSON of every engine is the same. Then feeds the matcher live, line by line, and prints per-line
-latency percentiles. The files are deleted afterwards.
+peak RSS, and whether the JSON of every engine is the same. Then feeds the matcher live,
+line by line, and prints per-line latency percentiles. The files are deleted afterwards.
 
     python bench/bench_diagnose.py --size-mb 100
     python bench/bench_diagnose.py            # 300 MB
@@ -288,10 +288,11 @@ def live_latency(path: Path, max_lines: int) -> dict[str, float]:
 
 
 def _engine() -> str:
-    """The engine wantui's default install scans blocks with here."""
-    from wantui.core.literalscan import hyperscan_module
+    """The engine wantui's default install scans blocks with here (Hyperscan only where
+    it imports and can build a database on this CPU, as LiteralScan decides)."""
+    from wantui.core.literalscan import LiteralScan
 
-    return "Hyperscan" if hyperscan_module() is not None else "RE2"
+    return {"hyperscan": "Hyperscan", "re2": "RE2"}.get(LiteralScan([b"x"]).engine, "re")
 
 
 def no_grep_path(folder: Path) -> str:

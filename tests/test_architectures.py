@@ -75,6 +75,12 @@ def test_log_lines() -> None:
     )
 
 
+def test_names_and_suffixes_when_nothing_says() -> None:
+    assert arch.name_of("qwen_image") == "Qwen-Image" and arch.cache_suffix("qwen_image") == "qi"
+    assert arch.name_of(None) == "this run"  # the templates read "builds for this run"
+    assert arch.cache_suffix(None) == "wan"  # an unknown run is taken as Wan
+
+
 @pytest.mark.parametrize(
     ("frame", "family"),
     [

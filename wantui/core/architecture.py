@@ -116,8 +116,10 @@ def line_architecture(text: str) -> str | None:
 
 
 def name_of(arch_id: str | None) -> str:
-    return BY_ID[arch_id].name if arch_id in BY_ID else "this model"
+    """The family's name as users write it; "this run" when nothing says which."""
+    return BY_ID[arch_id].name if arch_id in BY_ID else "this run"
 
 
 def cache_suffix(arch_id: str | None) -> str:
-    return BY_ID[arch_id].cache if arch_id in BY_ID else "<arch>"
+    """musubi's cache-file suffix; Wan's when nothing says (an unknown run is taken as Wan)."""
+    return (BY_ID[arch_id] if arch_id in BY_ID else WAN).cache

@@ -508,8 +508,8 @@ class Matcher:
         values: dict[str, str] = dict(self.context)
         if self._step is not None:
             values.setdefault("step", self._step)
-        values.setdefault("arch_name", archs.name_of(self.arch) if self.arch else "this run")
-        values.setdefault("cache_arch", archs.cache_suffix(self.arch or archs.WAN.id))
+        values.setdefault("arch_name", archs.name_of(self.arch))
+        values.setdefault("cache_arch", archs.cache_suffix(self.arch))
         if self._source is not None:
             values.setdefault("source", self._source)
         if self.exit_status is not None:
